@@ -1,0 +1,6 @@
+"""Desk Dispatcher — the dispatcher workstation of a helpdesk and field-service platform."""
+
+__version__ = "0.1.0"
+APP_NAME = "Desk Dispatcher"
+APP_ID = "desk-desktop"
+ORG_NAME = "Desk Dispatcher"

@@ -1,0 +1,1 @@
+"""Database layer: models, sessions/unit of work, the private cluster, LISTEN/NOTIFY."""

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk_desktop.db.base import Base, TenantMixin, utcnow_column
+
+
+class Notification(TenantMixin, Base):
+    """Durable outbox row; the idempotency key is (event, recipient, channel)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','sent','skipped','dead')", name="status"),
+        CheckConstraint("channel IN ('email','inbox')", name="channel"),
+        Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False, unique=True)
+    event: Mapped[str] = mapped_column(String(60), nullable=False)
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)
+    recipient_kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    recipient_id: Mapped[int | None] = mapped_column(BigInteger)
+    recipient_address: Mapped[str | None] = mapped_column(String(254))
+    work_order_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("work_orders.id", ondelete="SET NULL"), index=True
+    )
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    body_text: Mapped[str] = mapped_column(Text, nullable=False)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = utcnow_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = utcnow_column()

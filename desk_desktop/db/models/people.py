@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk_desktop.db.base import Base, TenantMixin, utcnow_column
+
+
+class Customer(TenantMixin, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "ref"),
+        CheckConstraint(
+            "customer_type IN ('residential','business','enterprise','government')", name="customer_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(40), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    customer_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = utcnow_column()
+
+
+class Site(TenantMixin, Base):
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("organization_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(40), nullable=False)
+    customer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    address: Mapped[str] = mapped_column(String(300), nullable=False)
+    location = mapped_column(Geography("POINT", srid=4326, spatial_index=True), nullable=True)
+
+
+class Technician(TenantMixin, Base):
+    __tablename__ = "technicians"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    home_base = mapped_column(Geography("POINT", srid=4326, spatial_index=True), nullable=True)
+    current_location = mapped_column(Geography("POINT", srid=4326, spatial_index=True), nullable=True)
+    location_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    max_open_work_orders: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("8"))
+    # {"mon": [["08:00", "17:00"]], "tue": [...], ...} in the organization's time zone;
+    # null means "no known hours" (scheduling does not move the start).
+    working_hours: Mapped[dict | None] = mapped_column(JSONB)
+    weekly_hours: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("40"))
+    created_at: Mapped[datetime] = utcnow_column()
+
+
+class TechnicianSkill(TenantMixin, Base):
+    __tablename__ = "technician_skills"
+    __table_args__ = (CheckConstraint("proficiency BETWEEN 1 AND 5", name="proficiency_range"),)
+
+    technician_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    proficiency: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)

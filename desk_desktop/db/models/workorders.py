@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk_desktop.db.base import Base, TenantMixin, utcnow_column
+
+
+class WorkOrder(TenantMixin, Base):
+    __tablename__ = "work_orders"
+    __table_args__ = (
+        CheckConstraint("source IN ('manual','auto_rule','import')", name="source"),
+        CheckConstraint("priority IN ('low','medium','high','urgent')", name="priority"),
+        CheckConstraint(
+            "status IN ('unassigned','assigned','scheduled','in_progress','on_hold','completed','cancelled')",
+            name="status",
+        ),
+        CheckConstraint("duration_minutes BETWEEN 15 AND 1440", name="duration_range"),
+        Index("ix_work_orders_org_status", "organization_id", "status"),
+        # The assign job's queue: orders that still want automatic assignment.
+        Index(
+            "ix_work_orders_assign_queue",
+            "next_assign_at",
+            postgresql_where=text("needs_assignment"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Unique: a ticket never gets two work orders (nullable for orders without a ticket).
+    source_ticket_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("tickets.id", ondelete="SET NULL"), unique=True
+    )
+    source: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("ticket_work_order_rules.id", ondelete="SET NULL"), index=True
+    )
+    work_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    priority: Mapped[str] = mapped_column(String(10), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, server_default=text("'unassigned'"))
+    technician_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("technicians.id", ondelete="SET NULL"), index=True
+    )
+    scheduled_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("60"))
+    # What the rule asked for, copied at creation so later rule edits don't change history.
+    assignment_logic: Mapped[str | None] = mapped_column(String(12))
+    required_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    auto_schedule: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    schedule_offset_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    notify_customer: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    notify_technician: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # Assignment queue state.
+    needs_assignment: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    assign_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    next_assign_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unassigned_reason: Mapped[str | None] = mapped_column(Text)
+    assignment_explanation: Mapped[dict | None] = mapped_column(JSONB)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = utcnow_column()
+    updated_at: Mapped[datetime] = utcnow_column()
+
+    @property
+    def number(self) -> str:
+        return work_order_number(self.id)
+
+
+def work_order_number(wo_id: int) -> str:
+    return f"WO-{wo_id:06d}"

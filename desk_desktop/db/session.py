@@ -1,0 +1,145 @@
+"""Engine construction and the unit of work.
+
+A service runs ``with uow: ...; uow.commit()``. Leaving the outermost block without
+``commit()`` rolls back. Blocks nest: an inner ``commit()`` is a no-op and the outermost
+block decides, so two service steps can share one transaction.
+
+Changes recorded with ``uow.record_change(...)`` are sent as ``NOTIFY desk_changes``
+inside the transaction (PostgreSQL delivers them at commit, never on rollback) and handed
+to the commit listeners after a successful commit (e.g. to kick the ``assign`` job).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+NOTIFY_CHANNEL = "desk_changes"
+
+
+@dataclass(frozen=True)
+class Change:
+    entity: str
+    entity_id: int | None
+    organization_id: int | None
+    action: str
+
+    def payload(self) -> str:
+        # Ids only: NOTIFY is not filtered by row-level security.
+        return json.dumps(
+            {"e": self.entity, "id": self.entity_id, "org": self.organization_id, "a": self.action},
+            separators=(",", ":"),
+        )
+
+
+CommitListener = Callable[[tuple[Change, ...]], None]
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
+    u = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    if u.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kw: Any) -> Engine:
+    kw.setdefault("pool_pre_ping", True)
+    kw.setdefault("pool_size", 5)
+    kw.setdefault("max_overflow", 10)
+    return create_engine(normalize_url(url), **kw)
+
+
+class UnitOfWork:
+    """One transaction. Not thread-safe: make one per thread/task via the factory."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        commit_listeners: Iterable[CommitListener] = (),
+    ) -> None:
+        self._session_factory = session_factory
+        self._listeners = tuple(commit_listeners)
+        self._depth = 0
+        self._committed = False
+        self._changes: list[Change] = []
+        self.session: Session = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "UnitOfWork":
+        if self._depth == 0:
+            self.session = self._session_factory()
+            self._committed = False
+            self._changes = []
+        self._depth += 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        changes = tuple(self._changes)
+        committed = self._committed
+        try:
+            if not committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None  # type: ignore[assignment]
+            self._changes = []
+        if committed and changes:
+            for listener in self._listeners:
+                listener(changes)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def record_change(self, entity: str, entity_id: int | None, organization_id: int | None, action: str) -> None:
+        self._changes.append(Change(entity, entity_id, organization_id, action))
+
+    def commit(self) -> None:
+        if self._depth == 0:
+            raise RuntimeError("commit() outside of 'with uow:'")
+        if self._depth > 1:
+            return  # the outermost block commits
+        seen: set[str] = set()
+        for change in self._changes:
+            payload = change.payload()
+            if payload in seen:
+                continue
+            seen.add(payload)
+            self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payload})
+        self.session.commit()
+        self._committed = True
+
+    def flush(self) -> None:
+        self.session.flush()
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh ``UnitOfWork`` per call; shared listeners (e.g. kick the assign job)."""
+
+    def __init__(self, engine: Engine | None = None, session_factory: Callable[[], Session] | None = None) -> None:
+        if session_factory is None:
+            if engine is None:
+                raise ValueError("engine or session_factory required")
+            session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+        self.engine = engine
+        self._session_factory = session_factory
+        self._listeners: list[CommitListener] = []
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: CommitListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._session_factory, self._listeners)

@@ -1,0 +1,1 @@
+"""Scheduler setup and job functions (they call services only)."""

@@ -1,0 +1,68 @@
+"""What every service shares: who is acting, the error base class, and the audit writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from desk_desktop.db.models import AuditEntry
+from desk_desktop.db.session import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is doing something: a dispatcher, the scheduler, the CLI, an import."""
+
+    organization_id: int
+    name: str
+    dispatcher_id: int | None = None
+    is_admin: bool = False
+
+    @classmethod
+    def system(cls, organization_id: int, name: str = "scheduler") -> "Actor":
+        return cls(organization_id=organization_id, name=name, dispatcher_id=None, is_admin=True)
+
+
+class DeskError(Exception):
+    """Base of all domain errors. ``str(err)`` is a message a dispatcher can act on."""
+
+
+class NotFound(DeskError):
+    pass
+
+
+class PermissionDenied(DeskError):
+    pass
+
+
+class ValidationFailed(DeskError):
+    """Bad input. ``field`` names the offending field when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def audit(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    summary: str = "",
+    details: dict[str, Any] | None = None,
+    organization_id: int | None = None,
+) -> None:
+    """Record who did what and why, in the caller's transaction."""
+    uow.session.add(
+        AuditEntry(
+            organization_id=organization_id if organization_id is not None else actor.organization_id,
+            actor=actor.name,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            summary=summary,
+            details=details,
+        )
+    )

@@ -1,0 +1,92 @@
+"""Shared fixtures.
+
+- ``test_server``: a throw-away PostgreSQL + PostGIS cluster started with the project's
+  own cluster code (or ``DESK_TEST_DATABASE_URL``), one per test session.
+- ``db_url`` / ``engine``: one migrated database for the session.
+- ``uow_factory``: per-test isolation — an outer transaction rolled back after the test,
+  sessions joined with ``join_transaction_mode="create_savepoint"``.
+- ``fresh_db``: a separate migrated database for tests that need real commits and real
+  concurrent connections (dropped afterwards).
+- ``org``: an organization in the test's transaction, as an admin ``Actor``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+
+import pytest  # noqa: E402
+from sqlalchemy.orm import sessionmaker  # noqa: E402
+
+from desk_desktop.db.session import UnitOfWorkFactory, make_engine  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def test_server():
+    from tests.dbutil import TestServer
+
+    server = TestServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def db_url(test_server):
+    url = test_server.create_database("desk_session")
+    yield url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def uow_factory(connection):
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    return UnitOfWorkFactory(session_factory=factory)
+
+
+@pytest.fixture
+def uow(uow_factory):
+    return uow_factory()
+
+
+@pytest.fixture
+def fresh_db(test_server):
+    """A separate migrated database URL for tests that commit for real."""
+    url = test_server.create_database("desk_fresh")
+    yield url
+    test_server.drop_database(url)
+
+
+def make_org(uow, *, slug: str = "acme", name: str = "Acme Field Services", timezone: str = "UTC"):
+    from desk_desktop.db.models import Organization
+    from desk_desktop.services.common import Actor
+
+    with uow:
+        org = Organization(name=name, slug=slug, timezone=timezone)
+        uow.session.add(org)
+        uow.session.flush()
+        org_id = org.id
+        uow.commit()
+    return Actor(organization_id=org_id, name=f"admin@{slug}", is_admin=True)
+
+
+@pytest.fixture
+def org(uow_factory):
+    return make_org(uow_factory())
