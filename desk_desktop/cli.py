@@ -19,6 +19,7 @@ from desk_desktop import APP_NAME, __version__
 COMMAND_MODULES = [
     "desk_desktop.commands.server",
     "desk_desktop.commands.db",
+    "desk_desktop.commands.bench",
 ]
 
 

@@ -1,0 +1,28 @@
+"""desk-desktop bench NAME [--json] — see PERFORMANCE.md."""
+
+from __future__ import annotations
+
+import importlib
+
+from desk_desktop.bench import BENCHES
+from desk_desktop.cli import CliContext, CliError
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("bench", parents=[common], help="performance benchmarks (PERFORMANCE.md)")
+    p.add_argument("name", choices=sorted(BENCHES))
+    p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run, not the target figures)")
+    p.set_defaults(func=run)
+
+
+def run(ctx: CliContext) -> int:
+    try:
+        module = importlib.import_module(BENCHES[ctx.args.name])
+    except ModuleNotFoundError as exc:
+        raise CliError(f"benchmark '{ctx.args.name}' is not available in this build: {exc}") from exc
+    result = module.run(ctx.settings, ctx.args)
+    human = (f"{result['name']}: {result['value']} {result['unit']}"
+             + (f" (baseline {result['baseline']}, ratio {result['ratio']})" if result.get("baseline") else "")
+             + f" target {result['target']} -> {'OK' if result['ok'] else 'NOT MET'}")
+    ctx.emit(result, human)
+    return 0 if result["ok"] else 1
