@@ -80,3 +80,87 @@ def open_database(settings: Settings, *, migrate_private: bool = True, check_sch
             cluster.release_lease_and_stop_if_last()
         raise
     return Database(url=url, engine=engine, uow_factory=UnitOfWorkFactory(engine), cluster=cluster)
+
+
+@dataclass
+class Workstation:
+    """Everything a running workstation needs besides its widgets."""
+
+    settings: Settings
+    db: Database
+    actor: Any
+    scheduler: Any = None
+    listener: Any = None
+    demo_loaded: bool = False
+
+    def shutdown(self) -> None:
+        """Explicit, ordered shutdown: scheduler, listener, then the database (and cluster)."""
+        if self.scheduler is not None:
+            try:
+                self.db.uow_factory.remove_commit_listener(self.scheduler.on_commit)
+                self.scheduler.shutdown()
+            except Exception:  # noqa: BLE001 - keep shutting down
+                log.exception("scheduler shutdown failed")
+        if self.listener is not None:
+            try:
+                self.listener.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("listener shutdown failed")
+        self.db.close()
+
+
+def resolve_actor(db: Database, *, load_demo_if_empty: bool = True) -> tuple[Any, bool]:
+    """Who is working: the dispatcher mapped to the connected login role.
+
+    On the private cluster an empty database gets the demo organization first.
+    """
+    from desk_desktop.services import demo
+
+    demo_loaded = False
+    if db.is_private and load_demo_if_empty and demo.database_is_empty(uow_factory=db.uow_factory):
+        demo.load_demo(uow_factory=db.uow_factory)
+        demo_loaded = True
+    try:
+        from desk_desktop.services.session_info import current_actor
+    except ImportError:  # pragma: no cover - tenancy not installed
+        current_actor = None
+    if current_actor is not None:
+        try:
+            return current_actor(uow=db.uow_factory()), demo_loaded
+        except Exception:  # noqa: BLE001 - fall back to the superuser view of the first organization
+            if not db.is_private:
+                raise
+    from sqlalchemy import select
+
+    from desk_desktop.db.models import Organization
+    from desk_desktop.services.common import Actor
+
+    with db.uow_factory() as uow:
+        org = uow.session.execute(select(Organization.id, Organization.slug).order_by(Organization.id)).first()
+    if org is None:
+        from desk_desktop.services.common import DeskError
+
+        raise DeskError("This database has no organization yet. Run 'desk-desktop demo' or "
+                        "'desk-desktop admin add-organization'.")
+    import getpass
+
+    return Actor(organization_id=org.id, name=getpass.getuser(), is_admin=True), demo_loaded
+
+
+def start_workstation(settings: Settings, *, with_scheduler: bool = True, with_listener: bool = True) -> Workstation:
+    """Open the database, find the actor, start the scheduler and the change listener."""
+    db = open_database(settings)
+    try:
+        actor, demo_loaded = resolve_actor(db)
+        ws = Workstation(settings=settings, db=db, actor=actor, demo_loaded=demo_loaded)
+        if with_scheduler:
+            from desk_desktop.jobs.scheduler import AppScheduler
+            from desk_desktop.services.scanning import scanner_from_settings
+
+            ws.scheduler = AppScheduler(db.uow_factory, settings, scanner=scanner_from_settings(settings))
+            db.uow_factory.add_commit_listener(ws.scheduler.on_commit)
+            ws.scheduler.start()
+        return ws
+    except Exception:
+        db.close()
+        raise

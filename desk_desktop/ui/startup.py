@@ -1,0 +1,129 @@
+"""Start-up: a small window while the database opens in the background, then the main window.
+
+Opening the private cluster (or a slow shared server) never freezes the screen; failures
+are shown with what to do and a Retry button.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_desktop import APP_NAME, __version__
+from desk_desktop.config import Settings
+from desk_desktop.ui.workers import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+class StartupWindow(QWidget):
+    retry_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self.setFixedWidth(460)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        title = QLabel(f"{APP_NAME} {__version__}")
+        title.setProperty("role", "heading")
+        self.message = QLabel("Starting…")
+        self.message.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        buttons = QHBoxLayout()
+        self.retry = QPushButton("Retry")
+        self.quit = QPushButton("Quit")
+        self.retry.hide()
+        buttons.addStretch(1)
+        buttons.addWidget(self.retry)
+        buttons.addWidget(self.quit)
+        layout.addWidget(title)
+        layout.addWidget(self.message)
+        layout.addWidget(self.progress)
+        layout.addLayout(buttons)
+        self.retry.clicked.connect(self.retry_requested)
+        self.quit.clicked.connect(self.quit_requested)
+
+    def show_error(self, text: str) -> None:
+        self.progress.hide()
+        self.message.setText(text)
+        self.message.setProperty("role", "error")
+        self.message.style().polish(self.message)
+        self.retry.show()
+
+    def show_working(self, text: str) -> None:
+        self.progress.show()
+        self.retry.hide()
+        self.message.setProperty("role", "")
+        self.message.style().polish(self.message)
+        self.message.setText(text)
+
+
+class StartupController(QObject):
+    ready = Signal(object)  # the main window
+    failed = Signal(str)
+
+    def __init__(self, settings: Settings, *, build_main_window: Callable, runner: TaskRunner | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self._build = build_main_window
+        self.runner = runner or TaskRunner()
+        self.window = StartupWindow()
+        self.window.retry_requested.connect(self.start)
+        self.window.quit_requested.connect(QApplication.quit)
+        self.main_window = None
+        self.workstation = None
+        self.error: str | None = None
+
+    def start(self) -> None:
+        from desk_desktop.bootstrap import start_workstation
+
+        self.error = None
+        where = ("Starting the private database…" if self.settings.uses_private_cluster
+                 else "Connecting to the shared server…")
+        self.window.show_working(where + "\nThe first start creates the database and loads demo data; "
+                                 "this takes a few seconds.")
+        self.window.show()
+        self.runner.submit(start_workstation, self.settings, on_done=self._on_started, on_error=self._on_failed)
+
+    def _on_started(self, ws) -> None:
+        self.workstation = ws
+        try:
+            self.main_window = self._build(ws)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            log.exception("building the main window failed")
+            self._on_failed(exc)
+            return
+        self.main_window.show()
+        self.window.hide()
+        if ws.demo_loaded:
+            self.main_window.statusBar().showMessage("Demo data loaded into the new private database.", 10_000)
+        self.ready.emit(self.main_window)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        text = str(exc).strip() or type(exc).__name__
+        self.error = text
+        self.window.show_error(f"Could not start: {text}")
+        self.window.show()
+        self.failed.emit(text)
+
+    def shutdown(self) -> None:
+        self.runner.wait_for_done(30_000)
+        if self.workstation is not None:
+            self.workstation.shutdown()
+            self.workstation = None
+
+
