@@ -1,0 +1,832 @@
+"""Tickets: create (the single path for GUI, CLI and CSV import), read, list, update, status.
+
+``create_ticket`` runs in one transaction: validate → insert the ticket with a
+provisional number → automation (rules → work order) → audit → take the number from the
+organization's counter as the LAST statement → commit. A failure anywhere rolls back
+everything, number included (no gap). Between the insert and the last statement the
+ticket's ``number`` is a provisional placeholder starting with ``~``; nothing outside the
+transaction ever sees it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import WKTElement
+from sqlalchemy import func, select, text
+from sqlalchemy.orm.attributes import set_committed_value
+
+from desk_desktop.db.models import Customer, Ticket
+from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.enums import Category, Priority, TicketStatus
+from desk_desktop.services import numbering
+from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
+
+SUBJECT_MAX = 200
+DESCRIPTION_MAX = 20_000
+TAG_MAX = 40
+TAGS_MAX = 20
+REF_MAX = 40
+LIST_LIMIT_MAX = 1000
+PROVISIONAL_PREFIX = "~"
+
+SORTS = ("created_desc", "created_asc", "number_asc", "number_desc")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class TicketNotFound(NotFound):
+    pass
+
+
+class TicketInvalid(ValidationFailed):
+    """Bad ticket input; ``field`` names the offending field."""
+
+
+class InvalidStatusTransition(DeskError):
+    def __init__(self, message: str, current: str, requested: str) -> None:
+        super().__init__(message)
+        self.current = current
+        self.requested = requested
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class TicketSummary:
+    id: int
+    number: str
+    subject: str
+    customer_id: int
+    customer_name: str
+    category: str
+    priority: str
+    status: str
+    tags: tuple[str, ...]
+    site_id: int | None
+    site_address: str | None
+    lat: float | None
+    lon: float | None
+    technician_name: str | None
+    work_order_id: int | None
+    work_order_status: str | None
+    scheduled_start: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkOrderDetail:
+    id: int
+    number: str
+    source: str
+    status: str
+    work_type: str
+    priority: str
+    technician_id: int | None
+    technician_name: str | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+    duration_minutes: int
+    assignment_logic: str | None
+    required_skills: tuple[str, ...]
+    needs_assignment: bool
+    unassigned_reason: str | None
+    assignment_explanation: dict | None
+    assigned_at: datetime | None
+    rule_id: int | None
+    rule_name: str | None
+
+
+@dataclass(frozen=True)
+class TicketDetail(TicketSummary):
+    description: str = ""
+    customer_ref: str = ""
+    customer_type: str = ""
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    site_ref: str | None = None
+    site_name: str | None = None
+    created_by: str = ""
+    organization_id: int = 0
+    work_order: WorkOrderDetail | None = None
+
+    def summary(self) -> TicketSummary:
+        return TicketSummary(**{f.name: getattr(self, f.name) for f in dc_fields(TicketSummary)})
+
+
+@dataclass(frozen=True)
+class TicketCreated:
+    ticket: TicketSummary
+    work_order: Any | None  # automation.WorkOrderCreated
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: tuple[str, ...] | None = None
+    priority: tuple[str, ...] | None = None
+    category: tuple[str, ...] | None = None
+    tag: str | None = None
+    customer_id: int | None = None
+    technician_id: int | None = None
+    unassigned_only: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    rows: tuple[TicketSummary, ...]
+    next_cursor: object | None
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    at: datetime
+    actor: str
+    action: str
+    summary: str
+    details: dict | None
+    entity: str = "ticket"
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    id: int
+    ref: str
+    name: str
+    customer_type: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    id: int
+    ref: str
+    customer_id: int
+    name: str
+    address: str
+    lat: float | None
+    lon: float | None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _clean_subject(subject: Any) -> str:
+    if not isinstance(subject, str) or not subject.strip():
+        raise TicketInvalid("The subject must not be empty.", "subject")
+    subject = " ".join(subject.split())
+    if len(subject) > SUBJECT_MAX:
+        raise TicketInvalid(f"The subject is {len(subject)} characters long; at most {SUBJECT_MAX} are allowed.", "subject")
+    return subject
+
+
+def _clean_description(description: Any) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        raise TicketInvalid("The description must be text.", "description")
+    description = description.strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise TicketInvalid(
+            f"The description is {len(description)} characters long; at most {DESCRIPTION_MAX} are allowed.",
+            "description",
+        )
+    return description
+
+
+def _clean_enum(value: Any, enum_cls, field_name: str, label: str) -> str:
+    allowed = [m.value for m in enum_cls]
+    v = str(value).strip().lower() if value is not None else ""
+    if v not in allowed:
+        shown = f"'{value}'" if value not in (None, "") else "nothing"
+        raise TicketInvalid(f"Unknown {label} {shown}; choose one of: {', '.join(allowed)}.", field_name)
+    return v
+
+
+def clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Tags are trimmed, lower-cased and de-duplicated (order kept)."""
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        tags = [t for t in tags.replace(";", ",").split(",")]
+    out: list[str] = []
+    for raw in tags:
+        if not isinstance(raw, str):
+            raise TicketInvalid("Tags must be text.", "tags")
+        tag = raw.strip().lower()
+        if not tag:
+            continue
+        if len(tag) > TAG_MAX:
+            raise TicketInvalid(f"The tag '{tag[:20]}…' is longer than {TAG_MAX} characters.", "tags")
+        if tag not in out:
+            out.append(tag)
+    if len(out) > TAGS_MAX:
+        raise TicketInvalid(f"A ticket can have at most {TAGS_MAX} tags.", "tags")
+    return tuple(out)
+
+
+def _clean_coords(lat: Any, lon: Any) -> tuple[float, float] | None:
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        raise TicketInvalid("Give both latitude and longitude, or neither.", "lat" if lat is None else "lon")
+    try:
+        la, lo = float(lat), float(lon)
+    except (TypeError, ValueError) as exc:
+        raise TicketInvalid("Latitude and longitude must be numbers.", "lat") from exc
+    if not (-90.0 <= la <= 90.0) or la != la:
+        raise TicketInvalid(f"Latitude {lat} is outside -90…90.", "lat")
+    if not (-180.0 <= lo <= 180.0) or lo != lo:
+        raise TicketInvalid(f"Longitude {lon} is outside -180…180.", "lon")
+    return la, lo
+
+
+def _point(lat: float, lon: float) -> WKTElement:
+    return WKTElement(f"POINT({lon!r} {lat!r})", srid=4326)
+
+
+def _find_customer(uow: UnitOfWork, org: int, customer_id: int | None, customer_ref: str | None) -> Customer:
+    if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
+        raise TicketInvalid("A customer is required.", "customer")
+    stmt = select(Customer).where(Customer.organization_id == org)
+    if customer_id is not None:
+        stmt = stmt.where(Customer.id == customer_id)
+        label = f"#{customer_id}"
+    else:
+        ref = str(customer_ref).strip()
+        if len(ref) > REF_MAX:
+            raise TicketInvalid(f"The customer reference is longer than {REF_MAX} characters.", "customer")
+        stmt = stmt.where(Customer.ref == ref)
+        label = f"'{ref}'"
+    customer = uow.session.scalars(stmt).one_or_none()
+    if customer is None:
+        raise TicketInvalid(f"No customer {label} in this organization.", "customer")
+    return customer
+
+
+def _find_site(uow: UnitOfWork, org: int, customer: Customer, site_id: int | None, site_ref: str | None):
+    if site_id is None and (site_ref is None or not str(site_ref).strip()):
+        return None
+    q = (
+        "SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lon "
+        "FROM sites WHERE organization_id = :org AND "
+    )
+    if site_id is not None:
+        row = uow.session.execute(text(q + "id = :v"), {"org": org, "v": site_id}).one_or_none()
+        label = f"#{site_id}"
+    else:
+        ref = str(site_ref).strip()
+        row = uow.session.execute(text(q + "ref = :v"), {"org": org, "v": ref}).one_or_none()
+        label = f"'{ref}'"
+    if row is None:
+        raise TicketInvalid(f"No site {label} in this organization.", "site")
+    if row.customer_id != customer.id:
+        raise TicketInvalid(f"Site {label} belongs to another customer, not {customer.name}.", "site")
+    return row
+
+
+def _on_ticket_created():
+    try:
+        from desk_desktop.services import automation
+    except ModuleNotFoundError as exc:  # pragma: no cover - only before automation lands
+        if exc.name != "desk_desktop.services.automation":
+            raise
+        return None
+    return automation.on_ticket_created
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_ticket(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    subject: str,
+    category: str,
+    priority: str,
+    customer_ref: str | None = None,
+    customer_id: int | None = None,
+    description: str = "",
+    tags: Iterable[str] = (),
+    site_ref: str | None = None,
+    site_id: int | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    now: datetime | None = None,
+) -> TicketCreated:
+    """Create a ticket, run automation, and give it the next number — all in one transaction."""
+    subject = _clean_subject(subject)
+    description = _clean_description(description)
+    category = _clean_enum(category, Category, "category", "category")
+    priority = _clean_enum(priority, Priority, "priority", "priority")
+    tag_tuple = clean_tags(tags)
+    coords = _clean_coords(lat, lon)
+    if coords is not None and (site_id is not None or (site_ref or "").strip()):
+        raise TicketInvalid("Give either a site or a map position, not both.", "site")
+    org = actor.organization_id
+
+    with uow:
+        session = uow.session
+        ctx = numbering.load_numbering_context(uow=uow, organization_id=org)
+        customer = _find_customer(uow, org, customer_id, customer_ref)
+        site = _find_site(uow, org, customer, site_id, site_ref)
+        ticket = Ticket(
+            organization_id=org,
+            number=PROVISIONAL_PREFIX + uuid.uuid4().hex,
+            customer_id=customer.id,
+            customer_name=customer.name,
+            site_id=site.id if site is not None else None,
+            category=category,
+            priority=priority,
+            tags=list(tag_tuple),
+            status=TicketStatus.NEW.value,
+            subject=subject,
+            description=description,
+            created_by=actor.name[:100],
+        )
+        if coords is not None:
+            ticket.location = _point(*coords)
+        elif site is not None and site.lat is not None:
+            ticket.location = _point(site.lat, site.lon)
+        if now is not None:
+            ticket.created_at = now
+            ticket.updated_at = now
+        session.add(ticket)
+        session.flush()
+        ticket_id = ticket.id
+
+        work_order = None
+        hook = _on_ticket_created()
+        if hook is not None:
+            work_order = hook(uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now)
+
+        audit(
+            uow,
+            actor=actor,
+            action="ticket.created",
+            entity="ticket",
+            entity_id=ticket_id,
+            summary=f"Created for {customer.name}: {subject}",
+            details={
+                "category": category,
+                "priority": priority,
+                "tags": list(tag_tuple),
+                "customer_ref": customer.ref,
+                "site_id": ticket.site_id,
+                "work_order_id": getattr(work_order, "work_order_id", None),
+            },
+        )
+        uow.record_change("ticket", ticket_id, org, "created")
+        session.flush()
+        # LAST statement before commit: take the counter and write the number.
+        assigned = numbering.assign_number(uow=uow, ctx=ctx, ticket_id=ticket_id, now=now)
+        number = assigned.number
+        set_committed_value(ticket, "number", number)
+        uow.commit()
+
+    summary = TicketSummary(
+        id=ticket_id,
+        number=number,
+        subject=subject,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        category=category,
+        priority=priority,
+        status=TicketStatus.NEW.value,
+        tags=tag_tuple,
+        site_id=site.id if site is not None else None,
+        site_address=site.address if site is not None else None,
+        lat=coords[0] if coords else (site.lat if site is not None else None),
+        lon=coords[1] if coords else (site.lon if site is not None else None),
+        technician_name=None,
+        work_order_id=getattr(work_order, "work_order_id", None),
+        work_order_status="unassigned" if work_order is not None else None,
+        scheduled_start=None,
+        created_at=assigned.created_at,
+        updated_at=assigned.updated_at,
+    )
+    return TicketCreated(ticket=summary, work_order=work_order)
+
+
+# --------------------------------------------------------------------------- reading
+
+_SUMMARY_COLUMNS = """
+    t.id, t.number, t.subject, t.customer_id, t.customer_name, t.category, t.priority, t.status, t.tags,
+    t.site_id, s.address AS site_address,
+    ST_Y(t.location::geometry) AS lat, ST_X(t.location::geometry) AS lon,
+    tech.name AS technician_name, w.id AS work_order_id, w.status AS work_order_status, w.scheduled_start,
+    t.created_at, t.updated_at
+"""
+
+_FROM = """
+    FROM tickets t
+    LEFT JOIN sites s ON s.id = t.site_id AND s.organization_id = t.organization_id
+    LEFT JOIN work_orders w ON w.source_ticket_id = t.id AND w.organization_id = t.organization_id
+    LEFT JOIN technicians tech ON tech.id = w.technician_id AND tech.organization_id = t.organization_id
+"""
+
+
+def _summary(row) -> TicketSummary:
+    return TicketSummary(
+        id=row.id,
+        number=row.number,
+        subject=row.subject,
+        customer_id=row.customer_id,
+        customer_name=row.customer_name,
+        category=row.category,
+        priority=row.priority,
+        status=row.status,
+        tags=tuple(row.tags or ()),
+        site_id=row.site_id,
+        site_address=row.site_address,
+        lat=row.lat,
+        lon=row.lon,
+        technician_name=row.technician_name,
+        work_order_id=row.work_order_id,
+        work_order_status=row.work_order_status,
+        scheduled_start=row.scheduled_start,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _like_pattern(needle: str) -> str:
+    esc = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{esc}%"
+
+
+def _as_tuple(v) -> tuple | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return (v,)
+    return tuple(v)
+
+
+def _where(actor: Actor, filters: TicketFilter) -> tuple[list[str], dict[str, Any]]:
+    clauses = ["t.organization_id = :org", "left(t.number, 1) <> '~'"]
+    params: dict[str, Any] = {"org": actor.organization_id}
+    for name in ("status", "priority", "category"):
+        values = _as_tuple(getattr(filters, name))
+        if values:
+            clauses.append(f"t.{name} = ANY(:{name})")
+            params[name] = [str(v) for v in values]
+    if filters.tag:
+        clauses.append("t.tags @> ARRAY[CAST(:tag AS text)]")
+        params["tag"] = filters.tag.strip().lower()
+    if filters.customer_id is not None:
+        clauses.append("t.customer_id = :customer_id")
+        params["customer_id"] = filters.customer_id
+    if filters.technician_id is not None:
+        clauses.append("w.technician_id = :technician_id")
+        params["technician_id"] = filters.technician_id
+    if filters.unassigned_only:
+        clauses.append("w.id IS NOT NULL AND w.technician_id IS NULL AND w.status NOT IN ('completed','cancelled')")
+    if filters.text and filters.text.strip():
+        clauses.append("t.search_text ILIKE :pattern")
+        params["pattern"] = _like_pattern(" ".join(filters.text.split()))
+    return clauses, params
+
+
+_SORT_SQL = {
+    "created_desc": ("t.created_at DESC, t.id DESC", "(t.created_at, t.id) < (:k1, :k2)", "created_at"),
+    "created_asc": ("t.created_at ASC, t.id ASC", "(t.created_at, t.id) > (:k1, :k2)", "created_at"),
+    "number_asc": ("t.number ASC, t.id ASC", "(t.number, t.id) > (:k1, :k2)", "number"),
+    "number_desc": ("t.number DESC, t.id DESC", "(t.number, t.id) < (:k1, :k2)", "number"),
+}
+
+
+def list_tickets(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    filters: TicketFilter = TicketFilter(),
+    sort: str = "created_desc",
+    after: object | None = None,
+    limit: int = 200,
+) -> TicketPage:
+    """One page of tickets. Pass the returned ``next_cursor`` as ``after`` for the next page."""
+    if sort not in _SORT_SQL:
+        raise ValidationFailed(f"Unknown sort '{sort}'; choose one of: {', '.join(SORTS)}.", "sort")
+    limit = max(1, min(int(limit), LIST_LIMIT_MAX))
+    order, keyset, key_attr = _SORT_SQL[sort]
+    clauses, params = _where(actor, filters)
+    if after is not None:
+        try:
+            cursor_sort, k1, k2 = after  # type: ignore[misc]
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed("That page cursor is not valid.", "after") from exc
+        if cursor_sort != sort:
+            raise ValidationFailed("The page cursor belongs to another sort order.", "after")
+        clauses.append(keyset)
+        params.update(k1=k1, k2=k2)
+    params["limit"] = limit + 1
+    sql = f"SELECT {_SUMMARY_COLUMNS} {_FROM} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT :limit"
+    with uow:
+        rows = uow.session.execute(text(sql), params).all()
+        uow.commit()
+    items = tuple(_summary(r) for r in rows[:limit])
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = (sort, getattr(last, key_attr), last.id)
+    return TicketPage(rows=items, next_cursor=next_cursor)
+
+
+def count_tickets(*, uow: UnitOfWork, actor: Actor, filters: TicketFilter = TicketFilter()) -> int:
+    clauses, params = _where(actor, filters)
+    needs_wo = filters.technician_id is not None or filters.unassigned_only
+    from_sql = (
+        "FROM tickets t LEFT JOIN work_orders w ON w.source_ticket_id = t.id AND w.organization_id = t.organization_id"
+        if needs_wo
+        else "FROM tickets t"
+    )
+    with uow:
+        n = uow.session.execute(text(f"SELECT count(*) {from_sql} WHERE {' AND '.join(clauses)}"), params).scalar_one()
+        uow.commit()
+    return int(n)
+
+
+def normalize_number(number: str) -> str:
+    return "".join(str(number).split()).upper()
+
+
+def get_ticket_or_raise(
+    *, uow: UnitOfWork, actor: Actor, number: str | None = None, ticket_id: int | None = None
+) -> TicketDetail:
+    if number is None and ticket_id is None:
+        raise ValidationFailed("Give a ticket number or id.", "number")
+    params: dict[str, Any] = {"org": actor.organization_id}
+    if ticket_id is not None:
+        cond = "t.id = :tid"
+        params["tid"] = ticket_id
+        label = f"#{ticket_id}"
+    else:
+        cond = "t.number = :number"
+        params["number"] = normalize_number(number or "")
+        label = params["number"]
+    sql = f"""
+        SELECT {_SUMMARY_COLUMNS}, t.description, t.created_by, t.organization_id,
+               c.ref AS customer_ref, c.customer_type, c.email AS customer_email, c.phone AS customer_phone,
+               s.ref AS site_ref, s.name AS site_name,
+               w.source AS wo_source, w.work_type, w.priority AS wo_priority, w.technician_id, w.scheduled_end,
+               w.duration_minutes, w.assignment_logic, w.required_skills, w.needs_assignment, w.unassigned_reason,
+               w.assignment_explanation, w.assigned_at, w.rule_id, r.name AS rule_name
+        {_FROM}
+        JOIN customers c ON c.id = t.customer_id
+        LEFT JOIN ticket_work_order_rules r ON r.id = w.rule_id
+        WHERE t.organization_id = :org AND {cond} AND left(t.number, 1) <> '~'
+    """
+    with uow:
+        row = uow.session.execute(text(sql), params).one_or_none()
+        uow.commit()
+    if row is None:
+        raise TicketNotFound(f"Ticket {label} was not found in this organization.")
+    return _detail(row)
+
+
+def _detail(row) -> TicketDetail:
+    from desk_desktop.db.models.workorders import work_order_number
+
+    wo = None
+    if row.work_order_id is not None:
+        wo = WorkOrderDetail(
+            id=row.work_order_id,
+            number=work_order_number(row.work_order_id),
+            source=row.wo_source,
+            status=row.work_order_status,
+            work_type=row.work_type,
+            priority=row.wo_priority,
+            technician_id=row.technician_id,
+            technician_name=row.technician_name,
+            scheduled_start=row.scheduled_start,
+            scheduled_end=row.scheduled_end,
+            duration_minutes=row.duration_minutes,
+            assignment_logic=row.assignment_logic,
+            required_skills=tuple(row.required_skills or ()),
+            needs_assignment=row.needs_assignment,
+            unassigned_reason=row.unassigned_reason,
+            assignment_explanation=row.assignment_explanation,
+            assigned_at=row.assigned_at,
+            rule_id=row.rule_id,
+            rule_name=row.rule_name,
+        )
+    base = _summary(row)
+    return TicketDetail(
+        **{f.name: getattr(base, f.name) for f in dc_fields(TicketSummary)},
+        description=row.description,
+        customer_ref=row.customer_ref,
+        customer_type=row.customer_type,
+        customer_email=row.customer_email,
+        customer_phone=row.customer_phone,
+        site_ref=row.site_ref,
+        site_name=row.site_name,
+        created_by=row.created_by,
+        organization_id=row.organization_id,
+        work_order=wo,
+    )
+
+
+# --------------------------------------------------------------------------- changes
+
+_UPDATABLE = {"subject", "description", "category", "priority", "tags", "site_id", "site_ref", "lat", "lon"}
+
+
+def _lock_ticket(uow: UnitOfWork, actor: Actor, ticket_id: int) -> Ticket:
+    ticket = uow.session.scalars(
+        select(Ticket)
+        .where(Ticket.organization_id == actor.organization_id, Ticket.id == ticket_id)
+        .with_for_update()
+    ).one_or_none()
+    if ticket is None or ticket.number.startswith(PROVISIONAL_PREFIX):
+        raise TicketNotFound(f"Ticket #{ticket_id} was not found in this organization.")
+    return ticket
+
+
+def update_ticket(*, uow: UnitOfWork, actor: Actor, ticket_id: int, **fields: Any) -> TicketSummary:
+    """Change subject, description, category, priority, tags, site (site_id/site_ref) or
+    map position (lat/lon). Only the fields given change. Numbers never change."""
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        name = sorted(unknown)[0]
+        raise TicketInvalid(f"'{name}' cannot be changed here.", name)
+    clean: dict[str, Any] = {}
+    if "subject" in fields:
+        clean["subject"] = _clean_subject(fields["subject"])
+    if "description" in fields:
+        clean["description"] = _clean_description(fields["description"])
+    if "category" in fields:
+        clean["category"] = _clean_enum(fields["category"], Category, "category", "category")
+    if "priority" in fields:
+        clean["priority"] = _clean_enum(fields["priority"], Priority, "priority", "priority")
+    if "tags" in fields:
+        clean["tags"] = list(clean_tags(fields["tags"]))
+    coords = _clean_coords(fields.get("lat"), fields.get("lon")) if ("lat" in fields or "lon" in fields) else None
+    site_given = "site_id" in fields or "site_ref" in fields
+    if coords is not None and site_given and (fields.get("site_id") is not None or fields.get("site_ref")):
+        raise TicketInvalid("Give either a site or a map position, not both.", "site")
+
+    with uow:
+        ticket = _lock_ticket(uow, actor, ticket_id)
+        changes: dict[str, list[Any]] = {}
+        for name, value in clean.items():
+            old = getattr(ticket, name)
+            if (list(old) if name == "tags" else old) != value:
+                changes[name] = [list(old) if name == "tags" else old, value]
+                setattr(ticket, name, value)
+        if site_given:
+            customer = uow.session.get(Customer, ticket.customer_id)
+            site = _find_site(uow, actor.organization_id, customer, fields.get("site_id"), fields.get("site_ref"))
+            new_site_id = site.id if site is not None else None
+            if new_site_id != ticket.site_id:
+                changes["site_id"] = [ticket.site_id, new_site_id]
+                ticket.site_id = new_site_id
+                if coords is None:
+                    ticket.location = _point(site.lat, site.lon) if site is not None and site.lat is not None else None
+        if coords is not None:
+            changes["location"] = [None, list(coords)]
+            ticket.location = _point(*coords)
+        if changes:
+            ticket.updated_at = func.now()  # type: ignore[assignment]
+            uow.session.flush()
+            audit(
+                uow,
+                actor=actor,
+                action="ticket.updated",
+                entity="ticket",
+                entity_id=ticket.id,
+                summary="Changed " + ", ".join(sorted(changes)),
+                details={"changes": changes},
+            )
+            uow.record_change("ticket", ticket.id, actor.organization_id, "updated")
+        uow.commit()
+    return get_ticket_or_raise(uow=uow, actor=actor, ticket_id=ticket_id).summary()
+
+
+_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    TicketStatus.NEW: (TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.RESOLVED),
+    TicketStatus.OPEN: (TicketStatus.PENDING, TicketStatus.RESOLVED),
+    TicketStatus.PENDING: (TicketStatus.OPEN, TicketStatus.RESOLVED),
+    TicketStatus.RESOLVED: (TicketStatus.CLOSED, TicketStatus.OPEN),
+    TicketStatus.CLOSED: (TicketStatus.OPEN,),
+}
+
+
+def allowed_status_changes(status: str) -> tuple[str, ...]:
+    """Statuses a ticket in ``status`` may move to (reopening = back to open)."""
+    return tuple(s.value for s in _TRANSITIONS.get(str(status), ()))
+
+
+def change_ticket_status(*, uow: UnitOfWork, actor: Actor, ticket_id: int, status: str) -> TicketSummary:
+    requested = str(status).strip().lower()
+    if requested not in [s.value for s in TicketStatus]:
+        raise TicketInvalid(
+            f"Unknown status '{status}'; choose one of: {', '.join(s.value for s in TicketStatus)}.", "status"
+        )
+    with uow:
+        ticket = _lock_ticket(uow, actor, ticket_id)
+        current = ticket.status
+        if requested == current:
+            raise InvalidStatusTransition(f"Ticket {ticket.number} is already {current}.", current, requested)
+        allowed = allowed_status_changes(current)
+        if requested not in allowed:
+            raise InvalidStatusTransition(
+                f"Ticket {ticket.number} is {current} and cannot become {requested}; "
+                f"it can become: {', '.join(allowed) or 'nothing'}.",
+                current,
+                requested,
+            )
+        ticket.status = requested
+        ticket.updated_at = func.now()  # type: ignore[assignment]
+        uow.session.flush()
+        reopened = current in (TicketStatus.RESOLVED, TicketStatus.CLOSED) and requested == TicketStatus.OPEN
+        audit(
+            uow,
+            actor=actor,
+            action="ticket.reopened" if reopened else "ticket.status_changed",
+            entity="ticket",
+            entity_id=ticket.id,
+            summary=f"Status {current} → {requested}",
+            details={"from": current, "to": requested},
+        )
+        uow.record_change("ticket", ticket.id, actor.organization_id, "updated")
+        uow.commit()
+    return get_ticket_or_raise(uow=uow, actor=actor, ticket_id=ticket_id).summary()
+
+
+def ticket_history(*, uow: UnitOfWork, actor: Actor, ticket_id: int) -> tuple[AuditItem, ...]:
+    """The ticket's audit trail and its work order's, oldest first."""
+    with uow:
+        exists = uow.session.execute(
+            text("SELECT 1 FROM tickets WHERE organization_id = :org AND id = :id"),
+            {"org": actor.organization_id, "id": ticket_id},
+        ).first()
+        if exists is None:
+            raise TicketNotFound(f"Ticket #{ticket_id} was not found in this organization.")
+        rows = uow.session.execute(
+            text(
+                """
+                SELECT a.at, a.actor, a.action, a.summary, a.details, a.entity FROM audit_log a
+                WHERE a.organization_id = :org AND (
+                    (a.entity = 'ticket' AND a.entity_id = :id)
+                    OR (a.entity = 'work_order' AND a.entity_id IN (
+                        SELECT w.id FROM work_orders w WHERE w.organization_id = :org AND w.source_ticket_id = :id))
+                )
+                ORDER BY a.at, a.id
+                """
+            ),
+            {"org": actor.organization_id, "id": ticket_id},
+        ).all()
+        uow.commit()
+    return tuple(
+        AuditItem(at=r.at, actor=r.actor, action=r.action, summary=r.summary, details=r.details, entity=r.entity)
+        for r in rows
+    )
+
+
+# --------------------------------------------------------------------------- pickers
+
+
+def list_customers(*, uow: UnitOfWork, actor: Actor, text: str | None = None, limit: int = 50) -> tuple[CustomerInfo, ...]:
+    from sqlalchemy import or_
+
+    stmt = select(Customer).where(Customer.organization_id == actor.organization_id)
+    if text and text.strip():
+        pattern = _like_pattern(text.strip())
+        stmt = stmt.where(or_(Customer.name.ilike(pattern, escape="\\"), Customer.ref.ilike(pattern, escape="\\")))
+    stmt = stmt.order_by(Customer.name, Customer.id).limit(max(1, min(int(limit), 500)))
+    with uow:
+        rows = uow.session.scalars(stmt).all()
+        out = tuple(
+            CustomerInfo(id=c.id, ref=c.ref, name=c.name, customer_type=c.customer_type, email=c.email, phone=c.phone)
+            for c in rows
+        )
+        uow.commit()
+    return out
+
+
+def list_sites(*, uow: UnitOfWork, actor: Actor, customer_id: int) -> tuple[SiteInfo, ...]:
+    with uow:
+        rows = uow.session.execute(
+            text(
+                "SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat, "
+                "ST_X(location::geometry) AS lon FROM sites "
+                "WHERE organization_id = :org AND customer_id = :cid ORDER BY name, id"
+            ),
+            {"org": actor.organization_id, "cid": customer_id},
+        ).all()
+        uow.commit()
+    return tuple(
+        SiteInfo(id=r.id, ref=r.ref, customer_id=r.customer_id, name=r.name, address=r.address, lat=r.lat, lon=r.lon)
+        for r in rows
+    )

@@ -1,0 +1,227 @@
+"""Ticket service against real PostGIS (per-test transaction rolled back)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from desk_desktop.db.models import Customer, Site
+from desk_desktop.services import tickets as svc
+from desk_desktop.services.common import Actor
+from desk_desktop.services.tickets import (
+    InvalidStatusTransition,
+    TicketFilter,
+    TicketInvalid,
+    TicketNotFound,
+)
+from tests.conftest import make_org
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def add_customer(uow_factory, actor, ref="C-1", name="Northwind Traders", ctype="business", site=None):
+    from geoalchemy2 import WKTElement
+
+    uow = uow_factory()
+    with uow:
+        c = Customer(organization_id=actor.organization_id, ref=ref, name=name, customer_type=ctype,
+                     email=f"{ref.lower()}@example.com", phone="+1 555 0100")
+        uow.session.add(c)
+        uow.session.flush()
+        site_id = None
+        if site:
+            s = Site(organization_id=actor.organization_id, ref=site[0], customer_id=c.id, name="Main office",
+                     address=site[1], location=WKTElement(f"POINT({site[3]} {site[2]})", srid=4326))
+            uow.session.add(s)
+            uow.session.flush()
+            site_id = s.id
+        uow.commit()
+        return c.id, site_id
+
+
+def create(uow_factory, actor, **kw):
+    args = dict(subject="Boiler makes a noise", category="hvac", priority="high", customer_ref="C-1")
+    args.update(kw)
+    return svc.create_ticket(uow=uow_factory(), actor=actor, **args)
+
+
+def counts(uow_factory, actor):
+    uow = uow_factory()
+    with uow:
+        n_t = uow.session.execute(text("SELECT count(*) FROM tickets WHERE organization_id=:o"),
+                                  {"o": actor.organization_id}).scalar_one()
+        n_c = uow.session.execute(text("SELECT coalesce(sum(next_value),0) FROM ticket_number_counters "
+                                       "WHERE organization_id=:o"), {"o": actor.organization_id}).scalar_one()
+        n_a = uow.session.execute(text("SELECT count(*) FROM audit_log WHERE organization_id=:o AND entity='ticket'"),
+                                  {"o": actor.organization_id}).scalar_one()
+    return n_t, n_c, n_a
+
+
+def test_create_gives_number_audit_and_change(uow_factory, org):
+    add_customer(uow_factory, org, site=("S-1", "1 Main St", 52.52, 13.40))
+    seen = []
+    uow_factory.add_commit_listener(lambda changes: seen.extend(changes))
+    created = create(uow_factory, org, tags=["VIP", " vip ", "boiler"], site_ref="S-1", description="  loud  ", now=NOW)
+    t = created.ticket
+    assert t.number == "TK-2026-00001"
+    assert t.status == "new"
+    assert t.tags == ("vip", "boiler")
+    assert t.customer_name == "Northwind Traders"
+    assert t.site_address == "1 Main St"
+    assert t.lat == pytest.approx(52.52) and t.lon == pytest.approx(13.40)
+    assert t.created_at is not None
+    assert any(c.entity == "ticket" and c.entity_id == t.id and c.action == "created" for c in seen)
+
+    detail = svc.get_ticket_or_raise(uow=uow_factory(), actor=org, number="tk-2026-00001")
+    assert detail.id == t.id
+    assert detail.description == "loud"
+    assert detail.customer_email == "c-1@example.com"
+    assert detail.customer_type == "business"
+    assert detail.site_ref == "S-1"
+    assert detail.created_by == org.name
+    history = svc.ticket_history(uow=uow_factory(), actor=org, ticket_id=t.id)
+    assert [h.action for h in history] == ["ticket.created"]
+
+    second = create(uow_factory, org, now=NOW)
+    assert second.ticket.number == "TK-2026-00002"
+
+
+def test_two_organizations_count_independently(uow_factory, org):
+    other = make_org(uow_factory(), slug="globex", name="Globex")
+    add_customer(uow_factory, org)
+    add_customer(uow_factory, other)
+    assert create(uow_factory, org, now=NOW).ticket.number == "TK-2026-00001"
+    assert create(uow_factory, other, now=NOW).ticket.number == "TK-2026-00001"
+    assert create(uow_factory, org, now=NOW).ticket.number == "TK-2026-00002"
+    # One organization never sees the other's tickets.
+    with pytest.raises(TicketNotFound):
+        svc.get_ticket_or_raise(uow=uow_factory(), actor=other, number="TK-2026-00002")
+    assert svc.count_tickets(uow=uow_factory(), actor=other, filters=TicketFilter()) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "needle"),
+    [
+        ({"customer_ref": "NOPE"}, "customer", "No customer 'NOPE'"),
+        ({"category": "gardening"}, "category", "Unknown category 'gardening'"),
+        ({"priority": "whenever"}, "priority", "Unknown priority 'whenever'"),
+        ({"subject": "   "}, "subject", "subject must not be empty"),
+        ({"subject": "x" * 201}, "subject", "at most 200"),
+        ({"description": "d" * 20_001}, "description", "at most 20000"),
+        ({"tags": ["t" * 41]}, "tags", "longer than 40"),
+        ({"lat": 95, "lon": 10}, "lat", "outside -90"),
+        ({"lat": 10}, "lon", "both latitude and longitude"),
+        ({"site_ref": "S-404"}, "site", "No site 'S-404'"),
+    ],
+)
+def test_bad_input_writes_nothing_and_consumes_no_number(uow_factory, org, overrides, field, needle):
+    add_customer(uow_factory, org)
+    before = counts(uow_factory, org)
+    with pytest.raises(TicketInvalid) as err:
+        create(uow_factory, org, now=NOW, **overrides)
+    assert err.value.field == field
+    assert needle in str(err.value)
+    assert counts(uow_factory, org) == before
+    # The next good ticket still gets number 1: nothing was consumed.
+    assert create(uow_factory, org, now=NOW).ticket.number == "TK-2026-00001"
+
+
+def test_site_of_another_customer_is_refused(uow_factory, org):
+    add_customer(uow_factory, org)
+    add_customer(uow_factory, org, ref="C-2", name="Other", site=("S-2", "2 Side St", 1.0, 2.0))
+    with pytest.raises(TicketInvalid, match="belongs to another customer"):
+        create(uow_factory, org, site_ref="S-2")
+
+
+def test_status_transitions(uow_factory, org):
+    add_customer(uow_factory, org)
+    t = create(uow_factory, org).ticket
+    assert svc.allowed_status_changes("new") == ("open", "pending", "resolved")
+    with pytest.raises(InvalidStatusTransition, match="is new and cannot become closed; it can become: open"):
+        svc.change_ticket_status(uow=uow_factory(), actor=org, ticket_id=t.id, status="closed")
+    for status in ("open", "pending", "open", "resolved", "closed", "open"):
+        s = svc.change_ticket_status(uow=uow_factory(), actor=org, ticket_id=t.id, status=status)
+        assert s.status == status
+    with pytest.raises(InvalidStatusTransition, match="already open"):
+        svc.change_ticket_status(uow=uow_factory(), actor=org, ticket_id=t.id, status="open")
+    with pytest.raises(TicketInvalid, match="Unknown status"):
+        svc.change_ticket_status(uow=uow_factory(), actor=org, ticket_id=t.id, status="done")
+    actions = [h.action for h in svc.ticket_history(uow=uow_factory(), actor=org, ticket_id=t.id)]
+    assert actions.count("ticket.status_changed") == 5
+    assert actions[-1] == "ticket.reopened"
+
+
+def test_update_ticket_validates_and_audits(uow_factory, org):
+    add_customer(uow_factory, org, site=("S-1", "1 Main St", 52.5, 13.4))
+    t = create(uow_factory, org).ticket
+    s = svc.update_ticket(uow=uow_factory(), actor=org, ticket_id=t.id, subject="Boiler fixed?", priority="urgent",
+                          tags="a, b", site_ref="S-1")
+    assert (s.subject, s.priority, s.tags, s.site_address) == ("Boiler fixed?", "urgent", ("a", "b"), "1 Main St")
+    assert s.lat == pytest.approx(52.5)
+    assert s.number == t.number
+    with pytest.raises(TicketInvalid) as err:
+        svc.update_ticket(uow=uow_factory(), actor=org, ticket_id=t.id, category="nope")
+    assert err.value.field == "category"
+    with pytest.raises(TicketInvalid):
+        svc.update_ticket(uow=uow_factory(), actor=org, ticket_id=t.id, number="X-1")
+    hist = svc.ticket_history(uow=uow_factory(), actor=org, ticket_id=t.id)
+    assert hist[-1].action == "ticket.updated"
+    assert set(hist[-1].details["changes"]) == {"subject", "priority", "tags", "site_id"}
+
+
+def test_list_filters_search_and_keyset_pages(uow_factory, org):
+    add_customer(uow_factory, org)
+    add_customer(uow_factory, org, ref="C-2", name="Contoso Plumbing")
+    made = []
+    for i in range(7):
+        made.append(create(uow_factory, org, subject=f"Leak number {i}", category="plumbing" if i % 2 else "hvac",
+                           priority="low" if i < 3 else "high", tags=["roof"] if i == 4 else [],
+                           customer_ref="C-2" if i == 6 else "C-1",
+                           now=datetime(2026, 11, 25, 12, i, tzinfo=UTC)).ticket)
+    svc.change_ticket_status(uow=uow_factory(), actor=org, ticket_id=made[0].id, status="open")
+
+    page1 = svc.list_tickets(uow=uow_factory(), actor=org, limit=3)
+    assert [r.number for r in page1.rows] == [m.number for m in reversed(made)][:3]
+    page2 = svc.list_tickets(uow=uow_factory(), actor=org, limit=3, after=page1.next_cursor)
+    page3 = svc.list_tickets(uow=uow_factory(), actor=org, limit=3, after=page2.next_cursor)
+    assert [r.number for r in page1.rows + page2.rows + page3.rows] == [m.number for m in reversed(made)]
+    assert page3.next_cursor is None
+
+    asc = svc.list_tickets(uow=uow_factory(), actor=org, sort="number_asc", limit=100)
+    assert [r.number for r in asc.rows] == sorted(m.number for m in made)
+
+    def numbers(**f):
+        return {r.number for r in svc.list_tickets(uow=uow_factory(), actor=org, filters=TicketFilter(**f)).rows}
+
+    assert numbers(status=("open",)) == {made[0].number}
+    assert numbers(priority=("low",)) == {m.number for m in made[:3]}
+    assert numbers(category=("plumbing",)) == {made[1].number, made[3].number, made[5].number}
+    assert numbers(tag="ROOF") == {made[4].number}
+    assert numbers(text="contoso") == {made[6].number}            # customer name
+    assert numbers(text="NUMBER 5") == {made[5].number}           # subject, any case
+    assert numbers(text=made[2].number.lower()) == {made[2].number}  # the number itself
+    assert numbers(text="100%") == set()                          # LIKE wildcards are literal
+    assert svc.count_tickets(uow=uow_factory(), actor=org, filters=TicketFilter(priority=("high",))) == 4
+
+
+def test_search_uses_trigram_index(uow_factory, org, connection):
+    connection.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in connection.execute(text(
+        "EXPLAIN SELECT id FROM tickets WHERE search_text ILIKE '%boiler%'")))
+    assert "ix_tickets_search_trgm" in plan
+
+
+def test_pickers(uow_factory, org):
+    cid, _ = add_customer(uow_factory, org, site=("S-1", "1 Main St", 52.5, 13.4))
+    add_customer(uow_factory, org, ref="C-2", name="Contoso")
+    assert [c.ref for c in svc.list_customers(uow=uow_factory(), actor=org, text="cont")] == ["C-2"]
+    sites = svc.list_sites(uow=uow_factory(), actor=org, customer_id=cid)
+    assert [(s.ref, round(s.lat, 1)) for s in sites] == [("S-1", 52.5)]
+
+
+def test_non_admin_can_create_tickets(uow_factory, org):
+    add_customer(uow_factory, org)
+    clerk = Actor(organization_id=org.organization_id, name="clerk", is_admin=False)
+    assert create(uow_factory, clerk).ticket.number.startswith("TK-")
