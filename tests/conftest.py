@@ -90,3 +90,14 @@ def make_org(uow, *, slug: str = "acme", name: str = "Acme Field Services", time
 @pytest.fixture
 def org(uow_factory):
     return make_org(uow_factory())
+
+
+@pytest.fixture(scope="session")
+def clamd():
+    """A real clamd detecting the EICAR test file (tests/clamd_util.py); stop/restart-able."""
+    from tests.clamd_util import ClamdServer
+
+    server = ClamdServer()
+    server.start()
+    yield server
+    server.close()
