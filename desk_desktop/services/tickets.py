@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from desk_desktop.db.models import Customer, Ticket
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import Category, Priority, TicketStatus
-from desk_desktop.services import numbering
+from desk_desktop.services import automation, numbering
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 SUBJECT_MAX = 200
@@ -294,16 +294,6 @@ def _find_site(uow: UnitOfWork, org: int, customer: Customer, site_id: int | Non
     return row
 
 
-def _on_ticket_created():
-    try:
-        from desk_desktop.services import automation
-    except ModuleNotFoundError as exc:  # pragma: no cover - only before automation lands
-        if exc.name != "desk_desktop.services.automation":
-            raise
-        return None
-    return automation.on_ticket_created
-
-
 # --------------------------------------------------------------------------- create
 
 
@@ -365,10 +355,10 @@ def create_ticket(
         session.flush()
         ticket_id = ticket.id
 
-        work_order = None
-        hook = _on_ticket_created()
-        if hook is not None:
-            work_order = hook(uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now)
+        # Rules -> work order, in this same transaction (every creation path runs it).
+        work_order = automation.on_ticket_created(
+            uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now
+        )
 
         audit(
             uow,

@@ -225,3 +225,43 @@ def test_non_admin_can_create_tickets(uow_factory, org):
     add_customer(uow_factory, org)
     clerk = Actor(organization_id=org.organization_id, name="clerk", is_admin=False)
     assert create(uow_factory, clerk).ticket.number.startswith("TK-")
+
+
+def test_matching_rule_creates_work_order_in_same_transaction(uow_factory, org):
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
+    add_customer(uow_factory, org)
+    create_rule(uow=uow_factory(), actor=org, draft=RuleDraft(
+        name="HVAC urgent", trigger_categories=("hvac",), trigger_priorities=("urgent",),
+        wo_type="emergency", wo_priority="urgent", wo_duration_minutes=90))
+    miss = create(uow_factory, org, priority="low")
+    assert miss.work_order is None
+    hit = create(uow_factory, org, priority="urgent")
+    assert hit.work_order is not None and hit.work_order.rule_name == "HVAC urgent"
+    assert hit.ticket.work_order_id == hit.work_order.work_order_id
+    detail = svc.get_ticket_or_raise(uow=uow_factory(), actor=org, number=hit.ticket.number)
+    assert detail.work_order is not None
+    assert (detail.work_order.work_type, detail.work_order.rule_name, detail.work_order.status) == (
+        "emergency", "HVAC urgent", "unassigned")
+    assert detail.work_order_status == "unassigned"
+    assert svc.list_tickets(uow=uow_factory(), actor=org, filters=TicketFilter(unassigned_only=True)).rows[0].id \
+        == hit.ticket.id
+    actions = [h.action for h in svc.ticket_history(uow=uow_factory(), actor=org, ticket_id=hit.ticket.id)]
+    assert "work_order.created" in actions and "ticket.created" in actions
+
+
+def test_failure_in_automation_rolls_back_ticket_and_number(uow_factory, org, monkeypatch):
+    from desk_desktop.services import automation
+
+    add_customer(uow_factory, org)
+
+    def boom(**kw):
+        raise RuntimeError("rule engine exploded")
+
+    monkeypatch.setattr(automation, "on_ticket_created", boom)
+    before = counts(uow_factory, org)
+    with pytest.raises(RuntimeError):
+        create(uow_factory, org, now=NOW)
+    assert counts(uow_factory, org) == before
+    monkeypatch.undo()
+    assert create(uow_factory, org, now=NOW).ticket.number == "TK-2026-00001"
