@@ -21,7 +21,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -73,7 +73,7 @@ class SendReport:
     def processed(self) -> int:
         return self.sent + self.failed + self.dead
 
-    def __add__(self, other: "SendReport") -> "SendReport":
+    def __add__(self, other: SendReport) -> SendReport:
         return SendReport(*(a + b for a, b in zip(self._t(), other._t(), strict=True)))
 
     def _t(self) -> tuple[int, ...]:
@@ -106,7 +106,7 @@ class NotificationView:
 
 
 def _iso(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") if value else "none"
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ") if value else "none"
 
 
 def enqueue_work_order_event(
