@@ -1,0 +1,167 @@
+"""Numbering under real concurrency: separate processes and connections, real commits."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import re
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+from desk_desktop.services import tickets as svc
+from desk_desktop.services.common import Actor
+from tests.conftest import make_org
+
+WRITERS = 8
+PER_WRITER = 200
+
+
+def _writer(url: str, org_id: int, count: int, start_evt, out_q) -> None:
+    """A separate process creating tickets through the real service."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    factory = UnitOfWorkFactory(engine)
+    actor = Actor(organization_id=org_id, name="writer")
+    numbers, errors = [], []
+    start_evt.wait(60)
+    for i in range(count):
+        try:
+            res = svc.create_ticket(uow=factory(), actor=actor, subject=f"Ticket {i}", customer_ref="C-1",
+                                    category="hvac" if i % 2 else "plumbing", priority="high")
+            numbers.append(res.ticket.number)
+        except Exception as exc:  # reported to the parent, which fails the test
+            errors.append(repr(exc))
+    engine.dispose()
+    out_q.put((numbers, errors))
+
+
+@pytest.fixture
+def shared(fresh_db):
+    engine = make_engine(fresh_db)
+    factory = UnitOfWorkFactory(engine)
+    actor = make_org(factory(), slug="acme")
+    from desk_desktop.db.models import Customer
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
+    uow = factory()
+    with uow:
+        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-1", name="Northwind",
+                                 customer_type="business"))
+        uow.commit()
+    # A rule so that about half of the tickets also create a work order.
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(name="HVAC", trigger_categories=("hvac",)))
+    yield fresh_db, engine, factory, actor
+    engine.dispose()
+
+
+def _numbers(engine, org_id):
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT number FROM tickets WHERE organization_id = :o"),
+                                           {"o": org_id})]
+
+
+def _values(numbers):
+    return sorted(int(re.fullmatch(r"TK-\d{4}-(\d+)", n).group(1)) for n in numbers)
+
+
+def test_eight_processes_get_distinct_gapless_numbers(shared):
+    url, engine, _factory, actor = shared
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(url, actor.organization_id, PER_WRITER, start, out))
+             for _ in range(WRITERS)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    errors = [e for _, errs in results for e in errs]
+    assert errors == []  # nobody ever fails with "could not obtain lock" or a duplicate
+    returned = [n for nums, _ in results for n in nums]
+    stored = _numbers(engine, actor.organization_id)
+    assert len(returned) == len(set(returned)) == WRITERS * PER_WRITER
+    assert sorted(returned) == sorted(stored)
+    assert _values(stored) == list(range(1, WRITERS * PER_WRITER + 1))  # no duplicates, no gaps
+    with engine.connect() as conn:
+        orders = conn.execute(text("SELECT count(*) FROM work_orders WHERE organization_id = :o"),
+                              {"o": actor.organization_id}).scalar_one()
+    assert orders == WRITERS * PER_WRITER // 2  # hvac tickets, exactly one order each
+
+
+def _wait_until_blocked(engine, application_pid: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(text("SELECT wait_event_type, state FROM pg_stat_activity WHERE pid = :p"),
+                               {"p": application_pid}).one_or_none()
+            if row is not None and row.wait_event_type == "Lock":
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second writer never waited on the counter lock")
+
+
+def _second_writer(factory, actor, box):
+    uow = factory()
+    try:
+        with uow:
+            box["pid"] = uow.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            box["ready"].set()
+            box["result"] = svc.create_ticket(uow=uow, actor=actor, subject="second", customer_ref="C-1",
+                                              category="general", priority="low")
+            uow.commit()
+    except Exception as exc:  # surfaced by the test
+        box["error"] = exc
+    finally:
+        box["ready"].set()
+
+
+@pytest.mark.parametrize("first_outcome", ["commit", "rollback"])
+def test_second_writer_waits_for_the_counter_then_succeeds(shared, first_outcome):
+    """Writer A takes the number and holds its transaction open; writer B (another
+    connection) blocks on the counter row — it waits, it does not fail. When A commits,
+    B gets the next number; when A rolls back, B gets A's number (no gap)."""
+    _url, engine, factory, actor = shared
+    first = factory()
+    with first:
+        a = svc.create_ticket(uow=first, actor=actor, subject="first", customer_ref="C-1",
+                              category="general", priority="low")
+        assert a.ticket.number.endswith("-00001")  # inner commit is a no-op: still open
+
+        box = {"ready": threading.Event()}
+        thread = threading.Thread(target=_second_writer, args=(factory, actor, box))
+        thread.start()
+        assert box["ready"].wait(20)
+        _wait_until_blocked(engine, box["pid"])
+        assert "result" not in box and "error" not in box  # still waiting, not failed
+        if first_outcome == "commit":
+            first.commit()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert "error" not in box, box.get("error")
+    second = box["result"].ticket.number
+    stored = sorted(_numbers(engine, actor.organization_id))
+    if first_outcome == "commit":
+        assert second.endswith("-00002") and second[:-5] == a.ticket.number[:-5]
+        assert stored == sorted([a.ticket.number, second])
+    else:
+        assert second == a.ticket.number  # the rolled-back number was given back
+        assert stored == [second]
+
+
+def test_rolled_back_transaction_leaves_no_gap(shared):
+    _url, engine, factory, actor = shared
+    uow = factory()
+    with uow:
+        taken = svc.create_ticket(uow=uow, actor=actor, subject="doomed", customer_ref="C-1",
+                                  category="hvac", priority="low").ticket.number
+        # leave without commit: everything rolls back, the counter included
+    nxt = svc.create_ticket(uow=factory(), actor=actor, subject="kept", customer_ref="C-1",
+                            category="hvac", priority="low").ticket.number
+    assert nxt == taken
+    assert _numbers(engine, actor.organization_id) == [nxt]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM work_orders")).scalar_one() == 1
