@@ -1,0 +1,352 @@
+"""Plain data for the dispatch map: technicians, open work orders, and routes.
+
+``load_map_data`` answers "what is on the map" with one query for the technicians and one
+for the work orders (no per-row queries, so 10,000 of each stay fast).
+``load_map_changes`` answers the same for a few ids after a live change, so the map can
+move a marker without reloading everything.
+
+Positions: a technician is drawn at their current location if it was reported within
+``LOCATION_FRESH_FOR``, else at their home base. A work order is drawn at its ticket's
+location, else at the ticket's site.
+
+Technician state:
+- ``off_shift``: outside their working hours now (in the organization's time zone);
+  technicians with no known hours count as on shift.
+- ``busy``: a job in progress, a job scheduled for right now, or at their open-job limit.
+- ``available``: otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import text
+
+from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, WorkOrderStatus
+from desk_desktop.services.common import Actor
+
+LOCATION_FRESH_FOR = timedelta(minutes=30)
+
+# What the map shows as work: unassigned orders plus those counting toward a technician's load.
+MAP_WORK_ORDER_STATUSES: tuple[str, ...] = (WorkOrderStatus.UNASSIGNED.value,) + tuple(
+    str(s) for s in OPEN_WORK_ORDER_STATUSES
+)
+
+STATE_AVAILABLE = "available"
+STATE_BUSY = "busy"
+STATE_OFF_SHIFT = "off_shift"
+TECHNICIAN_STATES = (STATE_AVAILABLE, STATE_BUSY, STATE_OFF_SHIFT)
+
+_DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class MapTechnician:
+    id: int
+    name: str
+    lat: float | None
+    lon: float | None
+    position_source: str | None  # "current" | "home" | None (nowhere to draw them)
+    location_updated_at: datetime | None
+    state: str  # available | busy | off_shift
+    open_jobs: int
+    max_open: int
+    skills: dict[str, int] = field(default_factory=dict)
+    next_work_order_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MapWorkOrder:
+    id: int
+    number: str
+    priority: str
+    status: str
+    work_type: str
+    technician_id: int | None
+    technician_name: str | None
+    lat: float | None
+    lon: float | None
+    ticket_number: str | None
+    subject: str | None
+    customer_name: str | None
+    address: str | None
+    required_skills: tuple[str, ...]
+    assignment_logic: str | None
+    unassigned_reason: str | None
+    scheduled_start: datetime | None
+    created_at: datetime
+
+    @property
+    def unassigned(self) -> bool:
+        return self.technician_id is None
+
+
+@dataclass(frozen=True)
+class MapRoute:
+    """A line from a technician to their next job."""
+
+    technician_id: int
+    work_order_id: int
+    from_lat: float
+    from_lon: float
+    to_lat: float
+    to_lon: float
+
+
+@dataclass(frozen=True)
+class MapData:
+    technicians: tuple[MapTechnician, ...]
+    work_orders: tuple[MapWorkOrder, ...]
+    routes: tuple[MapRoute, ...]
+    generated_at: datetime
+    # For load_map_changes: the ids that were asked for (missing from the tuples above = gone).
+    requested_technician_ids: tuple[int, ...] = ()
+    requested_work_order_ids: tuple[int, ...] = ()
+
+    @property
+    def unassigned(self) -> tuple[MapWorkOrder, ...]:
+        return tuple(w for w in self.work_orders if w.technician_id is None)
+
+
+_TECHNICIANS_SQL = """
+WITH loads AS (
+    SELECT technician_id,
+           count(*) AS open_jobs,
+           bool_or(status = 'in_progress'
+                   OR (scheduled_start <= :now AND coalesce(scheduled_end,
+                        scheduled_start + make_interval(mins => duration_minutes)) > :now)) AS busy_now
+      FROM work_orders
+     WHERE organization_id = :org AND technician_id IS NOT NULL AND status = ANY(:open)
+       {wo_tech_filter}
+     GROUP BY technician_id
+), next_job AS (
+    SELECT DISTINCT ON (wo.technician_id) wo.technician_id, wo.id AS work_order_id,
+           coalesce(tk.location, s.location)::geometry AS g
+      FROM work_orders wo
+      JOIN tickets tk ON tk.id = wo.source_ticket_id
+      LEFT JOIN sites s ON s.id = tk.site_id
+     WHERE wo.organization_id = :org AND wo.technician_id IS NOT NULL AND wo.status = ANY(:open)
+       AND coalesce(tk.location, s.location) IS NOT NULL
+       {wo_tech_filter2}
+     ORDER BY wo.technician_id, (wo.status = 'in_progress') DESC, wo.scheduled_start NULLS LAST,
+              wo.assigned_at NULLS LAST, wo.id
+), skills AS (
+    SELECT technician_id, jsonb_object_agg(skill, proficiency) AS skills
+      FROM technician_skills
+     WHERE organization_id = :org {skill_filter}
+     GROUP BY technician_id
+)
+SELECT t.id, t.name, t.max_open_work_orders, t.working_hours, t.location_updated_at,
+       p.source,
+       ST_Y(p.pos::geometry) AS lat, ST_X(p.pos::geometry) AS lon,
+       coalesce(l.open_jobs, 0) AS open_jobs, coalesce(l.busy_now, false) AS busy_now,
+       n.work_order_id AS next_id, ST_Y(n.g) AS next_lat, ST_X(n.g) AS next_lon,
+       sk.skills,
+       (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz
+  FROM technicians t
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN t.current_location IS NOT NULL AND t.location_updated_at >= :fresh_after
+                   THEN t.current_location ELSE t.home_base END AS pos,
+              CASE WHEN t.current_location IS NOT NULL AND t.location_updated_at >= :fresh_after THEN 'current'
+                   WHEN t.home_base IS NOT NULL THEN 'home' END AS source
+       ) p
+  LEFT JOIN loads l ON l.technician_id = t.id
+  LEFT JOIN next_job n ON n.technician_id = t.id
+  LEFT JOIN skills sk ON sk.technician_id = t.id
+ WHERE t.organization_id = :org AND t.active {tech_filter}
+ ORDER BY t.id
+"""
+
+_WORK_ORDERS_SQL = """
+SELECT wo.id, wo.priority, wo.status, wo.work_type, wo.technician_id, tech.name AS technician_name,
+       ST_Y(coalesce(tk.location, s.location)::geometry) AS lat,
+       ST_X(coalesce(tk.location, s.location)::geometry) AS lon,
+       tk.number AS ticket_number, tk.subject, tk.customer_name, s.address,
+       wo.required_skills, wo.assignment_logic, wo.unassigned_reason, wo.scheduled_start, wo.created_at
+  FROM work_orders wo
+  LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
+  LEFT JOIN sites s ON s.id = tk.site_id
+  LEFT JOIN technicians tech ON tech.id = wo.technician_id
+ WHERE wo.organization_id = :org AND wo.status = ANY(:statuses) {wo_filter}
+ ORDER BY wo.id
+"""
+
+
+def _zone(name: str | None):
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
+def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
+    """Whether ``local_now`` (in the organization's zone) falls inside the working hours.
+
+    ``None`` or an empty mapping means "no known hours": on shift. Spans may cross
+    midnight (["22:00", "06:00"]); the part after midnight belongs to the previous day's entry.
+    """
+    if not working_hours:
+        return True
+    minute = local_now.hour * 60 + local_now.minute
+    today = _DAY_KEYS[local_now.weekday()]
+    yesterday = _DAY_KEYS[(local_now.weekday() - 1) % 7]
+
+    def spans(day: str):
+        for span in working_hours.get(day) or ():
+            try:
+                start_s, end_s = span
+                sh, sm = (int(x) for x in str(start_s).split(":"))
+                eh, em = (int(x) for x in str(end_s).split(":"))
+            except (TypeError, ValueError):
+                continue
+            yield sh * 60 + sm, eh * 60 + em
+
+    for start, end in spans(today):
+        if start <= end:
+            if start <= minute < end:
+                return True
+        elif minute >= start:  # crosses midnight, evening part
+            return True
+    for start, end in spans(yesterday):
+        if start > end and minute < end:  # crosses midnight, morning part
+            return True
+    return False
+
+
+def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None):
+    if ids is not None:
+        sql = _TECHNICIANS_SQL.format(
+            wo_tech_filter="AND technician_id = ANY(:ids)",
+            wo_tech_filter2="AND wo.technician_id = ANY(:ids)",
+            skill_filter="AND technician_id = ANY(:ids)",
+            tech_filter="AND t.id = ANY(:ids)",
+        )
+    else:
+        sql = _TECHNICIANS_SQL.format(wo_tech_filter="", wo_tech_filter2="", skill_filter="", tech_filter="")
+    params = {
+        "org": org_id,
+        "now": now,
+        "open": list(OPEN_WORK_ORDER_STATUSES),
+        "fresh_after": now - LOCATION_FRESH_FOR,
+    }
+    if ids is not None:
+        params["ids"] = list(ids)
+    rows = uow.session.execute(text(sql), params).all()
+    techs: list[MapTechnician] = []
+    routes: list[MapRoute] = []
+    local_now = None
+    for r in rows:
+        if local_now is None:
+            local_now = now.astimezone(_zone(r.tz))
+        if not on_shift(r.working_hours, local_now):
+            state = STATE_OFF_SHIFT
+        elif r.busy_now or r.open_jobs >= r.max_open_work_orders:
+            state = STATE_BUSY
+        else:
+            state = STATE_AVAILABLE
+        techs.append(
+            MapTechnician(
+                id=r.id,
+                name=r.name,
+                lat=r.lat,
+                lon=r.lon,
+                position_source=r.source,
+                location_updated_at=r.location_updated_at,
+                state=state,
+                open_jobs=int(r.open_jobs),
+                max_open=int(r.max_open_work_orders),
+                skills=dict(r.skills or {}),
+                next_work_order_id=r.next_id,
+            )
+        )
+        if r.next_id is not None and r.lat is not None and r.next_lat is not None:
+            routes.append(MapRoute(r.id, r.next_id, r.lat, r.lon, r.next_lat, r.next_lon))
+    return tuple(techs), tuple(routes)
+
+
+def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
+    params: dict = {"org": org_id, "statuses": list(MAP_WORK_ORDER_STATUSES)}
+    if ids is not None:
+        sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(:ids)")
+        params["ids"] = list(ids)
+    else:
+        sql = _WORK_ORDERS_SQL.format(wo_filter="")
+    rows = uow.session.execute(text(sql), params).all()
+    return tuple(
+        MapWorkOrder(
+            id=r.id,
+            number=work_order_number(r.id),
+            priority=r.priority,
+            status=r.status,
+            work_type=r.work_type,
+            technician_id=r.technician_id,
+            technician_name=r.technician_name,
+            lat=r.lat,
+            lon=r.lon,
+            ticket_number=r.ticket_number,
+            subject=r.subject,
+            customer_name=r.customer_name,
+            address=r.address,
+            required_skills=tuple(r.required_skills or ()),
+            assignment_logic=r.assignment_logic,
+            unassigned_reason=r.unassigned_reason,
+            scheduled_start=r.scheduled_start,
+            created_at=r.created_at,
+        )
+        for r in rows
+    )
+
+
+def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
+    """Everything the map shows for the actor's organization (two queries)."""
+    now = now or datetime.now(timezone.utc)
+    with uow:
+        techs, routes = _technicians(uow, actor.organization_id, now, None)
+        orders = _work_orders(uow, actor.organization_id, None)
+    return MapData(technicians=techs, work_orders=orders, routes=routes, generated_at=now)
+
+
+def load_map_changes(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    technician_ids: Iterable[int] = (),
+    work_order_ids: Iterable[int] = (),
+    now: datetime | None = None,
+    include_order_technicians: bool = True,
+) -> MapData:
+    """The current map data for just these ids (live updates).
+
+    With ``include_order_technicians`` the technicians now assigned to those work orders
+    are refreshed too (their load, state and next-job line change with the order); pass
+    the previously assigned technicians in ``technician_ids``.
+    An id that was asked for but is absent from the result is no longer on the map
+    (closed, deleted, deactivated, or another organization's).
+    """
+    now = now or datetime.now(timezone.utc)
+    wanted_techs = {int(i) for i in technician_ids}
+    wo_ids = tuple(sorted({int(i) for i in work_order_ids}))
+    techs: tuple[MapTechnician, ...] = ()
+    routes: tuple[MapRoute, ...] = ()
+    orders: tuple[MapWorkOrder, ...] = ()
+    with uow:
+        if wo_ids:
+            orders = _work_orders(uow, actor.organization_id, wo_ids)
+            if include_order_technicians:
+                wanted_techs.update(w.technician_id for w in orders if w.technician_id is not None)
+        tech_ids = tuple(sorted(wanted_techs))
+        if tech_ids:
+            techs, routes = _technicians(uow, actor.organization_id, now, tech_ids)
+    return MapData(
+        technicians=techs,
+        work_orders=orders,
+        routes=routes,
+        generated_at=now,
+        requested_technician_ids=tech_ids,
+        requested_work_order_ids=wo_ids,
+    )

@@ -1,0 +1,425 @@
+/* Desk Dispatcher map page.
+ *
+ * folium builds the page (Leaflet map + tile layer); this script adds everything else:
+ * the offline basemap, technician / work-order / route layers fed from ONE data array
+ * (DeskMap.setData), in-place updates (DeskMap.applyChanges), the selection overlay with
+ * ranked candidates (DeskMap.showSelection), the legend with layer toggles, and the
+ * QWebChannel bridge that reports clicks back to Python.
+ *
+ * Data arrays (compact, built by desk_desktop/ui/map/payload.py):
+ *   t: [id, lat, lon, state(0 available|1 busy|2 off shift), name, openJobs, maxOpen, source(0 current|1 home), skills]
+ *   o: [id, lat, lon, priority(0 low..3 urgent), unassigned(0|1), number, techId|null, status, title, address]
+ *   r: [techId, orderId, lat1, lon1, lat2, lon2]
+ */
+(function () {
+  "use strict";
+
+  var TECH_STATES = ["available", "busy", "off_shift"];
+  var TECH_STATE_LABELS = ["Available", "Busy", "Off shift"];
+  var TECH_COLORS = ["#1e9e5a", "#8e44ad", "#9aa0a6"];
+  var PRIORITIES = ["low", "medium", "high", "urgent"];
+  var PRIORITY_LABELS = ["Low", "Medium", "High", "Urgent"];
+  var PRIORITY_COLORS = ["#607d8b", "#1565c0", "#e65100", "#c62828"];  // as in the tickets view
+  var STATUS_LABELS = {
+    unassigned: "Unassigned", assigned: "Assigned", scheduled: "Scheduled",
+    in_progress: "In progress", on_hold: "On hold"
+  };
+  var ROUTE_MIN_ZOOM = 10;
+
+  // ---- canvas marker shapes ---------------------------------------------------------
+  // Technicians are circles; work orders are diamonds (unassigned: larger, dark ring).
+  L.Canvas.include({
+    _updateDiamond: function (layer) {
+      if (!this._drawing || layer._empty()) { return; }
+      var p = layer._point, ctx = this._ctx, r = Math.max(Math.round(layer._radius), 1);
+      this._drawnLayers[layer._leaflet_id] = layer;
+      ctx.beginPath();
+      ctx.moveTo(p.x, p.y - r);
+      ctx.lineTo(p.x + r, p.y);
+      ctx.lineTo(p.x, p.y + r);
+      ctx.lineTo(p.x - r, p.y);
+      ctx.closePath();
+      this._fillStroke(ctx, layer);
+    }
+  });
+  var DiamondMarker = L.CircleMarker.extend({
+    _updatePath: function () { this._renderer._updateDiamond(this); }
+  });
+
+  function techStyle(state) {
+    return { radius: 7, color: "#ffffff", weight: 2, fillColor: TECH_COLORS[state], fillOpacity: 1, opacity: 1 };
+  }
+  function orderStyle(prio, unassigned) {
+    return unassigned
+      ? { radius: 10, color: "#1d2733", weight: 2.5, fillColor: PRIORITY_COLORS[prio], fillOpacity: 1, opacity: 1 }
+      : { radius: 7, color: "#ffffff", weight: 1.5, fillColor: PRIORITY_COLORS[prio], fillOpacity: 0.75, opacity: 0.9 };
+  }
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function clusterIcon(kind) {
+    return function (cluster) {
+      var n = cluster.getChildCount();
+      var size = n < 10 ? 30 : n < 100 ? 36 : n < 1000 ? 42 : 48;
+      var extra = "";
+      if (kind === "orders") {
+        var un = 0, kids = cluster.getAllChildMarkers();
+        for (var i = 0; i < kids.length; i++) { if (kids[i].options.deskUnassigned) { un++; } }
+        if (un) { extra = '<span class="desk-cluster-badge">' + un + "</span>"; }
+      }
+      return L.divIcon({
+        html: "<div><span>" + n + "</span>" + extra + "</div>",
+        className: "desk-cluster desk-cluster-" + kind,
+        iconSize: L.point(size, size)
+      });
+    };
+  }
+
+  var DeskMap = {
+    map: null,
+    bridge: null,
+    tech: {},      // id -> {m: marker, d: data row}
+    orders: {},    // id -> {m: marker, d: data row}
+    routes: {},    // techId -> polyline
+    layers: {},
+    selection: null,
+    tilesLoaded: 0,
+    tileErrors: 0,
+    lastDrawMs: null,
+
+    init: function (map, tileLayer, config) {
+      this.map = map;
+      this.tileLayer = tileLayer || null;
+      this.config = config || {};
+      map.setMaxZoom(this.config.maxZoom || 19);  // markercluster needs it
+      map.setMinZoom(2);
+      map.attributionControl.setPrefix(false);
+
+      map.createPane("basemap").style.zIndex = 150;     // under the tiles (200)
+      map.createPane("routes").style.zIndex = 390;
+      map.createPane("selection").style.zIndex = 640;   // above markers and clusters
+      this.canvas = L.canvas({ padding: 0.3 });
+      this.routeCanvas = L.canvas({ pane: "routes", padding: 0.3 });
+
+      if (window.DESK_BASEMAP) {
+        this.layers.basemap = L.geoJSON(window.DESK_BASEMAP, {
+          pane: "basemap", interactive: false,
+          renderer: L.canvas({ pane: "basemap", padding: 0.5 }),
+          style: { color: "#9aa9b5", weight: 1, fillColor: "#eceae4", fillOpacity: 1 }
+        }).addTo(map);
+      }
+      map.getContainer().classList.add("desk-map");
+
+      var clusterOpts = {
+        chunkedLoading: false, showCoverageOnHover: false, spiderfyOnMaxZoom: true,
+        removeOutsideVisibleBounds: true, maxClusterRadius: 45, disableClusteringAtZoom: 15
+      };
+      this.layers.technicians = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("technicians") }, clusterOpts));
+      this.layers.orders = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("orders") }, clusterOpts));
+      this.layers.routes = L.layerGroup();
+      this.layers.selection = L.layerGroup().addTo(map);
+      this.layers.technicians.addTo(map);
+      this.layers.orders.addTo(map);
+      this.routesWanted = true;
+      map.on("zoomend", this._syncRoutes, this);
+
+      this._legend().addTo(map);
+      this._tileWatch();
+      this._connectBridge();
+    },
+
+    // ---- data -------------------------------------------------------------------------
+    setData: function (data) {
+      var t0 = performance.now();
+      var i, techMarkers = [], orderMarkers = [];
+      this.layers.technicians.clearLayers();
+      this.layers.orders.clearLayers();
+      this.layers.routes.clearLayers();
+      this.tech = {}; this.orders = {}; this.routes = {};
+      for (i = 0; i < data.t.length; i++) {
+        var tm = this._techMarker(data.t[i]);
+        if (tm) { techMarkers.push(tm); }
+      }
+      for (i = 0; i < data.o.length; i++) {
+        var om = this._orderMarker(data.o[i]);
+        if (om) { orderMarkers.push(om); }
+      }
+      this.layers.technicians.addLayers(techMarkers);
+      this.layers.orders.addLayers(orderMarkers);
+      for (i = 0; i < data.r.length; i++) { this._route(data.r[i]); }
+      if (data.fit) { this.fitAll(); }
+      this._syncRoutes();
+      if (this.selection) { this._drawSelection(); }
+      this.lastDrawMs = performance.now() - t0;
+      this._afterDraw("data");
+      return { technicians: techMarkers.length, orders: orderMarkers.length, routes: data.r.length };
+    },
+
+    // Upserts rows; ids listed in gone.t / gone.o / gone.r (technician ids) are removed.
+    applyChanges: function (ch) {
+      var t0 = performance.now(), i, id;
+      var gone = ch.gone || { t: [], o: [], r: [] };
+      for (i = 0; i < gone.t.length; i++) { this._removeTech(gone.t[i]); }
+      for (i = 0; i < gone.o.length; i++) { this._removeOrder(gone.o[i]); }
+      for (i = 0; i < gone.r.length; i++) { this._removeRoute(gone.r[i]); }
+      for (i = 0; i < (ch.t || []).length; i++) {
+        id = ch.t[i][0];
+        this._removeTech(id);
+        var tm = this._techMarker(ch.t[i]);
+        if (tm) { this.layers.technicians.addLayer(tm); }
+      }
+      for (i = 0; i < (ch.o || []).length; i++) {
+        this._removeOrder(ch.o[i][0]);
+        var om = this._orderMarker(ch.o[i]);
+        if (om) { this.layers.orders.addLayer(om); }
+      }
+      for (i = 0; i < (ch.r || []).length; i++) {
+        this._removeRoute(ch.r[i][0]);
+        this._route(ch.r[i]);
+      }
+      this._syncRoutes();
+      if (this.selection) { this._drawSelection(); }
+      this.lastDrawMs = performance.now() - t0;
+      this._afterDraw("changes");
+      return this.counts();
+    },
+
+    _techMarker: function (d) {
+      if (d[1] == null || d[2] == null) { return null; }
+      var m = L.circleMarker([d[1], d[2]], L.extend({ renderer: this.canvas, deskKind: "t", deskId: d[0] }, techStyle(d[3])));
+      var self = this;
+      m.bindTooltip(function () { return self._techTooltip(self.tech[d[0]].d); }, { direction: "top", offset: [0, -6] });
+      m.on("click", function () { self._clicked("t", d[0]); });
+      this.tech[d[0]] = { m: m, d: d };
+      return m;
+    },
+    _orderMarker: function (d) {
+      if (d[1] == null || d[2] == null) { return null; }
+      var m = new DiamondMarker([d[1], d[2]], L.extend({ renderer: this.canvas, deskKind: "o", deskId: d[0], deskUnassigned: !!d[4] }, orderStyle(d[3], d[4])));
+      var self = this;
+      m.bindTooltip(function () { return self._orderTooltip(self.orders[d[0]].d); }, { direction: "top", offset: [0, -8] });
+      m.on("click", function () { self._clicked("o", d[0]); });
+      this.orders[d[0]] = { m: m, d: d };
+      return m;
+    },
+    _route: function (r) {
+      var t = this.tech[r[0]];
+      var color = t ? TECH_COLORS[t.d[3]] : "#555";
+      var line = L.polyline([[r[2], r[3]], [r[4], r[5]]], {
+        renderer: this.routeCanvas, pane: "routes", color: color, weight: 2, opacity: 0.75,
+        dashArray: "6 5", interactive: false
+      });
+      this.routes[r[0]] = line;
+      this.layers.routes.addLayer(line);
+    },
+    _removeTech: function (id) {
+      var t = this.tech[id];
+      if (t) { this.layers.technicians.removeLayer(t.m); delete this.tech[id]; }
+    },
+    _removeOrder: function (id) {
+      var o = this.orders[id];
+      if (o) { this.layers.orders.removeLayer(o.m); delete this.orders[id]; }
+    },
+    _removeRoute: function (techId) {
+      var r = this.routes[techId];
+      if (r) { this.layers.routes.removeLayer(r); delete this.routes[techId]; }
+    },
+    _syncRoutes: function () {
+      var show = this.routesWanted && this.map.getZoom() >= ROUTE_MIN_ZOOM;
+      if (show && !this.map.hasLayer(this.layers.routes)) { this.layers.routes.addTo(this.map); }
+      if (!show && this.map.hasLayer(this.layers.routes)) { this.map.removeLayer(this.layers.routes); }
+      var note = document.getElementById("desk-routes-note");
+      if (note) { note.style.display = (this.routesWanted && !show) ? "" : "none"; }
+    },
+
+    _techTooltip: function (d) {
+      var pos = d[7] === 0 ? "current location" : "home base";
+      var skills = d[8] ? Object.keys(d[8]).sort().map(function (k) { return esc(k.replace(/_/g, " ")) + " " + d[8][k]; }).join(", ") : "";
+      return '<div class="desk-tip"><b>' + esc(d[4]) + "</b>" +
+        '<div><span class="desk-dot" style="background:' + TECH_COLORS[d[3]] + '"></span>' + TECH_STATE_LABELS[d[3]] +
+        " · " + d[5] + "/" + d[6] + " open jobs</div>" +
+        "<div class=\"desk-muted\">At " + pos + "</div>" +
+        (skills ? '<div class="desk-muted">' + skills + "</div>" : "") + "</div>";
+    },
+    _orderTooltip: function (d) {
+      var who = d[4] ? '<span class="desk-unassigned">Unassigned</span>'
+        : esc(STATUS_LABELS[d[7]] || d[7]) + (d[6] != null && this.tech[d[6]] ? " · " + esc(this.tech[d[6]].d[4]) : "");
+      return '<div class="desk-tip"><b>' + esc(d[5]) + "</b> · " +
+        '<span style="color:' + PRIORITY_COLORS[d[3]] + ';font-weight:600">' + PRIORITY_LABELS[d[3]] + "</span>" +
+        "<div>" + esc(d[8]) + "</div>" + (d[9] ? '<div class="desk-muted">' + esc(d[9]) + "</div>" : "") +
+        "<div>" + who + "</div></div>";
+    },
+
+    // ---- selection --------------------------------------------------------------------
+    // sel: {order: id, lat, lon, candidates: [{id, rank, lat, lon, name, eligible}], focus: bool}
+    showSelection: function (sel) {
+      this.selection = sel;
+      this._drawSelection();
+      if (sel && sel.focus !== false) { this._focus(sel); }
+      return this.layers.selection.getLayers().length;
+    },
+    clearSelection: function () {
+      this.selection = null;
+      this.layers.selection.clearLayers();
+      return 0;
+    },
+    _drawSelection: function () {
+      var sel = this.selection, g = this.layers.selection, self = this;
+      g.clearLayers();
+      if (!sel) { return; }
+      var o = L.latLng(sel.lat, sel.lon);
+      (sel.candidates || []).forEach(function (c) {
+        if (c.lat == null || c.lon == null) { return; }
+        L.polyline([o, [c.lat, c.lon]], {
+          pane: "selection", color: c.rank === 1 ? "#0b63ce" : "#4a6a8a", weight: c.rank === 1 ? 3 : 2,
+          opacity: c.eligible ? 0.85 : 0.35, dashArray: c.rank === 1 ? null : "4 6", interactive: false
+        }).addTo(g);
+      });
+      L.circleMarker(o, { pane: "selection", radius: 17, color: "#0b63ce", weight: 3, fill: false, interactive: false }).addTo(g);
+      (sel.candidates || []).slice().reverse().forEach(function (c) {
+        if (c.lat == null || c.lon == null) { return; }
+        var m = L.marker([c.lat, c.lon], {
+          pane: "selection",
+          icon: L.divIcon({
+            className: "desk-cand" + (c.rank === 1 ? " desk-cand-best" : "") + (c.eligible ? "" : " desk-cand-ineligible"),
+            html: "<span>" + c.rank + "</span>", iconSize: [26, 26], iconAnchor: [13, 13]
+          }),
+          title: c.name, deskCandidate: c.id
+        }).addTo(g);
+        m.bindTooltip('<div class="desk-tip"><b>#' + c.rank + " " + esc(c.name) + "</b>" + (c.summary ? "<div>" + esc(c.summary) + "</div>" : "") + "</div>", { direction: "top", offset: [0, -12] });
+        m.on("click", function () { self._clicked("t", c.id); });
+      });
+    },
+    _focus: function (sel) {
+      var o = L.latLng(sel.lat, sel.lon), pts = [o];
+      (sel.candidates || []).slice(0, 3).forEach(function (c) {
+        if (c.lat == null) { return; }
+        pts.push(L.latLng(c.lat, c.lon));
+        pts.push(L.latLng(2 * o.lat - c.lat, 2 * o.lng - c.lon));  // mirrored: keeps the order centred
+      });
+      if (pts.length === 1) {
+        this.map.setView(o, Math.max(this.map.getZoom(), 13), { animate: false });
+      } else {
+        this.map.fitBounds(L.latLngBounds(pts), { padding: [40, 40], maxZoom: 15, animate: false });
+        this.map.panTo(o, { animate: false });
+      }
+    },
+
+    fitAll: function () {
+      var pts = [], k;
+      for (k in this.tech) { pts.push(this.tech[k].m.getLatLng()); }
+      for (k in this.orders) { pts.push(this.orders[k].m.getLatLng()); }
+      if (pts.length) { this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 14, animate: false }); }
+      return pts.length;
+    },
+
+    // ---- queries used by the application and its tests ---------------------------------
+    counts: function () {
+      return {
+        technicians: Object.keys(this.tech).length, orders: Object.keys(this.orders).length,
+        routes: Object.keys(this.routes).length, selection: this.layers.selection.getLayers().length
+      };
+    },
+    technicianPosition: function (id) {
+      var t = this.tech[id];
+      if (!t) { return null; }
+      var ll = t.m.getLatLng();
+      return [ll.lat, ll.lng, TECH_STATES[t.d[3]]];
+    },
+    orderInfo: function (id) {
+      var o = this.orders[id];
+      if (!o) { return null; }
+      var ll = o.m.getLatLng();
+      return { lat: ll.lat, lon: ll.lng, priority: PRIORITIES[o.d[3]], unassigned: !!o.d[4], technician: o.d[6] };
+    },
+    selectedCandidates: function () {
+      return this.selection ? (this.selection.candidates || []).map(function (c) { return c.id; }) : [];
+    },
+    center: function () { var c = this.map.getCenter(); return [c.lat, c.lng, this.map.getZoom()]; },
+    clickTechnician: function (id) { this._clicked("t", id); return !!this.tech[id]; },
+    clickOrder: function (id) { this._clicked("o", id); return !!this.orders[id]; },
+
+    // ---- legend, layer toggles, tiles, bridge ------------------------------------------
+    setLayerVisible: function (name, on) {
+      if (name === "routes") { this.routesWanted = on; this._syncRoutes(); }
+      else if (name === "tiles") { if (this.tileLayer) { this.tileLayer.setOpacity(on ? 1 : 0); } }
+      else {
+        var layer = this.layers[name];
+        if (!layer) { return false; }
+        if (on && !this.map.hasLayer(layer)) { layer.addTo(this.map); }
+        if (!on && this.map.hasLayer(layer)) { this.map.removeLayer(layer); }
+      }
+      var box = document.querySelector('input[data-layer="' + name + '"]');
+      if (box) { box.checked = !!on; }
+      return true;
+    },
+    _legend: function () {
+      var self = this;
+      var ctl = L.control({ position: "bottomleft" });
+      ctl.onAdd = function () {
+        var div = L.DomUtil.create("div", "desk-legend");
+        var h = '<label class="desk-leg-head"><input type="checkbox" data-layer="technicians" checked> Technicians</label>';
+        for (var i = 0; i < 3; i++) {
+          h += '<div class="desk-leg-row"><span class="desk-dot" style="background:' + TECH_COLORS[i] + '"></span>' + TECH_STATE_LABELS[i] + "</div>";
+        }
+        h += '<label class="desk-leg-head"><input type="checkbox" data-layer="orders" checked> Work orders</label>';
+        for (var p = 3; p >= 0; p--) {
+          h += '<div class="desk-leg-row"><span class="desk-diamond" style="background:' + PRIORITY_COLORS[p] + '"></span>' + PRIORITY_LABELS[p] + "</div>";
+        }
+        h += '<div class="desk-leg-row"><span class="desk-diamond desk-diamond-un"></span>Unassigned (outlined)</div>';
+        h += '<label class="desk-leg-head"><input type="checkbox" data-layer="routes" checked> Next-job routes</label>';
+        h += '<div class="desk-leg-row desk-muted" id="desk-routes-note" style="display:none">Zoom in to see routes</div>';
+        if (self.tileLayer) {
+          h += '<label class="desk-leg-head"><input type="checkbox" data-layer="tiles" checked> Street map</label>';
+        }
+        h += '<div class="desk-offline" id="desk-offline" style="display:none">Street map unavailable: showing the built-in outline map</div>';
+        div.innerHTML = h;
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        div.addEventListener("change", function (ev) {
+          var name = ev.target.getAttribute("data-layer");
+          if (name) { self.setLayerVisible(name, ev.target.checked); }
+        });
+        return div;
+      };
+      return ctl;
+    },
+    _tileWatch: function () {
+      var self = this;
+      var badge = function () {
+        var el = document.getElementById("desk-offline");
+        if (el) { el.style.display = self.tilesLoaded ? "none" : ""; }
+      };
+      if (!this.tileLayer) { setTimeout(badge, 0); return; }
+      this.tileLayer.on("tileload", function () { self.tilesLoaded++; badge(); });
+      this.tileLayer.on("tileerror", function () { self.tileErrors++; if (!self.tilesLoaded) { badge(); } });
+      setTimeout(badge, 4000);
+    },
+    tileStatus: function () { return { loaded: this.tilesLoaded, errors: this.tileErrors }; },
+
+    _connectBridge: function () {
+      var self = this;
+      if (typeof QWebChannel === "undefined" || typeof qt === "undefined" || !qt.webChannelTransport) { return; }
+      new QWebChannel(qt.webChannelTransport, function (channel) {
+        self.bridge = channel.objects.bridge;
+        if (self.bridge && self.bridge.pageReady) { self.bridge.pageReady(); }
+      });
+    },
+    _clicked: function (kind, id) {
+      if (!this.bridge) { return; }
+      if (kind === "t") { this.bridge.technicianClicked(id); } else { this.bridge.workOrderClicked(id); }
+    },
+    _afterDraw: function (what) {
+      var self = this;
+      requestAnimationFrame(function () {
+        if (self.bridge && self.bridge.drawn) { self.bridge.drawn(what, self.lastDrawMs || 0); }
+      });
+    }
+  };
+
+  window.DeskMap = DeskMap;
+})();
