@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.db",
     "desk_desktop.commands.bench",
     "desk_desktop.commands.demo",
+    "desk_desktop.commands.admin",
     "desk_desktop.commands.scheduler",
 ]
 
