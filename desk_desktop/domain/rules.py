@@ -51,7 +51,7 @@ class RuleDraft:
     notify_customer: bool = False
     notify_technician: bool = False
 
-    def normalized(self) -> "RuleDraft":
+    def normalized(self) -> RuleDraft:
         """Trimmed name, lower-cased de-duplicated lists (tags keep their first spelling)."""
 
         def clean(items: Iterable[str], lower: bool = True) -> tuple[str, ...]:
@@ -213,7 +213,7 @@ class MatchRule:
         priorities: Iterable[str] = (),
         tags: Iterable[str] = (),
         customer_types: Iterable[str] = (),
-    ) -> "MatchRule":
+    ) -> MatchRule:
         cats, pris, tgs, cts = (tuple(categories or ()), tuple(priorities or ()),
                                 tuple(tags or ()), tuple(customer_types or ()))
         return cls(
@@ -310,6 +310,45 @@ def evaluate_all(ordered_rules: Sequence[MatchRule], facts: TicketFacts) -> tupl
         else:
             results.append(RuleEvaluation(rule, False, failed))
     return winner, results
+
+
+class CompiledRules:
+    """Many rules, many tickets (replay, benches): the active rules pre-filtered per
+    (category, priority, customer type), so a ticket only checks tags against the rules
+    whose other conditions already hold. Same answers as ``find_match``."""
+
+    def __init__(self, ordered_rules: Sequence[MatchRule]) -> None:
+        self._rules = [r for r in ordered_rules if r.active]
+        self._cache: dict[tuple[str, str, str], list[MatchRule]] = {}
+
+    def _candidates(self, category: str, priority: str, ctype: str) -> list[MatchRule]:
+        out: list[MatchRule] = []
+        for r in self._rules:
+            if r.categories and category not in r.categories:
+                continue
+            if r.priorities and priority not in r.priorities:
+                continue
+            if r.customer_types and ctype not in r.customer_types:
+                continue
+            out.append(r)
+            if not r.tags:
+                break  # matches every ticket with this key: nothing after it can win
+        return out
+
+    def match(self, facts: TicketFacts) -> MatchRule | None:
+        key = ((facts.category or "").lower(), (facts.priority or "").lower(), (facts.customer_type or "").lower())
+        cands = self._cache.get(key)
+        if cands is None:
+            cands = self._cache[key] = self._candidates(*key)
+        tags = None
+        for r in cands:
+            if not r.tags:
+                return r
+            if tags is None:
+                tags = {t.lower() for t in facts.tags}
+            if not r.tags.isdisjoint(tags):
+                return r
+        return None
 
 
 def trigger_summary(categories: Sequence[str], priorities: Sequence[str], tags: Sequence[str],

@@ -1,0 +1,911 @@
+"""Who does the job, and when: the four assignment strategies, automatic and manual.
+
+Eligible technicians are active, have every required skill, and have fewer open work
+orders than their maximum; "open" is ``domain.enums.OPEN_WORK_ORDER_STATUSES`` (assigned,
+scheduled, in progress, on hold). The ranking per strategy is in ``domain.scoring``.
+
+Position of a technician: their ``current_location`` when it was reported in the last
+``FRESH_LOCATION_HOURS`` hours (12) — or when they have no home base at all — otherwise
+their ``home_base``. Distances are ``ST_Distance`` on geography (spheroid), in metres.
+
+Candidates: when the order has a location (its ticket's, else its site's), the
+technicians within the assignment radius (``Settings.assign_radius_km``, default 100 km)
+found with the PostGIS KNN operator ``<->`` on the GiST indexes (one index scan on
+``current_location`` for fresh positions, one on ``home_base`` for the rest, merged), at
+most ``MAX_CANDIDATES`` of them, nearest first. Every strategy ranks this same set, so a
+technician far away never wins on load or skill alone. An order without a location has no
+distances: ``nearest`` falls back to ``workload`` (fewest open work orders) and says so;
+the other strategies rank all eligible technicians of the organization.
+
+The ``assign`` job runs ``assign_pending``: per organization it takes a transaction-level
+advisory lock (so concurrent assigners — several workstations, a server scheduler — see
+each other's load and the round-robin pointer), claims due orders with ``FOR UPDATE SKIP
+LOCKED`` and assigns each one in a savepoint. An order nobody can take stays unassigned
+with the reason, ``assign_attempts`` + 1, and is retried after a backoff (1, 2, 4 … 60
+minutes). Every decision stores its explanation (strategy, candidates with distance,
+skills and load, why the winner won) on the order and in the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+
+from desk_desktop.db.models import AssignmentState, Organization, Technician, WorkOrder
+from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.db.session import UnitOfWork, UnitOfWorkFactory
+from desk_desktop.domain.enums import (
+    ASSIGNMENT_LOGIC_HELP,
+    OPEN_WORK_ORDER_STATUSES,
+    AssignmentLogic,
+    WorkOrderStatus,
+)
+from desk_desktop.domain.scoring import (
+    Ranked,
+    TechFacts,
+    eligibility,
+    fit_into_working_hours,
+    no_eligible_reason,
+    rank_candidates,
+    why_winner,
+)
+from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RADIUS_KM = 100.0
+FRESH_LOCATION_HOURS = 12
+MAX_CANDIDATES = 500  # per order, nearest first, within the radius
+EXPLANATION_CANDIDATES = 10  # how many candidates the stored explanation lists
+BACKOFF_CAP_MINUTES = 60
+CLOSED_STATUSES = (WorkOrderStatus.COMPLETED.value, WorkOrderStatus.CANCELLED.value)
+OPEN_STATUSES = [s.value if hasattr(s, "value") else str(s) for s in OPEN_WORK_ORDER_STATUSES]
+LOCK_NAMESPACE = "desk.assign"
+
+
+class WorkOrderNotFound(NotFound):
+    pass
+
+
+class TechnicianNotFound(NotFound):
+    pass
+
+
+class TechnicianNotEligible(DeskError):
+    pass
+
+
+class WorkOrderClosed(DeskError):
+    pass
+
+
+class NotAssigned(DeskError):
+    pass
+
+
+@dataclass(frozen=True)
+class Candidate:
+    technician_id: int
+    name: str
+    rank: int | None
+    distance_m: float | None
+    matched_skills: dict[str, int]
+    open_jobs: int
+    max_open: int
+    eligible: bool
+    reason: str
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class CandidateList:
+    work_order_id: int
+    strategy: str
+    candidates: tuple[Candidate, ...]
+    explanation: str
+
+
+@dataclass(frozen=True)
+class WorkOrderView:
+    id: int
+    number: str
+    status: str
+    work_type: str
+    priority: str
+    duration_minutes: int
+    technician_id: int | None
+    technician_name: str | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+    assignment_logic: str | None
+    required_skills: tuple[str, ...]
+    needs_assignment: bool
+    assign_attempts: int
+    next_assign_at: datetime | None
+    unassigned_reason: str | None
+    assignment_explanation: dict | None
+    assigned_at: datetime | None
+    source: str
+    rule_id: int | None
+    ticket_id: int | None
+    ticket_number: str | None
+    ticket_subject: str | None
+    customer_name: str | None
+    lat: float | None
+    lon: float | None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AssignBatchResult:
+    assigned: int = 0
+    unassigned: int = 0
+    errors: int = 0
+    work_order_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _lock_org(uow: UnitOfWork, organization_id: int) -> None:
+    """Serialize assignment decisions of one organization until the transaction ends."""
+    uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:ns), CAST(:org AS integer))"),
+        {"ns": LOCK_NAMESPACE, "org": organization_id},
+    )
+
+
+def _org_timezone(uow: UnitOfWork, organization_id: int) -> str:
+    return uow.session.scalar(select(Organization.timezone).where(Organization.id == organization_id)) or "UTC"
+
+
+# --------------------------------------------------------------------------- candidate queries
+
+_TECH_COLUMNS = """
+    t.id, t.name, t.max_open_work_orders AS max_open, t.active,
+    (SELECT count(*) FROM work_orders w
+      WHERE w.organization_id = :org AND w.technician_id = t.id AND w.status = ANY(CAST(:open AS text[]))) AS open_jobs,
+    (SELECT coalesce(jsonb_object_agg(s.skill, s.proficiency), '{}'::jsonb) FROM technician_skills s
+      WHERE s.organization_id = :org AND s.technician_id = t.id) AS skills
+"""
+
+_ELIGIBLE_FILTER = """
+    AND (SELECT count(*) FROM work_orders w
+          WHERE w.organization_id = :org AND w.technician_id = t.id
+            AND w.status = ANY(CAST(:open AS text[]))) < t.max_open_work_orders
+    AND (:nreq = 0 OR (SELECT count(*) FROM technician_skills s
+          WHERE s.organization_id = :org AND s.technician_id = t.id
+            AND s.skill = ANY(CAST(:req AS text[]))) = :nreq)
+"""
+
+# current_location is used when fresh (or when there is no home base at all).
+_USE_CURRENT = ("(t.current_location IS NOT NULL AND "
+                "(coalesce(t.location_updated_at >= :fresh, false) OR t.home_base IS NULL))")
+
+_POINT = "CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography)"
+
+
+def _located_sql(eligible_only: bool) -> str:
+    elig = _ELIGIBLE_FILTER if eligible_only else ""
+    branch = """
+      (SELECT t.id, {pos} AS pos, {fresh_flag} AS fresh
+         FROM technicians t
+        WHERE t.organization_id = :org AND t.active AND {cond}
+          AND ST_DWithin({pos}, {point}, :radius) {elig}
+        ORDER BY {pos} <-> {point}
+        LIMIT :k)"""
+    a = branch.format(pos="t.current_location", fresh_flag="true", cond=_USE_CURRENT, point=_POINT, elig=elig)
+    b = branch.format(pos="t.home_base", fresh_flag="false",
+                      cond=f"t.home_base IS NOT NULL AND NOT {_USE_CURRENT}", point=_POINT, elig=elig)
+    return f"""
+    SELECT {_TECH_COLUMNS},
+           ST_Distance(n.pos, {_POINT}) AS distance_m,
+           ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon, n.fresh
+      FROM ({a}
+            UNION ALL
+            {b}) n
+      JOIN technicians t ON t.id = n.id
+     ORDER BY distance_m, t.id
+     LIMIT :k
+    """
+
+
+def _unlocated_sql(eligible_only: bool, order_by: str) -> str:
+    elig = _ELIGIBLE_FILTER if eligible_only else ""
+    return f"""
+    SELECT * FROM (
+      SELECT {_TECH_COLUMNS}, NULL::float8 AS distance_m,
+             ST_Y(CAST(CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END AS geometry)) AS lat,
+             ST_X(CAST(CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END AS geometry)) AS lon,
+             {_USE_CURRENT} AS fresh
+        FROM technicians t
+       WHERE t.organization_id = :org AND t.active {elig}
+    ) c
+    ORDER BY {order_by}
+    LIMIT :k
+    """
+
+
+def _facts_from_rows(rows, required: list[str], radius_m: float | None) -> list[TechFacts]:
+    out = []
+    for r in rows:
+        skills = dict(r.skills or {})
+        out.append(
+            TechFacts(
+                technician_id=r.id,
+                name=r.name,
+                distance_m=float(r.distance_m) if r.distance_m is not None else None,
+                skills=skills,
+                open_jobs=int(r.open_jobs),
+                max_open=int(r.max_open),
+                active=bool(r.active),
+                within_radius=(radius_m is None or r.distance_m is None or float(r.distance_m) <= radius_m),
+                lat=r.lat,
+                lon=r.lon,
+            )
+        )
+    return out
+
+
+def fetch_candidates(
+    uow: UnitOfWork,
+    *,
+    organization_id: int,
+    location: tuple[float, float] | None,
+    required_skills: list[str],
+    strategy: str,
+    now: datetime,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    eligible_only: bool = True,
+    k: int = MAX_CANDIDATES,
+    last_technician_id: int | None = None,
+) -> list[TechFacts]:
+    """Technician facts for one order (see the module docstring for the candidate set)."""
+    params: dict[str, Any] = {
+        "org": organization_id,
+        "open": OPEN_STATUSES,
+        "req": list(required_skills),
+        "nreq": len(required_skills),
+        "fresh": now - timedelta(hours=FRESH_LOCATION_HOURS),
+        "k": k,
+    }
+    if location is not None:
+        params.update(lat=location[0], lon=location[1], radius=radius_km * 1000.0)
+        rows = uow.session.execute(text(_located_sql(eligible_only)), params).all()
+        return _facts_from_rows(rows, required_skills, radius_km * 1000.0)
+    if strategy == AssignmentLogic.SKILL_MATCH and required_skills:
+        order_by = ("(SELECT coalesce(sum((c.skills ->> s)::int), 0) FROM unnest(CAST(:req AS text[])) s) DESC, "
+                    "c.open_jobs, c.id")
+    elif strategy == AssignmentLogic.ROUND_ROBIN:
+        params["last"] = last_technician_id if last_technician_id is not None else -1
+        order_by = "(c.id <= :last), c.id"
+    else:
+        order_by = "c.open_jobs, c.id"
+    rows = uow.session.execute(text(_unlocated_sql(eligible_only, order_by)), params).all()
+    return _facts_from_rows(rows, required_skills, None)
+
+
+def _technician_facts(uow: UnitOfWork, *, organization_id: int, technician_id: int,
+                      location: tuple[float, float] | None, now: datetime, radius_km: float) -> TechFacts | None:
+    params: dict[str, Any] = {"org": organization_id, "open": OPEN_STATUSES, "tid": technician_id,
+                              "fresh": now - timedelta(hours=FRESH_LOCATION_HOURS),
+                              "lat": location[0] if location else None, "lon": location[1] if location else None}
+    pos = f"CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END"
+    dist = f"ST_Distance({pos}, {_POINT})" if location else "NULL::float8"
+    row = uow.session.execute(
+        text(f"SELECT {_TECH_COLUMNS}, {dist} AS distance_m, ST_Y(CAST({pos} AS geometry)) AS lat, "
+             f"ST_X(CAST({pos} AS geometry)) AS lon FROM technicians t WHERE t.organization_id = :org AND t.id = :tid"),
+        params,
+    ).first()
+    if row is None:
+        return None
+    return _facts_from_rows([row], [], radius_km * 1000.0 if location else None)[0]
+
+
+def _order_location(uow: UnitOfWork, wo: WorkOrder) -> tuple[float, float] | None:
+    if wo.source_ticket_id is None:
+        return None
+    row = uow.session.execute(
+        text(
+            "SELECT ST_Y(CAST(coalesce(t.location, s.location) AS geometry)) AS lat, "
+            "       ST_X(CAST(coalesce(t.location, s.location) AS geometry)) AS lon "
+            "FROM tickets t LEFT JOIN sites s ON s.id = t.site_id AND s.organization_id = t.organization_id "
+            "WHERE t.id = :id AND t.organization_id = :org"
+        ),
+        {"id": wo.source_ticket_id, "org": wo.organization_id},
+    ).first()
+    if row is None or row.lat is None:
+        return None
+    return (float(row.lat), float(row.lon))
+
+
+# --------------------------------------------------------------------------- explanation
+
+
+def _candidate_json(r: Ranked, required: list[str]) -> dict:
+    t = r.facts
+    return {
+        "technician_id": t.technician_id,
+        "name": t.name,
+        "rank": r.rank,
+        "distance_m": round(t.distance_m, 1) if t.distance_m is not None else None,
+        "skills": {s: t.skills.get(s) for s in required} if required else {},
+        "open_jobs": t.open_jobs,
+        "max_open": t.max_open,
+        "eligible": r.eligible,
+        "reason": r.reason,
+    }
+
+
+def _to_candidate(r: Ranked, required: list[str]) -> Candidate:
+    t = r.facts
+    return Candidate(
+        technician_id=t.technician_id,
+        name=t.name,
+        rank=r.rank,
+        distance_m=t.distance_m,
+        matched_skills={s: t.skills[s] for s in required if s in t.skills},
+        open_jobs=t.open_jobs,
+        max_open=t.max_open,
+        eligible=r.eligible,
+        reason=r.reason,
+        lat=t.lat,
+        lon=t.lon,
+    )
+
+
+def _km(d: float | None) -> str:
+    if d is None:
+        return "distance unknown"
+    return f"{d:.0f} m" if d < 1000 else f"{d / 1000:.1f} km"
+
+
+def explain(explanation_json: dict | None) -> str:
+    """The stored explanation in words a dispatcher understands (for the detail pane)."""
+    e = explanation_json or {}
+    if not e:
+        return "Not assigned yet."
+    lines: list[str] = []
+    strategy = e.get("strategy")
+    requested = e.get("requested_strategy") or strategy
+    if e.get("manual"):
+        lines.append(f"Assigned by hand by {e.get('by', 'a dispatcher')}.")
+    if strategy:
+        help_text = {k.value: v for k, v in ASSIGNMENT_LOGIC_HELP.items()}.get(strategy, "")
+        lines.append(f"Strategy: {strategy}" + (f" — {help_text}" if help_text else ""))
+    if e.get("fallback"):
+        lines.append(e["fallback"])
+    elif requested and requested != strategy:
+        lines.append(f"Requested strategy: {requested}.")
+    if e.get("required_skills"):
+        lines.append("Required skills: " + ", ".join(e["required_skills"]) + ".")
+    if e.get("radius_km") is not None and e.get("located"):
+        lines.append(f"Technicians within {e['radius_km']:g} km of the site were considered.")
+    if e.get("why"):
+        lines.append(e["why"])
+    if e.get("winner") is None and e.get("reason"):
+        lines.append(e["reason"])
+    sched = e.get("schedule")
+    if sched:
+        lines.append(f"Scheduled {sched.get('start', '?')} ({sched.get('note', '')}).")
+    cands = e.get("candidates") or []
+    if cands:
+        lines.append(f"Candidates considered ({e.get('candidates_total', len(cands))}):")
+        for c in cands:
+            skills = ", ".join(f"{k} {v}/5" if v is not None else f"{k} none" for k, v in (c.get("skills") or {}).items())
+            mark = f"#{c['rank']}" if c.get("rank") else "—"
+            lines.append(
+                f"  {mark} {c.get('name')}: {_km(c.get('distance_m'))}, {c.get('open_jobs')}/{c.get('max_open')} open"
+                + (f", {skills}" if skills else "") + ("" if c.get("eligible") else f" — not eligible: {c.get('reason')}")
+            )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- core decision
+
+
+@dataclass
+class _Decision:
+    strategy: str
+    requested: str
+    fallback: str | None
+    ranked: list[Ranked]
+    located: bool
+    pointer_id: int | None
+    pointer_name: str | None
+
+
+def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: datetime, radius_km: float,
+            location: tuple[float, float] | None, eligible_only: bool = True,
+            k: int = MAX_CANDIDATES) -> _Decision:
+    requested = strategy or wo.assignment_logic or AssignmentLogic.NEAREST.value
+    if requested not in {s.value for s in AssignmentLogic}:
+        raise ValidationFailed(f"Unknown assignment strategy '{requested}'. Choose one of "
+                               + ", ".join(s.value for s in AssignmentLogic) + ".", "strategy")
+    effective = requested
+    fallback = None
+    if requested == AssignmentLogic.NEAREST and location is None:
+        effective = AssignmentLogic.WORKLOAD.value
+        fallback = ("The ticket has no location, so 'nearest' fell back to 'workload' "
+                    "(fewest open work orders).")
+    pointer_id = pointer_name = None
+    if effective == AssignmentLogic.ROUND_ROBIN:
+        if wo.rule_id is None:
+            effective = AssignmentLogic.WORKLOAD.value
+            fallback = ("This order was not created by a rule, so there is no rotation to follow; "
+                        "'round_robin' fell back to 'workload' (fewest open work orders).")
+        else:
+            state = uow.session.scalar(
+                select(AssignmentState).where(AssignmentState.rule_id == wo.rule_id,
+                                              AssignmentState.organization_id == wo.organization_id)
+            )
+            pointer_id = state.last_technician_id if state is not None else None
+    required = list(wo.required_skills or ())
+    facts = fetch_candidates(uow, organization_id=wo.organization_id, location=location, required_skills=required,
+                             strategy=effective, now=now, radius_km=radius_km, eligible_only=eligible_only, k=k,
+                             last_technician_id=pointer_id)
+    ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
+    if pointer_id is not None:
+        pointer_name = uow.session.scalar(select(Technician.name).where(Technician.id == pointer_id))
+    return _Decision(effective, requested, fallback, ranked, location is not None, pointer_id, pointer_name)
+
+
+def _explanation(d: _Decision, wo: WorkOrder, *, radius_km: float, now: datetime, winner: Ranked | None,
+                 why: str | None, reason: str | None = None, extra: dict | None = None) -> dict:
+    required = list(wo.required_skills or ())
+    listed = d.ranked[:EXPLANATION_CANDIDATES]
+    if winner is not None and all(r.facts.technician_id != winner.facts.technician_id for r in listed):
+        listed = listed + [winner]
+    e = {
+        "strategy": d.strategy,
+        "requested_strategy": d.requested,
+        "fallback": d.fallback,
+        "required_skills": required,
+        "radius_km": radius_km,
+        "located": d.located,
+        "position_rule": f"current location if reported within {FRESH_LOCATION_HOURS} h, else home base",
+        "candidates_total": len(d.ranked),
+        "eligible_total": sum(1 for r in d.ranked if r.eligible),
+        "candidates": [_candidate_json(r, required) for r in listed],
+        "winner": _candidate_json(winner, required) if winner is not None else None,
+        "why": why,
+        "reason": reason,
+        "at": now.isoformat(),
+    }
+    if d.strategy == AssignmentLogic.ROUND_ROBIN:
+        e["rotation_after"] = {"technician_id": d.pointer_id, "name": d.pointer_name}
+    if extra:
+        e.update(extra)
+    return e
+
+
+def _notify(uow: UnitOfWork, wo_id: int, event: str, actor: Actor | None, technician_id: int | None = None) -> None:
+    from desk_desktop.services import notifications
+
+    kw: dict[str, Any] = {}
+    if technician_id is not None:
+        kw["technician_id"] = technician_id
+    notifications.enqueue_work_order_event(uow=uow, work_order_id=wo_id, event=event, actor=actor, **kw)
+
+
+def _schedule(uow: UnitOfWork, wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime,
+              *, force: bool) -> dict | None:
+    """Set scheduled_start/end when the order asks for it (or ``force``); returns the
+    schedule part of the explanation, or None when the order is not scheduled."""
+    if wo.scheduled_start is not None:
+        requested = max(wo.scheduled_start, now) if wo.auto_schedule else wo.scheduled_start
+    elif wo.auto_schedule or force:
+        requested = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
+    else:
+        return None
+    fit = fit_into_working_hours(requested, wo.duration_minutes, tech_hours, tz_name)
+    wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
+    return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
+            "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note}
+
+
+def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int, explanation: dict, *,
+                      now: datetime, tz_name: str, schedule: bool, force_schedule: bool, manual: bool) -> None:
+    previous_tech = wo.technician_id
+    if previous_tech is not None and previous_tech != tech_id:
+        _notify(uow, wo.id, "work_order.unassigned", actor, technician_id=previous_tech)
+    tech = uow.session.get(Technician, tech_id)
+    sched = None
+    if schedule:
+        sched = _schedule(uow, wo, tech.working_hours if tech is not None else None, tz_name, now,
+                          force=force_schedule)
+    if sched is not None:
+        explanation["schedule"] = sched
+        if sched["moved"]:
+            explanation["why"] = (explanation.get("why") or "") + f" Start {sched['note']}."
+    wo.technician_id = tech_id
+    wo.status = WorkOrderStatus.SCHEDULED.value if wo.scheduled_start is not None else WorkOrderStatus.ASSIGNED.value
+    wo.assigned_at = now
+    wo.needs_assignment = False
+    wo.next_assign_at = None
+    wo.unassigned_reason = None
+    wo.assignment_explanation = explanation
+    wo.updated_at = now
+    uow.session.flush()
+    name = tech.name if tech is not None else f"technician {tech_id}"
+    number = work_order_number(wo.id)
+    summary = (f"{number} assigned to {name} by hand" if manual
+               else f"{number} assigned to {name} ({explanation.get('strategy')})")
+    if wo.scheduled_start is not None:
+        summary += f", scheduled {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
+    audit(uow, actor=actor, action="work_order.assigned", entity="work_order", entity_id=wo.id,
+          organization_id=wo.organization_id, summary=summary,
+          details={"technician_id": tech_id, "previous_technician_id": previous_tech, "explanation": explanation})
+    _notify(uow, wo.id, "work_order.assigned", actor)
+    if sched is not None:
+        _notify(uow, wo.id, "work_order.scheduled", actor)
+    uow.record_change("work_order", wo.id, wo.organization_id, "assigned")
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(BACKOFF_CAP_MINUTES, 2 ** max(0, attempts - 1)))
+
+
+def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: datetime, radius_km: float,
+                          tz_name: str, location: tuple[float, float] | None) -> bool:
+    d = _decide(uow, wo, strategy=None, now=now, radius_km=radius_km, location=location)
+    elig = [r for r in d.ranked if r.eligible]
+    required = list(wo.required_skills or ())
+    if not elig:
+        # For the reason, look at everybody nearby (not only the eligible ones).
+        everyone = fetch_candidates(uow, organization_id=wo.organization_id, location=location,
+                                    required_skills=required, strategy=d.strategy, now=now, radius_km=radius_km,
+                                    eligible_only=False, k=200)
+        d.ranked = rank_candidates(d.strategy, everyone, required, last_technician_id=d.pointer_id)
+        reason = no_eligible_reason(d.ranked, radius_km=radius_km, located=location is not None,
+                                    required_skills=required)
+        wo.assign_attempts = (wo.assign_attempts or 0) + 1
+        wo.next_assign_at = now + _backoff(wo.assign_attempts)
+        changed = wo.unassigned_reason != reason
+        wo.unassigned_reason = reason
+        wo.assignment_explanation = _explanation(d, wo, radius_km=radius_km, now=now, winner=None, why=None,
+                                                 reason=reason, extra={"attempts": wo.assign_attempts,
+                                                                       "retry_at": wo.next_assign_at.isoformat()})
+        wo.updated_at = now
+        uow.session.flush()
+        if changed:
+            audit(uow, actor=actor, action="work_order.assignment_failed", entity="work_order", entity_id=wo.id,
+                  organization_id=wo.organization_id,
+                  summary=f"{work_order_number(wo.id)} could not be assigned: {reason} Retrying later.",
+                  details={"explanation": wo.assignment_explanation})
+        uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
+        return False
+    winner = elig[0]
+    why = why_winner(d.strategy, d.ranked, required, pointer_name=d.pointer_name)
+    explanation = _explanation(d, wo, radius_km=radius_km, now=now, winner=winner, why=why)
+    if d.strategy == AssignmentLogic.ROUND_ROBIN:
+        _advance_pointer(uow, wo, winner.facts.technician_id, now)
+    _apply_assignment(uow, actor, wo, winner.facts.technician_id, explanation, now=now, tz_name=tz_name,
+                      schedule=True, force_schedule=False, manual=False)
+    return True
+
+
+def _advance_pointer(uow: UnitOfWork, wo: WorkOrder, technician_id: int, now: datetime) -> None:
+    uow.session.execute(
+        text(
+            "INSERT INTO assignment_state (organization_id, rule_id, last_technician_id, updated_at) "
+            "VALUES (:org, :rule, :tech, :now) "
+            "ON CONFLICT (rule_id) DO UPDATE SET last_technician_id = EXCLUDED.last_technician_id, "
+            "updated_at = EXCLUDED.updated_at"
+        ),
+        {"org": wo.organization_id, "rule": wo.rule_id, "tech": technician_id, "now": now},
+    )
+
+
+# --------------------------------------------------------------------------- the assign job
+
+
+def assign_pending(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, limit: int = 200,
+                   radius_km: float = DEFAULT_RADIUS_KM) -> AssignBatchResult:
+    """Assign (and schedule) due orders that want automatic assignment. Safe to run in many
+    processes at once: per organization one transaction under an advisory lock; rows are
+    claimed with ``FOR UPDATE SKIP LOCKED``."""
+    now = now or _utcnow()
+    with uow_factory() as uow:
+        orgs = list(uow.session.execute(
+            text("SELECT DISTINCT organization_id FROM work_orders "
+                 "WHERE needs_assignment AND (next_assign_at IS NULL OR next_assign_at <= :now)"),
+            {"now": now},
+        ).scalars())
+    assigned = unassigned = errors = 0
+    ids: list[int] = []
+    for org_id in sorted(orgs):
+        remaining = limit - assigned - unassigned - errors
+        if remaining <= 0:
+            break
+        a, u, e, done = _assign_org(uow_factory, org_id, now=now, limit=remaining, radius_km=radius_km)
+        assigned, unassigned, errors = assigned + a, unassigned + u, errors + e
+        ids.extend(done)
+    return AssignBatchResult(assigned=assigned, unassigned=unassigned, errors=errors, work_order_ids=tuple(ids))
+
+
+def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
+                radius_km: float) -> tuple[int, int, int, list[int]]:
+    actor = Actor.system(org_id, name="assign job")
+    assigned = unassigned = errors = 0
+    done: list[int] = []
+    uow = uow_factory()
+    with uow:
+        _lock_org(uow, org_id)
+        tz_name = _org_timezone(uow, org_id)
+        claimed = uow.session.execute(
+            text(
+                "SELECT w.id, ST_Y(CAST(coalesce(t.location, s.location) AS geometry)) AS lat, "
+                "       ST_X(CAST(coalesce(t.location, s.location) AS geometry)) AS lon "
+                "FROM work_orders w "
+                "LEFT JOIN tickets t ON t.id = w.source_ticket_id AND t.organization_id = w.organization_id "
+                "LEFT JOIN sites s ON s.id = t.site_id AND s.organization_id = w.organization_id "
+                "WHERE w.organization_id = :org AND w.needs_assignment "
+                "  AND (w.next_assign_at IS NULL OR w.next_assign_at <= :now) "
+                "  AND w.status NOT IN ('completed', 'cancelled') "
+                "ORDER BY w.next_assign_at NULLS FIRST, w.id "
+                "LIMIT :limit FOR UPDATE OF w SKIP LOCKED"
+            ),
+            {"org": org_id, "now": now, "limit": limit},
+        ).all()
+        if not claimed:
+            uow.commit()
+            return 0, 0, 0, []
+        orders = {wo.id: wo for wo in uow.session.scalars(
+            select(WorkOrder).where(WorkOrder.id.in_([c.id for c in claimed])))}
+        for c in claimed:
+            wo = orders[c.id]
+            location = (float(c.lat), float(c.lon)) if c.lat is not None else None
+            savepoint = uow.session.begin_nested()
+            try:
+                ok = _assign_automatically(uow, actor, wo, now=now, radius_km=radius_km, tz_name=tz_name,
+                                           location=location)
+                savepoint.commit()
+            except Exception as exc:  # one bad order must not block the others
+                savepoint.rollback()
+                log.exception("assigning %s failed", work_order_number(c.id))
+                errors += 1
+                wo = uow.session.get(WorkOrder, c.id)
+                wo.assign_attempts = (wo.assign_attempts or 0) + 1
+                wo.next_assign_at = now + _backoff(wo.assign_attempts)
+                wo.unassigned_reason = f"Automatic assignment failed: {exc}"[:1000]
+                uow.session.flush()
+                continue
+            done.append(c.id)
+            if ok:
+                assigned += 1
+            else:
+                unassigned += 1
+        uow.commit()
+    return assigned, unassigned, errors, done
+
+
+# --------------------------------------------------------------------------- manual operations
+
+
+def _load_order(uow: UnitOfWork, actor: Actor, work_order_id: int, *, for_update: bool = False) -> WorkOrder:
+    stmt = select(WorkOrder).where(WorkOrder.id == work_order_id, WorkOrder.organization_id == actor.organization_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    wo = uow.session.scalar(stmt)
+    if wo is None:
+        raise WorkOrderNotFound(f"Work order {work_order_number(work_order_id)} does not exist.")
+    return wo
+
+
+def list_candidates(*, uow: UnitOfWork, actor: Actor, work_order_id: int, strategy: str | None = None,
+                    limit: int = 10, now: datetime | None = None,
+                    radius_km: float = DEFAULT_RADIUS_KM) -> CandidateList:
+    """Ranked technicians for an order under any strategy: eligible ones first (rank 1 would
+    win), then nearby ones that are not eligible, with the reason."""
+    now = now or _utcnow()
+    with uow:
+        wo = _load_order(uow, actor, work_order_id)
+        location = _order_location(uow, wo)
+        d = _decide(uow, wo, strategy=strategy, now=now, radius_km=radius_km, location=location,
+                    eligible_only=False)
+        required = list(wo.required_skills or ())
+        elig = [r for r in d.ranked if r.eligible]
+        if elig:
+            text_ = why_winner(d.strategy, d.ranked, required, pointer_name=d.pointer_name)
+        else:
+            text_ = no_eligible_reason(d.ranked, radius_km=radius_km, located=location is not None,
+                                       required_skills=required)
+        if d.fallback:
+            text_ = d.fallback + " " + text_
+        shown = tuple(_to_candidate(r, required) for r in d.ranked[:limit])
+        uow.commit()
+        return CandidateList(work_order_id=wo.id, strategy=d.strategy, candidates=shown, explanation=text_)
+
+
+def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, technician_id: int,
+                      strategy: str | None = None, schedule: bool = True, now: datetime | None = None,
+                      force: bool = False, radius_km: float = DEFAULT_RADIUS_KM) -> WorkOrderView:
+    """A dispatcher assigns a technician by hand. The explanation records where the chosen
+    technician ranked under the strategy. A technician who is not eligible (inactive,
+    missing a skill, at capacity, out of range) is refused unless ``force`` is set."""
+    now = now or _utcnow()
+    with uow:
+        _lock_org(uow, actor.organization_id)
+        wo = _load_order(uow, actor, work_order_id, for_update=True)
+        if wo.status in CLOSED_STATUSES:
+            raise WorkOrderClosed(f"{work_order_number(wo.id)} is {wo.status}; it cannot be assigned.")
+        tech = uow.session.scalar(select(Technician).where(Technician.id == technician_id,
+                                                           Technician.organization_id == actor.organization_id))
+        if tech is None:
+            raise TechnicianNotFound(f"Technician {technician_id} does not exist in this organization.")
+        location = _order_location(uow, wo)
+        d = _decide(uow, wo, strategy=strategy, now=now, radius_km=radius_km, location=location,
+                    eligible_only=False)
+        required = list(wo.required_skills or ())
+        chosen = next((r for r in d.ranked if r.facts.technician_id == technician_id), None)
+        if chosen is None:
+            facts = _technician_facts(uow, organization_id=actor.organization_id, technician_id=technician_id,
+                                      location=location, now=now, radius_km=radius_km)
+            if wo.technician_id == technician_id and facts is not None:
+                # Already theirs: their own order must not count against their capacity.
+                facts = TechFacts(**{**facts.__dict__, "open_jobs": max(0, facts.open_jobs - 1)})
+            ok, reason = eligibility(facts, required)
+            chosen = Ranked(facts, ok, reason, None, None)
+        elif wo.technician_id == technician_id:
+            facts = TechFacts(**{**chosen.facts.__dict__, "open_jobs": max(0, chosen.facts.open_jobs - 1)})
+            ok, reason = eligibility(facts, required)
+            chosen = Ranked(facts, ok, reason, chosen.rank, chosen.skill_score)
+        if not chosen.eligible and not force:
+            raise TechnicianNotEligible(f"{tech.name} cannot take {work_order_number(wo.id)}: {chosen.reason}.")
+        best = next((r for r in d.ranked if r.eligible), None)
+        rank_text = (f"ranked #{chosen.rank} under {d.strategy}" if chosen.rank
+                     else f"not eligible under {d.strategy} ({chosen.reason}); assigned anyway")
+        why = f"Chosen by {actor.name}: {tech.name}, {rank_text}."
+        if best is not None and best.facts.technician_id != technician_id:
+            why += f" The strategy's first choice was {best.facts.name}."
+        explanation = _explanation(d, wo, radius_km=radius_km, now=now, winner=chosen, why=why,
+                                   extra={"manual": True, "by": actor.name, "forced": bool(force and not chosen.eligible)})
+        _apply_assignment(uow, actor, wo, technician_id, explanation, now=now,
+                          tz_name=_org_timezone(uow, actor.organization_id), schedule=schedule,
+                          force_schedule=False, manual=True)
+        view = _view_of(uow, actor, wo.id)
+        uow.commit()
+        return view
+
+
+def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, reason: str = "",
+                        reassign: bool = False) -> WorkOrderView:
+    """Take the order away from its technician (they are told). It stays unassigned until a
+    dispatcher assigns it, or — with ``reassign`` — the assign job picks it up again."""
+    with uow:
+        _lock_org(uow, actor.organization_id)
+        wo = _load_order(uow, actor, work_order_id, for_update=True)
+        if wo.technician_id is None:
+            raise NotAssigned(f"{work_order_number(wo.id)} is not assigned to anyone.")
+        if wo.status in CLOSED_STATUSES:
+            raise WorkOrderClosed(f"{work_order_number(wo.id)} is {wo.status}; it cannot be unassigned.")
+        previous = wo.technician_id
+        prev_name = uow.session.scalar(select(Technician.name).where(Technician.id == previous))
+        now = _utcnow()
+        wo.technician_id = None
+        wo.status = WorkOrderStatus.UNASSIGNED.value
+        wo.assigned_at = None
+        wo.unassigned_reason = (reason or "").strip() or f"Unassigned by {actor.name}"
+        wo.needs_assignment = bool(reassign)
+        wo.next_assign_at = now if reassign else None
+        wo.assign_attempts = 0
+        wo.updated_at = now
+        uow.session.flush()
+        _notify(uow, wo.id, "work_order.unassigned", actor, technician_id=previous)
+        audit(uow, actor=actor, action="work_order.unassigned", entity="work_order", entity_id=wo.id,
+              summary=f"{work_order_number(wo.id)} taken from {prev_name}"
+              + (f": {reason.strip()}" if reason and reason.strip() else ""),
+              details={"previous_technician_id": previous, "reason": reason, "reassign": bool(reassign)})
+        uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
+        view = _view_of(uow, actor, wo.id)
+        uow.commit()
+        return view
+
+
+def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, start: datetime,
+                          duration_minutes: int | None = None) -> WorkOrderView:
+    """Move the visit to ``start`` (kept as given — the dispatcher's decision); the end
+    follows from the duration. The customer and the technician are told."""
+    if start is None:
+        raise ValidationFailed("Give a start time.", "start")
+    if start.tzinfo is None:
+        raise ValidationFailed("The start time needs a time zone.", "start")
+    with uow:
+        wo = _load_order(uow, actor, work_order_id, for_update=True)
+        if wo.status in CLOSED_STATUSES:
+            raise WorkOrderClosed(f"{work_order_number(wo.id)} is {wo.status}; it cannot be rescheduled.")
+        if duration_minutes is not None:
+            if not 15 <= int(duration_minutes) <= 1440:
+                raise ValidationFailed("The duration must be between 15 minutes and 24 hours.", "duration_minutes")
+            wo.duration_minutes = int(duration_minutes)
+        before = wo.scheduled_start
+        wo.scheduled_start = start.astimezone(UTC)
+        wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+        if wo.technician_id is not None and wo.status == WorkOrderStatus.ASSIGNED:
+            wo.status = WorkOrderStatus.SCHEDULED.value
+        wo.updated_at = _utcnow()
+        uow.session.flush()
+        event = "work_order.rescheduled" if before is not None else "work_order.scheduled"
+        _notify(uow, wo.id, event, actor)
+        number = work_order_number(wo.id)
+        audit(uow, actor=actor, action="work_order.rescheduled", entity="work_order", entity_id=wo.id,
+              summary=(f"{number} moved from {before:%Y-%m-%d %H:%M} to {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
+                       if before else f"{number} scheduled for {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"),
+              details={"from": before.isoformat() if before else None, "to": wo.scheduled_start.isoformat(),
+                       "duration_minutes": wo.duration_minutes})
+        uow.record_change("work_order", wo.id, wo.organization_id, "rescheduled")
+        view = _view_of(uow, actor, wo.id)
+        uow.commit()
+        return view
+
+
+# --------------------------------------------------------------------------- reading
+
+_VIEW_SQL = """
+SELECT w.id, w.status, w.work_type, w.priority, w.duration_minutes, w.technician_id, tech.name AS technician_name,
+       w.scheduled_start, w.scheduled_end, w.assignment_logic, w.required_skills, w.needs_assignment,
+       w.assign_attempts, w.next_assign_at, w.unassigned_reason, w.assignment_explanation, w.assigned_at,
+       w.source, w.rule_id, w.source_ticket_id AS ticket_id, t.number AS ticket_number, t.subject AS ticket_subject,
+       t.customer_name, w.created_at,
+       ST_Y(CAST(coalesce(t.location, s.location) AS geometry)) AS lat,
+       ST_X(CAST(coalesce(t.location, s.location) AS geometry)) AS lon
+  FROM work_orders w
+  LEFT JOIN technicians tech ON tech.id = w.technician_id AND tech.organization_id = w.organization_id
+  LEFT JOIN tickets t ON t.id = w.source_ticket_id AND t.organization_id = w.organization_id
+  LEFT JOIN sites s ON s.id = t.site_id AND s.organization_id = w.organization_id
+ WHERE w.organization_id = :org
+"""
+
+
+def _row_view(r) -> WorkOrderView:
+    return WorkOrderView(
+        id=r.id, number=work_order_number(r.id), status=r.status, work_type=r.work_type, priority=r.priority,
+        duration_minutes=r.duration_minutes, technician_id=r.technician_id, technician_name=r.technician_name,
+        scheduled_start=r.scheduled_start, scheduled_end=r.scheduled_end, assignment_logic=r.assignment_logic,
+        required_skills=tuple(r.required_skills or ()), needs_assignment=r.needs_assignment,
+        assign_attempts=r.assign_attempts, next_assign_at=r.next_assign_at, unassigned_reason=r.unassigned_reason,
+        assignment_explanation=r.assignment_explanation, assigned_at=r.assigned_at, source=r.source,
+        rule_id=r.rule_id, ticket_id=r.ticket_id, ticket_number=r.ticket_number, ticket_subject=r.ticket_subject,
+        customer_name=r.customer_name, lat=r.lat, lon=r.lon, created_at=r.created_at,
+    )
+
+
+def _view_of(uow: UnitOfWork, actor: Actor, work_order_id: int) -> WorkOrderView:
+    uow.session.flush()
+    row = uow.session.execute(text(_VIEW_SQL + " AND w.id = :id"),
+                              {"org": actor.organization_id, "id": work_order_id}).first()
+    if row is None:
+        raise WorkOrderNotFound(f"Work order {work_order_number(work_order_id)} does not exist.")
+    return _row_view(row)
+
+
+def get_work_order_or_raise(*, uow: UnitOfWork, actor: Actor, work_order_id: int) -> WorkOrderView:
+    with uow:
+        view = _view_of(uow, actor, work_order_id)
+        uow.commit()
+        return view
+
+
+def list_open_work_orders(*, uow: UnitOfWork, actor: Actor, unassigned_only: bool = False,
+                          limit: int | None = None) -> tuple[WorkOrderView, ...]:
+    """Orders still to be done (unassigned or open), most urgent first."""
+    statuses = [WorkOrderStatus.UNASSIGNED.value] if unassigned_only else [WorkOrderStatus.UNASSIGNED.value,
+                                                                             *OPEN_STATUSES]
+    sql = (_VIEW_SQL + " AND w.status = ANY(CAST(:st AS text[])) "
+           "ORDER BY CASE w.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, w.id")
+    params: dict[str, Any] = {"org": actor.organization_id, "st": statuses}
+    if limit is not None:
+        sql += " LIMIT :lim"
+        params["lim"] = limit
+    with uow:
+        rows = uow.session.execute(text(sql), params).all()
+        out = tuple(_row_view(r) for r in rows)
+        uow.commit()
+        return out
