@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.server",
     "desk_desktop.commands.db",
     "desk_desktop.commands.bench",
+    "desk_desktop.commands.attachments",
     "desk_desktop.commands.demo",
     "desk_desktop.commands.admin",
     "desk_desktop.commands.scheduler",

@@ -290,3 +290,33 @@ def display_name(name: str, limit: int = 80) -> str:
             out.append(ch)
     text = "".join(out)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- storing names exactly ----------------------------------------------------------------
+# PostgreSQL text (and jsonb) cannot hold U+0000, but a name handed to us may contain it.
+# Names are stored with a reversible escape that touches only NUL and the escape character
+# itself (a private-use character no real file name uses): NUL -> ESC '0', ESC -> ESC ESC.
+_NAME_ESC = "\ue000"
+
+
+def encode_stored_name(name: str) -> str:
+    if "\x00" not in name and _NAME_ESC not in name:
+        return name
+    return name.replace(_NAME_ESC, _NAME_ESC + _NAME_ESC).replace("\x00", _NAME_ESC + "0")
+
+
+def decode_stored_name(stored: str) -> str:
+    if _NAME_ESC not in stored:
+        return stored
+    out = []
+    i = 0
+    while i < len(stored):
+        ch = stored[i]
+        if ch == _NAME_ESC and i + 1 < len(stored):
+            nxt = stored[i + 1]
+            out.append("\x00" if nxt == "0" else nxt)
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)

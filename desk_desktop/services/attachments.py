@@ -332,11 +332,12 @@ WHERE a.organization_id = :org
 
 def _info(row, *, deduplicated: bool = False) -> AttachmentInfo:
     quarantined = row.scan_status == ScanStatus.INFECTED
+    original_name = filetypes.decode_stored_name(row.original_name)
     return AttachmentInfo(
         id=row.id,
         ticket_id=row.ticket_id,
-        original_name=row.original_name,
-        safe_name=filetypes.safe_filename(row.original_name),
+        original_name=original_name,
+        safe_name=filetypes.safe_filename(original_name),
         size=row.size,
         mime_type=row.mime_type,
         category=row.category,
@@ -523,7 +524,7 @@ def _store(*, uow_factory, actor, ticket_id, src: _Source, is_public, progress, 
             text("INSERT INTO attachments (organization_id, ticket_id, blob_id, original_name, mime_type, category, "
                  "extension_mismatch, is_public, uploaded_by) "
                  "VALUES (:o, :t, :b, :n, :m, :c, :x, :p, :u) RETURNING id"),
-            {"o": org, "t": ticket_id, "b": blob_id, "n": name, "m": mime[:120], "c": str(category),
+            {"o": org, "t": ticket_id, "b": blob_id, "n": filetypes.encode_stored_name(name), "m": mime[:120], "c": str(category),
              "x": mismatch, "p": bool(is_public), "u": actor.name[:100]},
         ).scalar_one()
         # A reused clean blob may already have a thumbnail on another attachment.
@@ -539,7 +540,7 @@ def _store(*, uow_factory, actor, ticket_id, src: _Source, is_public, progress, 
             summary=f"Attached '{filetypes.display_name(name)}' to ticket {ticket.number} "
                     f"({category}, {_mib(done)}{', public' if is_public else ''}"
                     f"{', extension does not match content' if mismatch else ''})",
-            details={"ticket_id": ticket_id, "original_name": name, "size": done, "sha256": sha, "mime_type": mime,
+            details={"ticket_id": ticket_id, "original_name": filetypes.encode_stored_name(name), "size": done, "sha256": sha, "mime_type": mime,
                      "category": str(category), "extension_mismatch": mismatch, "is_public": bool(is_public),
                      "deduplicated": deduplicated, "blob_id": blob_id},
         )
@@ -610,13 +611,13 @@ def _scan_locked(uow, row, scanner: ClamdScanner) -> ScanResult | None:
         )
     for att in attachments:
         if result.status == ScanStatus.INFECTED:
-            summary = f"'{filetypes.display_name(att.original_name)}' quarantined: ClamAV found {result.signature}"
+            summary = f"'{filetypes.display_name(filetypes.decode_stored_name(att.original_name))}' quarantined: ClamAV found {result.signature}"
             action = "attachment.quarantined"
         elif result.status == ScanStatus.CLEAN:
-            summary = f"'{filetypes.display_name(att.original_name)}' scanned: clean"
+            summary = f"'{filetypes.display_name(filetypes.decode_stored_name(att.original_name))}' scanned: clean"
             action = "attachment.scanned"
         else:
-            summary = f"'{filetypes.display_name(att.original_name)}' not scanned: {result.reason}"
+            summary = f"'{filetypes.display_name(filetypes.decode_stored_name(att.original_name))}' not scanned: {result.reason}"
             action = "attachment.not_scanned"
         audit(uow, actor=system, action=action, entity="attachment", entity_id=att.id, summary=summary,
               details={"blob_id": row.id, "status": str(result.status), "signature": result.signature,
