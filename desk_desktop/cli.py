@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "desk_desktop.commands.demo",
     "desk_desktop.commands.admin",
     "desk_desktop.commands.scheduler",
+    "desk_desktop.commands.tickets",
+    "desk_desktop.commands.imports",
 ]
 
 

@@ -297,6 +297,94 @@ def _find_site(uow: UnitOfWork, org: int, customer: Customer, site_id: int | Non
 # --------------------------------------------------------------------------- create
 
 
+@dataclass(frozen=True)
+class _CleanTicket:
+    subject: str
+    description: str
+    category: str
+    priority: str
+    tags: tuple[str, ...]
+    coords: tuple[float, float] | None
+
+
+def _clean_new_ticket(*, subject, description, category, priority, tags, lat, lon, site_id, site_ref) -> _CleanTicket:
+    clean = _CleanTicket(
+        subject=_clean_subject(subject),
+        description=_clean_description(description),
+        category=_clean_enum(category, Category, "category", "category"),
+        priority=_clean_enum(priority, Priority, "priority", "priority"),
+        tags=clean_tags(tags),
+        coords=_clean_coords(lat, lon),
+    )
+    if clean.coords is not None and (site_id is not None or (site_ref or "").strip()):
+        raise TicketInvalid("Give either a site or a map position, not both.", "site")
+    return clean
+
+
+NEW_TICKET_FIELDS = ("customer_ref", "subject", "category", "priority", "description", "tags", "site_ref", "lat", "lon")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    index: int  # position in the rows given (0-based)
+    field: str | None
+    message: str
+
+
+def validate_new_tickets(
+    *, uow: UnitOfWork, actor: Actor, rows: list[dict[str, Any]]
+) -> tuple[RowProblem, ...]:
+    """Check many would-be tickets at once (for imports) without writing anything.
+
+    Each row holds ``create_ticket`` keyword arguments (``NEW_TICKET_FIELDS``). Returns
+    every problem found; empty means every row would be accepted by ``create_ticket``."""
+    problems: list[RowProblem] = []
+    for i, row in enumerate(rows):
+        try:
+            _clean_new_ticket(
+                subject=row.get("subject"), description=row.get("description") or "",
+                category=row.get("category"), priority=row.get("priority"), tags=row.get("tags") or (),
+                lat=row.get("lat"), lon=row.get("lon"), site_id=None, site_ref=row.get("site_ref"),
+            )
+        except TicketInvalid as exc:
+            problems.append(RowProblem(i, exc.field, str(exc)))
+        ref = (row.get("customer_ref") or "").strip()
+        if not ref:
+            problems.append(RowProblem(i, "customer", "A customer is required."))
+        elif len(ref) > REF_MAX:
+            problems.append(RowProblem(i, "customer", f"The customer reference is longer than {REF_MAX} characters."))
+    refs = sorted({(r.get("customer_ref") or "").strip() for r in rows} - {""})
+    site_refs = sorted({(r.get("site_ref") or "").strip() for r in rows} - {""})
+    with uow:
+        customers = dict(
+            uow.session.execute(
+                text("SELECT ref, id FROM customers WHERE organization_id = :org AND ref = ANY(:refs)"),
+                {"org": actor.organization_id, "refs": refs},
+            ).all()
+        ) if refs else {}
+        sites = {
+            r.ref: r.customer_id
+            for r in uow.session.execute(
+                text("SELECT ref, customer_id FROM sites WHERE organization_id = :org AND ref = ANY(:refs)"),
+                {"org": actor.organization_id, "refs": site_refs},
+            )
+        } if site_refs else {}
+        uow.commit()
+    for i, row in enumerate(rows):
+        ref = (row.get("customer_ref") or "").strip()
+        if ref and len(ref) <= REF_MAX and ref not in customers:
+            problems.append(RowProblem(i, "customer", f"No customer '{ref}' in this organization."))
+        sref = (row.get("site_ref") or "").strip()
+        if sref:
+            if sref not in sites:
+                problems.append(RowProblem(i, "site", f"No site '{sref}' in this organization."))
+            elif ref in customers and sites[sref] != customers[ref]:
+                problems.append(RowProblem(i, "site", f"Site '{sref}' belongs to another customer, not '{ref}'."))
+    problems.sort(key=lambda p: p.index)
+    return tuple(problems)
+
+
+
 def create_ticket(
     *,
     uow: UnitOfWork,
@@ -315,14 +403,10 @@ def create_ticket(
     now: datetime | None = None,
 ) -> TicketCreated:
     """Create a ticket, run automation, and give it the next number — all in one transaction."""
-    subject = _clean_subject(subject)
-    description = _clean_description(description)
-    category = _clean_enum(category, Category, "category", "category")
-    priority = _clean_enum(priority, Priority, "priority", "priority")
-    tag_tuple = clean_tags(tags)
-    coords = _clean_coords(lat, lon)
-    if coords is not None and (site_id is not None or (site_ref or "").strip()):
-        raise TicketInvalid("Give either a site or a map position, not both.", "site")
+    clean = _clean_new_ticket(subject=subject, description=description, category=category, priority=priority,
+                              tags=tags, lat=lat, lon=lon, site_id=site_id, site_ref=site_ref)
+    subject, description, category, priority = clean.subject, clean.description, clean.category, clean.priority
+    tag_tuple, coords = clean.tags, clean.coords
     org = actor.organization_id
 
     with uow:
