@@ -14,7 +14,7 @@ from sqlalchemy import text
 from desk_desktop.db.models import Customer, Ticket
 from desk_desktop.domain.enums import ScanStatus
 from desk_desktop.services import attachments as att
-from desk_desktop.services.common import Actor, NotFound, PermissionDenied, ValidationFailed
+from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, ValidationFailed
 from desk_desktop.services.scanning import ClamdScanner
 from tests import attachment_samples as samples
 from tests.clamd_util import EICAR, STREAM_MAX_BYTES
@@ -514,3 +514,78 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     listed = json.loads(out.out)["attachments"]
     assert len(listed) == 4
     assert next(a for a in listed if a["id"] == files["roof.png"]["id"])["download_count"] == 1
+
+
+# --- as real dispatcher logins (row-level security, never a superuser) ---------------------
+
+def test_attachments_work_under_row_level_security_as_dispatchers(test_server, clamd, tmp_path):
+    import uuid
+
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+    from desk_desktop.services import admin
+    from desk_desktop.services.session_info import current_actor, dispatcher_url
+
+    url = test_server.create_database("desk_att_rls")
+    suffix = uuid.uuid4().hex[:8]
+    logins = {"dana": f"att_dana_{suffix}", "adam": f"att_adam_{suffix}", "bob": f"att_bob_{suffix}"}
+    owner = make_engine(url)
+    engines = []
+    try:
+        uows = UnitOfWorkFactory(owner)
+        a = admin.add_organization(uow=uows(), slug=f"att-a-{suffix}", name="Alpha")
+        b = admin.add_organization(uow=uows(), slug=f"att-b-{suffix}", name="Bravo")
+        admin.add_dispatcher(uow=uows(), org_slug=a.slug, login=logins["dana"], display_name="Dana")
+        admin.add_dispatcher(uow=uows(), org_slug=a.slug, login=logins["adam"], display_name="Adam", is_admin=True)
+        admin.add_dispatcher(uow=uows(), org_slug=b.slug, login=logins["bob"], display_name="Bob")
+
+        def factory(who):
+            eng = make_engine(dispatcher_url(url, logins[who]), pool_size=2)
+            engines.append(eng)
+            f = UnitOfWorkFactory(eng)
+            return f, current_actor(uow=f())
+
+        dana_f, dana = factory("dana")
+        adam_f, adam = factory("adam")
+        bob_f, bob = factory("bob")
+        assert not dana.is_admin and adam.is_admin
+        ticket = add_ticket(dana_f(), dana)
+        scanner = clamd.scanner()
+        data = os.urandom(2 * att.CHUNK_SIZE + 99)
+        photo = upload(dana_f, dana, ticket, data, "unit.raw", scanner=scanner)
+        again = upload(dana_f, dana, ticket, data, "unit-again.raw", scanner=scanner)
+        assert photo.scan_status == ScanStatus.CLEAN and again.blob_id == photo.blob_id and again.deduplicated
+        buf = io.BytesIO()
+        att.download_attachment(uow_factory=dana_f, actor=dana, attachment_id=photo.id, dest=buf)
+        assert buf.getvalue() == data
+
+        virus = upload(dana_f, dana, ticket, EICAR, "eicar.txt", scanner=scanner)
+        assert virus.quarantined
+        # Even a forged override by a non-administrator gets no bytes: the database hides them.
+        forged = Actor(organization_id=dana.organization_id, name="Dana", is_admin=True)
+        with pytest.raises(DeskError, match="could not be read"):
+            att.download_attachment(uow_factory=dana_f, actor=forged, attachment_id=virus.id,
+                                    dest=tmp_path / "v.txt", admin_override=True, reason="forged")
+        assert not (tmp_path / "v.txt").exists()
+        res = att.download_attachment(uow_factory=adam_f, actor=adam, attachment_id=virus.id,
+                                      dest=tmp_path / "v.txt", admin_override=True, reason="for the AV lab")
+        assert res.override and (tmp_path / "v.txt").read_bytes() == EICAR
+
+        # Pending files uploaded while clamd is down are scanned later by a dispatcher session.
+        with clamd.stopped():
+            pending = upload(dana_f, dana, ticket, b"later please", "later.txt", scanner=scanner)
+        assert pending.scan_status == ScanStatus.PENDING
+        assert att.rescan_pending(uow_factory=dana_f, scanner=scanner) == 1
+        assert att.get_attachment(uow=dana_f(), actor=dana, attachment_id=pending.id).is_clean
+
+        # The other organization sees none of it, even with a forged actor.
+        assert att.list_attachments(uow=bob_f(), actor=bob, ticket_id=ticket) == ()
+        forged_bob = Actor(organization_id=dana.organization_id, name="Bob", is_admin=True)
+        assert att.list_attachments(uow=bob_f(), actor=forged_bob, ticket_id=ticket) == ()
+        with pytest.raises(NotFound):
+            upload(bob_f, forged_bob, ticket, b"x", "x.txt")
+    finally:
+        for eng in engines:
+            eng.dispose()
+        owner.dispose()
+        test_server.drop_database(url)
+        test_server._admin("; ".join(f'DROP ROLE IF EXISTS "{r}"' for r in logins.values()))
