@@ -62,10 +62,18 @@ _WHO_SQL = text(
 
 def current_session(*, uow: UnitOfWork) -> SessionInfo:
     """The dispatcher this connection logs in as (``NotADispatcher`` if there is none)."""
+    from sqlalchemy.exc import ProgrammingError
+
     with uow:
         user = uow.session.execute(text("SELECT session_user::text")).scalar_one()
-        row = uow.session.execute(_WHO_SQL).one_or_none()
-        uow.commit()
+        try:
+            row = uow.session.execute(_WHO_SQL).one_or_none()
+        except ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42501":
+                raise
+            row = None  # not even a member of desk_dispatcher
+        else:
+            uow.commit()
     if row is None:
         raise NotADispatcher(
             f"The database user '{user}' is not set up as a dispatcher of any organization. "
@@ -172,14 +180,14 @@ class ConnectionDetails:
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
 
     @classmethod
-    def from_url(cls, url: str) -> "ConnectionDetails":
+    def from_url(cls, url: str) -> ConnectionDetails:
         u = make_url(url)
         host = u.host or str(u.query.get("host") or "")
         port = u.port or int(u.query.get("port") or 5432)
         sslmode = str(u.query.get("sslmode") or "prefer")
         return cls(host=host, user=u.username or "", port=port, database=u.database or "desk", sslmode=sslmode)
 
-    def with_changes(self, **kw) -> "ConnectionDetails":
+    def with_changes(self, **kw) -> ConnectionDetails:
         return replace(self, **kw)
 
 
@@ -274,3 +282,39 @@ def forget_password(details: ConnectionDetails) -> None:
         keyring.delete_password(KEYRING_SERVICE, details.keyring_username)
     except (PasswordDeleteError, KeyringError):
         pass
+
+
+# Server, port, database, user and SSL mode of the last successful login (no password:
+# that is only ever in the keyring). A small TOML file next to desk.toml.
+LOGIN_FILE = "login.toml"
+
+
+def save_login_details(config_dir, details: ConnectionDetails) -> None:
+    from pathlib import Path
+
+    path = Path(config_dir) / LOGIN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def q(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    path.write_text(
+        "# Last shared-server login of Desk Dispatcher. The password is kept in the system keyring, never here.\n"
+        f"host = {q(details.host)}\nport = {int(details.port)}\ndatabase = {q(details.database)}\n"
+        f"user = {q(details.user)}\nsslmode = {q(details.sslmode)}\n",
+        encoding="utf-8",
+    )
+
+
+def load_login_details(config_dir) -> ConnectionDetails | None:
+    import tomllib
+    from pathlib import Path
+
+    path = Path(config_dir) / LOGIN_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return ConnectionDetails(host=str(data["host"]), user=str(data["user"]), port=int(data.get("port", 5432)),
+                                 database=str(data.get("database", "desk")),
+                                 sslmode=str(data.get("sslmode", "prefer")))
+    except (FileNotFoundError, KeyError, ValueError, tomllib.TOMLDecodeError):
+        return None

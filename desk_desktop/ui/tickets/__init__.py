@@ -1,0 +1,1 @@
+"""The tickets view: the queue, the detail pane, new tickets, attachments and attention."""

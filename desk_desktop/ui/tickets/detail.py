@@ -1,0 +1,781 @@
+"""The detail pane: every field of one ticket (editable, validated), status actions, the
+work order with its assignment explained in words, attachments and the history."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_desktop.domain.enums import Category, Priority
+from desk_desktop.ui.tickets.attachments import AttachmentsPanel
+from desk_desktop.ui.tickets.style import (
+    PRIORITY_COLORS,
+    STATUS_COLORS,
+    chip_style,
+    format_when,
+    title,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_ACTION_LABELS = {
+    "open": "Open",
+    "pending": "Mark pending",
+    "resolved": "Resolve",
+    "closed": "Close",
+}
+EDITABLE_FIELDS = ("subject", "category", "priority", "tags", "site_id", "description")
+
+
+@dataclass(frozen=True)
+class DetailData:
+    ticket: object  # services.tickets.TicketDetail
+    history: tuple
+    allowed: tuple[str, ...]
+    explanation: str
+    sites: tuple
+
+
+def explain_assignment(work_order) -> str:
+    """The stored assignment explanation in words (H2's ``assignment.explain``)."""
+    if work_order is None:
+        return ""
+    data = work_order.assignment_explanation
+    text = ""
+    if data:
+        try:
+            from desk_desktop.services import assignment
+
+            text = assignment.explain(data)
+        except ImportError:
+            text = ""
+        except Exception as exc:  # noqa: BLE001 - an odd stored document must not break the pane
+            log.warning("could not explain assignment: %s", exc)
+            text = ""
+    if not text and work_order.unassigned_reason:
+        text = f"Not assigned yet: {work_order.unassigned_reason}"
+    if not text:
+        if work_order.technician_name:
+            text = f"Assigned to {work_order.technician_name}."
+        elif work_order.needs_assignment:
+            strategy = title(work_order.assignment_logic) if work_order.assignment_logic else "automatic"
+            text = f"Waiting for automatic assignment ({strategy.lower()})."
+        else:
+            text = "Waiting for a dispatcher to assign a technician."
+    return text
+
+
+def load_detail(uow_factory, actor, ticket_id: int) -> DetailData:
+    from desk_desktop.services import tickets
+
+    ticket = tickets.get_ticket_or_raise(uow=uow_factory(), actor=actor, ticket_id=ticket_id)
+    history = tickets.ticket_history(uow=uow_factory(), actor=actor, ticket_id=ticket_id)
+    sites = tickets.list_sites(uow=uow_factory(), actor=actor, customer_id=ticket.customer_id)
+    return DetailData(
+        ticket=ticket,
+        history=tuple(reversed(history)),  # newest first
+        allowed=tickets.allowed_status_changes(ticket.status),
+        explanation=explain_assignment(ticket.work_order),
+        sites=sites,
+    )
+
+
+def save_ticket(uow_factory, actor, ticket_id: int, changes: dict):
+    from desk_desktop.services import tickets
+
+    return tickets.update_ticket(uow=uow_factory(), actor=actor, ticket_id=ticket_id, **changes)
+
+
+def change_status(uow_factory, actor, ticket_id: int, status: str):
+    from desk_desktop.services import tickets
+
+    return tickets.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=ticket_id, status=status)
+
+
+def _card(title_text: str) -> tuple[QFrame, QVBoxLayout, QLabel]:
+    card = QFrame()
+    card.setObjectName("Card")
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(14, 12, 14, 14)
+    layout.setSpacing(8)
+    heading = QLabel(title_text)
+    heading.setObjectName("CardTitle")
+    layout.addWidget(heading)
+    return card, layout, heading
+
+
+def _muted(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("Muted")
+    return label
+
+
+def _value_label() -> QLabel:
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _tags_text(tags) -> str:
+    return ", ".join(tags or ())
+
+
+def _parse_tags(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.replace(";", ",").split(",") if t.strip())
+
+
+class TicketDetailPane(QWidget):
+    ticket_saved = Signal(int)
+    ticket_loaded = Signal(int)
+    save_failed = Signal(str)
+
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("DetailPane")
+        self._data: DetailData | None = None
+        self._ticket_id: int | None = None
+        self._loading_id: int | None = None
+        self._filling = False
+        self._drafts: dict[int, dict] = {}
+        self._saving = False
+        self._columns = 0
+
+        # ---------------------------------------------------------------- header
+        self.number_label = QLabel("")
+        self.number_label.setObjectName("TicketNumber")
+        self.status_chip = QLabel("")
+        self.priority_chip = QLabel("")
+        self.title_label = QLabel("Select a ticket")
+        self.title_label.setObjectName("TicketTitle")
+        self.title_label.setWordWrap(True)
+        self.meta_label = _muted("")
+        self.meta_label.setWordWrap(True)
+        self.status_buttons_box = QHBoxLayout()
+        self.status_buttons_box.setSpacing(6)
+        self.status_buttons: dict[str, QPushButton] = {}
+
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.number_label)
+        top.addWidget(self.status_chip)
+        top.addWidget(self.priority_chip)
+        top.addStretch(1)
+        status_row = QHBoxLayout()
+        status_row.setSpacing(6)
+        status_row.addLayout(self.status_buttons_box)
+        status_row.addStretch(1)
+
+        self.banner = QLabel("")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+
+        # ---------------------------------------------------------------- ticket form
+        self.form_card, form_layout, _ = _card("Ticket")
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(4)
+        grid.setColumnStretch(1, 1)
+        self.subject_edit = QLineEdit()
+        self.subject_edit.setMaxLength(300)
+        self.category_combo = QComboBox()
+        for c in Category:
+            self.category_combo.addItem(title(c.value), c.value)
+        self.priority_combo = QComboBox()
+        for p in Priority:
+            self.priority_combo.addItem(title(p.value), p.value)
+        self.tags_edit = QLineEdit()
+        self.tags_edit.setPlaceholderText("comma-separated, e.g. vip, after-hours")
+        self.site_combo = QComboBox()
+        self.site_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.site_combo.setMinimumContentsLength(18)
+        self.description_edit = QPlainTextEdit()
+        self.description_edit.setMinimumHeight(96)
+        self.description_edit.setTabChangesFocus(True)
+        self.errors: dict[str, QLabel] = {}
+        self.editors = {
+            "subject": self.subject_edit,
+            "category": self.category_combo,
+            "priority": self.priority_combo,
+            "tags": self.tags_edit,
+            "site_id": self.site_combo,
+            "description": self.description_edit,
+        }
+        labels = {"subject": "Subject", "category": "Category", "priority": "Priority", "tags": "Tags",
+                  "site_id": "Site", "description": "Description"}
+        row = 0
+        for name in EDITABLE_FIELDS:
+            label = QLabel(labels[name])
+            label.setObjectName("FieldLabel")
+            align = Qt.AlignmentFlag.AlignRight | (
+                Qt.AlignmentFlag.AlignTop if name == "description" else Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(label, row, 0, align)
+            grid.addWidget(self.editors[name], row, 1)
+            err = QLabel("")
+            err.setObjectName("FieldError")
+            err.setWordWrap(True)
+            err.setVisible(False)
+            self.errors[name] = err
+            grid.addWidget(err, row + 1, 1)
+            row += 2
+        form_layout.addLayout(grid)
+        self.dirty_label = _muted("")
+        self.save_button = QPushButton("Save changes")
+        self.save_button.setProperty("primary", True)
+        self.save_button.setEnabled(False)
+        self.save_button.setToolTip("Save (Ctrl+S)")
+        self.save_button.setShortcut("Ctrl+S")
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setEnabled(False)
+        actions = QHBoxLayout()
+        actions.addWidget(self.dirty_label, 1)
+        actions.addWidget(self.revert_button)
+        actions.addWidget(self.save_button)
+        form_layout.addLayout(actions)
+
+        # ---------------------------------------------------------------- customer
+        self.customer_card, customer_layout, _ = _card("Customer")
+        self.customer_name = _value_label()
+        self.customer_name.setStyleSheet("font-weight: 600;")
+        self.customer_contact = _muted("")
+        self.customer_contact.setWordWrap(True)
+        self.site_label = _muted("")
+        self.site_label.setWordWrap(True)
+        customer_layout.addWidget(self.customer_name)
+        customer_layout.addWidget(self.customer_contact)
+        customer_layout.addWidget(self.site_label)
+
+        # ---------------------------------------------------------------- work order
+        self.wo_card, wo_layout, self.wo_heading = _card("Work order")
+        self.wo_status_chip = QLabel("")
+        head = QHBoxLayout()
+        self.wo_number = QLabel("")
+        self.wo_number.setStyleSheet("font-weight: 600; font-size: 14px;")
+        head.addWidget(self.wo_number)
+        head.addWidget(self.wo_status_chip)
+        head.addStretch(1)
+        wo_layout.addLayout(head)
+        self.wo_details = QWidget()
+        wo_grid = QGridLayout(self.wo_details)
+        wo_grid.setContentsMargins(0, 0, 0, 0)
+        wo_grid.setHorizontalSpacing(12)
+        wo_grid.setVerticalSpacing(4)
+        wo_grid.setColumnStretch(1, 1)
+        self.wo_values: dict[str, QLabel] = {}
+        for i, (key, label) in enumerate((("type", "Type"), ("priority", "Priority"), ("technician", "Technician"),
+                                           ("schedule", "Schedule"), ("rule", "Created by"))):
+            wo_grid.addWidget(_muted(label), i, 0, Qt.AlignmentFlag.AlignTop)
+            value = _value_label()
+            self.wo_values[key] = value
+            wo_grid.addWidget(value, i, 1)
+        wo_layout.addWidget(self.wo_details)
+        self.explanation_label = QLabel("")
+        self.explanation_label.setObjectName("Explanation")
+        self.explanation_label.setWordWrap(True)
+        self.explanation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        wo_layout.addWidget(self.explanation_label)
+        self.explanation_toggle = QPushButton("Show all candidates")
+        self.explanation_toggle.setFlat(True)
+        self.explanation_toggle.setStyleSheet("color: #2d6cdf; border: none; padding: 0; text-align: left;")
+        self.explanation_toggle.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.explanation_toggle.clicked.connect(self._on_explanation_toggle_clicked)
+        self._explanation_full = ""
+        self._explanation_expanded = False
+        wo_layout.addWidget(self.explanation_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        self.no_wo_label = _muted("")
+        self.no_wo_label.setWordWrap(True)
+        wo_layout.addWidget(self.no_wo_label)
+
+        # ---------------------------------------------------------------- attachments
+        self.attachments_card, att_layout, self.attachments_heading = _card("Attachments")
+        self.attachments = AttachmentsPanel(ctx)
+        att_layout.addWidget(self.attachments)
+        self.attachments.count_changed.connect(self._on_attachments_count_changed)
+
+        # ---------------------------------------------------------------- history
+        self.history_card, history_layout, _ = _card("History")
+        self.history_box = QVBoxLayout()
+        self.history_box.setSpacing(8)
+        history_layout.addLayout(self.history_box)
+
+        # ---------------------------------------------------------------- assemble
+        self.body = QWidget()
+        self.body.setObjectName("DetailBody")
+        outer = QVBoxLayout(self.body)
+        outer.setContentsMargins(4, 4, 8, 8)
+        outer.setSpacing(10)
+        outer.addLayout(top)
+        outer.addWidget(self.title_label)
+        outer.addWidget(self.meta_label)
+        outer.addLayout(status_row)
+        outer.addWidget(self.banner)
+        self.left_column = QVBoxLayout()
+        self.left_column.setSpacing(12)
+        self.right_column = QVBoxLayout()
+        self.right_column.setSpacing(12)
+        columns = QHBoxLayout()
+        columns.setSpacing(12)
+        columns.addLayout(self.left_column, 1)
+        columns.addLayout(self.right_column, 1)
+        outer.addLayout(columns)
+        outer.addStretch(1)
+        self._arrange(1)
+
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self.body)
+        self.placeholder = _muted("Select a ticket in the queue to see everything about it here.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.placeholder)
+        layout.addWidget(self.scroll)
+        self.scroll.setVisible(False)
+
+        # ---------------------------------------------------------------- signals
+        self.subject_edit.textEdited.connect(self._on_editor_changed)
+        self.tags_edit.textEdited.connect(self._on_editor_changed)
+        self.description_edit.textChanged.connect(self._on_editor_changed)
+        self.category_combo.currentIndexChanged.connect(self._on_editor_changed)
+        self.priority_combo.currentIndexChanged.connect(self._on_editor_changed)
+        self.site_combo.currentIndexChanged.connect(self._on_editor_changed)
+        self.save_button.clicked.connect(self.save)
+        self.revert_button.clicked.connect(self.revert)
+
+    # ----------------------------------------------------------------- layout
+    def _arrange(self, columns: int) -> None:
+        if columns == self._columns:
+            return
+        self._columns = columns
+        cards = (self.form_card, self.customer_card, self.wo_card, self.attachments_card, self.history_card)
+        for lay in (self.left_column, self.right_column):
+            while lay.count():
+                lay.takeAt(0)
+        if columns == 2:
+            for w in (self.form_card, self.customer_card, self.history_card):
+                self.left_column.addWidget(w)
+            for w in (self.wo_card, self.attachments_card):
+                self.right_column.addWidget(w)
+            self.right_column.addStretch(1)
+        else:
+            for w in (self.form_card, self.wo_card, self.attachments_card, self.customer_card, self.history_card):
+                self.left_column.addWidget(w)
+        self.left_column.addStretch(1)
+        for w in cards:
+            w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._arrange(2 if self.width() >= 760 else 1)
+
+    # ----------------------------------------------------------------- public
+    @property
+    def ticket_id(self) -> int | None:
+        return self._ticket_id
+
+    @property
+    def data(self) -> DetailData | None:
+        return self._data
+
+    def is_dirty(self) -> bool:
+        return bool(self._changes())
+
+    def show_ticket(self, ticket_id: int, *, focus: bool = False) -> None:
+        if self._ticket_id is not None and self._ticket_id != ticket_id and self._data is not None:
+            changes = self._changes()
+            if changes:
+                self._drafts[self._ticket_id] = self._editor_values()
+        self._load(ticket_id, focus=focus)
+
+    def reload(self) -> None:
+        if self._ticket_id is not None and not self._saving:
+            if self._changes():
+                self._drafts[self._ticket_id] = self._editor_values()
+            self._load(self._ticket_id)
+
+    def shutdown(self) -> None:
+        self.attachments.shutdown()
+
+    def on_live_change(self, entity: str, entity_id, action: str) -> None:
+        data = self._data
+        if data is None or self._saving:
+            return
+        t = data.ticket
+        mine = (entity == "ticket" and entity_id == t.id) or (
+            entity in ("work_order", "work_orders") and t.work_order is not None and entity_id == t.work_order.id
+        ) or (entity in ("work_order", "work_orders") and t.work_order is None and action == "created")
+        if mine:
+            self.reload()
+
+    # ----------------------------------------------------------------- loading
+    def _load(self, ticket_id: int, *, focus: bool = False) -> None:
+        self._loading_id = ticket_id
+
+        def done(data: DetailData) -> None:
+            if self._loading_id != ticket_id:
+                return
+            self._loading_id = None
+            self._fill(data)
+            if focus:
+                self.subject_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.ticket_loaded.emit(ticket_id)
+
+        def failed(exc: BaseException) -> None:
+            if self._loading_id != ticket_id:
+                return
+            self._loading_id = None
+            self._show_banner(f"Could not load the ticket: {exc}", "ErrorBanner")
+
+        self.ctx.runner.submit(load_detail, self.ctx.uow_factory, self.ctx.actor, ticket_id,
+                               on_done=done, on_error=failed)
+
+    def _fill(self, data: DetailData) -> None:
+        t = data.ticket
+        switching = self._ticket_id != t.id
+        self._data = data
+        self._ticket_id = t.id
+        self.placeholder.setVisible(False)
+        self.scroll.setVisible(True)
+        self.number_label.setText(t.number)
+        fg, bg = STATUS_COLORS.get(t.status, ("#333", "#eee"))
+        self.status_chip.setText(title(t.status))
+        self.status_chip.setStyleSheet(chip_style(fg, bg))
+        pc = PRIORITY_COLORS.get(t.priority, "#333")
+        self.priority_chip.setText(f"{title(t.priority)} priority")
+        self.priority_chip.setStyleSheet(f"color: {pc}; font-weight: 600;")
+        self.title_label.setText(t.subject)
+        meta = f"Created {format_when(t.created_at, with_year=True)} by {t.created_by}"
+        if t.updated_at and t.updated_at != t.created_at:
+            meta += f" · updated {format_when(t.updated_at)}"
+        self.meta_label.setText(meta)
+        self._fill_status_buttons(data.allowed)
+
+        draft = self._drafts.pop(t.id, None)
+        self._filling = True
+        try:
+            self.site_combo.clear()
+            self.site_combo.addItem("No site (customer's address)", None)
+            for s in data.sites:
+                self.site_combo.addItem(f"{s.name} — {s.address}", s.id)
+            values = draft if draft is not None else self._loaded_values()
+            self._set_editor_values(values)
+        finally:
+            self._filling = False
+        if switching and draft is None:
+            self._clear_errors()
+            self.banner.setVisible(False)
+        elif draft is not None:
+            self._show_banner("Your unsaved edits to this ticket were kept.", "InfoBanner")
+        self._update_dirty()
+
+        # customer
+        self.customer_name.setText(t.customer_name)
+        contact = [x for x in (title(t.customer_type), t.customer_email, t.customer_phone) if x]
+        self.customer_contact.setText("  ·  ".join(contact))
+        if t.site_id is not None:
+            self.site_label.setText(f"Site: {t.site_name or ''} — {t.site_address or ''}")
+        else:
+            self.site_label.setText("No site recorded")
+
+        # work order
+        wo = t.work_order
+        if wo is None:
+            self.wo_heading.setText("Work order")
+            self.wo_number.setText("")
+            self.wo_status_chip.setText("")
+            self.wo_status_chip.setStyleSheet("")
+            for v in self.wo_values.values():
+                v.setText("")
+            self.wo_details.setVisible(False)
+            self.explanation_label.setVisible(False)
+            self.explanation_toggle.setVisible(False)
+            self.no_wo_label.setVisible(True)
+            self.no_wo_label.setText("No work order. No active rule matched this ticket when it was created.")
+        else:
+            self.wo_details.setVisible(True)
+            self.no_wo_label.setVisible(False)
+            self.wo_number.setText(wo.number)
+            wfg, wbg = {
+                "unassigned": ("#b42318", "#fdecea"),
+                "assigned": ("#0b5cad", "#e3eefa"),
+                "scheduled": ("#1b6e3a", "#e4f4ea"),
+                "in_progress": ("#8a5a00", "#fff4dc"),
+                "completed": ("#4a5a66", "#eceff1"),
+            }.get(wo.status, ("#4a5a66", "#eceff1"))
+            self.wo_status_chip.setText(title(wo.status))
+            self.wo_status_chip.setStyleSheet(chip_style(wfg, wbg))
+            self.wo_values["type"].setText(f"{title(wo.work_type)} · {wo.duration_minutes} min")
+            self.wo_values["priority"].setText(title(wo.priority))
+            skills = f" · needs {', '.join(title(s) for s in wo.required_skills)}" if wo.required_skills else ""
+            self.wo_values["technician"].setText((wo.technician_name or "Not assigned") + skills)
+            if wo.scheduled_start:
+                end = f" – {wo.scheduled_end.astimezone().strftime('%H:%M')}" if wo.scheduled_end else ""
+                self.wo_values["schedule"].setText(format_when(wo.scheduled_start, with_year=True) + end)
+            else:
+                self.wo_values["schedule"].setText("Not scheduled")
+            if wo.rule_name:
+                strategy = f", auto-assign: {title(wo.assignment_logic).lower()}" if wo.assignment_logic else ""
+                self.wo_values["rule"].setText(f"Rule “{wo.rule_name}”{strategy}")
+            else:
+                self.wo_values["rule"].setText(title(wo.source))
+            self._explanation_full = data.explanation
+            self._show_explanation()
+
+        # attachments
+        self.attachments.set_ticket(t.id)
+
+        # history
+        while self.history_box.count():
+            item = self.history_box.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        if not data.history:
+            self.history_box.addWidget(_muted("No history yet."))
+        for h in data.history[:50]:
+            self.history_box.addWidget(self._timeline_item(h))
+
+    def _show_explanation(self) -> None:
+        full = self._explanation_full or ""
+        lines = full.splitlines()
+        cut = next((i for i, line in enumerate(lines) if line.lower().startswith("candidates considered")), None)
+        short = "\n".join(lines[:cut]) if cut else full
+        expandable = cut is not None and short != full
+        self.explanation_label.setText(full if (self._explanation_expanded or not expandable) else short)
+        self.explanation_label.setVisible(bool(full))
+        self.explanation_toggle.setVisible(expandable)
+        self.explanation_toggle.setText("Hide candidates" if self._explanation_expanded else
+                                        f"Show all candidates ({lines[cut].split('(')[-1].rstrip('):') if cut else ''})")
+
+    def _on_explanation_toggle_clicked(self) -> None:
+        self._explanation_expanded = not self._explanation_expanded
+        self._show_explanation()
+
+    def _timeline_item(self, h) -> QWidget:
+        frame = QFrame()
+        frame.setObjectName("TimelineItem")
+        lay = QVBoxLayout(frame)
+        lay.setContentsMargins(10, 0, 0, 0)
+        lay.setSpacing(1)
+        top = QLabel(f"<b>{_esc(h.summary)}</b>")
+        top.setWordWrap(True)
+        who = "work order · " if getattr(h, "entity", "ticket") == "work_order" else ""
+        meta = _muted(f"{format_when(h.at, with_year=True)} · {who}{h.actor}")
+        lay.addWidget(top)
+        lay.addWidget(meta)
+        return frame
+
+    def _fill_status_buttons(self, allowed: tuple[str, ...]) -> None:
+        for b in self.status_buttons.values():
+            self.status_buttons_box.removeWidget(b)
+            b.deleteLater()
+        self.status_buttons = {}
+        current = self._data.ticket.status if self._data else None
+        for status in allowed:
+            label = "Reopen" if status == "open" and current in ("resolved", "closed") else \
+                STATUS_ACTION_LABELS.get(status, title(status))
+            button = QPushButton(label)
+            button.setToolTip(f"Change the status to {title(status).lower()}")
+            button.clicked.connect(lambda _=False, s=status: self.set_status(s))
+            self.status_buttons_box.addWidget(button)
+            self.status_buttons[status] = button
+
+    # ----------------------------------------------------------------- editing
+    def _loaded_values(self) -> dict:
+        t = self._data.ticket
+        return {
+            "subject": t.subject,
+            "category": t.category,
+            "priority": t.priority,
+            "tags": _tags_text(t.tags),
+            "site_id": t.site_id,
+            "description": t.description or "",
+        }
+
+    def _editor_values(self) -> dict:
+        return {
+            "subject": self.subject_edit.text(),
+            "category": self.category_combo.currentData(),
+            "priority": self.priority_combo.currentData(),
+            "tags": self.tags_edit.text(),
+            "site_id": self.site_combo.currentData(),
+            "description": self.description_edit.toPlainText(),
+        }
+
+    def _set_editor_values(self, values: dict) -> None:
+        self.subject_edit.setText(values["subject"])
+        self.category_combo.setCurrentIndex(max(0, self.category_combo.findData(values["category"])))
+        self.priority_combo.setCurrentIndex(max(0, self.priority_combo.findData(values["priority"])))
+        self.tags_edit.setText(values["tags"])
+        idx = self.site_combo.findData(values["site_id"])
+        self.site_combo.setCurrentIndex(idx if idx >= 0 else 0)
+        if self.description_edit.toPlainText() != values["description"]:
+            self.description_edit.setPlainText(values["description"])
+
+    def _changes(self) -> dict:
+        if self._data is None:
+            return {}
+        loaded = self._loaded_values()
+        now = self._editor_values()
+        changes = {}
+        for name in EDITABLE_FIELDS:
+            if name == "tags":
+                if _parse_tags(now["tags"]) != _parse_tags(loaded["tags"]):
+                    changes["tags"] = _parse_tags(now["tags"])
+            elif now[name] != loaded[name]:
+                changes[name] = now[name]
+        return changes
+
+    def _local_problems(self) -> dict[str, str]:
+        problems = {}
+        subject = self.subject_edit.text().strip()
+        if not subject:
+            problems["subject"] = "The subject cannot be empty."
+        elif len(subject) > 200:
+            problems["subject"] = f"The subject is {len(subject)} characters; the limit is 200."
+        return problems
+
+    def _on_editor_changed(self, *_args) -> None:
+        if self._filling:
+            return
+        self._update_dirty()
+
+    def _update_dirty(self) -> None:
+        changes = self._changes()
+        problems = self._local_problems()
+        for name in EDITABLE_FIELDS:
+            if name in problems:
+                self._set_error(name, problems[name])
+            elif self.errors[name].property("local"):
+                self._set_error(name, "")
+        self.save_button.setEnabled(bool(changes) and not problems and not self._saving)
+        self.revert_button.setEnabled(bool(changes) and not self._saving)
+        self.dirty_label.setText("Unsaved changes" if changes else "")
+
+    def _set_error(self, name: str, message: str, *, local: bool = True) -> None:
+        label = self.errors.get(name)
+        editor = self.editors.get(name)
+        if label is None:
+            return
+        label.setText(message)
+        label.setVisible(bool(message))
+        label.setProperty("local", bool(message) and local)
+        if editor is not None:
+            editor.setProperty("invalid", bool(message))
+            editor.style().unpolish(editor)
+            editor.style().polish(editor)
+
+    def _clear_errors(self) -> None:
+        for name in EDITABLE_FIELDS:
+            self._set_error(name, "")
+
+    def _show_banner(self, text: str, kind: str) -> None:
+        self.banner.setObjectName(kind)
+        self.banner.setText(text)
+        self.banner.style().unpolish(self.banner)
+        self.banner.style().polish(self.banner)
+        self.banner.setVisible(bool(text))
+
+    def revert(self) -> None:
+        if self._data is None:
+            return
+        self._filling = True
+        try:
+            self._set_editor_values(self._loaded_values())
+        finally:
+            self._filling = False
+        self._clear_errors()
+        self.banner.setVisible(False)
+        self._update_dirty()
+
+    def save(self) -> None:
+        if self._data is None or self._saving:
+            return
+        problems = self._local_problems()
+        if problems:
+            for name, msg in problems.items():
+                self._set_error(name, msg)
+            return
+        changes = self._changes()
+        if not changes:
+            return
+        ticket_id = self._data.ticket.id
+        self._saving = True
+        self.save_button.setEnabled(False)
+        self.save_button.setText("Saving…")
+
+        def done(_summary) -> None:
+            self._saving = False
+            self.save_button.setText("Save changes")
+            self._drafts.pop(ticket_id, None)
+            self._clear_errors()
+            self._show_banner("Saved.", "SuccessBanner")
+            self.ticket_saved.emit(ticket_id)
+            if self._ticket_id == ticket_id:
+                self._load(ticket_id)
+
+        def failed(exc: BaseException) -> None:
+            self._saving = False
+            self.save_button.setText("Save changes")
+            field = getattr(exc, "field", None)
+            message = str(exc) or exc.__class__.__name__
+            if field == "site":
+                field = "site_id"
+            if field in self.errors:
+                self._set_error(field, message, local=False)
+                self._show_banner("Not saved — fix the highlighted field. Your edits are still here.", "ErrorBanner")
+            else:
+                self._show_banner(f"Not saved: {message} Your edits are still here.", "ErrorBanner")
+            self._update_dirty()
+            self.save_failed.emit(message)
+
+        self.ctx.runner.submit(save_ticket, self.ctx.uow_factory, self.ctx.actor, ticket_id, changes,
+                               on_done=done, on_error=failed)
+
+    def set_status(self, status: str) -> None:
+        if self._data is None:
+            return
+        ticket_id = self._data.ticket.id
+        for b in self.status_buttons.values():
+            b.setEnabled(False)
+
+        def done(_summary) -> None:
+            self._show_banner(f"Status changed to {title(status).lower()}.", "SuccessBanner")
+            self.ticket_saved.emit(ticket_id)
+            if self._ticket_id == ticket_id:
+                if self._changes():
+                    self._drafts[ticket_id] = self._editor_values()
+                self._load(ticket_id)
+
+        def failed(exc: BaseException) -> None:
+            for b in self.status_buttons.values():
+                b.setEnabled(True)
+            self._show_banner(f"Status not changed: {exc}", "ErrorBanner")
+
+        self.ctx.runner.submit(change_status, self.ctx.uow_factory, self.ctx.actor, ticket_id, status,
+                               on_done=done, on_error=failed)
+
+    def _on_attachments_count_changed(self, count: int) -> None:
+        self.attachments_heading.setText(f"Attachments ({count})" if count else "Attachments")
+
+
+def _esc(text: str) -> str:
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
