@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
@@ -136,6 +137,11 @@ def create_work_order_from_rule(
     uow.session.add(wo)
     uow.session.flush()
     number = work_order_number(wo.id)
+    # The ticket service gives the ticket its real number last (after this runs), so a
+    # provisional placeholder is not worth repeating in the summary; the id is in details.
+    known_number = ticket.number if ticket.number and not ticket.number.startswith("~") and len(ticket.number) < 40 \
+        else None
+    source_text = f"ticket {known_number}" if known_number else "a new ticket"
     audit(
         uow,
         actor=actor,
@@ -143,11 +149,11 @@ def create_work_order_from_rule(
         entity="work_order",
         entity_id=wo.id,
         organization_id=ticket.organization_id,
-        summary=f"{number} created from ticket {ticket.number} by rule '{rule.name}'",
+        summary=f"{number} created from {source_text} by rule '{rule.name}'",
         details={
             "source": WorkOrderSource.AUTO_RULE.value,
             "ticket_id": ticket.id,
-            "ticket_number": ticket.number,
+            "ticket_number": known_number,
             "rule_id": rule.id,
             "rule_name": rule.name,
             "work_type": rule.wo_type,
@@ -203,8 +209,17 @@ def process_ticket(
         if existing is not None:
             uow.commit()
             return None
-        result = on_ticket_created(
-            uow=uow, actor=actor, ticket=ticket, customer_type=customer_type_of(uow, ticket), now=now
-        )
+        ctype = customer_type_of(uow, ticket)
+        savepoint = uow.session.begin_nested()
+        try:
+            result = on_ticket_created(uow=uow, actor=actor, ticket=ticket, customer_type=ctype, now=now)
+            savepoint.commit()
+        except IntegrityError as exc:
+            # Another process created this ticket's order a moment ago (unique constraint).
+            savepoint.rollback()
+            if "source_ticket_id" not in str(exc.orig):
+                raise
+            uow.commit()
+            return None
         uow.commit()
         return result
