@@ -44,7 +44,7 @@ sysdeps:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,build]'
 	@touch $(STAMP)
 
 venv: sysdeps $(STAMP)
@@ -69,11 +69,13 @@ bench: venv
 	  QT_QPA_PLATFORM=offscreen $(VENV)/bin/desk-desktop bench $$b --json || true; done
 
 dist: venv
-	$(PY) -m pip install -q -e '.[test,build]'
 	$(VENV)/bin/pyinstaller --noconfirm --clean build.spec
+	@du -sh dist/desk-desktop
+	@echo "Built dist/desk-desktop/desk-desktop — verify with: dist/desk-desktop/desk-desktop --self-check"
 
-test-dist: dist
-	QT_QPA_PLATFORM=offscreen DESK_RUN_DIST_TESTS=1 $(PY) -m pytest -p no:cacheprovider -m slow tests
+# The frozen-bundle test alone (it also runs as part of `make test`).
+test-dist: venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -m slow tests
 
 clean:
 	rm -rf build dist $(VENV)

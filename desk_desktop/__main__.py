@@ -17,6 +17,9 @@ def _wants_gui(argv: list[str]) -> bool:
 
 
 def main() -> int:
+    from desk_desktop.resources import configure_frozen_environment
+
+    configure_frozen_environment()
     argv = sys.argv[1:]
     if _wants_gui(argv):
         from desk_desktop.ui.app import run_gui

@@ -21,3 +21,13 @@ def resource_path(*parts: str) -> Path:
 
 def migrations_path() -> Path:
     return base_path() / "migrations"
+
+
+def configure_frozen_environment() -> None:
+    """In a PyInstaller bundle, point libmagic at its bundled database."""
+    import os
+
+    if getattr(sys, "frozen", False):
+        mgc = base_path() / "libmagic" / "magic.mgc"
+        if mgc.exists():
+            os.environ.setdefault("MAGIC", str(mgc))

@@ -7,6 +7,9 @@ are shown with what to do and a Retry button.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -92,6 +95,7 @@ class StartupController(QObject):
         from desk_desktop.bootstrap import start_workstation
 
         self.error = None
+        self._t0 = time.monotonic()
         where = ("Starting the private database…" if self.settings.uses_private_cluster
                  else "Connecting to the shared server…")
         self.window.show_working(where + "\nThe first start creates the database and loads demo data; "
@@ -109,9 +113,32 @@ class StartupController(QObject):
             return
         self.main_window.show()
         self.window.hide()
+        if os.environ.get("DESK_REPORT_READY"):
+            self._watch_first_data()
         if ws.demo_loaded:
             self.main_window.statusBar().showMessage("Demo data loaded into the new private database.", 10_000)
         self.ready.emit(self.main_window)
+
+    def _watch_first_data(self) -> None:
+        """Print one line on stderr when the tickets list first shows rows (startup bench, smoke tests)."""
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QTableView
+
+        page = self.main_window.pages.get("tickets")
+        timer = QTimer(self)
+        timer.setInterval(10)
+
+        def check() -> None:
+            for view in page.findChildren(QTableView):
+                model = view.model()
+                if model is not None and model.rowCount() > 0 and view.isVisible():
+                    timer.stop()
+                    elapsed = time.monotonic() - self._t0
+                    print(f"desk-ready rows={model.rowCount()} seconds={elapsed:.3f}", file=sys.stderr, flush=True)
+                    return
+
+        timer.timeout.connect(check)
+        timer.start()
 
     def _on_failed(self, exc: BaseException) -> None:
         text = str(exc).strip() or type(exc).__name__
