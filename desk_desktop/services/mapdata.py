@@ -5,9 +5,10 @@ for the work orders (no per-row queries, so 10,000 of each stay fast).
 ``load_map_changes`` answers the same for a few ids after a live change, so the map can
 move a marker without reloading everything.
 
-Positions: a technician is drawn at their current location if it was reported within
-``LOCATION_FRESH_FOR``, else at their home base. A work order is drawn at its ticket's
-location, else at the ticket's site.
+Positions follow the assignment service's rule, so a candidate's distance matches where
+the map draws them: a technician is at their current location if it was reported within
+``LOCATION_FRESH_FOR`` (or if they have no home base), else at their home base. A work
+order is at its ticket's location, else at the ticket's site.
 
 Technician state:
 - ``off_shift``: outside their working hours now (in the organization's time zone);
@@ -28,9 +29,10 @@ from sqlalchemy import text
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, WorkOrderStatus
+from desk_desktop.services.assignment import FRESH_LOCATION_HOURS
 from desk_desktop.services.common import Actor
 
-LOCATION_FRESH_FOR = timedelta(minutes=30)
+LOCATION_FRESH_FOR = timedelta(hours=FRESH_LOCATION_HOURS)
 
 # What the map shows as work: unassigned orders plus those counting toward a technician's load.
 MAP_WORK_ORDER_STATUSES: tuple[str, ...] = (WorkOrderStatus.UNASSIGNED.value,) + tuple(
@@ -150,10 +152,11 @@ SELECT t.id, t.name, t.max_open_work_orders, t.working_hours, t.location_updated
        (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz
   FROM technicians t
  CROSS JOIN LATERAL (
-       SELECT CASE WHEN t.current_location IS NOT NULL AND t.location_updated_at >= :fresh_after
-                   THEN t.current_location ELSE t.home_base END AS pos,
-              CASE WHEN t.current_location IS NOT NULL AND t.location_updated_at >= :fresh_after THEN 'current'
-                   WHEN t.home_base IS NOT NULL THEN 'home' END AS source
+       SELECT CASE WHEN u.use_current THEN t.current_location ELSE t.home_base END AS pos,
+              CASE WHEN u.use_current THEN 'current' WHEN t.home_base IS NOT NULL THEN 'home' END AS source
+         FROM (SELECT t.current_location IS NOT NULL
+                      AND (coalesce(t.location_updated_at >= :fresh_after, false) OR t.home_base IS NULL)
+                      AS use_current) u
        ) p
   LEFT JOIN loads l ON l.technician_id = t.id
   LEFT JOIN next_job n ON n.technician_id = t.id

@@ -25,6 +25,7 @@
     in_progress: "In progress", on_hold: "On hold"
   };
   var ROUTE_MIN_ZOOM = 10;
+  var SMALL_LAYER = 400;
 
   // ---- canvas marker shapes ---------------------------------------------------------
   // Technicians are circles; work orders are diamonds (unassigned: larger, dark ring).
@@ -32,7 +33,6 @@
     _updateDiamond: function (layer) {
       if (!this._drawing || layer._empty()) { return; }
       var p = layer._point, ctx = this._ctx, r = Math.max(Math.round(layer._radius), 1);
-      this._drawnLayers[layer._leaflet_id] = layer;
       ctx.beginPath();
       ctx.moveTo(p.x, p.y - r);
       ctx.lineTo(p.x + r, p.y);
@@ -116,7 +116,8 @@
 
       var clusterOpts = {
         chunkedLoading: false, showCoverageOnHover: false, spiderfyOnMaxZoom: true,
-        removeOutsideVisibleBounds: true, maxClusterRadius: 45, disableClusteringAtZoom: 15
+        removeOutsideVisibleBounds: true, disableClusteringAtZoom: 15,
+        maxClusterRadius: function (z) { return z >= 12 ? 30 : 45; }
       };
       this.layers.technicians = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("technicians") }, clusterOpts));
       this.layers.orders = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("orders") }, clusterOpts));
@@ -136,7 +137,10 @@
     setData: function (data) {
       var t0 = performance.now();
       var i, techMarkers = [], orderMarkers = [];
-      this.layers.technicians.clearLayers();
+      // A few hundred markers stay readable unclustered at city zoom; thousands cluster longer.
+      this.layers.technicians.options.disableClusteringAtZoom = data.t.length <= SMALL_LAYER ? 11 : 15;
+      this.layers.orders.options.disableClusteringAtZoom = data.o.length <= SMALL_LAYER ? 11 : 15;
+      this.layers.technicians.clearLayers();  // also rebuilds the cluster grids with the options above
       this.layers.orders.clearLayers();
       this.layers.routes.clearLayers();
       this.tech = {}; this.orders = {}; this.routes = {};

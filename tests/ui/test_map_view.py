@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from sqlalchemy import select, text
 
 from desk_desktop.config import Settings
@@ -81,6 +82,12 @@ def haversine_m(lat1, lon1, lat2, lon2) -> float:
     return 2 * r * math.asin(math.sqrt(a))
 
 
+def _near(techs: dict, lat: float, lon: float, rng: random.Random) -> int:
+    """One of the four technicians closest to (lat, lon): dispatchers send people nearby."""
+    ranked = sorted(techs, key=lambda t: haversine_m(lat, lon, *techs[t]["pos"]))
+    return rng.choice(ranked[:4])
+
+
 def build_city(uow_factory, actor, *, technicians: int = 60, orders: int = 70, seed: int = 7) -> dict:
     """A realistic Chicago-area organization; returns ids and positions for the assertions."""
     rng = random.Random(seed)
@@ -111,14 +118,13 @@ def build_city(uow_factory, actor, *, technicians: int = 60, orders: int = 70, s
             elif i % 6 == 5:
                 # A stale live position: the map must fall back to the home base.
                 t.current_location = _pt(lat + 0.2, lon + 0.2)
-                t.location_updated_at = now - timedelta(hours=5)
+                t.location_updated_at = now - timedelta(hours=20)
             s.add(t)
             s.flush()
             skills = SKILL_SETS[i % len(SKILL_SETS)]
             for skill, prof in skills.items():
                 s.add(TechnicianSkill(organization_id=org_id, technician_id=t.id, skill=skill, proficiency=prof))
             out["techs"][t.id] = {"name": name, "pos": pos, "skills": skills, "off": i % 7 == 6}
-        tech_ids = list(out["techs"])
         customers = []
         for j, bname in enumerate(BUSINESSES):
             c = Customer(organization_id=org_id, ref=f"C{j + 1:03d}", name=bname, customer_type="business")
@@ -144,7 +150,7 @@ def build_city(uow_factory, actor, *, technicians: int = 60, orders: int = 70, s
             wo = WorkOrder(organization_id=org_id, source_ticket_id=tk.id, source="manual", work_type=wtype,
                            priority=prio, required_skills=req, duration_minutes=90,
                            status="assigned" if assigned else "unassigned",
-                           technician_id=rng.choice(tech_ids) if assigned else None,
+                           technician_id=_near(out["techs"], lat, lon, rng) if assigned else None,
                            assigned_at=now - timedelta(hours=1) if assigned else None,
                            created_at=now - timedelta(minutes=15 * (orders - k)))
             s.add(wo)
@@ -260,3 +266,208 @@ def test_page_loads_offline_with_vendored_leaflet_and_markers(qtbot, uow_factory
     prios = [model.order_at(r).priority for r in range(model.rowCount())]
     order = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
     assert prios == sorted(prios, key=order.get)
+
+
+def _eligible_by_distance(city, order_id, open_jobs, max_open, radius_m=100_000):
+    """Independently: who can take this order, nearest first (haversine on our own positions)."""
+    o = city["orders"][order_id]
+    out = []
+    for tid, info in city["techs"].items():
+        if not all(skill in info["skills"] for skill in o["required"]):
+            continue
+        if open_jobs[tid] >= max_open[tid]:
+            continue
+        d = haversine_m(*o["pos"], *info["pos"])
+        if d <= radius_m:
+            out.append((d, tid))
+    return sorted(out)
+
+
+def _loads(uow_factory, org):
+    data = mapdata.load_map_data(uow=uow_factory(), actor=org)
+    return {t.id: t.open_jobs for t in data.technicians}, {t.id: t.max_open for t in data.technicians}
+
+
+def _select_in_list(qtbot, page, order_id):
+    row = page.unassigned_model.row_of(order_id)
+    assert row >= 0
+    with qtbot.waitSignal(page.candidates_shown, timeout=10000) as sig:
+        page.unassigned_view.selectRow(row)
+    return sig.args[0]
+
+
+def test_selecting_an_order_ranks_candidates_nearest_first_and_highlights_them(qtbot, uow_factory, org, city):
+    page = open_page(qtbot, _ctx(uow_factory, org))
+    open_jobs, max_open = _loads(uow_factory, org)
+    # An order that needs a skill several technicians have.
+    order_id = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["electrical"])
+    page.set_strategy("nearest")
+    result = _select_in_list(qtbot, page, order_id)
+    assert page.selected_work_order_id == order_id
+    eligible = [c for c in result.candidates if c.eligible]
+    assert len(eligible) >= 3
+    expected = _eligible_by_distance(city, order_id, open_jobs, max_open)
+    # Same technicians in the same order as our own haversine ranking (spheroid vs sphere
+    # differ by < 0.5 %: only a near-tie could swap, and then both distances agree).
+    assert [c.technician_id for c in eligible] == [tid for _, tid in expected[: len(eligible)]]
+    for c, (d, _) in zip(eligible, expected, strict=False):
+        assert c.distance_m == pytest.approx(d, rel=0.006)
+        assert "electrical" in c.matched_skills
+    # The table shows them in that order, with their distance.
+    table = page.candidates_table
+    assert table.item(0, 1).text() == eligible[0].name
+    assert table.item(0, 2).text().endswith("km") or table.item(0, 2).text().endswith("m")
+    # The map centres the order and numbers the candidates.
+    assert js(qtbot, page, "DeskMap.selectedCandidates()") == [c.technician_id for c in eligible]
+    lat, lon, zoom = js(qtbot, page, "DeskMap.center()")
+    assert (lat, lon) == pytest.approx(city["orders"][order_id]["pos"], abs=1e-3)
+    assert js(qtbot, page, "DeskMap.counts().selection") > len(eligible)
+
+    # Another strategy re-ranks: workload puts the least loaded first.
+    with qtbot.waitSignal(page.candidates_shown, timeout=10000) as sig:
+        page.set_strategy("workload")
+    ranked = [c for c in sig.args[0].candidates if c.eligible]
+    assert sig.args[0].strategy == "workload"
+    assert [c.open_jobs for c in ranked] == sorted(c.open_jobs for c in ranked)
+
+
+def test_click_on_technician_marker_then_confirm_assigns(qtbot, uow_factory, org, city):
+    page = open_page(qtbot, _ctx(uow_factory, org))
+    order_id = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["plumbing"])
+    with uow_factory() as uow:
+        uow.session.execute(text("UPDATE work_orders SET notify_technician = true WHERE id = :i"), {"i": order_id})
+        uow.commit()
+    result = _select_in_list(qtbot, page, order_id)
+    second = [c for c in result.candidates if c.eligible][1]  # not the strategy's first choice
+    # A click on the technician's marker on the map, through the QWebChannel bridge.
+    assert js(qtbot, page, f"DeskMap.clickTechnician({second.technician_id})") is True
+    qtbot.waitUntil(lambda: page.confirm_bar.isVisible(), timeout=5000)
+    assert second.name in page.confirm_label.text()
+    with qtbot.waitSignal(page.assigned, timeout=10000):
+        qtbot.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton)
+    with uow_factory() as uow:
+        wo = uow.session.get(WorkOrder, order_id)
+        assert wo.technician_id == second.technician_id
+        assert wo.status in ("assigned", "scheduled")
+        audits = uow.session.execute(
+            text("SELECT action, actor FROM audit_log WHERE entity = 'work_order' AND entity_id = :i"), {"i": order_id}
+        ).all()
+        assert ("work_order.assigned", org.name) in [tuple(a) for a in audits], "the assignment must be audited"
+        notes = uow.session.execute(
+            text("SELECT count(*) FROM notifications WHERE work_order_id = :i"), {"i": order_id}
+        ).scalar_one()
+        assert notes >= 1, "the technician's notification must be queued"
+    # The map and the list follow without a reload.
+    qtbot.waitUntil(lambda: js(qtbot, page, f"DeskMap.orderInfo({order_id}).unassigned") is False, timeout=10000)
+    assert js(qtbot, page, f"DeskMap.orderInfo({order_id}).technician") == second.technician_id
+    assert page.unassigned_model.row_of(order_id) == -1
+    assert "assigned to" in page.message_label.text()
+    assert js(qtbot, page, "DeskMap.selectedCandidates()") == []
+
+
+def test_assign_button_on_a_candidate_and_refusal_is_explained(qtbot, uow_factory, org, city):
+    page = open_page(qtbot, _ctx(uow_factory, org))
+    order_id = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["hvac"])
+    result = _select_in_list(qtbot, page, order_id)
+    first = result.candidates[0]
+    assert first.eligible and first.rank == 1
+    button = page.candidates_table.cellWidget(0, 5)
+    with qtbot.waitSignal(page.assigned, timeout=10000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    with uow_factory() as uow:
+        assert uow.session.get(WorkOrder, order_id).technician_id == first.technician_id
+
+    # A technician without the skill, clicked on the map: the confirmation says so.
+    other = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["networking"])
+    _select_in_list(qtbot, page, other)
+    unskilled = next(t for t, info in city["techs"].items() if "networking" not in info["skills"])
+    js(qtbot, page, f"DeskMap.clickTechnician({unskilled})")
+    qtbot.waitUntil(lambda: page.confirm_bar.isVisible(), timeout=5000)
+    assert page.confirm_button.text() == "Assign anyway"
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    assert not page.confirm_bar.isVisible()
+    with uow_factory() as uow:
+        assert uow.session.get(WorkOrder, other).technician_id is None
+
+
+def test_changes_committed_elsewhere_move_markers_live(qtbot, fresh_db):
+    """Another workstation commits; the live signal arrives; markers move without a reload."""
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+    from tests.conftest import make_org
+
+    engine = make_engine(fresh_db)
+    other_engine = make_engine(fresh_db)
+    try:
+        factory = UnitOfWorkFactory(engine)
+        actor = make_org(factory(), slug="metro")
+        small = build_city(factory, actor, technicians=18, orders=20)
+        runner = TaskRunner()  # real worker threads, as in the application
+        ctx = _ctx(factory, actor, runner=runner)
+        page = open_page(qtbot, ctx)
+        qtbot.waitUntil(lambda: js(qtbot, page, "DeskMap.counts().technicians") == 18, timeout=10000)
+        loads = js(qtbot, page, "0")  # noqa: F841 - the page answers
+        url_before = page.view.url().toString()
+
+        # 1. A technician reports a new position (committed through another connection).
+        tech_id = next(iter(small["techs"]))
+        new_pos = (41.95, -87.70)
+        other = UnitOfWorkFactory(other_engine)
+        with other() as uow:
+            uow.session.execute(
+                text("UPDATE technicians SET current_location = ST_GeogFromText(:p), location_updated_at = now() "
+                     "WHERE id = :i"), {"p": f"SRID=4326;POINT({new_pos[1]} {new_pos[0]})", "i": tech_id})
+            uow.record_change("technician", tech_id, actor.organization_id, "updated")
+            uow.commit()
+        with qtbot.waitSignal(page.map_drawn, timeout=10000, check_params_cb=lambda what: what == "changes"):
+            ctx.live.changed.emit("technician", tech_id, "updated")
+        lat, lon, _state = js(qtbot, page, f"DeskMap.technicianPosition({tech_id})")
+        assert (lat, lon) == pytest.approx(new_pos, abs=1e-6)
+
+        # 2. Another dispatcher assigns an order: its marker changes, the list drops it.
+        wo_id = small["unassigned"][0]
+        with other() as uow:
+            uow.session.execute(text("UPDATE work_orders SET technician_id = :t, status = 'assigned', "
+                                     "assigned_at = now() WHERE id = :i"), {"t": tech_id, "i": wo_id})
+            uow.commit()
+        assert page.unassigned_model.row_of(wo_id) >= 0
+        with qtbot.waitSignal(page.map_drawn, timeout=10000, check_params_cb=lambda what: what == "changes"):
+            ctx.live.changed.emit("work_order", wo_id, "updated")
+        info = js(qtbot, page, f"DeskMap.orderInfo({wo_id})")
+        assert info["unassigned"] is False and info["technician"] == tech_id
+        assert page.unassigned_model.row_of(wo_id) == -1
+        # The technician's line to their next job is there.
+        assert js(qtbot, page, f"DeskMap.routes[{tech_id}] !== undefined") is True
+
+        # 3. An order is completed elsewhere: its marker goes away.
+        done = small["assigned"][0]
+        with other() as uow:
+            uow.session.execute(text("UPDATE work_orders SET status = 'completed' WHERE id = :i"), {"i": done})
+            uow.commit()
+        with qtbot.waitSignal(page.map_drawn, timeout=10000, check_params_cb=lambda what: what == "changes"):
+            ctx.live.changed.emit("work_order", done, "updated")
+        assert js(qtbot, page, f"DeskMap.orderInfo({done})") is None
+        assert page.view.url().toString() == url_before  # never reloaded
+        runner.wait_for_done(5000)
+        page.close()
+    finally:
+        engine.dispose()
+        other_engine.dispose()
+
+
+def test_screenshot_map_view_with_selected_order(qtbot, uow_factory, org, city):
+    from desk_desktop.resources import resource_path
+
+    page = open_page(qtbot, _ctx(uow_factory, org))
+    page.setStyleSheet(resource_path("styles", "app.qss").read_text() + page.styleSheet())
+    urgent = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["electrical"])
+    page.set_strategy("nearest")
+    result = _select_in_list(qtbot, page, urgent)
+    assert any(c.eligible for c in result.candidates)
+    js(qtbot, page, "DeskMap.counts()")
+    qtbot.wait(600)  # let the canvas and the cluster icons paint
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / "map_view.png"
+    image = page.grab()
+    assert (image.width(), image.height()) == (1440, 900)
+    assert image.save(str(path))
+    assert path.stat().st_size > 50_000

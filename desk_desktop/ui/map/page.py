@@ -258,6 +258,7 @@ class MapPage(QWidget):
         self._selected_id: int | None = None
         self._candidates = None
         self._confirm_technician: int | None = None
+        self._confirm_force = False
         self._last_change_started: float | None = None
         self.last_change_latency_ms: float | None = None
 
@@ -637,6 +638,7 @@ class MapPage(QWidget):
             work_order_id=work_order_id,
             strategy=strategy,
             limit=10,
+            radius_km=self.ctx.settings.assign_radius_km,
             on_done=lambda result: self._on_candidates_loaded(result, work_order_id, strategy, focus),
             on_error=lambda exc: self._show_error(f"Could not rank technicians: {exc}"),
         )
@@ -649,7 +651,7 @@ class MapPage(QWidget):
         table.setRowCount(0)
         table.setRowCount(len(result.candidates))
         for row, c in enumerate(result.candidates):
-            rank = QTableWidgetItem(str(c.rank))
+            rank = QTableWidgetItem(str(c.rank) if c.rank else "—")
             rank.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             name = QTableWidgetItem(c.name)
             tip = [c.name, c.reason or ""]
@@ -692,6 +694,8 @@ class MapPage(QWidget):
             return
         cands = []
         for c in (self._candidates.candidates if self._candidates is not None else ()):
+            if not c.eligible or not c.rank:
+                continue  # the map numbers the technicians who can take it
             lat, lon = c.lat, c.lon
             tech = self._technicians.get(c.technician_id)
             if tech is not None and tech.lat is not None:
@@ -737,41 +741,50 @@ class MapPage(QWidget):
         order = self._orders.get(self._selected_id) if self._selected_id is not None else None
         if order is None:
             return
-        name, extra = self._technician_label(technician_id)
+        name, extra, eligible = self._technician_label(technician_id)
         self._confirm_technician = technician_id
+        self._confirm_force = not eligible
         self.confirm_label.setText(f"Assign <b>{order.number}</b> to <b>{name}</b>?{extra}")
+        self.confirm_button.setText("Assign" if eligible else "Assign anyway")
         self.confirm_bar.show()
         self.confirm_button.setFocus()
 
-    def _technician_label(self, technician_id: int) -> tuple[str, str]:
+    def _technician_label(self, technician_id: int) -> tuple[str, str, bool]:
+        """Name, a detail line for the confirmation, and whether the strategy finds them eligible."""
         cand = None
         if self._candidates is not None:
             cand = next((c for c in self._candidates.candidates if c.technician_id == technician_id), None)
         tech = self._technicians.get(technician_id)
         name = cand.name if cand else (tech.name if tech else f"technician #{technician_id}")
         if cand is not None:
-            extra = f"<br>Rank {cand.rank} · {format_distance(cand.distance_m)} · {cand.open_jobs}/{cand.max_open} open jobs"
+            rank = f"Rank {cand.rank}" if cand.rank else "Not ranked"
+            extra = f"<br>{rank} · {format_distance(cand.distance_m)} · {cand.open_jobs}/{cand.max_open} open jobs"
             if not cand.eligible:
-                extra += f"<br><span style='color:#b42318'>{cand.reason or 'Not eligible'}</span>"
-        elif tech is not None:
-            extra = f"<br>Not among the ranked candidates · {tech.open_jobs}/{tech.max_open} open jobs"
-        else:
-            extra = ""
-        return name, extra
+                extra += f"<br><span style='color:#b42318'>Not eligible: {cand.reason or 'see the rules'}</span>"
+            return name, extra, bool(cand.eligible)
+        if tech is not None:
+            extra = (f"<br>Not among the ranked candidates · {tech.open_jobs}/{tech.max_open} open jobs"
+                     "<br><span style='color:#b42318'>The assignment rules may refuse this technician.</span>")
+            return name, extra, False
+        return name, "", False
 
     def _hide_confirm(self) -> None:
         self._confirm_technician = None
+        self._confirm_force = False
         self.confirm_bar.hide()
 
     def _on_confirm_clicked(self) -> None:
         if self._confirm_technician is not None:
-            self.assign_to(self._confirm_technician)
+            self.assign_to(self._confirm_technician, force=self._confirm_force)
 
     def _on_cancel_clicked(self) -> None:
         self._hide_confirm()
 
     # ---------------------------------------------------------------- assigning
-    def assign_to(self, technician_id: int) -> None:
+    def assign_to(self, technician_id: int, *, force: bool = False) -> None:
+        """Assign the selected order (through the assignment service: audited, notifications queued).
+
+        ``force`` assigns a technician the strategy finds ineligible (the dispatcher confirmed it)."""
         from desk_desktop.services import assignment
 
         work_order_id = self._selected_id
@@ -786,6 +799,8 @@ class MapPage(QWidget):
             work_order_id=work_order_id,
             technician_id=technician_id,
             strategy=strategy,
+            force=force,
+            radius_km=self.ctx.settings.assign_radius_km,
             on_done=lambda result: self._on_assigned(work_order_id, technician_id),
             on_error=lambda exc: self._show_error(f"Not assigned: {exc}"),
         )
