@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.scheduler",
     "desk_desktop.commands.tickets",
     "desk_desktop.commands.imports",
+    "desk_desktop.commands.rules",
 ]
 
 
