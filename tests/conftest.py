@@ -70,14 +70,20 @@ def uow(uow_factory):
 def fresh_db(test_server):
     """A separate migrated database URL for tests that commit for real."""
     url = test_server.create_database("desk_fresh")
-    yield url
+    from tests import dispatcher_mode
+
+    yield dispatcher_mode.fresh_url(test_server, url) if dispatcher_mode.ENABLED else url
     test_server.drop_database(url)
+    dispatcher_mode.cleanup_fresh(test_server, url)
 
 
 def make_org(uow, *, slug: str = "acme", name: str = "Acme Field Services", timezone: str = "UTC"):
     from desk_desktop.db.models import Organization
     from desk_desktop.services.common import Actor
+    from tests import dispatcher_mode
 
+    if dispatcher_mode.ENABLED:  # DESK_TEST_AS_DISPATCHER=1: see tests/dispatcher_mode.py
+        return dispatcher_mode.make_org(uow, slug=slug, name=name, timezone=timezone)
     with uow:
         org = Organization(name=name, slug=slug, timezone=timezone)
         uow.session.add(org)
