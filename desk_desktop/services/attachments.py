@@ -839,3 +839,45 @@ def set_attachment_visibility(*, uow, actor: Actor, attachment_id: int, is_publi
         info = _load_info(s, actor, attachment_id)
         uow.commit()
         return info
+
+
+def delete_attachment(*, uow, actor: Actor, attachment_id: int) -> None:
+    """Remove an attachment from its ticket (audited). The stored bytes go when no other
+    attachment uses them (``purge_unreferenced_blobs``)."""
+    with uow:
+        s = uow.session
+        info = _load_info(s, actor, attachment_id, lock=True)
+        s.execute(text("DELETE FROM attachments WHERE id = :a AND organization_id = :o"),
+                  {"a": attachment_id, "o": actor.organization_id})
+        audit(uow, actor=actor, action="attachment.deleted", entity="attachment", entity_id=attachment_id,
+              summary=f"Removed '{filetypes.display_name(info.original_name)}' from the ticket",
+              details={"ticket_id": info.ticket_id, "blob_id": info.blob_id, "sha256": info.sha256,
+                       "size": info.size})
+        uow.record_change("attachment", attachment_id, actor.organization_id, "deleted")
+        uow.record_change("ticket", info.ticket_id, actor.organization_id, "updated")
+        uow.commit()
+
+
+def purge_unreferenced_blobs(*, uow_factory, older_than_seconds: int = 3600, limit: int = 100) -> int:
+    """Delete stored files no attachment refers to any more (after attachments or tickets were
+    deleted), with their chunks. For the housekeeping job; returns how many were removed.
+    Blobs younger than ``older_than_seconds`` are left alone."""
+    removed = 0
+    for _ in range(max(0, limit)):
+        uow = uow_factory()
+        with uow:
+            s = uow.session
+            blob_id = s.execute(
+                text("SELECT b.id FROM blobs b WHERE b.sha256 NOT LIKE '~%' "
+                     "AND b.created_at <= now() - make_interval(secs => :age) "
+                     "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_id = b.id) "
+                     "ORDER BY b.id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+                {"age": older_than_seconds},
+            ).scalar()
+            if blob_id is None:
+                break
+            s.execute(text("DELETE FROM blob_chunks WHERE blob_id = :b"), {"b": blob_id})
+            s.execute(text("DELETE FROM blobs WHERE id = :b"), {"b": blob_id})
+            uow.commit()
+        removed += 1
+    return removed

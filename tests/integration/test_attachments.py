@@ -589,3 +589,21 @@ def test_attachments_work_under_row_level_security_as_dispatchers(test_server, c
         owner.dispose()
         test_server.drop_database(url)
         test_server._admin("; ".join(f'DROP ROLE IF EXISTS "{r}"' for r in logins.values()))
+
+
+def test_delete_attachment_keeps_shared_bytes_and_purge_removes_unreferenced(uow_factory, org, ticket):
+    data = os.urandom(att.CHUNK_SIZE + 5)
+    one = upload(uow_factory, org, ticket, data, "a.bin")
+    two = upload(uow_factory, org, ticket, data, "b.bin")
+    att.delete_attachment(uow=uow_factory(), actor=org, attachment_id=one.id)
+    assert [a.id for a in att.list_attachments(uow=uow_factory(), actor=org, ticket_id=ticket)] == [two.id]
+    assert att.purge_unreferenced_blobs(uow_factory=uow_factory, older_than_seconds=0) == 0  # still used by two
+    buf = io.BytesIO()
+    att.download_attachment(uow_factory=uow_factory, actor=org, attachment_id=two.id, dest=buf)
+    assert buf.getvalue() == data
+    att.delete_attachment(uow=uow_factory(), actor=org, attachment_id=two.id)
+    assert att.purge_unreferenced_blobs(uow_factory=uow_factory, older_than_seconds=3600) == 0  # too young
+    assert att.purge_unreferenced_blobs(uow_factory=uow_factory, older_than_seconds=0) == 1
+    assert counts(uow_factory(), org.organization_id)["blob_chunks"] == 0
+    with uow_factory() as uow:
+        assert uow.session.execute(text("SELECT count(*) FROM audit_log WHERE action = 'attachment.deleted'")).scalar() == 2
