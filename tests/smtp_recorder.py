@@ -40,7 +40,7 @@ class Received:
 
     @property
     def key(self) -> str:
-        return str(self.message["X-Desk-Idempotency-Key"])
+        return str(self.message["X-Desk-Idempotency-Key"]).strip()
 
     @property
     def text(self) -> str:

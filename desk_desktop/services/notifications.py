@@ -282,6 +282,16 @@ def _finish(uow_factory: UnitOfWorkFactory, msg: OutgoingMessage, *, worker_id: 
     uow = uow_factory()
     with uow:
         s = uow.session
+        if error is None:
+            # The common case in one statement; the lease check makes it exactly-once.
+            done = s.execute(
+                text("UPDATE notifications SET status = 'sent', sent_at = coalesce(CAST(:now AS timestamptz), now()), "
+                     "last_error = NULL, claimed_by = NULL, claimed_until = NULL "
+                     "WHERE id = :id AND claimed_by = :me AND status = 'pending'"),
+                {"id": msg.notification_id, "me": worker_id, "now": now},
+            ).rowcount
+            uow.commit()
+            return "sent" if done else "lost"
         at = now or s.execute(select(func.now())).scalar_one()
         row = s.execute(
             select(Notification).where(Notification.id == msg.notification_id,
@@ -292,12 +302,7 @@ def _finish(uow_factory: UnitOfWorkFactory, msg: OutgoingMessage, *, worker_id: 
             return "lost"
         row.claimed_by = None
         row.claimed_until = None
-        if error is None:
-            row.status = NotificationStatus.SENT
-            row.sent_at = at
-            row.last_error = None
-            outcome = "sent"
-        elif error.permanent or row.attempts >= MAX_ATTEMPTS:
+        if error.permanent or row.attempts >= MAX_ATTEMPTS:
             row.status = NotificationStatus.DEAD
             row.last_error = str(error) if error.permanent else f"gave up after {row.attempts} attempts: {error}"
             outcome = "dead"
@@ -305,7 +310,8 @@ def _finish(uow_factory: UnitOfWorkFactory, msg: OutgoingMessage, *, worker_id: 
             row.last_error = str(error)
             row.next_attempt_at = at + timedelta(seconds=backoff_seconds(row.attempts))
             outcome = "failed"
-        uow.record_change("notification", row.work_order_id, row.organization_id, outcome)
+        if outcome == "dead":  # the attention list changes
+            uow.record_change("notification", row.work_order_id, row.organization_id, outcome)
         uow.commit()
     return outcome
 
