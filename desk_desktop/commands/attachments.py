@@ -5,8 +5,10 @@
     desk-desktop attachment list --ticket NUMBER
     desk-desktop attachment rescan [--limit N]
 
-The command acts as an administrator of the ticket's organization named after the
-operating-system user (``cli:<user>``), which is what the audit trail shows.
+Connected as a dispatcher login, the command acts as that dispatcher (row-level security
+applies). Connected as the owner or a superuser (administration, scripts), it acts as an
+administrator of the ticket's organization named after the operating-system user
+(``cli:<user>``), which is what the audit trail shows.
 """
 
 from __future__ import annotations
@@ -49,9 +51,24 @@ def register(sub, common) -> None:
     r.set_defaults(func=run_rescan)
 
 
-def _cli_actor(org_id: int):
+def _cli_actor(org_id: int, ctx: CliContext | None = None):
+    """The dispatcher this connection logs in as, when it is one (row-level security then
+    decides what it may do); otherwise (owner/superuser connection) an administrator of
+    the organization named after the operating-system user."""
     from desk_desktop.services.common import Actor
 
+    if ctx is not None:
+        try:
+            from desk_desktop.services.session_info import NotADispatcher, current_actor
+        except ImportError:  # pragma: no cover — tenancy not in this build
+            pass
+        else:
+            try:
+                actor = current_actor(uow=ctx.uow())
+            except NotADispatcher:
+                actor = None
+            if actor is not None and actor.organization_id == org_id:
+                return actor
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 — no user name in some containers
@@ -86,7 +103,7 @@ def _resolve_ticket(ctx: CliContext, number: str, org_slug: str | None):
         slugs = ", ".join(sorted(r.slug for r in rows))
         raise CliError(f"Ticket {wanted} exists in several organizations ({slugs}); choose one with --org SLUG.")
     row = rows[0]
-    actor = _cli_actor(row.organization_id)
+    actor = _cli_actor(row.organization_id, ctx)
     try:
         from desk_desktop.services.tickets import get_ticket_or_raise
     except ImportError:  # pragma: no cover
@@ -172,7 +189,7 @@ def run_get(ctx: CliContext) -> int:
     if ctx.args.override and not ctx.args.reason:
         raise CliError("--override needs --reason TEXT (it is recorded in the audit trail).")
     res = attachments.download_attachment(
-        uow_factory=ctx.database().uow_factory, actor=_cli_actor(org_id), attachment_id=ctx.args.id,
+        uow_factory=ctx.database().uow_factory, actor=_cli_actor(org_id, ctx), attachment_id=ctx.args.id,
         dest=ctx.args.out, admin_override=ctx.args.override, reason=ctx.args.reason,
     )
     ctx.emit(

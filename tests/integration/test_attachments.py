@@ -607,3 +607,72 @@ def test_delete_attachment_keeps_shared_bytes_and_purge_removes_unreferenced(uow
     assert counts(uow_factory(), org.organization_id)["blob_chunks"] == 0
     with uow_factory() as uow:
         assert uow.session.execute(text("SELECT count(*) FROM audit_log WHERE action = 'attachment.deleted'")).scalar() == 2
+
+
+def test_concurrent_identical_uploads_end_with_one_blob(fresh_db):
+    """Two sessions upload the same bytes at the same moment (real transactions): both
+    succeed, one blob, no orphan chunks."""
+    import threading
+
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+
+    engine = make_engine(fresh_db, pool_size=4)
+    try:
+        factory = UnitOfWorkFactory(engine)
+        actor = make_org(factory(), slug="race")
+        ticket_id = add_ticket(factory(), actor)
+        data = os.urandom(3 * att.CHUNK_SIZE)
+        barrier = threading.Barrier(2, timeout=30)
+        results: list = [None, None]
+
+        def worker(i: int) -> None:
+            def progress(done, total):
+                if done == att.CHUNK_SIZE:
+                    barrier.wait()  # both are mid-upload, chunks written under their own new blobs
+            try:
+                results[i] = att.add_attachment(uow_factory=factory, actor=actor, ticket_id=ticket_id,
+                                                source=io.BytesIO(data), original_name=f"same-{i}.bin",
+                                                progress=progress)
+            except BaseException as exc:  # noqa: BLE001
+                results[i] = exc
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert all(isinstance(r, att.AttachmentInfo) for r in results), results
+        assert results[0].blob_id == results[1].blob_id
+        assert sorted(r.deduplicated for r in results) == [False, True]
+        with factory() as uow:
+            s = uow.session
+            assert s.execute(text("SELECT count(*) FROM blobs")).scalar() == 1
+            assert s.execute(text("SELECT count(*) FROM blob_chunks")).scalar() == 3
+            assert s.execute(text("SELECT count(*) FROM attachments")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
+def test_cli_acts_as_an_administrator_named_after_the_os_user(fresh_db, tmp_path, monkeypatch, capsys):
+    import getpass
+
+    from desk_desktop.cli import main
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+
+    monkeypatch.setenv("DESK_CLAMD", f"unix:{tmp_path / 'no-clamd.sock'}")  # scanner down: stays pending
+    engine = make_engine(fresh_db)
+    try:
+        factory = UnitOfWorkFactory(engine)
+        actor = make_org(factory(), slug="cli-audit")
+        add_ticket(factory(), actor, number="T-AUD-1")
+        note = tmp_path / "note.txt"
+        note.write_bytes(b"call before coming\n")
+        rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "t-aud-1", str(note)])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        assert "pending scan" in out.out and "document" in out.out and "text/plain" in out.out
+        with factory() as uow:
+            who = uow.session.execute(text("SELECT actor FROM audit_log WHERE action = 'attachment.added'")).scalar()
+        assert who == f"cli:{getpass.getuser()}"
+    finally:
+        engine.dispose()
