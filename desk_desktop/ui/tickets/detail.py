@@ -370,15 +370,16 @@ class TicketDetailPane(QWidget):
         for lay in (self.left_column, self.right_column):
             while lay.count():
                 lay.takeAt(0)
+        top = Qt.AlignmentFlag.AlignTop
         if columns == 2:
             for w in (self.form_card, self.customer_card, self.history_card):
-                self.left_column.addWidget(w)
+                self.left_column.addWidget(w, 0, top)
             for w in (self.wo_card, self.attachments_card):
-                self.right_column.addWidget(w)
+                self.right_column.addWidget(w, 0, top)
             self.right_column.addStretch(1)
         else:
             for w in (self.form_card, self.wo_card, self.attachments_card, self.customer_card, self.history_card):
-                self.left_column.addWidget(w)
+                self.left_column.addWidget(w, 0, top)
         self.left_column.addStretch(1)
         for w in cards:
             w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -489,8 +490,9 @@ class TicketDetailPane(QWidget):
 
         # customer
         self.customer_name.setText(t.customer_name)
-        contact = [x for x in (title(t.customer_type), t.customer_email, t.customer_phone) if x]
-        self.customer_contact.setText("  ·  ".join(contact))
+        contact = [x for x in (t.customer_email, t.customer_phone) if x]
+        self.customer_contact.setText("\n".join([title(t.customer_type) + (f" · {t.customer_ref}" if t.customer_ref else "")]
+                                                + contact))
         if t.site_id is not None:
             self.site_label.setText(f"Site: {t.site_name or ''} — {t.site_address or ''}")
         else:

@@ -300,8 +300,9 @@ class NewTicketDialog(QDialog):
         self._customer = customer
         self.customer_edit.setText(customer.name)
         self.customer_list.setVisible(False)
-        contact = " · ".join(x for x in (title(customer.customer_type), customer.email, customer.phone) if x)
-        self.customer_chosen.setText(f"{customer.ref} · {contact}")
+        contact = " · ".join(x for x in (customer.email, customer.phone) if x)
+        self.customer_chosen.setText(f"{customer.ref} · {title(customer.customer_type)}" + (f"\n{contact}" if contact else ""))
+        self.customer_edit.deselect()
         self._set_error("customer", "")
         self.site_combo.clear()
         self.site_combo.addItem("Loading sites…", None)

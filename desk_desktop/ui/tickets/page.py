@@ -90,6 +90,7 @@ class MultiSelectButton(QToolButton):
     def __init__(self, label: str, choices: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._label = label
+        self.setObjectName("FilterButton")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.setMenu(QMenu(self))
@@ -127,6 +128,9 @@ class MultiSelectButton(QToolButton):
 
     def _update_text(self) -> None:
         chosen = [self._actions[v].text() for v in self.selected()]
+        self.setProperty("active", bool(chosen))
+        self.style().unpolish(self)
+        self.style().polish(self)
         if not chosen:
             self.setText(f"{self._label}: Any")
         elif len(chosen) <= 2:
@@ -177,6 +181,8 @@ class SubjectDelegate(QStyledItemDelegate):
 
 class TicketTableView(QTableView):
     ticket_opened = Signal(int)
+    first_row_requested = Signal()
+    last_row_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -206,14 +212,11 @@ class TicketTableView(QTableView):
                 return
         if isinstance(model, TicketTableModel) and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             if key == Qt.Key.Key_End:
-                model.jump_to_end()
-                if model.anchor == "end" or not model.canFetchMore():
-                    self._select_row(model.rowCount() - 1)
+                self.last_row_requested.emit()
                 event.accept()
                 return
             if key == Qt.Key.Key_Home:
-                model.jump_to_start()
-                self._select_row(0)
+                self.first_row_requested.emit()
                 event.accept()
                 return
         super().keyPressEvent(event)
@@ -244,7 +247,7 @@ class TicketsPage(QWidget):
         self.setObjectName("TicketsPage")
         self.setStyleSheet(PAGE_STYLESHEET)
         self._restoring = False
-        self._pending_select_end = False
+        self._pending_select: str | None = None  # "first" / "last" once the jump's rows arrive
 
         # ------------------------------------------------------------ filter bar
         self.search_edit = QLineEdit()
@@ -387,6 +390,8 @@ class TicketsPage(QWidget):
         self.model.modelReset.connect(self._on_model_reset)
         self.model.rowsInserted.connect(self._on_model_rows_inserted)
         self.table.ticket_opened.connect(self.open_ticket)
+        self.table.first_row_requested.connect(self._on_newest_clicked)
+        self.table.last_row_requested.connect(self._on_oldest_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
         self.table.verticalScrollBar().valueChanged.connect(self._on_table_scrolled)
         self._select_timer.timeout.connect(self._show_current_in_detail)
@@ -575,9 +580,9 @@ class TicketsPage(QWidget):
     def _on_model_rows_loaded(self) -> None:
         self.error_label.setVisible(False)
         self._update_range_label()
-        if self._pending_select_end:
-            self._pending_select_end = False
-            self.table._select_row(self.model.rowCount() - 1)  # noqa: SLF001
+        if self._pending_select:
+            which, self._pending_select = self._pending_select, None
+            self.table._select_row(0 if which == "first" else self.model.rowCount() - 1)  # noqa: SLF001
 
     def _on_model_reset(self) -> None:
         self._update_range_label()
@@ -617,17 +622,19 @@ class TicketsPage(QWidget):
             self.model.fetch_previous()
 
     def _on_newest_clicked(self) -> None:
-        self.model.jump_to_start()
         self.table.setFocus()
-        if self.model.rowCount():
+        if self.model.anchor == "start" and self.model.rowCount():
             self.table._select_row(0)  # noqa: SLF001
+            return
+        self._pending_select = "first"
+        self.model.jump_to_start()
 
     def _on_oldest_clicked(self) -> None:
         self.table.setFocus()
         if self.model.anchor == "start" and not self.model.canFetchMore() and not self.model.is_loading:
             self.table._select_row(self.model.rowCount() - 1)  # noqa: SLF001
             return
-        self._pending_select_end = True
+        self._pending_select = "last"
         self.model.jump_to_end()
 
     # ----------------------------------------------------------------- selection

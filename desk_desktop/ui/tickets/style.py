@@ -72,6 +72,13 @@ QProgressBar {{ border: 1px solid #c3cdd9; border-radius: 4px; background: #eef1
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}
 QFrame#TimelineItem {{ border-left: 2px solid #c3cdd9; padding-left: 10px; }}
 QTabWidget#ListTabs::pane {{ border: none; background: transparent; }}
+QToolButton#FilterButton {{ background: #ffffff; border: 1px solid #b8c4d3; border-radius: 4px;
+    padding: 5px 22px 5px 10px; }}
+QToolButton#FilterButton:hover {{ background: #eef3fa; }}
+QToolButton#FilterButton[active="true"] {{ border: 1px solid #2d6cdf; background: #eef4fd; color: #1d4fa8;
+    font-weight: 600; }}
+QToolButton#FilterButton::menu-indicator {{ subcontrol-origin: padding; subcontrol-position: right center;
+    right: 6px; }}
 """
 
 
