@@ -155,6 +155,30 @@ def ensure_private_setup(*, engine: Engine, login_role: str = PRIVATE_LOGIN_ROLE
                         url=dispatcher_url(engine.url.render_as_string(hide_password=False), login_role))
 
 
+def use_private_dispatcher(db, *, login_role: str = PRIVATE_LOGIN_ROLE) -> SessionInfo:
+    """Private cluster start-up: map ``login_role`` and switch ``db`` over to it.
+
+    ``db`` is a ``bootstrap.Database`` whose engine is still the cluster superuser's
+    (migrations and demo data are done with it first). Afterwards ``db.engine``,
+    ``db.uow_factory`` and ``db.url`` are the dispatcher's, so the running app obeys
+    row-level security like any dispatcher; the superuser engine is disposed.
+    """
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+
+    setup = ensure_private_setup(engine=db.engine, login_role=login_role)
+    engine = make_engine(setup.url)
+    try:
+        session = current_session(uow=UnitOfWorkFactory(engine)())
+    except Exception:
+        engine.dispose()
+        raise
+    db.engine.dispose()
+    db.engine = engine
+    db.uow_factory = UnitOfWorkFactory(engine)
+    db.url = setup.url
+    return session
+
+
 # --------------------------------------------------------------------------- shared-server login
 @dataclass(frozen=True)
 class ConnectionDetails:

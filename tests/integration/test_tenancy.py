@@ -457,6 +457,34 @@ def test_private_setup_creates_an_admin_dispatcher_the_app_connects_as(test_serv
         test_server._admin(f'DROP ROLE IF EXISTS "{login}"')
 
 
+def test_use_private_dispatcher_switches_an_open_database_to_the_dispatcher_role(test_server):
+    from desk_desktop.bootstrap import Database
+    from desk_desktop.services import demo
+    from desk_desktop.services.session_info import use_private_dispatcher
+
+    url = test_server.create_database("desk_private_switch")
+    login = f"t_local_{uuid.uuid4().hex[:8]}"
+    eng = make_engine(url)
+    db = Database(url=url, engine=eng, uow_factory=UnitOfWorkFactory(eng))
+    try:
+        demo.load_demo(uow_factory=db.uow_factory, tickets=5)  # as the superuser, like the first start
+        session = use_private_dispatcher(db, login_role=login)
+        assert session.actor.is_admin and session.login_role == login
+        assert make_url(db.url).username == login
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT session_user")).scalar() == login
+        assert current_actor(uow=db.uow_factory()).organization_id == session.actor.organization_id
+        from desk_desktop.services import tickets
+
+        assert tickets.count_tickets(uow=db.uow_factory(), actor=session.actor,
+                                     filters=tickets.TicketFilter()) == 5
+        assert login in db.describe()  # the status line names the dispatcher role
+    finally:
+        db.engine.dispose()
+        test_server.drop_database(url)
+        test_server._admin(f'DROP ROLE IF EXISTS "{login}"')
+
+
 def test_a_non_admin_dispatcher_creates_tickets_with_gapless_numbers_in_its_own_organization(test_server):
     """The ordinary work (ticket, automation, number counter) runs under RLS as a non-admin."""
     from desk_desktop.services import tickets
