@@ -64,11 +64,43 @@ def looks_like_zip(head: bytes) -> bool:
     return head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 
+# Looking inside a zip reads its central directory into memory: a hostile zip with
+# millions of entries is only called a zip, never opened.
+MAX_ZIP_ENTRIES = 20_000
+MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024
+
+
+def _zip_directory_small(fileobj: BinaryIO) -> bool | None:
+    """True when the end-of-central-directory record announces a modest directory; False
+    when it is too big (or ZIP64); None when there is no such record."""
+    try:
+        end = fileobj.seek(0, io.SEEK_END)
+        start = max(0, end - (65536 + 22))
+        fileobj.seek(start)
+        tail = fileobj.read(end - start)
+    except (OSError, ValueError):
+        return None
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or len(tail) - pos < 22:
+        return None
+    entries = int.from_bytes(tail[pos + 10:pos + 12], "little")
+    dir_size = int.from_bytes(tail[pos + 12:pos + 16], "little")
+    if entries == 0xFFFF or dir_size == 0xFFFFFFFF:
+        return False
+    return entries <= MAX_ZIP_ENTRIES and dir_size <= MAX_ZIP_DIRECTORY_BYTES
+
+
 def zip_container_type(fileobj: BinaryIO) -> str | None:
     """The MIME type of a zip container (OOXML, ODF, EPUB, JAR or plain zip); None if the
     file is not a readable zip. ``fileobj`` must be seekable; only the central directory
     and at most one small member are read."""
+    small = _zip_directory_small(fileobj)
+    if small is None:
+        return None
+    if not small:
+        return "application/zip"
     try:
+        fileobj.seek(0)
         zf = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return None

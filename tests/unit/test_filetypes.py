@@ -268,3 +268,11 @@ def test_files_above_the_trusted_limit_are_not_sent():
     scanner = ClamdScanner("unix:/nonexistent.sock", trusted_max_bytes=10)
     res = scanner.scan_stream([b"x" * 11], size=11)  # no connection attempted
     assert res.status == "not_scanned" and "size limit exceeded" in res.reason
+
+
+def test_zip_with_a_huge_directory_is_not_opened(monkeypatch):
+    data = samples.docx()
+    monkeypatch.setattr(sniffing, "MAX_ZIP_ENTRIES", 2)
+    assert sniffing.sniff(data, seekable=io.BytesIO(data)) == "application/zip"
+    monkeypatch.setattr(sniffing, "MAX_ZIP_ENTRIES", 20_000)
+    assert sniffing.sniff(data, seekable=io.BytesIO(data)).endswith("wordprocessingml.document")
