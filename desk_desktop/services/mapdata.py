@@ -20,7 +20,8 @@ Technician state:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,8 +59,14 @@ class MapTechnician:
     state: str  # available | busy | off_shift
     open_jobs: int
     max_open: int
-    skills: dict[str, int] = field(default_factory=dict)
+    # Skills as the JSON text the database produced ({"hvac": 4, ...}): parsed only when
+    # someone looks (10,000 technicians need not pay for 10,000 parses on every refresh).
+    skills_json: str | None = None
     next_work_order_id: int | None = None
+
+    @property
+    def skills(self) -> dict[str, int]:
+        return json.loads(self.skills_json) if self.skills_json else {}
 
 
 @dataclass(frozen=True)
@@ -143,12 +150,12 @@ WITH loads AS (
      WHERE organization_id = :org {skill_filter}
      GROUP BY technician_id
 )
-SELECT t.id, t.name, t.max_open_work_orders, t.working_hours, t.location_updated_at,
+SELECT t.id, t.name, t.max_open_work_orders, t.working_hours::text AS hours_json, t.location_updated_at,
        p.source,
        ST_Y(p.pos::geometry) AS lat, ST_X(p.pos::geometry) AS lon,
        coalesce(l.open_jobs, 0) AS open_jobs, coalesce(l.busy_now, false) AS busy_now,
        n.work_order_id AS next_id, ST_Y(n.g) AS next_lat, ST_X(n.g) AS next_lon,
-       sk.skills,
+       sk.skills::text AS skills_json,
        (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz
   FROM technicians t
  CROSS JOIN LATERAL (
@@ -243,10 +250,15 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ..
     techs: list[MapTechnician] = []
     routes: list[MapRoute] = []
     local_now = None
+    shift_cache: dict[str | None, bool] = {}  # technicians share a handful of shift patterns
     for r in rows:
         if local_now is None:
             local_now = now.astimezone(_zone(r.tz))
-        if not on_shift(r.working_hours, local_now):
+        working = shift_cache.get(r.hours_json)
+        if working is None:
+            working = on_shift(json.loads(r.hours_json) if r.hours_json else None, local_now)
+            shift_cache[r.hours_json] = working
+        if not working:
             state = STATE_OFF_SHIFT
         elif r.busy_now or r.open_jobs >= r.max_open_work_orders:
             state = STATE_BUSY
@@ -263,7 +275,7 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ..
                 state=state,
                 open_jobs=int(r.open_jobs),
                 max_open=int(r.max_open_work_orders),
-                skills=dict(r.skills or {}),
+                skills_json=r.skills_json,
                 next_work_order_id=r.next_id,
             )
         )

@@ -104,6 +104,17 @@
       map.createPane("selection").style.zIndex = 640;   // above markers and clusters
       this.canvas = L.canvas({ padding: 0.3 });
       this.routeCanvas = L.canvas({ pane: "routes", padding: 0.3 });
+      var c = this.canvas, i, p;
+      this._techOpts = [];
+      for (i = 0; i < 3; i++) { this._techOpts.push(L.extend({ renderer: c }, techStyle(i))); }
+      this._orderOpts = [[], []];
+      for (p = 0; p < 4; p++) {
+        this._orderOpts[0].push(L.extend({ renderer: c, deskUnassigned: false }, orderStyle(p, false)));
+        this._orderOpts[1].push(L.extend({ renderer: c, deskUnassigned: true }, orderStyle(p, true)));
+      }
+      this._tip = L.tooltip({ direction: "top", offset: [0, -8] });
+      this.routeRows = {};
+      this._routesBuilt = false;
 
       if (window.DESK_BASEMAP) {
         this.layers.basemap = L.geoJSON(window.DESK_BASEMAP, {
@@ -125,6 +136,8 @@
       this.layers.selection = L.layerGroup().addTo(map);
       this.layers.technicians.addTo(map);
       this.layers.orders.addTo(map);
+      this._delegate(this.layers.technicians, "t");
+      this._delegate(this.layers.orders, "o");
       this.routesWanted = true;
       map.on("zoomend", this._syncRoutes, this);
 
@@ -143,7 +156,7 @@
       this.layers.technicians.clearLayers();  // also rebuilds the cluster grids with the options above
       this.layers.orders.clearLayers();
       this.layers.routes.clearLayers();
-      this.tech = {}; this.orders = {}; this.routes = {};
+      this.tech = {}; this.orders = {}; this.routes = {}; this.routeRows = {}; this._routesBuilt = false;
       for (i = 0; i < data.t.length; i++) {
         var tm = this._techMarker(data.t[i]);
         if (tm) { techMarkers.push(tm); }
@@ -192,25 +205,39 @@
       return this.counts();
     },
 
+    // Markers share one options object per style (no per-marker closures or handlers: the
+    // cluster groups delegate clicks and tooltips), so 20,000 of them build quickly.
     _techMarker: function (d) {
       if (d[1] == null || d[2] == null) { return null; }
-      var m = L.circleMarker([d[1], d[2]], L.extend({ renderer: this.canvas, deskKind: "t", deskId: d[0] }, techStyle(d[3])));
-      var self = this;
-      m.bindTooltip(function () { return self._techTooltip(self.tech[d[0]].d); }, { direction: "top", offset: [0, -6] });
-      m.on("click", function () { self._clicked("t", d[0]); });
+      var m = L.circleMarker([d[1], d[2]], this._techOpts[d[3]] || this._techOpts[0]);
+      m._deskId = d[0];
       this.tech[d[0]] = { m: m, d: d };
       return m;
     },
     _orderMarker: function (d) {
       if (d[1] == null || d[2] == null) { return null; }
-      var m = new DiamondMarker([d[1], d[2]], L.extend({ renderer: this.canvas, deskKind: "o", deskId: d[0], deskUnassigned: !!d[4] }, orderStyle(d[3], d[4])));
-      var self = this;
-      m.bindTooltip(function () { return self._orderTooltip(self.orders[d[0]].d); }, { direction: "top", offset: [0, -8] });
-      m.on("click", function () { self._clicked("o", d[0]); });
+      var m = new DiamondMarker([d[1], d[2]], this._orderOpts[d[4] ? 1 : 0][d[3]] || this._orderOpts[0][1]);
+      m._deskId = d[0];
       this.orders[d[0]] = { m: m, d: d };
       return m;
     },
+    _delegate: function (group, kind) {
+      var self = this;
+      group.on("click", function (e) { if (e.layer && e.layer._deskId != null) { self._clicked(kind, e.layer._deskId); } });
+      group.on("mouseover", function (e) {
+        var m = e.layer, entry = m && (kind === "t" ? self.tech[m._deskId] : self.orders[m._deskId]);
+        if (!entry) { return; }
+        var html = kind === "t" ? self._techTooltip(entry.d) : self._orderTooltip(entry.d);
+        self._tip.setLatLng(m.getLatLng()).setContent(html);
+        self.map.openTooltip(self._tip);
+      });
+      group.on("mouseout", function () { self.map.closeTooltip(self._tip); });
+    },
     _route: function (r) {
+      this.routeRows[r[0]] = r;
+      if (this._routesBuilt) { this._routeLine(r); }
+    },
+    _routeLine: function (r) {
       var t = this.tech[r[0]];
       var color = t ? TECH_COLORS[t.d[3]] : "#555";
       var line = L.polyline([[r[2], r[3]], [r[4], r[5]]], {
@@ -229,11 +256,16 @@
       if (o) { this.layers.orders.removeLayer(o.m); delete this.orders[id]; }
     },
     _removeRoute: function (techId) {
+      delete this.routeRows[techId];
       var r = this.routes[techId];
       if (r) { this.layers.routes.removeLayer(r); delete this.routes[techId]; }
     },
     _syncRoutes: function () {
       var show = this.routesWanted && this.map.getZoom() >= ROUTE_MIN_ZOOM;
+      if (show && !this._routesBuilt) {  // lines are built the first time they can be seen
+        this._routesBuilt = true;
+        for (var k in this.routeRows) { this._routeLine(this.routeRows[k]); }
+      }
       if (show && !this.map.hasLayer(this.layers.routes)) { this.layers.routes.addTo(this.map); }
       if (!show && this.map.hasLayer(this.layers.routes)) { this.map.removeLayer(this.layers.routes); }
       var note = document.getElementById("desk-routes-note");
@@ -242,7 +274,8 @@
 
     _techTooltip: function (d) {
       var pos = d[7] === 0 ? "current location" : "home base";
-      var skills = d[8] ? Object.keys(d[8]).sort().map(function (k) { return esc(k.replace(/_/g, " ")) + " " + d[8][k]; }).join(", ") : "";
+      var sk = typeof d[8] === "string" ? JSON.parse(d[8]) : d[8];
+      var skills = sk ? Object.keys(sk).sort().map(function (k) { return esc(k.replace(/_/g, " ")) + " " + sk[k]; }).join(", ") : "";
       return '<div class="desk-tip"><b>' + esc(d[4]) + "</b>" +
         '<div><span class="desk-dot" style="background:' + TECH_COLORS[d[3]] + '"></span>' + TECH_STATE_LABELS[d[3]] +
         " · " + d[5] + "/" + d[6] + " open jobs</div>" +
@@ -325,7 +358,7 @@
     counts: function () {
       return {
         technicians: Object.keys(this.tech).length, orders: Object.keys(this.orders).length,
-        routes: Object.keys(this.routes).length, selection: this.layers.selection.getLayers().length
+        routes: Object.keys(this.routeRows).length, selection: this.layers.selection.getLayers().length
       };
     },
     technicianPosition: function (id) {

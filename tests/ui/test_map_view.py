@@ -436,7 +436,7 @@ def test_changes_committed_elsewhere_move_markers_live(qtbot, fresh_db):
         assert info["unassigned"] is False and info["technician"] == tech_id
         assert page.unassigned_model.row_of(wo_id) == -1
         # The technician's line to their next job is there.
-        assert js(qtbot, page, f"DeskMap.routes[{tech_id}] !== undefined") is True
+        assert js(qtbot, page, f"DeskMap.routeRows[{tech_id}] !== undefined") is True
 
         # 3. An order is completed elsewhere: its marker goes away.
         done = small["assigned"][0]

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_desktop.domain.enums import PRIORITY_RANK, AssignmentLogic, Priority
+from desk_desktop.domain.enums import PRIORITY_RANK, AssignmentLogic
 from desk_desktop.services import mapdata
 from desk_desktop.services.mapdata import MapData, MapTechnician, MapWorkOrder
 from desk_desktop.ui.context import UiContext
@@ -110,6 +110,23 @@ def _skills_text(skills: dict[str, int]) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# Work done on the worker pool: the query AND the JavaScript text (20,000 rows of JSON
+# are not encoded on the GUI thread).
+# --------------------------------------------------------------------------------------
+
+
+def fetch_full(uow_factory, actor, *, fit: bool) -> tuple[MapData, str]:
+    data = mapdata.load_map_data(uow=uow_factory(), actor=actor)
+    return data, payload.js_call("setData", payload.full_payload(data, fit=fit))
+
+
+def fetch_changes(uow_factory, actor, *, technician_ids, work_order_ids) -> tuple[MapData, str]:
+    data = mapdata.load_map_changes(uow=uow_factory(), actor=actor, technician_ids=technician_ids,
+                                    work_order_ids=work_order_ids)
+    return data, payload.js_call("applyChanges", payload.changes_payload(data))
+
+
+# --------------------------------------------------------------------------------------
 # QWebChannel bridge: the page calls these slots
 # --------------------------------------------------------------------------------------
 
@@ -159,9 +176,8 @@ class UnassignedModel(QAbstractTableModel):
 
     def set_rows(self, rows: list[MapWorkOrder]) -> None:
         self.beginResetModel()
-        self._rows = sorted(
-            rows, key=lambda w: (-PRIORITY_RANK.get(Priority(w.priority), 0), w.created_at, w.id)
-        )
+        rank = {str(p): r for p, r in PRIORITY_RANK.items()}
+        self._rows = sorted(rows, key=lambda w: (-rank.get(w.priority, 0), w.created_at, w.id))
         self._now = datetime.now(timezone.utc)
         self.endResetModel()
 
@@ -248,6 +264,7 @@ class MapPage(QWidget):
         self._page_loaded = False
         self._bridge_ready = False
         self._data: MapData | None = None
+        self._full_script: str | None = None
         self._technicians: dict[int, MapTechnician] = {}
         self._orders: dict[int, MapWorkOrder] = {}
         self._pushed_once = False
@@ -452,9 +469,10 @@ class MapPage(QWidget):
             self._pending_orders.clear()
             self._fetching = True
             self.ctx.runner.submit(
-                mapdata.load_map_data,
-                uow=self.ctx.uow_factory(),
-                actor=self.ctx.actor,
+                fetch_full,
+                self.ctx.uow_factory,
+                self.ctx.actor,
+                fit=not self._pushed_once,
                 on_done=self._on_full_loaded,
                 on_error=self._on_fetch_failed,
             )
@@ -470,9 +488,9 @@ class MapPage(QWidget):
                     techs.add(previous.technician_id)
             self._fetching = True
             self.ctx.runner.submit(
-                mapdata.load_map_changes,
-                uow=self.ctx.uow_factory(),
-                actor=self.ctx.actor,
+                fetch_changes,
+                self.ctx.uow_factory,
+                self.ctx.actor,
                 technician_ids=techs,
                 work_order_ids=orders,
                 on_done=self._on_changes_loaded,
@@ -488,7 +506,8 @@ class MapPage(QWidget):
         self._fetch_done()
         self._show_error(f"The map could not be updated: {exc}")
 
-    def _on_full_loaded(self, data: MapData) -> None:
+    def _on_full_loaded(self, result: tuple[MapData, str]) -> None:
+        data, self._full_script = result
         self._data = data
         self._technicians = {t.id: t for t in data.technicians}
         self._orders = {w.id: w for w in data.work_orders}
@@ -502,13 +521,17 @@ class MapPage(QWidget):
         data = self._data
         if data is None:
             return
-        fit = not self._pushed_once
+        script = self._full_script
+        if script is None:  # e.g. the page was reloaded: send the data again
+            script = payload.js_call("setData", payload.full_payload(data, fit=not self._pushed_once))
+        self._full_script = None  # sent once; the page keeps the markers
         self._pushed_once = True
-        self.run_js(payload.js_call("setData", payload.full_payload(data, fit=fit)))
+        self.run_js(script)
         if self._selected_id is not None and self._candidates is not None:
             self._show_selection_on_map(focus=False)
 
-    def _on_changes_loaded(self, data: MapData) -> None:
+    def _on_changes_loaded(self, result: tuple[MapData, str]) -> None:
+        data, script = result
         orders_changed = bool(data.requested_work_order_ids)
         for tech_id in data.requested_technician_ids:
             self._technicians.pop(tech_id, None)
@@ -525,7 +548,7 @@ class MapPage(QWidget):
                 if current is None or current.technician_id is not None:
                     self._clear_selection()
         if self.ready and self._pushed_once:
-            self.run_js(payload.js_call("applyChanges", payload.changes_payload(data)))
+            self.run_js(script)
         self._fetch_done()
 
     def _on_live_changed(self, entity: str, entity_id, action: str) -> None:

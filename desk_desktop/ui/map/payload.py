@@ -30,7 +30,7 @@ def _r(x: float | None) -> float | None:
 def technician_row(t: MapTechnician) -> list:
     return [
         t.id, _r(t.lat), _r(t.lon), STATE_CODES.get(t.state, 0), t.name, t.open_jobs, t.max_open,
-        0 if t.position_source == "current" else 1, t.skills or None,
+        0 if t.position_source == "current" else 1, t.skills_json,  # JSON text: the page parses it on hover
     ]
 
 
