@@ -145,8 +145,8 @@ def demo_rules():
           offset=24 * 60),
         d("Appliance repairs", "Kitchen and appliance work in rotation.", cats=["appliance"],
           wo=("repair", "medium", 90), assign="round_robin", skills=["appliances"], offset=4 * 60),
-        d("Preventive maintenance", "Tickets tagged preventive or maintenance become planned visits.",
-          tags=["preventive", "maintenance"], wo=("maintenance", "low", 120), assign="workload", offset=48 * 60,
+        d("Preventive maintenance", "Planned visits, assigned by a dispatcher from the map.",
+          tags=["preventive", "maintenance"], wo=("maintenance", "low", 120), assign=None, offset=None,
           notify=(True, False)),
         d("Hardware swaps (paused)", "On hold until the new stock arrives.", cats=["hardware"],
           wo=("installation", "low", 60), assign="round_robin", skills=["it_hardware"], offset=24 * 60,
@@ -246,36 +246,46 @@ def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, ti
         tags = []
         if cat in TAGS and rng.random() < 0.6:
             tags.append(rng.choice(TAGS[cat]))
-        if rng.random() < 0.08:
+        if rng.random() < 0.15:
             tags.append("preventive")
         subject = rng.choice(SUBJECTS[cat])
-        result = ticket_service.create_ticket(
-            uow=uow_factory(), actor=actor, subject=subject, category=cat, priority=prio, customer_ref=cref,
-            description=f"{subject}. Reported by the customer by phone; please call ahead before arriving.",
-            tags=tuple(tags), site_ref=rng.choice(sites_by_customer[cid]), now=ts,
-        )
-        created += 1
-        with uow_factory() as uow:  # the demo back-dates its history
+        age = now - ts
+        with uow_factory() as uow:  # one transaction per demo ticket: create, back-date, history
+            result = ticket_service.create_ticket(
+                uow=uow, actor=actor, subject=subject, category=cat, priority=prio, customer_ref=cref,
+                description=f"{subject}. Reported by the customer by phone; please call ahead before arriving.",
+                tags=tuple(tags), site_ref=rng.choice(sites_by_customer[cid]), now=ts,
+            )
             uow.session.execute(update(Ticket).where(Ticket.id == result.ticket.id)
                                 .values(created_at=ts, updated_at=ts))
+            if age > timedelta(days=10):
+                steps = ("open", "resolved") if age <= timedelta(days=30) else ("open", "resolved", "closed")
+            elif age > timedelta(days=3) and rng.random() < 0.6:
+                steps = ("open",)
+            else:
+                steps = ()
+            for status in steps:
+                ticket_service.change_ticket_status(uow=uow, actor=actor, ticket_id=result.ticket.id, status=status)
             uow.commit()
+        created += 1
         if result.work_order is not None:
-            assignment.assign_pending(uow_factory=uow_factory, now=ts, limit=10)
-        age = now - ts
-        if age > timedelta(days=10):
-            final = "closed" if age > timedelta(days=30) else "resolved"
-            for status in ("open", "resolved", "closed")[: 2 if final == "resolved" else 3]:
-                ticket_service.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=result.ticket.id,
-                                                    status=status)
-            if result.work_order is not None:
+            if result.work_order.auto_assign:
+                assignment.assign_pending(uow_factory=uow_factory, now=ts, limit=10)
+            elif age > timedelta(days=7):
+                # Planned visits: a dispatcher picked the least-loaded eligible technician.
+                wo_id = result.work_order.work_order_id
+                cands = assignment.list_candidates(uow=uow_factory(), actor=actor, work_order_id=wo_id,
+                                                   strategy="workload", now=ts)
+                best = next((c for c in cands.candidates if c.eligible), None)
+                if best is not None:
+                    assignment.assign_work_order(uow=uow_factory(), actor=actor, work_order_id=wo_id,
+                                                 technician_id=best.technician_id, strategy="workload", now=ts)
+            if age > timedelta(days=10):
                 with uow_factory() as uow:
                     uow.session.execute(update(WorkOrder).where(WorkOrder.id == result.work_order.work_order_id)
                                         .where(WorkOrder.technician_id.is_not(None))
                                         .values(status="completed", needs_assignment=False))
                     uow.commit()
-        elif age > timedelta(days=3) and rng.random() < 0.6:
-            ticket_service.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=result.ticket.id,
-                                                status="open")
 
     with uow_factory() as uow:
         s = uow.session
