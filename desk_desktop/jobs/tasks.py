@@ -119,6 +119,17 @@ def run_rescan(*, uow_factory: UnitOfWorkFactory, scanner: Any, limit: int = 20,
         total += n
         if n < limit or should_stop():
             break
+    if total == 0:
+        # rescan_pending scans nothing while the scanner is down: say so if files are waiting.
+        with uow_factory() as uow:
+            waiting = uow.session.execute(
+                text("SELECT count(*) FROM blobs WHERE scan_status = 'pending' AND sha256 NOT LIKE '~%'")
+            ).scalar_one()
+        ping = getattr(scanner, "ping", None)
+        if waiting and ping is not None and not ping():
+            where = getattr(scanner, "address", None) or "the configured clamd"
+            raise JobFailedPartly(f"{waiting} file(s) wait for a virus scan, but the scanner ({where}) "
+                                  "is not reachable", {"scanned": 0, "waiting": waiting})
     return TaskResult(f"{total} file(s) scanned", {"scanned": total}, did_work=total > 0)
 
 

@@ -1,0 +1,161 @@
+"""The in-process scheduler of one workstation: kicks after commits, state for the status
+bar, honest errors, clean shutdown."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from desk_desktop.config import Settings, SmtpSettings
+from desk_desktop.db.models import WorkOrder
+from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+from desk_desktop.jobs.scheduler import AppScheduler
+from desk_desktop.services.channels import ChannelRegistry, EmailChannel, InboxChannel
+from desk_desktop.services.tickets import create_ticket
+from tests.notify_seed import seed
+from tests.smtp_recorder import SmtpRecorder
+
+
+@pytest.fixture
+def db(fresh_db):
+    engine = make_engine(fresh_db)
+    yield fresh_db, UnitOfWorkFactory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def smtp():
+    rec = SmtpRecorder().start()
+    yield rec
+    rec.stop()
+
+
+def registry(port: int) -> ChannelRegistry:
+    return ChannelRegistry([InboxChannel(), EmailChannel(SmtpSettings(host="127.0.0.1", port=port, timeout=5))])
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_new_ticket_is_assigned_and_notified_right_after_commit(db, smtp):
+    _, uow_factory = db
+    sd = seed(uow_factory)
+    # Sweeps are far apart: only the kick after the commit can make this fast.
+    sched = AppScheduler(uow_factory, Settings(), channel_registry=registry(smtp.port),
+                         intervals={"assign": 3600, "notify": 3600, "rescan": 3600, "housekeeping": 3600},
+                         jobs=("assign", "notify", "housekeeping"))
+    uow_factory.add_commit_listener(sched.on_commit)
+    sched.start()
+    try:
+        wait_until(lambda: {"assign", "notify", "housekeeping"} <= set(sched.state.last_runs), 10, "first runs")
+        assert sched.state.running
+        created = create_ticket(uow=uow_factory(), actor=sd.actor, subject="No heating", category="hvac",
+                                priority="high", customer_ref=sd.customer_refs[0], site_ref=sd.site_refs[0])
+        wo_id = created.work_order.work_order_id
+
+        def technician():
+            with uow_factory() as uow:
+                return uow.session.scalar(select(WorkOrder.technician_id).where(WorkOrder.id == wo_id))
+
+        assert wait_until(technician, 10, "the assignment") == sd.technician_ids[0]
+        got = smtp.wait_for(2, timeout=10)
+        assert sorted(m.to for m in got) == ["customer0@customers.example", "tech0@techs.example"]
+        state = sched.state
+        assert state.last_runs["assign"].ok and state.last_error is None
+        assert "Background jobs: running" in state.describe()
+    finally:
+        uow_factory.remove_commit_listener(sched.on_commit)
+        sched.shutdown()
+    assert not sched.state.running
+    assert sched.state.describe().startswith("Background jobs: stopped")
+    # After shutdown, kicks are ignored rather than failing.
+    sched.kick("assign")
+
+
+def test_a_job_whose_service_is_missing_reports_an_error_instead_of_success(db, monkeypatch):
+    _, uow_factory = db
+    sched = AppScheduler(uow_factory, Settings(), channel_registry=ChannelRegistry([InboxChannel()]))
+    monkeypatch.setitem(sys.modules, "desk_desktop.services.assignment", None)  # not installed
+    run = sched.run_job("assign")
+    assert not run.ok
+    assert "Automatic assignment is not available" in run.error
+    state = sched.state
+    assert state.last_error == run.error and state.last_error_job == "assign"
+    assert "last error in assign" in state.describe()
+    monkeypatch.undo()
+    assert sched.run_job("assign").ok
+    assert sched.state.last_error is None  # resolved: the status bar clears
+
+
+def test_run_once_processes_pending_work(db, smtp):
+    _, uow_factory = db
+    sd = seed(uow_factory, technicians=2, customers=2)
+    for i in range(3):
+        create_ticket(uow=uow_factory(), actor=sd.actor, subject=f"Fault {i}", category="hvac", priority="high",
+                      customer_ref=sd.customer_refs[i % 2], site_ref=sd.site_refs[i % 2])
+    sched = AppScheduler(uow_factory, Settings(), channel_registry=registry(smtp.port), jobs=("assign", "notify"))
+    results = sched.run_once()
+    assert results["assign"].counts["assigned"] == 3
+    assert results["notify"].counts["sent"] == 9  # 3 × (technician email + inbox, customer email)
+    assert len(smtp.received()) == 6
+    again = sched.run_once()
+    assert again["assign"].counts["assigned"] == 0 and again["notify"].counts["sent"] == 0
+
+
+def test_unknown_job_names_are_refused(db):
+    _, uow_factory = db
+    with pytest.raises(ValueError):
+        AppScheduler(uow_factory, Settings(), jobs=("assign", "coffee"))
+    sched = AppScheduler(uow_factory, Settings())
+    with pytest.raises(ValueError):
+        sched.kick("coffee")
+
+
+def _cli(url: str, *args: str, env_extra: dict[str, str] | None = None):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_SMTP")}
+    env.update(DESK_CLAMD="unix:/nonexistent/clamd.ctl", DESK_LOG_LEVEL="WARNING", **(env_extra or {}))
+    env.pop("DESK_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "desk_desktop", "scheduler", "--database-url", url, *args],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_once_processes_pending_work_and_exits_0(db):
+    import json
+
+    url, uow_factory = db
+    sd = seed(uow_factory)
+    create_ticket(uow=uow_factory(), actor=sd.actor, subject="Leaking unit", category="hvac", priority="high",
+                  customer_ref=sd.customer_refs[0], site_ref=sd.site_refs[0])
+    # No SMTP configured on this machine: the inbox is delivered, emails wait for a process that has it.
+    proc = _cli(url, "--once", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    assert report["jobs"]["assign"]["counts"]["assigned"] == 1
+    assert report["jobs"]["notify"]["counts"]["sent"] == 1
+    assert set(report["jobs"]) == {"assign", "notify", "rescan", "housekeeping"}
+    with uow_factory() as uow:
+        from desk_desktop.db.models import Notification
+
+        statuses = sorted(uow.session.execute(select(Notification.channel, Notification.status)).all())
+    assert statuses == [("email", "pending"), ("email", "pending"), ("inbox", "sent")]
+
+
+def test_cli_reports_failures_with_a_non_zero_exit(db):
+    url, _ = db
+    proc = _cli(url, "--once", "--jobs", "assign,coffee")
+    assert proc.returncode == 1
+    assert "unknown job(s): coffee" in proc.stderr
