@@ -70,14 +70,24 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         msg = email.message_from_bytes(envelope.content, policy=default_policy)
+        if session.ssl is not None:
+            self.recorder.tls_sessions += 1
         with self.recorder.lock:
             self.recorder.messages.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), msg))
         return "250 Message accepted for delivery"
 
 
 class SmtpRecorder:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, users: dict[str, str] | None = None,
+                 starttls_context=None, tls_context=None) -> None:
+        """``users`` requires AUTH LOGIN/PLAIN; ``starttls_context`` offers (and requires)
+        STARTTLS; ``tls_context`` makes it an implicit-TLS (smtps) server."""
         self.port = port or free_port()
+        self.users = users
+        self.starttls_context = starttls_context
+        self.tls_context = tls_context
+        self.logins: list[str] = []
+        self.tls_sessions = 0
         self.host = "127.0.0.1"
         self.messages: list[Received] = []
         self.lock = threading.Lock()
@@ -92,7 +102,14 @@ class SmtpRecorder:
         return f"smtp://{self.host}:{self.port}"
 
     def start(self) -> SmtpRecorder:
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
+        server_kwargs: dict = {}
+        if self.starttls_context is not None:
+            server_kwargs.update(tls_context=self.starttls_context, require_starttls=True)
+        if self.users is not None:
+            server_kwargs.update(authenticator=self._authenticate, auth_required=True,
+                                 auth_require_tls=self.starttls_context is not None or self.tls_context is not None)
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
+                                      ssl_context=self.tls_context, **server_kwargs)
         self._controller.start()
         return self
 
@@ -101,6 +118,16 @@ class SmtpRecorder:
             self.released.set()
             self._controller.stop()
             self._controller = None
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if isinstance(auth_data, LoginPassword):
+            user, password = auth_data.login.decode(), auth_data.password.decode()
+            if self.users and self.users.get(user) == password:
+                self.logins.append(user)
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
 
     def stall(self, address: str) -> None:
         self.stalled_addresses.add(address)

@@ -273,3 +273,86 @@ def test_a_rolled_back_change_queues_nothing(uow_factory):
         notifications.enqueue_work_order_event(uow=uow, work_order_id=wo_id, event=EVENT_ASSIGNED)
         # no commit: the assignment failed later in the same transaction
     assert rows(uow_factory) == []
+
+
+# ------------------------------------------------------------------ SMTP transport security
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    import subprocess
+
+    d = tmp_path_factory.mktemp("smtp-cert")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                   check=True, capture_output=True)
+    return d / "cert.pem", d / "key.pem"
+
+
+def _server_ctx(certificate):
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(*map(str, certificate))
+    return ctx
+
+
+def _client_ctx(certificate):
+    import ssl
+
+    return ssl.create_default_context(cafile=str(certificate[0]))
+
+
+def _message(to: str = "grace@techs.example"):
+    from desk_desktop.services.channels import OutgoingMessage
+
+    return OutgoingMessage(notification_id=1, idempotency_key="k:1", channel="email", recipient_address=to,
+                           subject="New job: WO-000001", body_text="Hello Grace,", body_html="<p>Hello Grace,</p>",
+                           organization_id=1)
+
+
+def test_starttls_and_login_are_used_when_configured(certificate):
+    from desk_desktop.services.channels import DeliveryFailed
+
+    server = SmtpRecorder(users={"dispatch": "s3cret"}, starttls_context=_server_ctx(certificate)).start()
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=server.port, starttls=True, user="dispatch", password="s3cret",
+                                from_address="dispatch@acme.example", timeout=5)
+        channel = EmailChannel(settings, ssl_context=_client_ctx(certificate))
+        channel.send(_message())
+        channel.close()
+        [got] = server.received()
+        assert got.to == "grace@techs.example" and got.message["From"] == "dispatch@acme.example"
+        assert server.logins == ["dispatch"] and server.tls_sessions == 1
+        # A wrong password is reported in words, and the message is not lost (it is retried).
+        bad = EmailChannel(SmtpSettings(host="127.0.0.1", port=server.port, starttls=True, user="dispatch",
+                                        password="nope", timeout=5), ssl_context=_client_ctx(certificate))
+        with pytest.raises(DeliveryFailed, match="refused the login") as err:
+            bad.send(_message())
+        assert not err.value.permanent
+        # Without STARTTLS this server refuses to take mail at all.
+        plain = EmailChannel(SmtpSettings(host="127.0.0.1", port=server.port, timeout=5))
+        with pytest.raises(DeliveryFailed):
+            plain.send(_message())
+        assert len(server.received()) == 1
+    finally:
+        server.stop()
+
+
+def test_implicit_tls_smtps(certificate):
+    server = SmtpRecorder(tls_context=_server_ctx(certificate)).start()
+    try:
+        settings = SmtpSettings.from_url(f"smtps://127.0.0.1:{server.port}", "dispatch@acme.example")
+        assert settings.use_tls
+        channel = EmailChannel(settings, ssl_context=_client_ctx(certificate))
+        channel.send(_message())
+        channel.close()
+        assert [m.to for m in server.received()] == ["grace@techs.example"]
+        # The port speaks TLS only: a plain SMTP client gets nowhere.
+        from desk_desktop.services.channels import DeliveryFailed
+
+        with pytest.raises(DeliveryFailed, match="cannot reach the mail server"):
+            EmailChannel(SmtpSettings(host="127.0.0.1", port=server.port, timeout=2)).send(_message())
+        assert len(server.received()) == 1
+    finally:
+        server.stop()
