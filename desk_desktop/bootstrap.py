@@ -92,6 +92,7 @@ class Workstation:
     scheduler: Any = None
     listener: Any = None
     demo_loaded: bool = False
+    identity: str = ""  # "Organization · user" for the window
 
     def shutdown(self) -> None:
         """Explicit, ordered shutdown: scheduler, listener, then the database (and cluster)."""
@@ -127,8 +128,8 @@ def resolve_actor(db: Database, *, load_demo_if_empty: bool = True) -> tuple[Any
     if current_actor is not None:
         try:
             return current_actor(uow=db.uow_factory()), demo_loaded
-        except Exception:  # noqa: BLE001 - fall back to the superuser view of the first organization
-            if not db.is_private:
+        except Exception:  # noqa: BLE001 - only a superuser may fall back to the first organization
+            if not _is_superuser(db):
                 raise
     from sqlalchemy import select
 
@@ -147,12 +148,27 @@ def resolve_actor(db: Database, *, load_demo_if_empty: bool = True) -> tuple[Any
     return Actor(organization_id=org.id, name=getpass.getuser(), is_admin=True), demo_loaded
 
 
+def describe_identity(db: Database, actor: Any) -> str:
+    """Organization and user, for the navigation bar and the status bar."""
+    with db.engine.connect() as conn:
+        org = conn.execute(text("SELECT name FROM organizations WHERE id = :id"), {"id": actor.organization_id}).scalar()
+    role = " · admin" if getattr(actor, "is_admin", False) else ""
+    return f"{org or 'organization ' + str(actor.organization_id)}\n{actor.name}{role}"
+
+
+def _is_superuser(db: Database) -> bool:
+    with db.engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user")).scalar())
+
+
 def start_workstation(settings: Settings, *, with_scheduler: bool = True, with_listener: bool = True) -> Workstation:
     """Open the database, find the actor, start the scheduler and the change listener."""
     db = open_database(settings)
     try:
         actor, demo_loaded = resolve_actor(db)
-        ws = Workstation(settings=settings, db=db, actor=actor, demo_loaded=demo_loaded)
+        ws = Workstation(settings=settings, db=db, actor=actor, demo_loaded=demo_loaded,
+                         identity=describe_identity(db, actor))
         if with_scheduler:
             from desk_desktop.jobs.scheduler import AppScheduler
             from desk_desktop.services.scanning import scanner_from_settings

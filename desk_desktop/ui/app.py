@@ -67,7 +67,7 @@ def build_main_window(ws, runner=None):
         ws.listener = listener
     except ImportError:  # pragma: no cover
         log.warning("live updates are not available in this build")
-    window = MainWindow(ctx, db_description=ws.db.describe)
+    window = MainWindow(ctx, db_description=ws.db.describe, identity=ws.identity)
     window._live_bridge = bridge  # keep it alive with the window
     live.refresh_all.connect(window.refresh_all)
     return window

@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
     page_changed = Signal(str)
 
     def __init__(self, ctx: UiContext, *, db_description: Callable[[], str] | None = None,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, identity: str = "") -> None:
         super().__init__()
         self.ctx = ctx
         self._db_description = db_description
@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
         nav_layout.setContentsMargins(0, 0, 0, 0)
         nav_layout.setSpacing(0)
         title = QLabel(APP_NAME, objectName="AppTitle")
-        self.org_label = QLabel(ctx.actor.name, objectName="OrgLabel")
+        self.org_label = QLabel(identity or ctx.actor.name, objectName="OrgLabel")
+        self.org_label.setWordWrap(True)
         nav_layout.addWidget(title)
         nav_layout.addWidget(self.org_label)
         self.stack = QStackedWidget()

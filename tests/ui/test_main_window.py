@@ -1,0 +1,65 @@
+"""The main window over a real database with demo data, as a dispatcher first sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QTableView
+
+from desk_desktop.bootstrap import Workstation, open_database, resolve_actor
+from desk_desktop.config import Settings
+from desk_desktop.services.demo import load_demo
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo_db(test_server):
+    url = test_server.create_database("desk_mainwin")
+    db = open_database(Settings(database_url=url))
+    load_demo(uow_factory=db.uow_factory)
+    db.close()
+    yield url
+    test_server.drop_database(url)
+
+
+def _tickets_table(window) -> QTableView:
+    views = [v for v in window.pages["tickets"].findChildren(QTableView) if v.model() is not None]
+    assert views, "the tickets page has no table"
+    return max(views, key=lambda v: v.model().rowCount())
+
+
+def test_main_window_shows_demo_tickets_and_the_database_in_the_status_bar(qtbot, demo_db, tmp_path):
+    from desk_desktop.ui.app import apply_style, build_main_window
+
+    settings = Settings(database_url=demo_db, data_dir=tmp_path)
+    db = open_database(settings)
+    actor, _ = resolve_actor(db, load_demo_if_empty=False)
+    from desk_desktop.bootstrap import describe_identity
+
+    ws = Workstation(settings=settings, db=db, actor=actor, identity=describe_identity(db, actor))
+    window = build_main_window(ws)
+    qtbot.addWidget(window)
+    apply_style(QApplication.instance())
+    window.resize(1440, 900)
+    window.show()
+    window.show_page("tickets")
+    try:
+        qtbot.waitUntil(lambda: _tickets_table(window).model().rowCount() > 0, timeout=20000)
+        qtbot.waitUntil(lambda: window.conn_label.text().endswith("Connected"), timeout=20000)
+        assert "shared server" in window.db_label.text() and "PostgreSQL 15" in window.db_label.text()
+        assert "Lakeshore Field Services" in window.org_label.text()
+        model = _tickets_table(window).model()
+        shown = {str(model.index(r, 0).data()) for r in range(min(model.rowCount(), 50))}
+        assert any(s.startswith("TK-2026-") for s in shown), shown
+        # The navigation reaches every view.
+        for key in ("rules", "map", "tickets"):
+            window.show_page(key)
+            assert window.stack.currentWidget() is window.pages[key]
+        qtbot.wait(300)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        assert window.grab().save(str(SHOTS / "main_window.png"))
+    finally:
+        window.close()
+        ws.shutdown()
