@@ -19,10 +19,10 @@ Technician state:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
@@ -191,7 +191,7 @@ def _zone(name: str | None):
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
@@ -319,7 +319,7 @@ def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> t
 
 def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
     """Everything the map shows for the actor's organization (two queries)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with uow:
         techs, routes = _technicians(uow, actor.organization_id, now, None)
         orders = _work_orders(uow, actor.organization_id, None)
@@ -343,7 +343,7 @@ def load_map_changes(
     An id that was asked for but is absent from the result is no longer on the map
     (closed, deleted, deactivated, or another organization's).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     wanted_techs = {int(i) for i in technician_ids}
     wo_ids = tuple(sorted({int(i) for i in work_order_ids}))
     techs: tuple[MapTechnician, ...] = ()

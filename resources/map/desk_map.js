@@ -120,7 +120,7 @@
         this.layers.basemap = L.geoJSON(window.DESK_BASEMAP, {
           pane: "basemap", interactive: false,
           renderer: L.canvas({ pane: "basemap", padding: 0.5 }),
-          style: { color: "#9aa9b5", weight: 1, fillColor: "#eceae4", fillOpacity: 1 }
+          style: { color: "#a7b4bf", weight: 1.2, fillColor: "#f2efe9", fillOpacity: 1 }
         }).addTo(map);
       }
       map.getContainer().classList.add("desk-map");
@@ -307,6 +307,7 @@
     _drawSelection: function () {
       var sel = this.selection, g = this.layers.selection, self = this;
       g.clearLayers();
+      this.map.getPane("routes").style.opacity = sel ? 0.35 : 1;  // let the candidates stand out
       if (!sel) { return; }
       var o = L.latLng(sel.lat, sel.lon);
       (sel.candidates || []).forEach(function (c) {
@@ -399,19 +400,20 @@
       var ctl = L.control({ position: "bottomleft" });
       ctl.onAdd = function () {
         var div = L.DomUtil.create("div", "desk-legend");
-        var h = '<label class="desk-leg-head"><input type="checkbox" data-layer="technicians" checked> Technicians</label>';
+        var col1 = '<label class="desk-leg-head"><input type="checkbox" data-layer="technicians" checked> Technicians</label>';
         for (var i = 0; i < 3; i++) {
-          h += '<div class="desk-leg-row"><span class="desk-dot" style="background:' + TECH_COLORS[i] + '"></span>' + TECH_STATE_LABELS[i] + "</div>";
+          col1 += '<div class="desk-leg-row"><span class="desk-dot" style="background:' + TECH_COLORS[i] + '"></span>' + TECH_STATE_LABELS[i] + "</div>";
         }
-        h += '<label class="desk-leg-head"><input type="checkbox" data-layer="orders" checked> Work orders</label>';
+        col1 += '<label class="desk-leg-head"><input type="checkbox" data-layer="routes" checked> Next-job lines</label>';
+        col1 += '<div class="desk-leg-row desk-muted" id="desk-routes-note" style="display:none">Zoom in to see them</div>';
+        var col2 = '<label class="desk-leg-head"><input type="checkbox" data-layer="orders" checked> Work orders</label>';
         for (var p = 3; p >= 0; p--) {
-          h += '<div class="desk-leg-row"><span class="desk-diamond" style="background:' + PRIORITY_COLORS[p] + '"></span>' + PRIORITY_LABELS[p] + "</div>";
+          col2 += '<div class="desk-leg-row"><span class="desk-diamond" style="background:' + PRIORITY_COLORS[p] + '"></span>' + PRIORITY_LABELS[p] + "</div>";
         }
-        h += '<div class="desk-leg-row"><span class="desk-diamond desk-diamond-un"></span>Unassigned (outlined)</div>';
-        h += '<label class="desk-leg-head"><input type="checkbox" data-layer="routes" checked> Next-job routes</label>';
-        h += '<div class="desk-leg-row desk-muted" id="desk-routes-note" style="display:none">Zoom in to see routes</div>';
+        col2 += '<div class="desk-leg-row"><span class="desk-diamond desk-diamond-un"></span>Unassigned</div>';
+        var h = '<div class="desk-leg-cols"><div>' + col1 + "</div><div>" + col2 + "</div></div>";
         if (self.tileLayer) {
-          h += '<label class="desk-leg-head"><input type="checkbox" data-layer="tiles" checked> Street map</label>';
+          h += '<label class="desk-leg-head desk-leg-foot"><input type="checkbox" data-layer="tiles" checked> Street map</label>';
         }
         h += '<div class="desk-offline" id="desk-offline" style="display:none">Street map unavailable: showing the built-in outline map</div>';
         div.innerHTML = h;

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from sqlalchemy import select, text
+from PySide6.QtWidgets import QPushButton
+from sqlalchemy import text
 
 from desk_desktop.config import Settings
 from desk_desktop.db.models import (
@@ -259,6 +260,21 @@ def test_page_loads_offline_with_vendored_leaflet_and_markers(qtbot, uow_factory
     info = js(qtbot, page, f"DeskMap.orderInfo({wo})")
     assert info["unassigned"] is True
     assert (info["lat"], info["lon"]) == pytest.approx(city["orders"][wo]["pos"], abs=1e-6)
+    # Hovering a technician shows who they are; the legend's boxes toggle layers.
+    name = city["techs"][some_tech]["name"]
+    tip = js(qtbot, page, f"""(function () {{
+        var t = DeskMap.tech[{some_tech}];
+        DeskMap.layers.technicians.fire("mouseover", {{ layer: t.m }});
+        var el = document.querySelector(".leaflet-tooltip");
+        return el ? el.textContent : null; }})()""")
+    assert tip and name in tip and "open jobs" in tip
+    assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.technicians)") is True
+    js(qtbot, page, "document.querySelector('input[data-layer=technicians]').click(), true")
+    assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.technicians)") is False
+    js(qtbot, page, "document.querySelector('input[data-layer=technicians]').click(), true")
+    assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.technicians)") is True
+    # No network here: the bundled outline map is what the dispatcher sees, and the legend says so.
+    assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.basemap)") is True
     # The side list shows exactly the unassigned orders, most urgent first.
     model = page.unassigned_model
     listed = [model.order_at(r).id for r in range(model.rowCount())]
@@ -371,7 +387,7 @@ def test_assign_button_on_a_candidate_and_refusal_is_explained(qtbot, uow_factor
     result = _select_in_list(qtbot, page, order_id)
     first = result.candidates[0]
     assert first.eligible and first.rank == 1
-    button = page.candidates_table.cellWidget(0, 5)
+    button = page.candidates_table.cellWidget(0, 3).findChild(QPushButton)
     with qtbot.waitSignal(page.assigned, timeout=10000):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     with uow_factory() as uow:

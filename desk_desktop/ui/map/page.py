@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -24,18 +24,20 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
+    QSize,
     Qt,
     QTimer,
     QUrl,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -43,6 +45,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -96,7 +101,7 @@ def format_distance(metres: float | None) -> str:
 def format_waiting(created_at: datetime | None, now: datetime | None = None) -> str:
     if created_at is None:
         return ""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     minutes = max(0, int((now - created_at).total_seconds() // 60))
     if minutes < 60:
         return f"{minutes} min"
@@ -157,28 +162,68 @@ class MapBridge(QObject):
 
 
 # --------------------------------------------------------------------------------------
+# Two-line cells: a bold first line (DisplayRole) and a muted second line (DetailRole)
+# --------------------------------------------------------------------------------------
+
+DetailRole = Qt.ItemDataRole.UserRole + 2
+CAND_COL_RANK, CAND_COL_NAME, CAND_COL_DISTANCE, CAND_COL_ASSIGN = range(4)
+
+
+class TwoLineDelegate(QStyledItemDelegate):
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        first, second = opt.text, index.data(DetailRole) or ""
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        rect = opt.rect.adjusted(6, 4, -6, -4)
+        painter.save()
+        bold = QFont(opt.font)
+        bold.setWeight(QFont.Weight.DemiBold)
+        fg = index.data(Qt.ItemDataRole.ForegroundRole)
+        painter.setFont(bold)
+        painter.setPen(fg.color() if hasattr(fg, "color") else (fg if isinstance(fg, QColor) else QColor("#1d2733")))
+        line_h = QFontMetrics(bold).height()
+        top = rect.adjusted(0, 0, 0, -(rect.height() - line_h))
+        painter.drawText(top, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         QFontMetrics(bold).elidedText(first, Qt.TextElideMode.ElideRight, rect.width()))
+        small = QFont(opt.font)
+        small.setPointSizeF(max(7.0, opt.font.pointSizeF() - 1)) if opt.font.pointSizeF() > 0 else None
+        painter.setFont(small)
+        painter.setPen(QColor("#5b6b7d"))
+        bottom = rect.adjusted(0, line_h + 1, 0, 0)
+        painter.drawText(bottom, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
+                         QFontMetrics(small).elidedText(second, Qt.TextElideMode.ElideRight, rect.width()))
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        fm = QFontMetrics(option.font)
+        return QSize(160, fm.height() * 2 + 12)
+
+
+# --------------------------------------------------------------------------------------
 # Unassigned work orders (side list)
 # --------------------------------------------------------------------------------------
 
 
 class UnassignedModel(QAbstractTableModel):
-    COL_NUMBER = 0
+    COL_ORDER = 0
     COL_PRIORITY = 1
-    COL_WHAT = 2
-    COL_WAITING = 3
-    HEADERS = ("Work order", "Priority", "Job", "Waiting")
+    COL_WAITING = 2
+    HEADERS = ("Work order", "Priority", "Waiting")
     WorkOrderIdRole = Qt.ItemDataRole.UserRole + 1
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[MapWorkOrder] = []
-        self._now = datetime.now(timezone.utc)
+        self._now = datetime.now(UTC)
 
     def set_rows(self, rows: list[MapWorkOrder]) -> None:
         self.beginResetModel()
         rank = {str(p): r for p, r in PRIORITY_RANK.items()}
         self._rows = sorted(rows, key=lambda w: (-rank.get(w.priority, 0), w.created_at, w.id))
-        self._now = datetime.now(timezone.utc)
+        self._now = datetime.now(UTC)
         self.endResetModel()
 
     def row_of(self, work_order_id: int) -> int:
@@ -207,17 +252,22 @@ class UnassignedModel(QAbstractTableModel):
         w = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.COL_NUMBER:
-                return w.number
+            if col == self.COL_ORDER:
+                return f"{w.number} · {w.work_type.capitalize()}"
             if col == self.COL_PRIORITY:
                 return w.priority.capitalize()
-            if col == self.COL_WHAT:
-                who = w.customer_name or "No customer"
-                return f"{w.work_type.capitalize()} · {who}"
             if col == self.COL_WAITING:
                 return format_waiting(w.created_at, self._now)
+        elif role == DetailRole and col == self.COL_ORDER:
+            who = w.customer_name or "No customer"
+            what = f"{who} — {w.subject}" if w.subject else who
+            return what if w.lat is not None else f"{what} (no location)"
         elif role == Qt.ItemDataRole.ForegroundRole and col == self.COL_PRIORITY:
             return QColor(PRIORITY_COLORS.get(w.priority, "#1d2733"))
+        elif role == Qt.ItemDataRole.FontRole and col == self.COL_PRIORITY:
+            font = QFont()
+            font.setWeight(QFont.Weight.DemiBold)
+            return font
         elif role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"{w.number} · {w.priority} · {w.work_type}"]
             if w.subject:
@@ -293,7 +343,7 @@ class MapPage(QWidget):
 
         # --- side panel ---
         side = QFrame(objectName="MapSide")
-        side.setMinimumWidth(420)
+        side.setMinimumWidth(460)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(12, 12, 12, 12)
         side_layout.setSpacing(8)
@@ -313,12 +363,13 @@ class MapPage(QWidget):
         self.unassigned_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.unassigned_view.setAlternatingRowColors(True)
         self.unassigned_view.verticalHeader().hide()
-        self.unassigned_view.verticalHeader().setDefaultSectionSize(26)
+        self.unassigned_view.verticalHeader().setDefaultSectionSize(44)
+        self.unassigned_view.setItemDelegateForColumn(UnassignedModel.COL_ORDER, TwoLineDelegate(self.unassigned_view))
+        self.unassigned_view.setWordWrap(False)
         self.unassigned_view.setShowGrid(False)
         hh = self.unassigned_view.horizontalHeader()
-        hh.setSectionResizeMode(UnassignedModel.COL_NUMBER, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(UnassignedModel.COL_ORDER, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(UnassignedModel.COL_PRIORITY, QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(UnassignedModel.COL_WHAT, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(UnassignedModel.COL_WAITING, QHeaderView.ResizeMode.ResizeToContents)
         side_layout.addWidget(self.unassigned_view, 2)
 
@@ -341,10 +392,11 @@ class MapPage(QWidget):
         strat.addWidget(self.strategy_combo, 1)
         card_layout.addLayout(strat)
 
-        self.candidates_table = QTableWidget(0, 6, objectName="Candidates")
-        self.candidates_table.setHorizontalHeaderLabels(["#", "Technician", "Distance", "Skills", "Jobs", ""])
+        self.candidates_table = QTableWidget(0, 4, objectName="Candidates")
+        self.candidates_table.setHorizontalHeaderLabels(["#", "Technician", "Distance", ""])
         self.candidates_table.verticalHeader().hide()
-        self.candidates_table.verticalHeader().setDefaultSectionSize(34)
+        self.candidates_table.verticalHeader().setDefaultSectionSize(46)
+        self.candidates_table.setItemDelegateForColumn(CAND_COL_NAME, TwoLineDelegate(self.candidates_table))
         self.candidates_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.candidates_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.candidates_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -352,7 +404,6 @@ class MapPage(QWidget):
         self.candidates_table.setWordWrap(False)
         ch = self.candidates_table.horizontalHeader()
         for col, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch,
-                                    QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents,
                                     QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents)):
             ch.setSectionResizeMode(col, mode)
         card_layout.addWidget(self.candidates_table, 1)
@@ -386,7 +437,7 @@ class MapPage(QWidget):
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
-        self.splitter.setSizes([1000, 440])
+        self.splitter.setSizes([960, 480])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -677,18 +728,21 @@ class MapPage(QWidget):
             rank = QTableWidgetItem(str(c.rank) if c.rank else "—")
             rank.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             name = QTableWidgetItem(c.name)
-            tip = [c.name, c.reason or ""]
             tech = self._technicians.get(c.technician_id)
+            detail = [_skills_text(dict(c.matched_skills)) if c.matched_skills else "no matching skills",
+                      f"{c.open_jobs}/{c.max_open} jobs"]
+            if tech is not None and tech.state != mapdata.STATE_AVAILABLE:
+                detail.append(tech.state.replace("_", " "))  # busy / off shift: worth a look
+            if not c.eligible:
+                detail = [f"not eligible: {c.reason}" if c.reason else "not eligible"]
+            name.setData(DetailRole, " · ".join(detail))
+            tip = [c.name, " · ".join(detail), c.reason or ""]
             if tech is not None:
-                tip.append(f"{tech.state.replace('_', ' ')}, at {'current location' if tech.position_source == 'current' else 'home base'}")
+                tip.append("At their current location" if tech.position_source == "current" else "At their home base")
             name.setToolTip("\n".join(x for x in tip if x))
             dist = QTableWidgetItem(format_distance(c.distance_m))
             dist.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            skills = QTableWidgetItem(_skills_text(dict(c.matched_skills)) if c.matched_skills else "—")
-            skills.setToolTip(_skills_text(dict(c.matched_skills)) if c.matched_skills else "No matching skills")
-            jobs = QTableWidgetItem(f"{c.open_jobs}/{c.max_open}")
-            jobs.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            items = (rank, name, dist, skills, jobs)
+            items = (rank, name, dist)
             for col, item in enumerate(items):
                 item.setData(Qt.ItemDataRole.UserRole, c.technician_id)
                 if not c.eligible:
@@ -702,7 +756,11 @@ class MapPage(QWidget):
             button.setEnabled(bool(c.eligible))
             button.setToolTip(f"Assign to {c.name}" if c.eligible else (c.reason or "Not eligible"))
             button.clicked.connect(lambda _=False, tid=c.technician_id: self.assign_to(tid))
-            table.setCellWidget(row, 5, button)
+            holder = QWidget()
+            hl = QHBoxLayout(holder)
+            hl.setContentsMargins(6, 6, 6, 6)
+            hl.addWidget(button)
+            table.setCellWidget(row, CAND_COL_ASSIGN, holder)
         explanation = result.explanation or ""
         if not result.candidates:
             explanation = explanation or "No technician can take this job right now."
