@@ -23,11 +23,13 @@ from desk_desktop.services.common import Actor
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.tickets.model import COL_NUMBER, ROLE_SUMMARY, ROLE_TICKET_ID, FilterState
 from desk_desktop.ui.tickets.page import TicketsPage
+from desk_desktop.ui.tickets.style import SCAN_BADGES
 from desk_desktop.ui.workers import TaskRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
 WAIT = 20_000
+SCAN_PENDING_LABEL = SCAN_BADGES["pending"][0]
 
 
 # ------------------------------------------------------------------------- fixtures
@@ -592,3 +594,53 @@ def _scanner(clamd):
     from desk_desktop.services.scanning import ClamdScanner
 
     return ClamdScanner(clamd.address, timeout=10)
+
+
+def test_assignee_filter_lists_technicians_and_filters(qtbot, page, demo):
+    qtbot.waitUntil(lambda: page.assignee_combo.count() > 2, timeout=WAIT)
+    assigned = next(t for t in rows(page) if t.technician_name)
+    index = page.assignee_combo.findText(f"Assignee: {assigned.technician_name}")
+    assert index > 1
+    tech_id = page.assignee_combo.itemData(index)
+    page.assignee_combo.setCurrentIndex(index)
+    expected = count(demo, technician_id=tech_id)
+    qtbot.waitUntil(lambda: page.model.total == expected and not page.model.is_loading, timeout=WAIT)
+    assert {t.technician_name for t in rows(page)} == {assigned.technician_name}
+
+    page.assignee_combo.setCurrentIndex(page.assignee_combo.findData("unassigned"))
+    expected = count(demo, unassigned_only=True)
+    qtbot.waitUntil(lambda: page.model.total == expected and not page.model.is_loading, timeout=WAIT)
+    assert all(t.work_order_id and not t.technician_name for t in rows(page))
+    assert all(page.model.index(r, 6).data() == "Unassigned" for r in range(page.model.rowCount()))
+
+
+def test_scan_result_arriving_later_updates_the_row(qtbot, demo, pool, clamd, isolated_settings, tmp_path):
+    """Uploaded while the scanner is down: 'pending'; the rescan job finds it clean later."""
+    ctx = make_ctx(demo, pool, Settings(clamd_address=f"unix:{tmp_path / 'no-clamd.sock'}", clamd_timeout=2))
+    page = TicketsPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    wait_loaded(qtbot, page)
+    try:
+        ticket = new_ticket(demo, subject="Photo of the broken lock").ticket
+        open_in_detail(qtbot, page, ticket.id)
+        panel = page.detail.attachments
+        photo = tmp_path / "broken-lock.png"
+        photo.write_bytes(png_bytes(320, 240))
+        drop_files(panel, [photo])
+        qtbot.waitUntil(lambda: panel.rows() and panel.rows()[0].state == "stored", timeout=WAIT)
+        row = panel.rows()[0]
+        assert row.info.scan_status == "pending"
+        assert row.scan_badge.text() == SCAN_PENDING_LABEL
+        # Pending rows are re-read until scanned (and on live notifications).
+        qtbot.waitUntil(lambda: panel._poll_timer.isActive(), timeout=WAIT)  # noqa: SLF001
+
+        scanned = attachment_service.rescan_pending(uow_factory=demo.uow_factory, scanner=_scanner(clamd))
+        assert scanned >= 1
+        ctx.live.changed.emit("attachment", row.info.id, "updated")
+        qtbot.waitUntil(lambda: panel.rows() and panel.rows()[0].info.scan_status == "clean", timeout=WAIT)
+        assert panel.rows()[0].scan_badge.text() == "Clean"
+        assert not panel._poll_timer.isActive()  # noqa: SLF001
+    finally:
+        page.shutdown()
+        pool.waitForDone(30_000)

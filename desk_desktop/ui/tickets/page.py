@@ -68,18 +68,20 @@ ATTENTION_ENTITIES = {"work_order", "work_orders", "workorder", "notification", 
 
 
 def _technicians(uow_factory, actor):
-    """Technicians for the assignee filter (id, name)."""
-    from desk_desktop.services import tickets
+    """Technicians for the assignee filter: (id, name), by name.
 
-    fn = getattr(tickets, "list_technicians", None)
-    if fn is not None:
-        return tuple((t.id, t.name) for t in fn(uow=uow_factory(), actor=actor))
-    from desk_desktop.services import assignment
+    There is no dedicated technician listing service yet; the map's data service lists
+    them (with positions we do not need here)."""
+    for module_name in ("desk_desktop.services.tickets", "desk_desktop.services.assignment"):
+        import importlib
 
-    fn = getattr(assignment, "list_technicians", None)
-    if fn is not None:
-        return tuple((t.id, t.name) for t in fn(uow=uow_factory(), actor=actor))
-    return ()
+        fn = getattr(importlib.import_module(module_name), "list_technicians", None)
+        if fn is not None:
+            return tuple(sorted(((t.id, t.name) for t in fn(uow=uow_factory(), actor=actor)), key=lambda x: x[1]))
+    from desk_desktop.services import mapdata
+
+    data = mapdata.load_map_data(uow=uow_factory(), actor=actor)
+    return tuple(sorted(((t.id, t.name) for t in data.technicians), key=lambda x: x[1]))
 
 
 class MultiSelectButton(QToolButton):
