@@ -80,6 +80,7 @@ class MapWorkOrder:
     technician_name: str | None
     lat: float | None
     lon: float | None
+    ticket_id: int | None
     ticket_number: str | None
     subject: str | None
     customer_name: str | None
@@ -176,7 +177,7 @@ _WORK_ORDERS_SQL = """
 SELECT wo.id, wo.priority, wo.status, wo.work_type, wo.technician_id, tech.name AS technician_name,
        ST_Y(coalesce(tk.location, s.location)::geometry) AS lat,
        ST_X(coalesce(tk.location, s.location)::geometry) AS lon,
-       tk.number AS ticket_number, tk.subject, tk.customer_name, s.address,
+       tk.id AS ticket_id, tk.number AS ticket_number, tk.subject, tk.customer_name, s.address,
        wo.required_skills, wo.assignment_logic, wo.unassigned_reason, wo.scheduled_start, wo.created_at
   FROM work_orders wo
   LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
@@ -303,6 +304,7 @@ def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> t
             technician_name=r.technician_name,
             lat=r.lat,
             lon=r.lon,
+            ticket_id=r.ticket_id,
             ticket_number=r.ticket_number,
             subject=r.subject,
             customer_name=r.customer_name,

@@ -462,6 +462,19 @@ def test_changes_committed_elsewhere_move_markers_live(qtbot, fresh_db):
         with qtbot.waitSignal(page.map_drawn, timeout=10000, check_params_cb=lambda what: what == "changes"):
             ctx.live.changed.emit("work_order", done, "updated")
         assert js(qtbot, page, f"DeskMap.orderInfo({done})") is None
+
+        # 4. A ticket's site location is corrected elsewhere: its work order's marker moves.
+        moved = small["unassigned"][1]
+        with other() as uow:
+            ticket_id = uow.session.execute(text(
+                "UPDATE tickets SET location = ST_GeogFromText('SRID=4326;POINT(-87.7 41.99)') "
+                "WHERE id = (SELECT source_ticket_id FROM work_orders WHERE id = :w) RETURNING id"),
+                {"w": moved}).scalar_one()
+            uow.commit()
+        with qtbot.waitSignal(page.map_drawn, timeout=10000, check_params_cb=lambda what: what == "changes"):
+            ctx.live.changed.emit("ticket", ticket_id, "updated")
+        info = js(qtbot, page, f"DeskMap.orderInfo({moved})")
+        assert (info["lat"], info["lon"]) == pytest.approx((41.99, -87.7), abs=1e-6)
         assert page.view.url().toString() == url_before  # never reloaded
         runner.wait_for_done(5000)
         page.close()

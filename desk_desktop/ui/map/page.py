@@ -317,6 +317,7 @@ class MapPage(QWidget):
         self._full_script: str | None = None
         self._technicians: dict[int, MapTechnician] = {}
         self._orders: dict[int, MapWorkOrder] = {}
+        self._order_by_ticket: dict[int, int] = {}
         self._pushed_once = False
         self._fetching = False
         self._want_full = False
@@ -329,17 +330,19 @@ class MapPage(QWidget):
         self._last_change_started: float | None = None
         self.last_change_latency_ms: float | None = None
 
-        # --- map ---
-        self.view = QWebEngineView(self)
-        self.web_page = _Page(self.view)
-        self.view.setPage(self.web_page)
-        s = self.web_page.settings()
-        s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
-        s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True)  # tiles
+        # --- map: the web view is created when the page is first shown (QtWebEngine's
+        # process start is not paid at application start-up by dispatchers who never open it)
+        self.view: QWebEngineView | None = None
+        self.web_page: QWebEnginePage | None = None
+        self._started = False
+        self.map_holder = QWidget()
+        self._map_layout = QVBoxLayout(self.map_holder)
+        self._map_layout.setContentsMargins(0, 0, 0, 0)
         self.bridge = MapBridge(self)
-        self.channel = QWebChannel(self.web_page)
-        self.channel.registerObject("bridge", self.bridge)
-        self.web_page.setWebChannel(self.channel)
+        self.bridge.page_ready.connect(self._on_bridge_page_ready)
+        self.bridge.technician_clicked.connect(self._on_map_technician_clicked)
+        self.bridge.work_order_clicked.connect(self._on_map_work_order_clicked)
+        self.bridge.map_drawn.connect(self._on_map_drawn)
 
         # --- side panel ---
         side = QFrame(objectName="MapSide")
@@ -433,7 +436,7 @@ class MapPage(QWidget):
         side_layout.addWidget(self.message_label)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.map_holder)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
@@ -443,11 +446,6 @@ class MapPage(QWidget):
         layout.addWidget(self.splitter)
 
         # --- connections ---
-        self.view.loadFinished.connect(self._on_view_load_finished)
-        self.bridge.page_ready.connect(self._on_bridge_page_ready)
-        self.bridge.technician_clicked.connect(self._on_map_technician_clicked)
-        self.bridge.work_order_clicked.connect(self._on_map_work_order_clicked)
-        self.bridge.map_drawn.connect(self._on_map_drawn)
         self.unassigned_view.selectionModel().selectionChanged.connect(self._on_list_selection_changed)
         self.strategy_combo.currentIndexChanged.connect(self._on_strategy_changed)
         self.confirm_button.clicked.connect(self._on_confirm_clicked)
@@ -458,11 +456,30 @@ class MapPage(QWidget):
         self._change_timer.setSingleShot(True)
         self._change_timer.setInterval(0)  # coalesce signals of one event-loop turn
         self._change_timer.timeout.connect(self._fetch_next)
+        self._want_full = True  # the first show loads everything
 
+    # ---------------------------------------------------------------- page lifecycle
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._started:
+            self._start()
+
+    def _start(self) -> None:
+        self._started = True
+        self.view = QWebEngineView(self.map_holder)
+        self.web_page = _Page(self.view)
+        self.view.setPage(self.web_page)
+        s = self.web_page.settings()
+        s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
+        s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True)  # tiles
+        self.channel = QWebChannel(self.web_page)
+        self.channel.registerObject("bridge", self.bridge)
+        self.web_page.setWebChannel(self.channel)
+        self.view.loadFinished.connect(self._on_view_load_finished)
+        self._map_layout.addWidget(self.view)
         self._build_page()
         self.refresh()
 
-    # ---------------------------------------------------------------- page lifecycle
     @property
     def ready(self) -> bool:
         return self._page_loaded and self._bridge_ready
@@ -500,6 +517,8 @@ class MapPage(QWidget):
             self._push_full()
 
     def run_js(self, script: str, callback=None) -> None:
+        if self.web_page is None:
+            return
         if callback is None:
             self.web_page.runJavaScript(script, 0)
         else:
@@ -509,7 +528,8 @@ class MapPage(QWidget):
     def refresh(self) -> None:
         """Re-read everything (first show, after a reconnect, or on demand)."""
         self._want_full = True
-        self._change_timer.start()
+        if self._started:
+            self._change_timer.start()
 
     def _fetch_next(self) -> None:
         if self._fetching:
@@ -562,6 +582,7 @@ class MapPage(QWidget):
         self._data = data
         self._technicians = {t.id: t for t in data.technicians}
         self._orders = {w.id: w for w in data.work_orders}
+        self._order_by_ticket = {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None}
         self._update_unassigned_list()
         self.data_loaded.emit(data)
         if self.ready:
@@ -592,6 +613,8 @@ class MapPage(QWidget):
             self._orders.pop(wo_id, None)
         for w in data.work_orders:
             self._orders[w.id] = w
+            if w.ticket_id is not None:
+                self._order_by_ticket[w.ticket_id] = w.id
         if orders_changed:
             self._update_unassigned_list()
             if self._selected_id is not None:
@@ -603,6 +626,14 @@ class MapPage(QWidget):
         self._fetch_done()
 
     def _on_live_changed(self, entity: str, entity_id, action: str) -> None:
+        if not self._started:
+            return  # the first show reads everything anyway
+        if entity == "ticket" and entity_id is not None:
+            # A ticket's location or subject moves/renames its work order's marker.
+            wo_id = self._order_by_ticket.get(int(entity_id))
+            if wo_id is None:
+                return
+            entity, entity_id = "work_order", wo_id
         if entity_id is None:
             if entity in ("work_order", "technician"):
                 self.refresh()
