@@ -644,3 +644,31 @@ def test_scan_result_arriving_later_updates_the_row(qtbot, demo, pool, clamd, is
     finally:
         page.shutdown()
         pool.waitForDone(30_000)
+
+
+def test_attention_lists_dead_notifications_with_retry_and_counts_for_the_navigation(qtbot, page, demo):
+    with demo.uow_factory() as uow:
+        nid = uow.session.execute(text(
+            "INSERT INTO notifications (organization_id, idempotency_key, event, channel, recipient_kind, "
+            "recipient_address, subject, body_text, status, attempts, last_error) VALUES (:o, :k, "
+            "'work_order.scheduled', 'email', 'customer', 'facilities@lakeview.example', "
+            "'Your visit is scheduled', 'body', 'dead', 8, '550 mailbox unavailable') RETURNING id"),
+            {"o": demo.actor.organization_id, "k": f"ui-test-{id(page)}"}).scalar_one()
+        uow.commit()
+    counts = []
+    page.attention_count_changed.connect(counts.append)
+    page.list_tabs.setCurrentIndex(1)
+    page.attention.refresh()
+    qtbot.waitUntil(lambda: any("550 mailbox unavailable" in t for t in page.attention.item_texts("dead")),
+                    timeout=WAIT)
+    before = page.attention.count
+    assert counts and counts[-1] == before
+    assert page.list_tabs.tabText(1) == f"Needs attention ({before})"
+    item = next(i for i in page.attention.items["dead"] if "550 mailbox unavailable" in i.detail.text())
+    retry_button = item.findChild(type(page.clear_button), f"retry-{nid}")
+    qtbot.mouseClick(retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.attention.count == before - 1, timeout=WAIT)
+    assert counts[-1] == before - 1
+    with demo.uow_factory() as uow:
+        status = uow.session.execute(text("SELECT status FROM notifications WHERE id = :i"), {"i": nid}).scalar_one()
+    assert status == "pending"
