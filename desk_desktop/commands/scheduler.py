@@ -53,7 +53,8 @@ def _build(ctx: CliContext):
 
 
 def run(ctx: CliContext) -> int:
-    logging.basicConfig(level=os.environ.get("DESK_LOG_LEVEL", "INFO"),
+    default_level = "WARNING" if ctx.args.once else "INFO"
+    logging.basicConfig(level=os.environ.get("DESK_LOG_LEVEL", default_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     db, scheduler, jobs = _build(ctx)
     if ctx.args.once:

@@ -37,6 +37,8 @@ DEFAULT_INTERVALS = {"assign": 30.0, "notify": 15.0, "rescan": 120.0, "housekeep
 # Entities whose commits may create assignment work.
 ASSIGN_ENTITIES = frozenset({"work_order", "ticket", "technician", "rule"})
 MAX_RERUNS = 5
+# Counts that describe a level (not work done): when two passes are merged, the last one wins.
+GAUGES = frozenset({"email_waiting", "waiting"})
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,8 @@ class AppScheduler:
             results["notify"] = replace(
                 second,
                 started_at=first.started_at,
-                counts={k: first.counts.get(k, 0) + second.counts.get(k, 0) for k in set(first.counts) | set(second.counts)},
+                counts={k: second.counts.get(k, 0) if k in GAUGES else first.counts.get(k, 0) + second.counts.get(k, 0)
+                        for k in set(first.counts) | set(second.counts)},
                 summary=f"{first.summary}; then {second.summary}" if first.ok else second.summary,
                 ok=first.ok and second.ok,
                 error=second.error or first.error,

@@ -105,6 +105,14 @@ def run_notify(*, uow_factory: UnitOfWorkFactory, channel_registry: ChannelRegis
             break
     counts = {"sent": total.sent, "failed": total.failed, "dead": total.dead, "lost_lease": total.lost_lease}
     summary = f"{total.sent} sent, {total.failed} to retry, {total.dead} dead"
+    if "email" not in channel_registry.names:
+        with uow_factory() as uow:
+            waiting = uow.session.execute(
+                text("SELECT count(*) FROM notifications WHERE status = 'pending' AND channel = 'email'")
+            ).scalar_one()
+        if waiting:
+            counts["email_waiting"] = waiting
+            summary += f"; email is not configured here (DESK_SMTP_URL): {waiting} email(s) wait for a sender"
     return TaskResult(summary, counts, did_work=total.claimed > 0)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, text
 
 from desk_desktop.db.models import Attachment, Blob, Notification, Ticket, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
@@ -70,6 +70,10 @@ class AttentionList:
     dead_notifications: tuple[DeadNotification, ...]
     quarantined: tuple[QuarantinedFile, ...]
     total: int
+    # Emails nobody has tried to send for a while: usually no running workstation or
+    # scheduler has SMTP configured. Not counted in ``total`` (no single item to act on).
+    waiting_emails: int = 0
+    oldest_waiting_email_at: datetime | None = None
 
 
 def list_attention(*, uow: UnitOfWork, actor: Actor, limit: int = 200) -> AttentionList:
@@ -127,5 +131,13 @@ def list_attention(*, uow: UnitOfWork, actor: Actor, limit: int = 200) -> Attent
             )
             for a, signature, scanned_at, number in q_rows
         )
+        waiting, oldest = s.execute(
+            select(func.count(), func.min(Notification.created_at)).where(
+                Notification.organization_id == org, Notification.status == NotificationStatus.PENDING,
+                Notification.channel == "email", Notification.attempts == 0,
+                Notification.created_at < func.now() - text("interval '15 minutes'"),
+            )
+        ).one()
     return AttentionList(unassigned=unassigned, dead_notifications=dead, quarantined=quarantined,
-                         total=len(unassigned) + len(dead) + len(quarantined))
+                         total=len(unassigned) + len(dead) + len(quarantined), waiting_emails=int(waiting or 0),
+                         oldest_waiting_email_at=oldest)

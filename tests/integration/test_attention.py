@@ -3,7 +3,7 @@ quarantined files — each organization sees only its own."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import func, text, update
 
 from desk_desktop.db.models import Attachment, Blob, Notification, Ticket, WorkOrder
 from desk_desktop.services import attention
@@ -35,6 +35,10 @@ def test_attention_lists_what_needs_a_person(uow_factory):
         s.add(Notification(organization_id=other.actor.organization_id, idempotency_key="y:dead",
                            event="work_order.assigned", channel="email", recipient_kind="customer",
                            work_order_id=wo_other, subject="Other org", body_text="…", status="dead", attempts=8))
+        s.add(Notification(organization_id=sd.actor.organization_id, idempotency_key="x:waiting",
+                           event="work_order.assigned", channel="email", recipient_kind="technician",
+                           recipient_address="t@techs.example", work_order_id=wo_id, subject="Waiting",
+                           body_text="…", created_at=func.now() - text("interval '2 hours'")))
         blob = Blob(organization_id=sd.actor.organization_id, sha256="e" * 64, size=68, chunk_count=1,
                     mime_type="text/plain", scan_status="infected", scan_signature="Eicar-Test-Signature")
         s.add(blob)
@@ -57,6 +61,7 @@ def test_attention_lists_what_needs_a_person(uow_factory):
     assert (q.original_name, q.signature, q.ticket_number) == ("invoice.pdf.exe", "Eicar-Test-Signature",
                                                               created.ticket.number)
     assert att.total == 3
+    assert att.waiting_emails == 1 and att.oldest_waiting_email_at is not None
 
     # An order that waits for a manual assignment is listed with that reason; a done one is not.
     with uow_factory() as uow:

@@ -146,6 +146,8 @@ def test_cli_once_processes_pending_work_and_exits_0(db):
     assert report["ok"] is True
     assert report["jobs"]["assign"]["counts"]["assigned"] == 1
     assert report["jobs"]["notify"]["counts"]["sent"] == 1
+    assert report["jobs"]["notify"]["counts"]["email_waiting"] == 2
+    assert "email is not configured here" in report["jobs"]["notify"]["summary"]
     assert set(report["jobs"]) == {"assign", "notify", "rescan", "housekeeping"}
     with uow_factory() as uow:
         from desk_desktop.db.models import Notification
