@@ -258,6 +258,21 @@ def test_editing_and_saving_persists(qtbot, page, demo):
     assert "closed" not in d.status_buttons and "pending" in d.status_buttons
 
 
+def test_unsaved_edits_survive_switching_tickets(qtbot, page, demo):
+    first = new_ticket(demo, subject="Gate motor grinding").ticket
+    second = new_ticket(demo, subject="Lobby door sticks").ticket
+    open_in_detail(qtbot, page, first.id)
+    d = page.detail
+    d.subject_edit.selectAll()
+    qtbot.keyClicks(d.subject_edit, "Gate motor grinding and stalling")
+    open_in_detail(qtbot, page, second.id)
+    assert d.subject_edit.text() == "Lobby door sticks" and not d.is_dirty()
+    open_in_detail(qtbot, page, first.id)
+    assert d.subject_edit.text() == "Gate motor grinding and stalling"
+    assert d.is_dirty() and d.save_button.isEnabled()
+    assert "unsaved edits" in d.banner.text()
+
+
 def test_an_invalid_edit_shows_the_message_and_keeps_the_text(qtbot, page, demo):
     ticket = new_ticket(demo, subject="Door closer broken").ticket
     open_in_detail(qtbot, page, ticket.id)
@@ -414,6 +429,24 @@ def test_dropping_files_uploads_them_with_progress_and_shows_category_and_scan(q
     qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: target.exists() and target.read_bytes() == report.read_bytes(), timeout=WAIT)
     qtbot.waitUntil(lambda: "downloaded 1×" in panel._stored[row.info.id].meta_label.text(), timeout=WAIT)
+
+    # Open hands a downloaded copy to the default application (also counted).
+    opened = []
+    panel.open_local_file = opened.append
+    photo_row = panel._stored[by_name["ceiling-stain.png"].info.id]
+    qtbot.mouseClick(photo_row.open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT)
+    assert Path(opened[0]).read_bytes() == photo.read_bytes()
+    qtbot.waitUntil(lambda: "downloaded 1×" in panel._stored[photo_row.info.id].meta_label.text(), timeout=WAIT)
+
+    # A folder is refused with a reason, the files next to it are attached.
+    folder = tmp_path / "site-photos"
+    folder.mkdir()
+    drop_files(panel, [folder])
+    qtbot.waitUntil(lambda: any(r.state == "failed" for r in panel.rows()), timeout=WAIT)
+    failed = next(r for r in panel.rows() if r.state == "failed")
+    assert "is a folder" in failed.meta_label.text()
+    assert attachment_count(demo, ticket.id) == 3
 
 
 def test_dropping_an_infected_file_shows_it_quarantined(qtbot, upload_page, demo, tmp_path):

@@ -53,6 +53,10 @@ def _scanner(settings):
 
 def upload_file(uow_factory, actor, settings, ticket_id: int, path: str, progress, cancel):
     from desk_desktop.services import attachments
+    from desk_desktop.services.common import DeskError
+
+    if os.path.isdir(path):
+        raise DeskError(f"'{Path(path).name}' is a folder; drop the files inside it instead.")
 
     return attachments.add_attachment(
         uow_factory=uow_factory, actor=actor, ticket_id=ticket_id, source=path,
@@ -81,6 +85,14 @@ def download_file(uow_factory, actor, attachment_id: int, dest: str):
 
     return attachments.download_attachment(uow_factory=uow_factory, actor=actor, attachment_id=attachment_id,
                                            dest=dest)
+
+
+def download_for_opening(uow_factory, actor, attachment_id: int, safe_name: str) -> str:
+    """A private temporary copy to hand to the default application (a tracked download)."""
+    folder = Path(tempfile.mkdtemp(prefix="desk-open-"))
+    dest = folder / safe_name
+    download_file(uow_factory, actor, attachment_id, str(dest))
+    return str(dest)
 
 
 def set_visibility(uow_factory, actor, attachment_id: int, is_public: bool):
@@ -410,14 +422,8 @@ class AttachmentsPanel(QWidget):
     def upload_paths(self, paths: list[str]) -> None:
         if self._ticket_id is None:
             return
-        skipped = [p for p in paths if os.path.isdir(p)]
-        files = [p for p in paths if not os.path.isdir(p)]
-        if skipped:
-            names = ", ".join(Path(p).name for p in skipped[:3])
-            self._show_message(f"Folders are not attached ({names}); drop the files inside them instead.")
-        else:
-            self.message.setVisible(False)
-        for path in files:
+        self.message.setVisible(False)
+        for path in paths:
             self._start_upload(path)
 
     def shutdown(self) -> None:
@@ -458,11 +464,6 @@ class AttachmentsPanel(QWidget):
         ticket_id = self._ticket_id
         row = FileRow(Path(path).name)
         row.ticket_id = ticket_id
-        try:
-            size = os.path.getsize(path)
-            row.meta_label.setText(f"Waiting to upload {human_size(size)}…")
-        except OSError:
-            pass
         self._connect_row(row)
         self._uploads.append(row)
         self.rows_box.insertWidget(0, row)
@@ -574,18 +575,15 @@ class AttachmentsPanel(QWidget):
         row = self._stored.get(attachment_id)
         if row is None or row.info is None:
             return
-        folder = Path(tempfile.mkdtemp(prefix="desk-open-"))
-        dest = folder / row.info.safe_name
-
-        def done(_result) -> None:
+        def done(path: str) -> None:
             self.reload()  # download count
-            self.open_local_file(str(dest))
+            self.open_local_file(path)
 
         def failed(exc: BaseException) -> None:
             self._show_message(f"Could not open '{row.info.original_name}': {exc}")
 
-        self.ctx.runner.submit(download_file, self.ctx.uow_factory, self.ctx.actor, attachment_id, str(dest),
-                               on_done=done, on_error=failed)
+        self.ctx.runner.submit(download_for_opening, self.ctx.uow_factory, self.ctx.actor, attachment_id,
+                               row.info.safe_name, on_done=done, on_error=failed)
 
     def open_local_file(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(path))
