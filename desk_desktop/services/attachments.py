@@ -881,3 +881,31 @@ def purge_unreferenced_blobs(*, uow_factory, older_than_seconds: int = 3600, lim
             uow.commit()
         removed += 1
     return removed
+
+
+def request_rescan(*, uow, actor: Actor, attachment_id: int) -> AttachmentInfo:
+    """Put a file that could not be scanned (error, size limit, scanner unavailable) back in
+    the queue: it becomes ``pending`` and the ``rescan`` job scans it again. Audited.
+    Clean and infected files keep their verdict."""
+    with uow:
+        s = uow.session
+        info = _load_info(s, actor, attachment_id)
+        if info.scan_status != ScanStatus.NOT_SCANNED:
+            raise ValidationFailed(
+                f"'{filetypes.display_name(info.original_name)}' is {info.status_text}; only files that "
+                "could not be scanned can be queued for another scan.",
+                field="scan_status",
+            )
+        s.execute(
+            text("UPDATE blobs SET scan_status = 'pending', scan_reason = :r, scan_signature = NULL, "
+                 "scan_attempts = 0 WHERE id = :b AND organization_id = :o AND scan_status = 'not_scanned'"),
+            {"r": f"scan requested again by {actor.name}", "b": info.blob_id, "o": actor.organization_id},
+        )
+        audit(uow, actor=actor, action="attachment.rescan_requested", entity="attachment", entity_id=attachment_id,
+              summary=f"Asked for '{filetypes.display_name(info.original_name)}' to be scanned again "
+                      f"(was: {info.scan_reason})",
+              details={"blob_id": info.blob_id, "previous_reason": info.scan_reason})
+        uow.record_change("attachment", attachment_id, actor.organization_id, "updated")
+        info = _load_info(s, actor, attachment_id)
+        uow.commit()
+        return info

@@ -418,6 +418,12 @@ def test_scan_error_is_not_scanned(uow_factory, org, ticket, tmp_path):
     t.join(5)
     srv.close()
     assert info.scan_status == ScanStatus.NOT_SCANNED and info.scan_reason.startswith("error")
+    # Not clean, but not dangerous either: downloadable, no thumbnail, can be queued again.
+    assert not info.quarantined
+    queued = att.request_rescan(uow=uow_factory(), actor=org, attachment_id=info.id)
+    assert queued.scan_status == ScanStatus.PENDING and "again" in queued.scan_reason
+    with pytest.raises(ValidationFailed):
+        att.request_rescan(uow=uow_factory(), actor=org, attachment_id=info.id)
 
 
 # --- thumbnails --------------------------------------------------------------------------
