@@ -202,3 +202,20 @@ def test_filter_state_round_trips_through_json():
     assert FilterState.from_json(None) == FilterState()
     f = state.to_filter()
     assert f.status == ("new", "open") and f.unassigned_only and f.technician_id is None and f.text == "leak"
+
+
+def test_reload_in_place_rereads_a_window_larger_than_one_service_page(qapp, uow_factory, org, seeded, monkeypatch):
+    import desk_desktop.ui.tickets.model as model_module
+
+    monkeypatch.setattr(model_module, "RELOAD_PAGE_ROWS", 4)  # the service's page, made small
+    ctx = UiContext(uow_factory=uow_factory, actor=org, settings=Settings(), runner=InlineRunner())
+    m = TicketTableModel(ctx, page_size=10)
+    m.refresh()
+    m.fetchMore(QModelIndex())
+    before = numbers(m)
+    assert len(before) == 20
+    m.reload_in_place()
+    assert numbers(m) == before
+    assert m.canFetchMore(QModelIndex())
+    m.fetchMore(QModelIndex())
+    assert numbers(m) == [t.number for t in reversed(seeded)]

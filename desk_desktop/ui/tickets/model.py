@@ -85,7 +85,8 @@ def _supported_sort_keys() -> dict[int, str]:
 SORT_KEYS = _supported_sort_keys()
 DEFAULT_SORT = "created_desc"
 
-MAX_RELOAD_ROWS = 5000
+MAX_RELOAD_ROWS = 5000  # a live reload re-reads at most this many loaded rows
+RELOAD_PAGE_ROWS = 1000  # the ticket service's largest page
 
 
 def reverse_sort(sort: str) -> str:
@@ -150,6 +151,21 @@ def _list_page(uow_factory, actor, filters, sort, after, limit):
     from desk_desktop.services import tickets
 
     return tickets.list_tickets(uow=uow_factory(), actor=actor, filters=filters, sort=sort, after=after, limit=limit)
+
+
+def _reload_window(uow_factory, actor, filters, sort, limit, page_limit):
+    """Re-read the first ``limit`` rows of an order, in service-sized pages, in one worker call."""
+    from desk_desktop.services import tickets
+
+    rows: list = []
+    after = None
+    while True:
+        page = tickets.list_tickets(uow=uow_factory(), actor=actor, filters=filters, sort=sort, after=after,
+                                    limit=min(page_limit, limit - len(rows)))
+        rows.extend(page.rows)
+        after = page.next_cursor
+        if after is None or len(rows) >= limit:
+            return tickets.TicketPage(rows=tuple(rows), next_cursor=after)
 
 
 def _count(uow_factory, actor, filters):
@@ -479,7 +495,7 @@ class TicketTableModel(QAbstractTableModel):
             self._swap_rows(rows, page.next_cursor)
             self.rows_loaded.emit()
 
-        self._submit(_list_page, uowf, actor, filters, sort, None, limit, on_done=arrived)
+        self._submit(_reload_window, uowf, actor, filters, sort, limit, RELOAD_PAGE_ROWS, on_done=arrived)
         self._submit(_count, uowf, actor, filters, on_done=self._count_arrived)
 
     def _swap_rows(self, rows: list, cursor) -> None:

@@ -411,8 +411,14 @@ class TicketsPage(QWidget):
 
     # ----------------------------------------------------------------- public
     def refresh(self) -> None:
-        self.model.set_filters(self.current_filters(), load=False)
-        self.model.refresh()
+        """Re-read everything (F5, after a reconnect): the loaded rows are re-read in place
+        so the selection and the scroll position stay where they were."""
+        filters = self.current_filters()
+        if filters == self.model.filters and self.model.rowCount():
+            self.model.reload_in_place()
+        else:
+            self.model.set_filters(filters, load=False)
+            self.model.refresh()
         self.attention.refresh()
         self.detail.reload()
 
