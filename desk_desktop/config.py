@@ -13,6 +13,9 @@ DESK_CLUSTER_USER          system user that runs the private cluster as root    
 DESK_PG_BINDIR             PostgreSQL server binaries                           newest found
 DESK_CLAMD                 clamd address: ``unix:/path`` or ``tcp:host:port``   unix:/run/clamav/clamd.ctl
 DESK_CLAMD_TIMEOUT         seconds                                              30
+DESK_CLAMD_MAX_FILE_MB     largest file clamd really scans (match clamd.conf's  25
+                           MaxFileSize/MaxScanSize/StreamMaxLength); larger
+                           files are marked "not scanned", never "clean"
 DESK_SMTP_URL              smtp://user:pass@host:port (smtps:// for TLS,        (none: email off)
                            ?starttls=1 for STARTTLS)
 DESK_SMTP_FROM             sender address                                       dispatch@localhost
@@ -78,6 +81,7 @@ class Settings:
     pg_bindir: str | None = None
     clamd_address: str = "unix:/run/clamav/clamd.ctl"
     clamd_timeout: float = 30.0
+    clamd_max_file_bytes: int = 25 * 1024 * 1024
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     tile_url: str = DEFAULT_TILE_URL
     tile_attribution: str = DEFAULT_TILE_ATTRIBUTION
@@ -127,6 +131,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_bindir=pick("DESK_PG_BINDIR", "pg_bindir"),
         clamd_address=pick("DESK_CLAMD", "clamd", "unix:/run/clamav/clamd.ctl"),
         clamd_timeout=float(pick("DESK_CLAMD_TIMEOUT", "clamd_timeout", 30)),
+        clamd_max_file_bytes=int(float(pick("DESK_CLAMD_MAX_FILE_MB", "clamd_max_file_mb", 25)) * 1024 * 1024),
         smtp=smtp,
         tile_url=pick("DESK_TILE_URL", "tile_url", DEFAULT_TILE_URL),
         tile_attribution=pick("DESK_TILE_ATTRIBUTION", "tile_attribution", DEFAULT_TILE_ATTRIBUTION),
