@@ -271,6 +271,9 @@ def _measure(url: str, org_id: int, n: int) -> dict:
         raise RuntimeError(f"jump to end selected {last_number}, the last ticket is {oldest}")
 
     # ---- paging speed: fetchMore as the view scrolls down
+    if model.anchor == "end":
+        wait_for(model, model.rows_loaded, model.jump_to_start)
+        pool.waitForDone(30_000)
     page_ms = []
     for _ in range(10):
         if not model.canFetchMore():
