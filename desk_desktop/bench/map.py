@@ -253,11 +253,19 @@ def run(settings: Settings, args) -> dict:
             page.run_js("JSON.stringify(DeskMap.counts())", lambda r: counts.update(json.loads(r)))
             waiter.until(lambda: bool(counts))
             project = []
+            stages = []
             for _ in range(runs):
                 started = time.perf_counter()
                 page.refresh()
                 waiter.wait(page.map_drawn, lambda what: what == "data", timeout_ms=60000)
                 project.append((time.perf_counter() - started) * 1000)
+                tm = page.timings
+                stages.append({
+                    "query_and_encode_ms": round((tm["data_ready"] - tm["requested"]) * 1000, 1),
+                    "gui_thread_ms": round((tm["sent"] - tm["data_ready"]) * 1000, 1),
+                    "page_ms": round((tm["drawn"] - tm["sent"]) * 1000, 1),
+                    "js_build_ms": round(tm.get("js_build_ms", 0.0), 1),
+                })
 
             # One marker moved (committed elsewhere, live signal, page updated in place).
             other = UnitOfWorkFactory(other_engine)
@@ -313,6 +321,7 @@ def run(settings: Settings, args) -> dict:
             "open_work_orders": n_orders,
             "markers_drawn": counts,
             "project_runs_ms": [round(x, 1) for x in project],
+            "project_stages": stages,
             "baseline_marker_runs_ms": [round(x, 1) for x in base_marker],
             "baseline_circle_runs_ms": [round(x, 1) for x in base_circle],
             "baseline_kind": "circle" if b_circle <= b_marker else "marker",

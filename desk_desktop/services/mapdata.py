@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import text
-
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, WorkOrderStatus
@@ -128,10 +126,10 @@ WITH loads AS (
     SELECT technician_id,
            count(*) AS open_jobs,
            bool_or(status = 'in_progress'
-                   OR (scheduled_start <= :now AND coalesce(scheduled_end,
-                        scheduled_start + make_interval(mins => duration_minutes)) > :now)) AS busy_now
+                   OR (scheduled_start <= %(now)s AND coalesce(scheduled_end,
+                        scheduled_start + make_interval(mins => duration_minutes)) > %(now)s)) AS busy_now
       FROM work_orders
-     WHERE organization_id = :org AND technician_id IS NOT NULL AND status = ANY(:open)
+     WHERE organization_id = %(org)s AND technician_id IS NOT NULL AND status = ANY(%(open)s)
        {wo_tech_filter}
      GROUP BY technician_id
 ), next_job AS (
@@ -140,7 +138,7 @@ WITH loads AS (
       FROM work_orders wo
       JOIN tickets tk ON tk.id = wo.source_ticket_id
       LEFT JOIN sites s ON s.id = tk.site_id
-     WHERE wo.organization_id = :org AND wo.technician_id IS NOT NULL AND wo.status = ANY(:open)
+     WHERE wo.organization_id = %(org)s AND wo.technician_id IS NOT NULL AND wo.status = ANY(%(open)s)
        AND coalesce(tk.location, s.location) IS NOT NULL
        {wo_tech_filter2}
      ORDER BY wo.technician_id, (wo.status = 'in_progress') DESC, wo.scheduled_start NULLS LAST,
@@ -148,7 +146,7 @@ WITH loads AS (
 ), skills AS (
     SELECT technician_id, jsonb_object_agg(skill, proficiency) AS skills
       FROM technician_skills
-     WHERE organization_id = :org {skill_filter}
+     WHERE organization_id = %(org)s {skill_filter}
      GROUP BY technician_id
 )
 SELECT t.id, t.name, t.max_open_work_orders, t.working_hours::text AS hours_json, t.location_updated_at,
@@ -157,19 +155,19 @@ SELECT t.id, t.name, t.max_open_work_orders, t.working_hours::text AS hours_json
        coalesce(l.open_jobs, 0) AS open_jobs, coalesce(l.busy_now, false) AS busy_now,
        n.work_order_id AS next_id, ST_Y(n.g) AS next_lat, ST_X(n.g) AS next_lon,
        sk.skills::text AS skills_json,
-       (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz
+       (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s) AS tz
   FROM technicians t
  CROSS JOIN LATERAL (
        SELECT CASE WHEN u.use_current THEN t.current_location ELSE t.home_base END AS pos,
               CASE WHEN u.use_current THEN 'current' WHEN t.home_base IS NOT NULL THEN 'home' END AS source
          FROM (SELECT t.current_location IS NOT NULL
-                      AND (coalesce(t.location_updated_at >= :fresh_after, false) OR t.home_base IS NULL)
+                      AND (coalesce(t.location_updated_at >= %(fresh_after)s, false) OR t.home_base IS NULL)
                       AS use_current) u
        ) p
   LEFT JOIN loads l ON l.technician_id = t.id
   LEFT JOIN next_job n ON n.technician_id = t.id
   LEFT JOIN skills sk ON sk.technician_id = t.id
- WHERE t.organization_id = :org AND t.active {tech_filter}
+ WHERE t.organization_id = %(org)s AND t.active {tech_filter}
  ORDER BY t.id
 """
 
@@ -183,7 +181,7 @@ SELECT wo.id, wo.priority, wo.status, wo.work_type, wo.technician_id, tech.name 
   LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
   LEFT JOIN sites s ON s.id = tk.site_id
   LEFT JOIN technicians tech ON tech.id = wo.technician_id
- WHERE wo.organization_id = :org AND wo.status = ANY(:statuses) {wo_filter}
+ WHERE wo.organization_id = %(org)s AND wo.status = ANY(%(statuses)s) {wo_filter}
  ORDER BY wo.id
 """
 
@@ -229,13 +227,25 @@ def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
     return False
 
 
+def _rows(uow: UnitOfWork, sql: str, params: dict) -> list[tuple]:
+    """Plain tuples from the driver, in the unit of work's transaction.
+
+    The map reads up to tens of thousands of rows on every refresh; SQLAlchemy's Row
+    objects would double the cost of fetching them. The SQL uses psycopg's ``%(name)s``.
+    """
+    driver = uow.session.connection().connection.driver_connection
+    with driver.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None):
     if ids is not None:
         sql = _TECHNICIANS_SQL.format(
-            wo_tech_filter="AND technician_id = ANY(:ids)",
-            wo_tech_filter2="AND wo.technician_id = ANY(:ids)",
-            skill_filter="AND technician_id = ANY(:ids)",
-            tech_filter="AND t.id = ANY(:ids)",
+            wo_tech_filter="AND technician_id = ANY(%(ids)s)",
+            wo_tech_filter2="AND wo.technician_id = ANY(%(ids)s)",
+            skill_filter="AND technician_id = ANY(%(ids)s)",
+            tech_filter="AND t.id = ANY(%(ids)s)",
         )
     else:
         sql = _TECHNICIANS_SQL.format(wo_tech_filter="", wo_tech_filter2="", skill_filter="", tech_filter="")
@@ -247,75 +257,43 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ..
     }
     if ids is not None:
         params["ids"] = list(ids)
-    rows = uow.session.execute(text(sql), params).all()
+    rows = _rows(uow, sql, params)
     techs: list[MapTechnician] = []
     routes: list[MapRoute] = []
     local_now = None
     shift_cache: dict[str | None, bool] = {}  # technicians share a handful of shift patterns
-    for r in rows:
+    for (tid, name, max_open, hours_json, updated_at, source, lat, lon, open_jobs, busy_now,
+         next_id, next_lat, next_lon, skills_json, tz) in rows:
         if local_now is None:
-            local_now = now.astimezone(_zone(r.tz))
-        working = shift_cache.get(r.hours_json)
+            local_now = now.astimezone(_zone(tz))
+        working = shift_cache.get(hours_json)
         if working is None:
-            working = on_shift(json.loads(r.hours_json) if r.hours_json else None, local_now)
-            shift_cache[r.hours_json] = working
+            working = on_shift(json.loads(hours_json) if hours_json else None, local_now)
+            shift_cache[hours_json] = working
         if not working:
             state = STATE_OFF_SHIFT
-        elif r.busy_now or r.open_jobs >= r.max_open_work_orders:
+        elif busy_now or open_jobs >= max_open:
             state = STATE_BUSY
         else:
             state = STATE_AVAILABLE
-        techs.append(
-            MapTechnician(
-                id=r.id,
-                name=r.name,
-                lat=r.lat,
-                lon=r.lon,
-                position_source=r.source,
-                location_updated_at=r.location_updated_at,
-                state=state,
-                open_jobs=int(r.open_jobs),
-                max_open=int(r.max_open_work_orders),
-                skills_json=r.skills_json,
-                next_work_order_id=r.next_id,
-            )
-        )
-        if r.next_id is not None and r.lat is not None and r.next_lat is not None:
-            routes.append(MapRoute(r.id, r.next_id, r.lat, r.lon, r.next_lat, r.next_lon))
+        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, state, open_jobs, max_open,
+                                   skills_json, next_id))
+        if next_id is not None and lat is not None and next_lat is not None:
+            routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
     return tuple(techs), tuple(routes)
 
 
 def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
     params: dict = {"org": org_id, "statuses": list(MAP_WORK_ORDER_STATUSES)}
     if ids is not None:
-        sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(:ids)")
+        sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(%(ids)s)")
         params["ids"] = list(ids)
     else:
         sql = _WORK_ORDERS_SQL.format(wo_filter="")
-    rows = uow.session.execute(text(sql), params).all()
+    # Columns are in MapWorkOrder's field order (``number`` is computed here).
     return tuple(
-        MapWorkOrder(
-            id=r.id,
-            number=work_order_number(r.id),
-            priority=r.priority,
-            status=r.status,
-            work_type=r.work_type,
-            technician_id=r.technician_id,
-            technician_name=r.technician_name,
-            lat=r.lat,
-            lon=r.lon,
-            ticket_id=r.ticket_id,
-            ticket_number=r.ticket_number,
-            subject=r.subject,
-            customer_name=r.customer_name,
-            address=r.address,
-            required_skills=tuple(r.required_skills or ()),
-            assignment_logic=r.assignment_logic,
-            unassigned_reason=r.unassigned_reason,
-            scheduled_start=r.scheduled_start,
-            created_at=r.created_at,
-        )
-        for r in rows
+        MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
+        for r in _rows(uow, sql, params)
     )
 
 
@@ -326,6 +304,23 @@ def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None)
         techs, routes = _technicians(uow, actor.organization_id, now, None)
         orders = _work_orders(uow, actor.organization_id, None)
     return MapData(technicians=techs, work_orders=orders, routes=routes, generated_at=now)
+
+
+def load_map_technicians(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
+    """Only the technicians and their next-job lines (one query): the map can draw them
+    while the work orders are still being read."""
+    now = now or datetime.now(UTC)
+    with uow:
+        techs, routes = _technicians(uow, actor.organization_id, now, None)
+    return MapData(technicians=techs, work_orders=(), routes=routes, generated_at=now)
+
+
+def load_map_work_orders(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
+    """Only the open work orders (one query)."""
+    now = now or datetime.now(UTC)
+    with uow:
+        orders = _work_orders(uow, actor.organization_id, None)
+    return MapData(technicians=(), work_orders=orders, routes=(), generated_at=now)
 
 
 def load_map_changes(

@@ -147,33 +147,62 @@
     },
 
     // ---- data -------------------------------------------------------------------------
+    // The whole picture in one call: {t, o, r, fit}.
     setData: function (data) {
       var t0 = performance.now();
-      var i, techMarkers = [], orderMarkers = [];
+      var nt = this._setTechnicians(data.t, data.r);
+      var no = this._setOrders(data.o);
+      return this._finishFull(t0, data.fit, { technicians: nt, orders: no, routes: data.r.length });
+    },
+    // The same in two steps (the application sends technicians while it still reads the
+    // work orders): setTechnicians({t, r}) then setOrders({o, fit}) — "data" is drawn after the second.
+    setTechnicians: function (data) {
+      var t0 = performance.now();
+      var n = this._setTechnicians(data.t, data.r);
+      this._syncRoutes();
+      this._partMs = performance.now() - t0;
+      return n;
+    },
+    setOrders: function (data) {
+      var t0 = performance.now() - (this._partMs || 0);
+      this._partMs = 0;
+      var n = this._setOrders(data.o);
+      return this._finishFull(t0, data.fit, { technicians: Object.keys(this.tech).length, orders: n });
+    },
+    _setTechnicians: function (rows, routes) {
+      var i, markers = [];
       // A few hundred markers stay readable unclustered at city zoom; thousands cluster longer.
-      this.layers.technicians.options.disableClusteringAtZoom = data.t.length <= SMALL_LAYER ? 11 : 15;
-      this.layers.orders.options.disableClusteringAtZoom = data.o.length <= SMALL_LAYER ? 11 : 15;
-      this.layers.technicians.clearLayers();  // also rebuilds the cluster grids with the options above
-      this.layers.orders.clearLayers();
+      this.layers.technicians.options.disableClusteringAtZoom = rows.length <= SMALL_LAYER ? 11 : 15;
+      this.layers.technicians.clearLayers();  // also rebuilds the cluster grids with the option above
       this.layers.routes.clearLayers();
-      this.tech = {}; this.orders = {}; this.routes = {}; this.routeRows = {}; this._routesBuilt = false;
-      for (i = 0; i < data.t.length; i++) {
-        var tm = this._techMarker(data.t[i]);
-        if (tm) { techMarkers.push(tm); }
+      this.tech = {}; this.routes = {}; this.routeRows = {}; this._routesBuilt = false;
+      for (i = 0; i < rows.length; i++) {
+        var m = this._techMarker(rows[i]);
+        if (m) { markers.push(m); }
       }
-      for (i = 0; i < data.o.length; i++) {
-        var om = this._orderMarker(data.o[i]);
-        if (om) { orderMarkers.push(om); }
+      this.layers.technicians.addLayers(markers);
+      for (i = 0; i < routes.length; i++) { this._route(routes[i]); }
+      return markers.length;
+    },
+    _setOrders: function (rows) {
+      var i, markers = [];
+      this.layers.orders.options.disableClusteringAtZoom = rows.length <= SMALL_LAYER ? 11 : 15;
+      this.layers.orders.clearLayers();
+      this.orders = {};
+      for (i = 0; i < rows.length; i++) {
+        var m = this._orderMarker(rows[i]);
+        if (m) { markers.push(m); }
       }
-      this.layers.technicians.addLayers(techMarkers);
-      this.layers.orders.addLayers(orderMarkers);
-      for (i = 0; i < data.r.length; i++) { this._route(data.r[i]); }
-      if (data.fit) { this.fitAll(); }
+      this.layers.orders.addLayers(markers);
+      return markers.length;
+    },
+    _finishFull: function (t0, fit, result) {
+      if (fit) { this.fitAll(); }
       this._syncRoutes();
       if (this.selection) { this._drawSelection(); }
       this.lastDrawMs = performance.now() - t0;
       this._afterDraw("data");
-      return { technicians: techMarkers.length, orders: orderMarkers.length, routes: data.r.length };
+      return result;
     },
 
     // Upserts rows; ids listed in gone.t / gone.o / gone.r (technician ids) are removed.

@@ -353,7 +353,12 @@ def test_click_on_technician_marker_then_confirm_assigns(qtbot, uow_factory, org
     with uow_factory() as uow:
         uow.session.execute(text("UPDATE work_orders SET notify_technician = true WHERE id = :i"), {"i": order_id})
         uow.commit()
-    result = _select_in_list(qtbot, page, order_id)
+    # Selected on the map this time: a click on the order's marker, through the bridge.
+    with qtbot.waitSignal(page.candidates_shown, timeout=10000) as sig:
+        assert js(qtbot, page, f"DeskMap.clickOrder({order_id})") is True
+    result = sig.args[0]
+    assert page.selected_work_order_id == order_id
+    assert page.unassigned_view.selectionModel().selectedRows()[0].row() == page.unassigned_model.row_of(order_id)
     second = [c for c in result.candidates if c.eligible][1]  # not the strategy's first choice
     # A click on the technician's marker on the map, through the QWebChannel bridge.
     assert js(qtbot, page, f"DeskMap.clickTechnician({second.technician_id})") is True

@@ -13,6 +13,7 @@ page is never reloaded for data. Clicks come back over ``QWebChannel``.
 
 from __future__ import annotations
 
+import html
 import logging
 import tempfile
 import time
@@ -120,9 +121,14 @@ def _skills_text(skills: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def fetch_full(uow_factory, actor, *, fit: bool) -> tuple[MapData, str]:
-    data = mapdata.load_map_data(uow=uow_factory(), actor=actor)
-    return data, payload.js_call("setData", payload.full_payload(data, fit=fit))
+def fetch_technicians(uow_factory, actor) -> tuple[MapData, str]:
+    data = mapdata.load_map_technicians(uow=uow_factory(), actor=actor)
+    return data, payload.js_call("setTechnicians", payload.technicians_payload(data))
+
+
+def fetch_work_orders(uow_factory, actor, *, fit: bool) -> tuple[MapData, str]:
+    data = mapdata.load_map_work_orders(uow=uow_factory(), actor=actor)
+    return data, payload.js_call("setOrders", payload.orders_payload(data, fit=fit))
 
 
 def fetch_changes(uow_factory, actor, *, technician_ids, work_order_ids) -> tuple[MapData, str]:
@@ -314,7 +320,9 @@ class MapPage(QWidget):
         self._page_loaded = False
         self._bridge_ready = False
         self._data: MapData | None = None
-        self._full_script: str | None = None
+        self._full_scripts: list[str] = []  # setTechnicians, setOrders of the load in flight
+        self._full_scripts_sent = 0
+        self._routes: tuple = ()
         self._technicians: dict[int, MapTechnician] = {}
         self._orders: dict[int, MapWorkOrder] = {}
         self._order_by_ticket: dict[int, int] = {}
@@ -329,6 +337,8 @@ class MapPage(QWidget):
         self._confirm_force = False
         self._last_change_started: float | None = None
         self.last_change_latency_ms: float | None = None
+        # perf_counter() marks of the last full load (requested, data_ready, sent, drawn) for the bench.
+        self.timings: dict[str, float] = {}
 
         # --- map: the web view is created when the page is first shown (QtWebEngine's
         # process start is not paid at application start-up by dispatchers who never open it)
@@ -539,12 +549,14 @@ class MapPage(QWidget):
             self._pending_techs.clear()
             self._pending_orders.clear()
             self._fetching = True
+            self.timings = {"requested": time.perf_counter()}
+            # Two steps, so the page builds the technicians' markers while the work orders
+            # are still being read (the browser runs in its own process).
             self.ctx.runner.submit(
-                fetch_full,
+                fetch_technicians,
                 self.ctx.uow_factory,
                 self.ctx.actor,
-                fit=not self._pushed_once,
-                on_done=self._on_full_loaded,
+                on_done=self._on_technicians_loaded,
                 on_error=self._on_fetch_failed,
             )
             return
@@ -577,10 +589,33 @@ class MapPage(QWidget):
         self._fetch_done()
         self._show_error(f"The map could not be updated: {exc}")
 
+    def _on_technicians_loaded(self, result: tuple[MapData, str]) -> None:
+        self.timings["technicians_ready"] = time.perf_counter()
+        techs, script = result
+        self._technicians = {t.id: t for t in techs.technicians}
+        self._routes = techs.routes
+        self._full_scripts = [script]
+        if self.ready:
+            self.run_js(script)
+            self._full_scripts_sent = 1
+        else:
+            self._full_scripts_sent = 0
+        self.ctx.runner.submit(
+            fetch_work_orders,
+            self.ctx.uow_factory,
+            self.ctx.actor,
+            fit=not self._pushed_once,
+            on_done=self._on_full_loaded,
+            on_error=self._on_fetch_failed,
+        )
+
     def _on_full_loaded(self, result: tuple[MapData, str]) -> None:
-        data, self._full_script = result
+        self.timings["data_ready"] = time.perf_counter()
+        orders, script = result
+        self._full_scripts.append(script)
+        data = MapData(technicians=tuple(self._technicians.values()), work_orders=orders.work_orders,
+                       routes=self._routes, generated_at=orders.generated_at)
         self._data = data
-        self._technicians = {t.id: t for t in data.technicians}
         self._orders = {w.id: w for w in data.work_orders}
         self._order_by_ticket = {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None}
         self._update_unassigned_list()
@@ -593,12 +628,16 @@ class MapPage(QWidget):
         data = self._data
         if data is None:
             return
-        script = self._full_script
-        if script is None:  # e.g. the page was reloaded: send the data again
-            script = payload.js_call("setData", payload.full_payload(data, fit=not self._pushed_once))
-        self._full_script = None  # sent once; the page keeps the markers
+        if self._full_scripts:
+            scripts = self._full_scripts[self._full_scripts_sent:]
+        else:  # e.g. the page was reloaded: send the data again
+            scripts = [payload.js_call("setData", payload.full_payload(data, fit=not self._pushed_once))]
+        self._full_scripts = []  # sent once; the page keeps the markers
+        self._full_scripts_sent = 0
         self._pushed_once = True
-        self.run_js(script)
+        self.timings["sent"] = time.perf_counter()
+        for script in scripts:
+            self.run_js(script)
         if self._selected_id is not None and self._candidates is not None:
             self._show_selection_on_map(focus=False)
 
@@ -648,6 +687,9 @@ class MapPage(QWidget):
         self._change_timer.start()
 
     def _on_map_drawn(self, what: str, millis: float) -> None:
+        if what == "data":
+            self.timings["drawn"] = time.perf_counter()
+            self.timings["js_build_ms"] = millis
         if what == "changes" and self._last_change_started is not None:
             self.last_change_latency_ms = (time.perf_counter() - self._last_change_started) * 1000
             self._last_change_started = None
@@ -856,7 +898,7 @@ class MapPage(QWidget):
         name, extra, eligible = self._technician_label(technician_id)
         self._confirm_technician = technician_id
         self._confirm_force = not eligible
-        self.confirm_label.setText(f"Assign <b>{order.number}</b> to <b>{name}</b>?{extra}")
+        self.confirm_label.setText(f"Assign <b>{order.number}</b> to <b>{html.escape(name)}</b>?{extra}")
         self.confirm_button.setText("Assign" if eligible else "Assign anyway")
         self.confirm_bar.show()
         self.confirm_button.setFocus()
@@ -872,7 +914,7 @@ class MapPage(QWidget):
             rank = f"Rank {cand.rank}" if cand.rank else "Not ranked"
             extra = f"<br>{rank} · {format_distance(cand.distance_m)} · {cand.open_jobs}/{cand.max_open} open jobs"
             if not cand.eligible:
-                extra += f"<br><span style='color:#b42318'>Not eligible: {cand.reason or 'see the rules'}</span>"
+                extra += f"<br><span style='color:#b42318'>Not eligible: {html.escape(cand.reason or 'see the rules')}</span>"
             return name, extra, bool(cand.eligible)
         if tech is not None:
             extra = (f"<br>Not among the ranked candidates · {tech.open_jobs}/{tech.max_open} open jobs"
@@ -938,7 +980,9 @@ class MapPage(QWidget):
     # ---------------------------------------------------------------- messages
     def _show_message(self, text: str, name: str) -> None:
         self.message_label.setObjectName(name)
-        self.message_label.setStyleSheet("")  # re-polish for the new object name
+        style = self.message_label.style()
+        style.unpolish(self.message_label)  # the stylesheet selects on the object name
+        style.polish(self.message_label)
         self.message_label.setText(text)
         self.message_label.show()
 

@@ -62,6 +62,14 @@ def full_payload(data: MapData, *, fit: bool = False) -> dict:
     }
 
 
+def technicians_payload(data: MapData) -> dict:
+    return {"t": [technician_row(t) for t in data.technicians], "r": [route_row(r) for r in data.routes]}
+
+
+def orders_payload(data: MapData, *, fit: bool = False) -> dict:
+    return {"o": [order_row(w) for w in data.work_orders], "fit": fit}
+
+
 def changes_payload(data: MapData, *, route_technician_ids: Iterable[int] = ()) -> dict:
     """Upserts for what came back; removals for requested ids that did not."""
     tech_ids = {t.id for t in data.technicians}
