@@ -22,8 +22,9 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import func, select, text
+from sqlalchemy import BigInteger, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from desk_desktop.db.models import Customer, Notification, Organization, Site, Technician, Ticket, WorkOrder
@@ -134,17 +135,50 @@ def enqueue_work_order_event(
         raise UnknownNotificationEvent(f"Unknown notification event {event!r}; expected one of {', '.join(EVENTS)}.")
     with uow:
         s = uow.session
-        wo = s.get(WorkOrder, work_order_id)
-        if wo is None or (actor is not None and wo.organization_id != actor.organization_id):
+        # Everything the messages need in one round trip (this runs inside every assignment).
+        tech_ref = literal(technician_id, BigInteger) if technician_id is not None else WorkOrder.technician_id
+        r = s.execute(
+            select(
+                WorkOrder.id, WorkOrder.organization_id, WorkOrder.technician_id, WorkOrder.scheduled_start,
+                WorkOrder.scheduled_end, WorkOrder.work_type, WorkOrder.priority, WorkOrder.notify_customer,
+                WorkOrder.notify_technician, WorkOrder.assigned_at,
+                Organization.name.label("org_name"), Organization.timezone.label("org_tz"),
+                Ticket.id.label("ticket_id"), Ticket.number.label("ticket_number"),
+                Ticket.subject.label("ticket_subject"), Ticket.customer_id.label("ticket_customer_id"),
+                Ticket.customer_name.label("ticket_customer_name"),
+                Customer.id.label("customer_id"), Customer.name.label("customer_name"),
+                Customer.email.label("customer_email"), Site.address.label("site_address"),
+                Technician.id.label("tech_id"), Technician.name.label("tech_name"),
+                Technician.email.label("tech_email"),
+            )
+            .join(Organization, Organization.id == WorkOrder.organization_id)
+            .outerjoin(Ticket, and_(Ticket.id == WorkOrder.source_ticket_id,
+                                    Ticket.organization_id == WorkOrder.organization_id))
+            .outerjoin(Customer, and_(Customer.id == Ticket.customer_id,
+                                      Customer.organization_id == WorkOrder.organization_id))
+            .outerjoin(Site, and_(Site.id == Ticket.site_id, Site.organization_id == WorkOrder.organization_id))
+            .outerjoin(Technician, and_(Technician.id == tech_ref,
+                                        Technician.organization_id == WorkOrder.organization_id))
+            .where(WorkOrder.id == work_order_id)
+        ).one_or_none()
+        if r is None or (actor is not None and r.organization_id != actor.organization_id):
             raise NotFound(f"Work order {work_order_number(work_order_id)} does not exist.")
-        org = s.get(Organization, wo.organization_id)
-        ticket = s.get(Ticket, wo.source_ticket_id) if wo.source_ticket_id else None
-        customer = s.get(Customer, ticket.customer_id) if ticket is not None else None
-        site = s.get(Site, ticket.site_id) if ticket is not None and ticket.site_id else None
-        tech_id = technician_id if technician_id is not None else wo.technician_id
-        tech = s.get(Technician, tech_id) if tech_id else None
-        if tech is not None and tech.organization_id != wo.organization_id:
-            tech = None
+        if not (r.notify_customer or r.notify_technician):
+            uow.commit()
+            return 0
+        wo = SimpleNamespace(id=r.id, organization_id=r.organization_id, scheduled_start=r.scheduled_start,
+                             scheduled_end=r.scheduled_end, work_type=r.work_type, priority=r.priority,
+                             notify_customer=r.notify_customer, notify_technician=r.notify_technician,
+                             assigned_at=r.assigned_at)
+        org = SimpleNamespace(name=r.org_name, timezone=r.org_tz)
+        ticket = (SimpleNamespace(id=r.ticket_id, number=r.ticket_number, subject=r.ticket_subject,
+                                  customer_id=r.ticket_customer_id, customer_name=r.ticket_customer_name)
+                  if r.ticket_id is not None else None)
+        customer = (SimpleNamespace(id=r.customer_id, name=r.customer_name, email=r.customer_email)
+                    if r.customer_id is not None else None)
+        site = SimpleNamespace(address=r.site_address) if r.site_address is not None else None
+        tech_id = technician_id if technician_id is not None else r.technician_id
+        tech = SimpleNamespace(id=r.tech_id, name=r.tech_name, email=r.tech_email) if r.tech_id is not None else None
 
         ctx = MessageContext(
             event=event,
