@@ -82,7 +82,8 @@ def run_assign(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, l
     summary = f"{totals['assigned']} assigned, {totals['unassigned']} left unassigned"
     if totals["errors"]:
         # Per-order failures are recorded on the orders by the service; surface them too.
-        raise JobFailedPartly(summary + f", {totals['errors']} failed: " + "; ".join(error_texts[:3]), totals)
+        detail = (": " + "; ".join(error_texts[:3])) if error_texts else " (the reasons are on the orders)"
+        raise JobFailedPartly(summary + f", {totals['errors']} failed" + detail, totals)
     return TaskResult(summary, totals, did_work=totals["assigned"] + totals["unassigned"] > 0)
 
 

@@ -292,6 +292,7 @@ def _claim(uow_factory: UnitOfWorkFactory, *, channels: tuple[str, ...], now: da
                         WHERE status = 'pending'
                           AND next_attempt_at <= :at
                           AND channel = ANY(:channels)
+                          AND attempts < :max
                           AND (claimed_until IS NULL OR claimed_until < :at)
                         ORDER BY next_attempt_at, id
                         LIMIT :limit
@@ -300,7 +301,8 @@ def _claim(uow_factory: UnitOfWorkFactory, *, channels: tuple[str, ...], now: da
                        n.body_text, n.body_html, n.organization_id
                 """
             ),
-            {"me": worker_id, "at": at, "lease": float(lease_seconds), "channels": list(channels), "limit": limit},
+            {"me": worker_id, "at": at, "lease": float(lease_seconds), "channels": list(channels), "limit": limit,
+             "max": MAX_ATTEMPTS},
         ).all()
         uow.commit()
     msgs = [OutgoingMessage(notification_id=r.id, idempotency_key=r.idempotency_key, channel=r.channel,

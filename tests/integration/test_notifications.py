@@ -356,3 +356,25 @@ def test_implicit_tls_smtps(certificate):
         assert len(server.received()) == 1
     finally:
         server.stop()
+
+
+def test_a_message_whose_sender_keeps_dying_ends_dead_instead_of_looping(uow_factory):
+    from desk_desktop.jobs.tasks import run_housekeeping
+
+    sd = seed(uow_factory, rule=False)
+    wo_id = assigned_order(uow_factory, sd, notify_customer=False, notify_technician=True)
+    enqueue(uow_factory, wo_id, EVENT_ASSIGNED)
+    at = db_now(uow_factory)
+    for i in range(MAX_ATTEMPTS):
+        # A sender claims it and dies (its lease is never released, only expires).
+        _, claimed = notifications._claim(uow_factory, channels=("email",), now=at, limit=10,
+                                          worker_id=f"crashing{i}", lease_seconds=60)
+        assert len(claimed) == 1
+        at += timedelta(seconds=61)
+    assert notifications._claim(uow_factory, channels=("email",), now=at, limit=10, worker_id="next",
+                                lease_seconds=60)[1] == []
+    result = run_housekeeping(uow_factory=uow_factory, now=at)
+    assert result.counts["expired"] == 1
+    [row] = notifications.list_notifications(uow=uow_factory(), actor=sd.actor, channel="email")
+    assert (row.status, row.attempts) == ("dead", MAX_ATTEMPTS)
+    assert "interrupted 8 times" in row.last_error
