@@ -337,3 +337,20 @@ def test_list_open_work_orders(uow_factory, org):
     rows = assignment.list_open_work_orders(uow=uow_factory(), actor=org, unassigned_only=True)
     assert [r.id for r in rows] == [created.work_order_id]
     assert rows[0].lat == pytest.approx(SITE[0]) and rows[0].lon == pytest.approx(SITE[1])
+
+
+def test_nearest_looks_past_many_closer_ineligible_technicians(uow_factory, org, monkeypatch):
+    """More ineligible technicians close by than the first index walk covers (40 here): the
+    search widens until it finds the eligible one (still within the radius)."""
+    monkeypatch.setattr(assignment, "SCAN_START", 1)
+    _setup_rule(uow_factory, org, "nearest", skills=["fiber"])
+    for i in range(60):
+        add_technician(uow_factory(), org, name=f"copper{i}", lat=48.857 + i / 10_000, lon=2.353,
+                       skills={"electrical": 3})
+    fiber = add_technician(uow_factory(), org, name="fiber", lat=49.2, lon=2.6, skills={"fiber": 2})
+    _, created = _order(uow_factory, org, logic="nearest")
+    assert _run(uow_factory).assigned == 1
+    wo = _get(uow_factory, created.work_order_id)
+    assert wo.technician_id == fiber
+    assert wo.assignment_explanation["winner"]["distance_m"] == pytest.approx(
+        haversine_m(SITE, (49.2, 2.6)), rel=0.005)
