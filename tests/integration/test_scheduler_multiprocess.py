@@ -98,7 +98,7 @@ def test_five_scheduler_processes_share_500_tickets_exactly_once(db, smtp):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(5)]
     outputs = []
     for p in procs:
-        out, err = p.communicate(timeout=240)
+        out, err = p.communicate(timeout=400)
         assert p.returncode == 0, err[-3000:]
         outputs.append(json.loads(out))
     check_everything_done_once(uow_factory, smtp, 500)
