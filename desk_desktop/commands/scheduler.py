@@ -56,6 +56,9 @@ def run(ctx: CliContext) -> int:
     default_level = "WARNING" if ctx.args.once else "INFO"
     logging.basicConfig(level=os.environ.get("DESK_LOG_LEVEL", default_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if logging.getLogger().level > logging.DEBUG:
+        # APScheduler logs every tick at INFO; our jobs log what matters.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     db, scheduler, jobs = _build(ctx)
     if ctx.args.once:
         results = scheduler.run_once()
