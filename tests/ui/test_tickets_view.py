@@ -576,7 +576,7 @@ def test_screenshots(qtbot, demo, pool, clamd, isolated_settings, tmp_path):
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_list.png"))
 
-        page.splitter.setSizes([520, 900])
+        page.splitter.setSizes([360, 1100])
         qtbot.waitUntil(lambda: page.detail._columns == 2, timeout=WAIT)
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_detail.png"))
@@ -705,3 +705,21 @@ def test_attention_lists_dead_notifications_with_retry_and_counts_for_the_naviga
     with demo.uow_factory() as uow:
         status = uow.session.execute(text("SELECT status FROM notifications WHERE id = :i"), {"i": nid}).scalar_one()
     assert status == "pending"
+
+
+def test_columns_step_aside_when_the_queue_is_narrow_and_choices_are_remembered(qtbot, page):
+    from desk_desktop.ui.tickets.model import COL_CATEGORY, COL_CREATED, COL_PRIORITY
+
+    page.splitter.setSizes([900, 372])
+    qtbot.waitUntil(lambda: not page.table.isColumnHidden(COL_CREATED), timeout=WAIT)
+    assert page.table.isColumnHidden(COL_CATEGORY)  # hidden by default
+    page.splitter.setSizes([430, 842])
+    qtbot.waitUntil(lambda: page.table.isColumnHidden(COL_CREATED), timeout=WAIT)
+    assert not page.table.isColumnHidden(COL_PRIORITY)
+    assert page.table.columnWidth(1) >= 180  # the subject keeps room
+    page.splitter.setSizes([1000, 272])
+    qtbot.waitUntil(lambda: not page.table.isColumnHidden(COL_CREATED), timeout=WAIT)
+
+    page.set_column_visible(COL_CATEGORY, True)
+    assert not page.table.isColumnHidden(COL_CATEGORY)
+    assert str(COL_CATEGORY) not in str(QSettings().value("tickets/hidden_columns"))

@@ -149,7 +149,7 @@ class FileRow(QFrame):
         self.cancel_button = QPushButton("Cancel")
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.setVisible(False)
-        self.public_check = QCheckBox("Visible to customer")
+        self.public_check = QCheckBox("Public")
         self.public_check.setToolTip("Public files can be shared with the customer; private files stay internal.")
         self.open_button = QPushButton("Open")
         self.save_button = QPushButton("Save as…")

@@ -386,7 +386,7 @@ class TicketDetailPane(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self._arrange(2 if self.width() >= 760 else 1)
+        self._arrange(2 if self.width() >= 840 else 1)
 
     # ----------------------------------------------------------------- public
     @property

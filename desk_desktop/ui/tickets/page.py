@@ -61,6 +61,9 @@ SETTINGS_HIDDEN = "tickets/hidden_columns"
 # With the detail pane beside it the queue shows the essentials; the header's context
 # menu brings back any column (and remembers it).
 DEFAULT_HIDDEN = (COL_CUSTOMER, COL_CATEGORY, COL_SCHEDULED)
+# When the queue is narrow these step aside first (they come back when it widens).
+RESPONSIVE_DROP_ORDER = (COL_SCHEDULED, COL_CATEGORY, COL_CREATED, COL_CUSTOMER, COL_TECHNICIAN, COL_STATUS)
+MIN_SUBJECT_WIDTH = 220
 
 TICKET_ENTITIES = {"ticket", "tickets", "work_order", "work_orders", "workorder"}
 ATTENTION_ENTITIES = {"work_order", "work_orders", "workorder", "notification", "notifications",
@@ -185,6 +188,11 @@ class TicketTableView(QTableView):
     ticket_opened = Signal(int)
     first_row_requested = Signal()
     last_row_requested = Signal()
+    resized = Signal()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.resized.emit()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -299,6 +307,8 @@ class TicketsPage(QWidget):
                   COL_TECHNICIAN: 150, COL_SCHEDULED: 108, COL_CREATED: 108}
         for col, w in widths.items():
             self.table.setColumnWidth(col, w)
+        self._column_widths = widths
+        self._user_hidden: set[int] = set(DEFAULT_HIDDEN)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._on_header_context_menu)
 
@@ -392,6 +402,7 @@ class TicketsPage(QWidget):
         self.model.modelReset.connect(self._on_model_reset)
         self.model.rowsInserted.connect(self._on_model_rows_inserted)
         self.table.ticket_opened.connect(self.open_ticket)
+        self.table.resized.connect(self._fit_columns)
         self.table.first_row_requested.connect(self._on_newest_clicked)
         self.table.last_row_requested.connect(self._on_oldest_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
@@ -506,14 +517,36 @@ class TicketsPage(QWidget):
                 continue
             action = menu.addAction(self.model.headerData(col, Qt.Orientation.Horizontal))
             action.setCheckable(True)
-            action.setChecked(not header.isSectionHidden(col))
+            action.setChecked(col not in self._user_hidden)
             action.toggled.connect(lambda on, c=col: self.set_column_visible(c, on))
         menu.exec(header.mapToGlobal(pos))
 
     def set_column_visible(self, column: int, visible: bool) -> None:
-        self.table.setColumnHidden(column, not visible)
-        hidden = [c for c in range(self.model.columnCount()) if self.table.isColumnHidden(c)]
-        QSettings().setValue(SETTINGS_HIDDEN, ",".join(str(c) for c in hidden))
+        if visible:
+            self._user_hidden.discard(column)
+        else:
+            self._user_hidden.add(column)
+        QSettings().setValue(SETTINGS_HIDDEN, ",".join(str(c) for c in sorted(self._user_hidden)))
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Show the columns the dispatcher chose; when the queue is narrow (a wide detail
+        pane) the least important ones step aside for the subject, and come back."""
+        available = self.table.viewport().width()
+        shown = [c for c in range(self.model.columnCount()) if c not in self._user_hidden]
+        needed = sum(self._column_widths.get(c, 0) for c in shown if c != COL_SUBJECT) + MIN_SUBJECT_WIDTH
+        for col in RESPONSIVE_DROP_ORDER:
+            if needed <= available:
+                break
+            if col in shown:
+                shown.remove(col)
+                needed -= self._column_widths.get(col, 0)
+        for col in range(self.model.columnCount()):
+            hide = col not in shown and col not in (COL_NUMBER, COL_SUBJECT)
+            if self.table.isColumnHidden(col) != hide:
+                self.table.setColumnHidden(col, hide)
+                if not hide and col in self._column_widths:
+                    self.table.setColumnWidth(col, self._column_widths[col])
 
     def _update_sort_indicator(self) -> None:
         key, _, direction = self.model.sort_key.rpartition("_")
@@ -549,8 +582,8 @@ class TicketsPage(QWidget):
             hidden = set(DEFAULT_HIDDEN)
         else:
             hidden = {int(c) for c in str(hidden_raw).split(",") if c.strip().isdigit()}
-        for col in range(self.model.columnCount()):
-            self.table.setColumnHidden(col, col in hidden and col not in (COL_NUMBER, COL_SUBJECT))
+        self._user_hidden = {c for c in hidden if c not in (COL_NUMBER, COL_SUBJECT)}
+        self._fit_columns()
         splitter = qs.value(SETTINGS_SPLITTER)
         if splitter is not None:
             self.splitter.restoreState(splitter)
