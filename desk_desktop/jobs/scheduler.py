@@ -276,6 +276,8 @@ class AppScheduler:
         try:
             result = self._dispatch(name)
             run = JobRun(name, started, datetime.now(UTC), True, result.summary, None, dict(result.counts))
+            if result.did_work:
+                log.info("%s: %s", name, result.summary)
             if name == "assign" and result.counts.get("assigned"):
                 self.kick("notify")
         except Exception as exc:  # noqa: BLE001 - a failed job is reported, never fatal
