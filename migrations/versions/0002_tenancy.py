@@ -48,6 +48,12 @@ READ_ONLY_TABLES = ("dispatchers",)
 NOT_OURS = ("spatial_ref_sys", "alembic_version")
 
 ORG = "organization_id = (SELECT desk_current_org())"
+# ILIKE / LIKE (trigram search) and array containment (tags): see upgrade().
+LEAKPROOF_FUNCTIONS = (
+    "pg_catalog.texticlike(text, text)",
+    "pg_catalog.textlike(text, text)",
+    "pg_catalog.arraycontains(anyarray, anyarray)",
+)
 ADMIN = "(SELECT desk_is_admin())"
 
 
@@ -214,6 +220,15 @@ def upgrade() -> None:
         else:
             op.execute(f'CREATE POLICY desk_tenant ON "{t}" USING ({ORG}) WITH CHECK ({ORG})')
 
+    # Under row-level security the planner may use a user condition as an index condition
+    # only if its function is LEAKPROOF (otherwise the condition waits until the policy has
+    # filtered the rows). Without this the trigram search on tickets.search_text becomes a
+    # scan of all of the organization's tickets for a dispatcher (measured: 2 ms → 350 ms
+    # at 200,000 tickets). These comparisons raise errors only about the pattern or the
+    # types, never about a row's value, so they reveal nothing beyond their result.
+    for fn in LEAKPROOF_FUNCTIONS:
+        op.execute(f"ALTER FUNCTION {fn} LEAKPROOF")
+
     # Organizations that exist already get their numbering row now, so that a
     # non-administrator never has to create it.
     if "ticket_number_sequences" in tenant:
@@ -243,4 +258,6 @@ def downgrade() -> None:
     op.execute(f"DO $$ BEGIN EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM {GROUP}', current_database()); END $$")
     for fn in ("desk_guard_counter()", "desk_current_dispatcher_id()", "desk_is_admin()", "desk_current_org()"):
         op.execute(f"DROP FUNCTION IF EXISTS {fn}")
+    for fn in LEAKPROOF_FUNCTIONS:
+        op.execute(f"ALTER FUNCTION {fn} NOT LEAKPROOF")
     # The roles stay: they are cluster-wide and may serve other databases.

@@ -530,3 +530,30 @@ def test_a_non_admin_dispatcher_creates_tickets_with_gapless_numbers_in_its_own_
         admin_engine.dispose()
         test_server.drop_database(url)
         test_server._admin("; ".join(f'DROP ROLE IF EXISTS "{r}"' for r in logins))
+
+
+def test_ticket_search_can_use_the_trigram_index_for_a_dispatcher(tenants):
+    """RLS must not turn the search into a scan of the whole organization (LEAKPROOF ILIKE).
+
+    Without LEAKPROOF the ILIKE may only filter rows after the policy: the trigram index is
+    then unusable for a dispatcher. To see the planner's options rather than its cost
+    guesses on a tiny table, the indexes that serve the policy's organization_id condition
+    are dropped inside a transaction that is rolled back, and sequential scans are off."""
+    with tenants.admin_engine.connect() as conn:
+        with conn.begin():
+            org_indexes = conn.execute(text(
+                "SELECT ic.relname, c.conname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+                "LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid "
+                "WHERE i.indrelid = 'tickets'::regclass AND a.attname = 'organization_id'")).all()
+            assert org_indexes
+            for index, constraint in org_indexes:
+                conn.execute(text(f'ALTER TABLE tickets DROP CONSTRAINT "{constraint}"' if constraint
+                                  else f'DROP INDEX "{index}"'))
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            conn.execute(text(f'SET LOCAL SESSION AUTHORIZATION "{tenants.logins["alice"]}"'))
+            assert conn.execute(text("SELECT count(*) FROM tickets")).scalar() == 1  # RLS applies
+            plan = "\n".join(r[0] for r in conn.execute(text(
+                "EXPLAIN SELECT id FROM tickets WHERE search_text ILIKE '%boiler leaks%'")))
+            conn.rollback()
+    assert "ix_tickets_search_trgm" in plan, plan
