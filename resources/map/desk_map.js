@@ -7,8 +7,9 @@
  * QWebChannel bridge that reports clicks back to Python.
  *
  * Data arrays (compact, built by desk_desktop/ui/map/payload.py):
- *   t: [id, lat, lon, state(0 available|1 busy|2 off shift), name, openJobs, maxOpen, source(0 current|1 home), skills]
- *   o: [id, lat, lon, priority(0 low..3 urgent), unassigned(0|1), number, techId|null, status, title, address]
+ *   t: [id, lat, lon, state(0 available|1 busy|2 off shift)]
+ *   o: [id, lat, lon, priority(0 low..3 urgent), unassigned(0|1), techId|null]
+ * Names, addresses and skills come from the application on hover (bridge.describe).
  *   r: [techId, orderId, lat1, lon1, lat2, lon2]
  */
 (function () {
@@ -118,7 +119,7 @@
 
       if (window.DESK_BASEMAP) {
         this.layers.basemap = L.geoJSON(window.DESK_BASEMAP, {
-          pane: "basemap", interactive: false,
+          pane: "basemap", interactive: false, attribution: "Outlines: Natural Earth",
           renderer: L.canvas({ pane: "basemap", padding: 0.5 }),
           style: { color: "#a7b4bf", weight: 1.2, fillColor: "#f2efe9", fillOpacity: 1 }
         }).addTo(map);
@@ -142,6 +143,7 @@
       map.on("zoomend", this._syncRoutes, this);
 
       this._legend().addTo(map);
+      this._summaryControl().addTo(map);
       this._tileWatch();
       this._connectBridge();
     },
@@ -198,6 +200,7 @@
     },
     _finishFull: function (t0, fit, result) {
       if (fit) { this.fitAll(); }
+      this._updateSummary();
       this._syncRoutes();
       if (this.selection) { this._drawSelection(); }
       this.lastDrawMs = performance.now() - t0;
@@ -228,6 +231,7 @@
         this._route(ch.r[i]);
       }
       this._syncRoutes();
+      this._updateSummary();
       if (this.selection) { this._drawSelection(); }
       this.lastDrawMs = performance.now() - t0;
       this._afterDraw("changes");
@@ -253,14 +257,22 @@
     _delegate: function (group, kind) {
       var self = this;
       group.on("click", function (e) { if (e.layer && e.layer._deskId != null) { self._clicked(kind, e.layer._deskId); } });
+      // The data array carries positions and states only; names, addresses and skills are
+      // asked for on hover (the application has them), which keeps 20,000 rows small.
       group.on("mouseover", function (e) {
         var m = e.layer, entry = m && (kind === "t" ? self.tech[m._deskId] : self.orders[m._deskId]);
         if (!entry) { return; }
-        var html = kind === "t" ? self._techTooltip(entry.d) : self._orderTooltip(entry.d);
-        self._tip.setLatLng(m.getLatLng()).setContent(html);
-        self.map.openTooltip(self._tip);
+        var id = m._deskId;
+        self._hover = kind + id;
+        var show = function (html) {
+          if (self._hover !== kind + id || !html) { return; }
+          self._tip.setLatLng(m.getLatLng()).setContent(html);
+          self.map.openTooltip(self._tip);
+        };
+        if (self.bridge && self.bridge.describe) { self.bridge.describe(kind, id, show); }
+        else { show(kind === "t" ? self._techTooltip(entry.d) : self._orderTooltip(entry.d)); }
       });
-      group.on("mouseout", function () { self.map.closeTooltip(self._tip); });
+      group.on("mouseout", function () { self._hover = null; self.map.closeTooltip(self._tip); });
     },
     _route: function (r) {
       this.routeRows[r[0]] = r;
@@ -301,23 +313,14 @@
       if (note) { note.style.display = (this.routesWanted && !show) ? "" : "none"; }
     },
 
+    // Without the application (no bridge): what the data array itself can tell.
     _techTooltip: function (d) {
-      var pos = d[7] === 0 ? "current location" : "home base";
-      var sk = typeof d[8] === "string" ? JSON.parse(d[8]) : d[8];
-      var skills = sk ? Object.keys(sk).sort().map(function (k) { return esc(k.replace(/_/g, " ")) + " " + sk[k]; }).join(", ") : "";
-      return '<div class="desk-tip"><b>' + esc(d[4]) + "</b>" +
-        '<div><span class="desk-dot" style="background:' + TECH_COLORS[d[3]] + '"></span>' + TECH_STATE_LABELS[d[3]] +
-        " · " + d[5] + "/" + d[6] + " open jobs</div>" +
-        "<div class=\"desk-muted\">At " + pos + "</div>" +
-        (skills ? '<div class="desk-muted">' + skills + "</div>" : "") + "</div>";
+      return '<div class="desk-tip"><span class="desk-dot" style="background:' + TECH_COLORS[d[3]] + '"></span>' +
+        TECH_STATE_LABELS[d[3]] + "</div>";
     },
     _orderTooltip: function (d) {
-      var who = d[4] ? '<span class="desk-unassigned">Unassigned</span>'
-        : esc(STATUS_LABELS[d[7]] || d[7]) + (d[6] != null && this.tech[d[6]] ? " · " + esc(this.tech[d[6]].d[4]) : "");
-      return '<div class="desk-tip"><b>' + esc(d[5]) + "</b> · " +
-        '<span style="color:' + PRIORITY_COLORS[d[3]] + ';font-weight:600">' + PRIORITY_LABELS[d[3]] + "</span>" +
-        "<div>" + esc(d[8]) + "</div>" + (d[9] ? '<div class="desk-muted">' + esc(d[9]) + "</div>" : "") +
-        "<div>" + who + "</div></div>";
+      return '<div class="desk-tip"><span style="color:' + PRIORITY_COLORS[d[3]] + ';font-weight:600">' +
+        PRIORITY_LABELS[d[3]] + "</span>" + (d[4] ? ' · <span class="desk-unassigned">Unassigned</span>' : "") + "</div>";
     },
 
     // ---- selection --------------------------------------------------------------------
@@ -401,7 +404,7 @@
       var o = this.orders[id];
       if (!o) { return null; }
       var ll = o.m.getLatLng();
-      return { lat: ll.lat, lon: ll.lng, priority: PRIORITIES[o.d[3]], unassigned: !!o.d[4], technician: o.d[6] };
+      return { lat: ll.lat, lon: ll.lng, priority: PRIORITIES[o.d[3]], unassigned: !!o.d[4], technician: o.d[5] };
     },
     selectedCandidates: function () {
       return this.selection ? (this.selection.candidates || []).map(function (c) { return c.id; }) : [];
@@ -455,6 +458,29 @@
         return div;
       };
       return ctl;
+    },
+    _summaryControl: function () {
+      var ctl = L.control({ position: "topright" });
+      ctl.onAdd = function () {
+        var div = L.DomUtil.create("div", "desk-summary");
+        div.id = "desk-summary";
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+      };
+      return ctl;
+    },
+    _updateSummary: function () {
+      var el = document.getElementById("desk-summary");
+      if (!el) { return; }
+      var k, byState = [0, 0, 0], nt = 0, no = 0, un = 0;
+      for (k in this.tech) { nt++; byState[this.tech[k].d[3]]++; }
+      for (k in this.orders) { no++; if (this.orders[k].d[4]) { un++; } }
+      el.innerHTML =
+        '<span><b>' + nt + "</b> technicians</span>" +
+        '<span><span class="desk-dot" style="background:' + TECH_COLORS[0] + '"></span>' + byState[0] + " available</span>" +
+        '<span class="desk-sep"></span>' +
+        "<span><b>" + no + "</b> open work orders</span>" +
+        '<span class="desk-unassigned"><b>' + un + "</b> unassigned</span>";
     },
     _tileWatch: function () {
       var self = this;

@@ -262,17 +262,24 @@ def test_page_loads_offline_with_vendored_leaflet_and_markers(qtbot, uow_factory
     assert (info["lat"], info["lon"]) == pytest.approx(city["orders"][wo]["pos"], abs=1e-6)
     # Hovering a technician shows who they are; the legend's boxes toggle layers.
     name = city["techs"][some_tech]["name"]
-    tip = js(qtbot, page, f"""(function () {{
+    js(qtbot, page, f"""(function () {{
         var t = DeskMap.tech[{some_tech}];
         DeskMap.layers.technicians.fire("mouseover", {{ layer: t.m }});
-        var el = document.querySelector(".leaflet-tooltip");
-        return el ? el.textContent : null; }})()""")
-    assert tip and name in tip and "open jobs" in tip
+        return true; }})()""")
+    tip_js = "(document.querySelector('.leaflet-tooltip') || {}).textContent || ''"
+    qtbot.waitUntil(lambda: name in js(qtbot, page, tip_js), timeout=5000)
+    assert "open jobs" in js(qtbot, page, tip_js)
+    js(qtbot, page, f"DeskMap.layers.orders.fire('mouseover', {{ layer: DeskMap.orders[{wo}].m }}), true")
+    number = f"WO-{wo:06d}"
+    qtbot.waitUntil(lambda: number in js(qtbot, page, tip_js), timeout=5000)
+    assert "Unassigned" in js(qtbot, page, tip_js)
     assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.technicians)") is True
     js(qtbot, page, "document.querySelector('input[data-layer=technicians]').click(), true")
     assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.technicians)") is False
     js(qtbot, page, "document.querySelector('input[data-layer=technicians]').click(), true")
     assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.technicians)") is True
+    summary = js(qtbot, page, "document.getElementById('desk-summary').textContent")
+    assert "60 technicians" in summary and f"{len(city['unassigned'])} unassigned" in summary
     # No network here: the bundled outline map is what the dispatcher sees, and the legend says so.
     assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.basemap)") is True
     # The side list shows exactly the unassigned orders, most urgent first.

@@ -166,6 +166,13 @@ class MapBridge(QObject):
     def drawn(self, what: str, millis: float) -> None:
         self.map_drawn.emit(what, float(millis))
 
+    @Slot(str, int, result=str)
+    def describe(self, kind: str, item_id: int) -> str:
+        """Tooltip HTML for a marker ("t" technician, "o" work order), from data already in memory."""
+        return self.describer(kind, int(item_id)) if self.describer is not None else ""
+
+    describer = None  # set by the page: (kind, id) -> html
+
 
 # --------------------------------------------------------------------------------------
 # Two-line cells: a bold first line (DisplayRole) and a muted second line (DetailRole)
@@ -349,6 +356,7 @@ class MapPage(QWidget):
         self._map_layout = QVBoxLayout(self.map_holder)
         self._map_layout.setContentsMargins(0, 0, 0, 0)
         self.bridge = MapBridge(self)
+        self.bridge.describer = self._describe
         self.bridge.page_ready.connect(self._on_bridge_page_ready)
         self.bridge.technician_clicked.connect(self._on_map_technician_clicked)
         self.bridge.work_order_clicked.connect(self._on_map_work_order_clicked)
@@ -694,6 +702,13 @@ class MapPage(QWidget):
             self.last_change_latency_ms = (time.perf_counter() - self._last_change_started) * 1000
             self._last_change_started = None
         self.map_drawn.emit(what)
+
+    def _describe(self, kind: str, item_id: int) -> str:
+        if kind == "t":
+            tech = self._technicians.get(item_id)
+            return payload.technician_tooltip(tech) if tech is not None else ""
+        order = self._orders.get(item_id)
+        return payload.order_tooltip(order) if order is not None else ""
 
     # ---------------------------------------------------------------- side list
     def _update_unassigned_list(self) -> None:

@@ -1,11 +1,14 @@
-"""Map data → the compact arrays the page draws (see resources/map/desk_map.js).
+"""Map data → the compact arrays the page draws (see resources/map/desk_map.js), and the
+tooltips the page asks for on hover.
 
-One array per layer, one short row per marker: the page builds all markers from it in one
-call, instead of one JavaScript block per marker.
+One array per layer, one short row of numbers per marker: the page builds all markers
+from it in one call, instead of one JavaScript block per marker. Names, addresses and
+skills stay in Python until someone hovers (``technician_tooltip``/``order_tooltip``).
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable
 
@@ -28,10 +31,7 @@ def _r(x: float | None) -> float | None:
 
 
 def technician_row(t: MapTechnician) -> list:
-    return [
-        t.id, _r(t.lat), _r(t.lon), STATE_CODES.get(t.state, 0), t.name, t.open_jobs, t.max_open,
-        0 if t.position_source == "current" else 1, t.skills_json,  # JSON text: the page parses it on hover
-    ]
+    return [t.id, _r(t.lat), _r(t.lon), STATE_CODES.get(t.state, 0)]
 
 
 def order_title(w: MapWorkOrder) -> str:
@@ -43,10 +43,8 @@ def order_title(w: MapWorkOrder) -> str:
 
 
 def order_row(w: MapWorkOrder) -> list:
-    return [
-        w.id, _r(w.lat), _r(w.lon), PRIORITY_CODES.get(w.priority, 1), 1 if w.technician_id is None else 0,
-        w.number, w.technician_id, w.status, order_title(w), w.address,
-    ]
+    return [w.id, _r(w.lat), _r(w.lon), PRIORITY_CODES.get(w.priority, 1), 1 if w.technician_id is None else 0,
+            w.technician_id]
 
 
 def route_row(r: MapRoute) -> list:
@@ -87,6 +85,42 @@ def changes_payload(data: MapData, *, route_technician_ids: Iterable[int] = ()) 
             "r": sorted(route_gone),
         },
     }
+
+
+STATE_LABELS = {STATE_AVAILABLE: "Available", STATE_BUSY: "Busy", STATE_OFF_SHIFT: "Off shift"}
+STATE_COLORS = {STATE_AVAILABLE: "#1e9e5a", STATE_BUSY: "#8e44ad", STATE_OFF_SHIFT: "#9aa0a6"}
+PRIORITY_COLORS = {"low": "#607d8b", "medium": "#1565c0", "high": "#e65100", "urgent": "#c62828"}
+
+
+def technician_tooltip(t: MapTechnician) -> str:
+    e = html.escape
+    where = "At their current location" if t.position_source == "current" else "At their home base"
+    skills = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(t.skills.items()))
+    return (
+        f'<div class="desk-tip"><b>{e(t.name)}</b>'
+        f'<div><span class="desk-dot" style="background:{STATE_COLORS.get(t.state, "#555")}"></span>'
+        f"{STATE_LABELS.get(t.state, t.state)} · {t.open_jobs}/{t.max_open} open jobs</div>"
+        f'<div class="desk-muted">{where}</div>'
+        + (f'<div class="desk-muted">{e(skills)}</div>' if skills else "")
+        + "</div>"
+    )
+
+
+def order_tooltip(w: MapWorkOrder) -> str:
+    e = html.escape
+    if w.technician_id is None:
+        who = '<span class="desk-unassigned">Unassigned</span>'
+        if w.unassigned_reason:
+            who += f'<div class="desk-muted">{e(w.unassigned_reason)}</div>'
+    else:
+        who = e(w.status.replace("_", " ").capitalize()) + (f" · {e(w.technician_name)}" if w.technician_name else "")
+    return (
+        f'<div class="desk-tip"><b>{e(w.number)}</b> · '
+        f'<span style="color:{PRIORITY_COLORS.get(w.priority, "#1d2733")};font-weight:600">{e(w.priority.capitalize())}</span>'
+        f"<div>{e(order_title(w))}</div>"
+        + (f'<div class="desk-muted">{e(w.address)}</div>' if w.address else "")
+        + f"<div>{who}</div></div>"
+    )
 
 
 def js_call(function: str, *args) -> str:
