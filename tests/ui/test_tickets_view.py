@@ -531,15 +531,32 @@ def _frame(page, ctx):
     try:
         from desk_desktop.ui.main_window import MainWindow
 
-        win = MainWindow(ctx)
+        win = MainWindow(ctx, db_description=lambda: "PostgreSQL 15 · PostGIS 3 · demo database")
         win.show_page("tickets")
         return win, win.pages["tickets"]
     except Exception:  # noqa: BLE001 - the page alone still shows the product
         return page, page
 
 
-def test_screenshots(qtbot, demo, pool, clamd, isolated_settings, tmp_path):
+@pytest.fixture(scope="module")
+def pristine_demo(test_server):
+    """The demo data exactly as a dispatcher first sees it (no test tickets)."""
+    from desk_desktop.services.demo import load_demo
+
+    url = test_server.create_database("desk_tickets_shots")
+    engine = make_engine(url)
+    uow_factory = UnitOfWorkFactory(engine)
+    summary = load_demo(uow_factory=uow_factory, tickets=120)
+    actor = Actor(organization_id=summary.organization_id, name="dana.whitfield", is_admin=True)
+    yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
+    engine.dispose()
+    test_server.drop_database(url)
+
+
+def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_path):
     from desk_desktop.resources import resource_path
+
+    demo = pristine_demo
 
     app = QApplication.instance()
     old_style = app.styleSheet()

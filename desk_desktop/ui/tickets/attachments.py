@@ -301,7 +301,6 @@ class FileRow(QFrame):
 
 # ------------------------------------------------------------------ drop zone
 class DropZone(QFrame):
-    files_picked = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

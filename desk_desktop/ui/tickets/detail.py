@@ -208,6 +208,7 @@ class TicketDetailPane(QWidget):
         self.site_combo.setMinimumContentsLength(18)
         self.description_edit = QPlainTextEdit()
         self.description_edit.setMinimumHeight(96)
+        self.description_edit.setMaximumHeight(150)
         self.description_edit.setTabChangesFocus(True)
         self.errors: dict[str, QLabel] = {}
         self.editors = {
@@ -330,11 +331,11 @@ class TicketDetailPane(QWidget):
         self.left_column.setSpacing(12)
         self.right_column = QVBoxLayout()
         self.right_column.setSpacing(12)
-        columns = QHBoxLayout()
-        columns.setSpacing(12)
-        columns.addLayout(self.left_column, 1)
-        columns.addLayout(self.right_column, 1)
-        outer.addLayout(columns)
+        self.columns_box = QHBoxLayout()
+        self.columns_box.setSpacing(12)
+        self.columns_box.addLayout(self.left_column, 1)
+        self.columns_box.addLayout(self.right_column, 1)
+        outer.addLayout(self.columns_box)
         outer.addStretch(1)
         self._arrange(1)
 
@@ -381,6 +382,8 @@ class TicketDetailPane(QWidget):
             for w in (self.form_card, self.wo_card, self.attachments_card, self.customer_card, self.history_card):
                 self.left_column.addWidget(w, 0, top)
         self.left_column.addStretch(1)
+        self.columns_box.setStretch(1, 1 if columns == 2 else 0)
+        self.columns_box.setSpacing(12 if columns == 2 else 0)
         for w in cards:
             w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 

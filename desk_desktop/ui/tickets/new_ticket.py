@@ -413,9 +413,10 @@ class NewTicketDialog(QDialog):
         self.banner.style().unpolish(self.banner)
         self.banner.style().polish(self.banner)
         self.banner.setVisible(True)
+        self.open_button.setVisible(True)
+        self.open_button.setFocus()  # before the create button hides: focus must not jump to the form
         self.create_button.setVisible(False)
         self.cancel_button.setText("Close")
-        self.open_button.setVisible(True)
         self.open_button.setProperty("primary", True)
         self.open_button.style().unpolish(self.open_button)
         self.open_button.style().polish(self.open_button)

@@ -63,7 +63,7 @@ SETTINGS_HIDDEN = "tickets/hidden_columns"
 DEFAULT_HIDDEN = (COL_CUSTOMER, COL_CATEGORY, COL_SCHEDULED)
 # When the queue is narrow these step aside first (they come back when it widens).
 RESPONSIVE_DROP_ORDER = (COL_SCHEDULED, COL_CATEGORY, COL_CREATED, COL_CUSTOMER, COL_TECHNICIAN, COL_STATUS)
-MIN_SUBJECT_WIDTH = 220
+MIN_SUBJECT_WIDTH = 170
 
 TICKET_ENTITIES = {"ticket", "tickets", "work_order", "work_orders", "workorder"}
 ATTENTION_ENTITIES = {"work_order", "work_orders", "workorder", "notification", "notifications",
@@ -304,7 +304,7 @@ class TicketsPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
         widths = {COL_NUMBER: 122, COL_CUSTOMER: 170, COL_CATEGORY: 92, COL_PRIORITY: 88, COL_STATUS: 82,
-                  COL_TECHNICIAN: 150, COL_SCHEDULED: 108, COL_CREATED: 108}
+                  COL_TECHNICIAN: 144, COL_SCHEDULED: 108, COL_CREATED: 108}
         for col, w in widths.items():
             self.table.setColumnWidth(col, w)
         self._column_widths = widths
