@@ -161,3 +161,46 @@ def test_cli_reports_failures_with_a_non_zero_exit(db):
     proc = _cli(url, "--once", "--jobs", "assign,coffee")
     assert proc.returncode == 1
     assert "unknown job(s): coffee" in proc.stderr
+
+
+def test_headless_scheduler_assigns_another_workstations_ticket_at_once(db, smtp):
+    """Sweeps an hour apart: only LISTEN/NOTIFY can get the new ticket's order assigned quickly."""
+    import os
+    import signal
+    import subprocess
+
+    from sqlalchemy import text
+
+    url, uow_factory = db
+    sd = seed(uow_factory)
+    env = {k: v for k, v in os.environ.items() if k != "DESK_DATABASE_URL"}
+    env.update(DESK_SMTP_URL=smtp.url, DESK_CLAMD="unix:/nonexistent/clamd.ctl")
+    proc = subprocess.Popen([sys.executable, "-m", "desk_desktop", "scheduler", "--database-url", url,
+                             "--interval", "3600", "--jobs", "assign,notify"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def listening():
+            with uow_factory() as uow:
+                return uow.session.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'desk-desktop listener' "
+                    "AND datname = current_database()")).scalar_one()
+
+        wait_until(listening, 60, "the scheduler's listener")
+        time.sleep(0.5)  # let its first (empty) sweep finish
+        created = create_ticket(uow=uow_factory(), actor=sd.actor, subject="Boiler out", category="hvac",
+                                priority="urgent", customer_ref=sd.customer_refs[0], site_ref=sd.site_refs[0])
+        committed = time.monotonic()
+        wo_id = created.work_order.work_order_id
+
+        def technician():
+            with uow_factory() as uow:
+                return uow.session.scalar(select(WorkOrder.technician_id).where(WorkOrder.id == wo_id))
+
+        assert wait_until(technician, 15, "the assignment") == sd.technician_ids[0]
+        assert time.monotonic() - committed < 15
+        assert len(smtp.wait_for(2, timeout=15)) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert "scheduler stopped" in err
