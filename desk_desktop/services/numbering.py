@@ -38,6 +38,7 @@ __all__ = [
     "NumberingInvalid",
     "NumberWouldCollide",
     "NumberingContext",
+    "AssignedNumber",
     "NumberingSettings",
     "get_number_format",
     "get_numbering_settings",

@@ -10,6 +10,7 @@ transaction ever sees it.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from desk_desktop.db.models import Customer, Ticket
@@ -254,26 +256,75 @@ def _point(lat: float, lon: float) -> WKTElement:
     return WKTElement(f"POINT({lon!r} {lat!r})", srid=4326)
 
 
-def _find_customer(uow: UnitOfWork, org: int, customer_id: int | None, customer_ref: str | None) -> Customer:
-    if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
-        raise TicketInvalid("A customer is required.", "customer")
-    stmt = select(Customer).where(Customer.organization_id == org)
-    if customer_id is not None:
-        stmt = stmt.where(Customer.id == customer_id)
-        label = f"#{customer_id}"
-    else:
-        ref = str(customer_ref).strip()
-        if len(ref) > REF_MAX:
-            raise TicketInvalid(f"The customer reference is longer than {REF_MAX} characters.", "customer")
-        stmt = stmt.where(Customer.ref == ref)
-        label = f"'{ref}'"
-    customer = uow.session.scalars(stmt).one_or_none()
-    if customer is None:
-        raise TicketInvalid(f"No customer {label} in this organization.", "customer")
-    return customer
+# The first statement of create_ticket: reads the numbering context, the customer and the
+# site, and — only if the customer (and the site, when one is asked for) exist and belong
+# together — inserts the ticket with a provisional number and its audit row. One round trip.
+_CREATE_SQL = """
+WITH ctx AS (
+    SELECT o.timezone,
+           s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
+           s.padding, s.separator, s.reset_policy,
+           c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
+           st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
+           st.location AS site_location,
+           ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon
+      FROM organizations o
+      LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
+      LEFT JOIN customers c ON c.organization_id = o.id AND {customer_cond}
+      LEFT JOIN sites st ON st.organization_id = o.id AND {site_cond}
+     WHERE o.id = :org
+), t AS (
+    INSERT INTO tickets (organization_id, number, customer_id, customer_name, site_id, location, category,
+                         priority, tags, status, subject, description, created_by, created_at, updated_at)
+    SELECT :org, :provisional, ctx.customer_id, ctx.customer_name, ctx.site_id,
+           coalesce(ST_GeogFromText(CAST(:point AS text)), ctx.site_location),
+           :category, :priority, CAST(:tags AS text[]), 'new', :subject, :description, :created_by,
+           coalesce(CAST(:now AS timestamptz), now()), coalesce(CAST(:now AS timestamptz), now())
+      FROM ctx
+     WHERE ctx.customer_id IS NOT NULL
+       AND (NOT :site_wanted OR ctx.site_customer_id = ctx.customer_id)
+    RETURNING id, created_at, updated_at
+), a AS (
+    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
+    SELECT :org, :created_by, 'ticket.created', 'ticket', t.id,
+           'Created for ' || ctx.customer_name || ': ' || :subject,
+           CAST(:details AS jsonb) || jsonb_build_object('customer_ref', ctx.customer_ref, 'site_id', ctx.site_id)
+      FROM t, ctx
+)
+SELECT ctx.*, t.id AS ticket_id, t.created_at, t.updated_at FROM ctx LEFT JOIN t ON true
+"""
 
 
-def _find_site(uow: UnitOfWork, org: int, customer: Customer, site_id: int | None, site_ref: str | None):
+@dataclass(frozen=True)
+class _SiteRow:
+    id: int
+    address: str
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class _CustomerRow:
+    id: int
+    ref: str
+    name: str
+    customer_type: str
+
+
+def _context_from_row(uow: UnitOfWork, org: int, row) -> numbering.NumberingContext:
+    if not row.has_format:
+        return numbering.load_numbering_context(uow=uow, organization_id=org)  # creates the defaults
+    return numbering.NumberingContext(
+        organization_id=org,
+        timezone=row.timezone,
+        format=numbering.NumberFormat(
+            prefix=row.prefix, include_year=row.include_year, include_month=row.include_month,
+            padding=row.padding, separator=row.separator, reset_policy=row.reset_policy,
+        ),
+    )
+
+
+def _find_site(uow: UnitOfWork, org: int, customer, site_id: int | None, site_ref: str | None):
     if site_id is None and (site_ref is None or not str(site_ref).strip()):
         return None
     q = (
@@ -409,14 +460,68 @@ def create_ticket(
     tag_tuple, coords = clean.tags, clean.coords
     org = actor.organization_id
 
+    # Called inside a caller's open transaction, the caller wants the number now; otherwise
+    # the number is taken inside COMMIT itself (after the change notifications), so the
+    # counter's row lock is held for nothing but that one statement and the commit.
+    nested = uow.in_transaction
+    if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
+        raise TicketInvalid("A customer is required.", "customer")
+    if customer_id is not None:
+        customer_cond, customer_key, customer_label = "c.id = :cust", customer_id, f"#{customer_id}"
+    else:
+        customer_key = str(customer_ref).strip()
+        if len(customer_key) > REF_MAX:
+            raise TicketInvalid(f"The customer reference is longer than {REF_MAX} characters.", "customer")
+        customer_cond, customer_label = "c.ref = :cust", f"'{customer_key}'"
+    site_key: int | str | None = None
+    site_cond = "false"
+    if site_id is not None:
+        site_cond, site_key, site_label = "st.id = :site", site_id, f"#{site_id}"
+    elif site_ref is not None and str(site_ref).strip():
+        site_key = str(site_ref).strip()
+        site_cond, site_label = "st.ref = :site", f"'{site_key}'"
+    params = {
+        "org": org,
+        "cust": customer_key,
+        "site": site_key,
+        "site_wanted": site_key is not None,
+        "provisional": PROVISIONAL_PREFIX + uuid.uuid4().hex,
+        "point": f"SRID=4326;POINT({coords[1]!r} {coords[0]!r})" if coords is not None else None,
+        "category": category,
+        "priority": priority,
+        "tags": list(tag_tuple),
+        "subject": subject,
+        "description": description,
+        "created_by": actor.name[:100],
+        "now": now,
+        "details": json.dumps({"category": category, "priority": priority, "tags": list(tag_tuple)}),
+    }
+    sql = text(_CREATE_SQL.format(customer_cond=customer_cond, site_cond=site_cond))
+
     with uow:
         session = uow.session
-        ctx = numbering.load_numbering_context(uow=uow, organization_id=org)
-        customer = _find_customer(uow, org, customer_id, customer_ref)
-        site = _find_site(uow, org, customer, site_id, site_ref)
+        row = session.execute(sql, params).one_or_none()
+        if row is None:
+            raise NotFound("The organization does not exist.")
+        if row.customer_id is None:
+            raise TicketInvalid(f"No customer {customer_label} in this organization.", "customer")
+        if site_key is not None:
+            if row.site_id is None:
+                raise TicketInvalid(f"No site {site_label} in this organization.", "site")
+            if row.site_customer_id != row.customer_id:
+                raise TicketInvalid(f"Site {site_label} belongs to another customer, not {row.customer_name}.", "site")
+        ticket_id = row.ticket_id
+        ctx = _context_from_row(uow, org, row)
+        site = (
+            _SiteRow(row.site_id, row.site_address, row.site_lat, row.site_lon) if site_key is not None else None
+        )
+        customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
+
+        # The inserted row as a persistent ORM object (no SQL), for automation.
         ticket = Ticket(
+            id=ticket_id,
             organization_id=org,
-            number=PROVISIONAL_PREFIX + uuid.uuid4().hex,
+            number=params["provisional"],
             customer_id=customer.id,
             customer_name=customer.name,
             site_id=site.id if site is not None else None,
@@ -426,47 +531,35 @@ def create_ticket(
             status=TicketStatus.NEW.value,
             subject=subject,
             description=description,
-            created_by=actor.name[:100],
+            created_by=params["created_by"],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
-        if coords is not None:
-            ticket.location = _point(*coords)
-        elif site is not None and site.lat is not None:
-            ticket.location = _point(site.lat, site.lon)
-        if now is not None:
-            ticket.created_at = now
-            ticket.updated_at = now
+        make_transient_to_detached(ticket)
         session.add(ticket)
-        session.flush()
-        ticket_id = ticket.id
 
         # Rules -> work order, in this same transaction (every creation path runs it).
         work_order = automation.on_ticket_created(
             uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now
         )
-
-        audit(
-            uow,
-            actor=actor,
-            action="ticket.created",
-            entity="ticket",
-            entity_id=ticket_id,
-            summary=f"Created for {customer.name}: {subject}",
-            details={
-                "category": category,
-                "priority": priority,
-                "tags": list(tag_tuple),
-                "customer_ref": customer.ref,
-                "site_id": ticket.site_id,
-                "work_order_id": getattr(work_order, "work_order_id", None),
-            },
-        )
         uow.record_change("ticket", ticket_id, org, "created")
-        session.flush()
-        # LAST statement before commit: take the counter and write the number.
-        assigned = numbering.assign_number(uow=uow, ctx=ctx, ticket_id=ticket_id, now=now)
-        number = assigned.number
-        set_committed_value(ticket, "number", number)
+        session.flush()  # anything automation left pending goes now, not under the counter lock
+        box: dict[str, numbering.AssignedNumber] = {}
+
+        def take_number(_session=None) -> None:
+            # LAST statement before COMMIT: take the counter and write the number.
+            box["assigned"] = numbering.assign_number(uow=uow, ctx=ctx, ticket_id=ticket_id, now=now)
+            set_committed_value(ticket, "number", box["assigned"].number)
+
+        if nested:
+            take_number()
+        else:
+            event.listen(session, "before_commit", take_number, once=True)
         uow.commit()
+        if "assigned" not in box:  # pragma: no cover - commit() always runs the hook
+            raise DeskError("The ticket number was not assigned.")
+        assigned = box["assigned"]
+        number = assigned.number
 
     summary = TicketSummary(
         id=ticket_id,
