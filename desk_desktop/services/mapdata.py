@@ -5,7 +5,8 @@ for the work orders (no per-row queries, so 10,000 of each stay fast).
 ``load_map_changes`` answers the same for a few ids after a live change, so the map can
 move a marker without reloading everything.
 
-Positions follow the assignment service's rule, so a candidate's distance matches where
+Coordinates are rounded to 6 decimals (about 0.1 m) by the database. Positions follow
+the assignment service's rule, so a candidate's distance matches where
 the map draws them: a technician is at their current location if it was reported within
 ``LOCATION_FRESH_FOR`` (or if they have no home base), else at their home base. A work
 order is at its ticket's location, else at the ticket's site.
@@ -151,9 +152,9 @@ WITH loads AS (
 )
 SELECT t.id, t.name, t.max_open_work_orders, t.working_hours::text AS hours_json, t.location_updated_at,
        p.source,
-       ST_Y(p.pos::geometry) AS lat, ST_X(p.pos::geometry) AS lon,
+       round(ST_Y(p.pos::geometry)::numeric, 6)::float8 AS lat, round(ST_X(p.pos::geometry)::numeric, 6)::float8 AS lon,
        coalesce(l.open_jobs, 0) AS open_jobs, coalesce(l.busy_now, false) AS busy_now,
-       n.work_order_id AS next_id, ST_Y(n.g) AS next_lat, ST_X(n.g) AS next_lon,
+       n.work_order_id AS next_id, round(ST_Y(n.g)::numeric, 6)::float8 AS next_lat, round(ST_X(n.g)::numeric, 6)::float8 AS next_lon,
        sk.skills::text AS skills_json,
        (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s) AS tz
   FROM technicians t
@@ -173,8 +174,8 @@ SELECT t.id, t.name, t.max_open_work_orders, t.working_hours::text AS hours_json
 
 _WORK_ORDERS_SQL = """
 SELECT wo.id, wo.priority, wo.status, wo.work_type, wo.technician_id, tech.name AS technician_name,
-       ST_Y(coalesce(tk.location, s.location)::geometry) AS lat,
-       ST_X(coalesce(tk.location, s.location)::geometry) AS lon,
+       round(ST_Y(coalesce(tk.location, s.location)::geometry)::numeric, 6)::float8 AS lat,
+       round(ST_X(coalesce(tk.location, s.location)::geometry)::numeric, 6)::float8 AS lon,
        tk.id AS ticket_id, tk.number AS ticket_number, tk.subject, tk.customer_name, s.address,
        wo.required_skills, wo.assignment_logic, wo.unassigned_reason, wo.scheduled_start, wo.created_at
   FROM work_orders wo

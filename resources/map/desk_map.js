@@ -156,20 +156,25 @@
       var no = this._setOrders(data.o);
       return this._finishFull(t0, data.fit, { technicians: nt, orders: no, routes: data.r.length });
     },
-    // The same in two steps (the application sends technicians while it still reads the
-    // work orders): setTechnicians({t, r}) then setOrders({o, fit}) — "data" is drawn after the second.
+    // The same in parts, in whatever order they are read (the application reads technicians
+    // and work orders at the same time and sends each as soon as it has it):
+    // setTechnicians({t, r}), setOrders({o}), then finishLoad(fit) — "data" is drawn after that.
     setTechnicians: function (data) {
       var t0 = performance.now();
       var n = this._setTechnicians(data.t, data.r);
-      this._syncRoutes();
-      this._partMs = performance.now() - t0;
+      this._partMs = (this._partMs || 0) + performance.now() - t0;
       return n;
     },
     setOrders: function (data) {
+      var t0 = performance.now();
+      var n = this._setOrders(data.o);
+      this._partMs = (this._partMs || 0) + performance.now() - t0;
+      return n;
+    },
+    finishLoad: function (fit) {
       var t0 = performance.now() - (this._partMs || 0);
       this._partMs = 0;
-      var n = this._setOrders(data.o);
-      return this._finishFull(t0, data.fit, { technicians: Object.keys(this.tech).length, orders: n });
+      return this._finishFull(t0, fit, this.counts());
     },
     _setTechnicians: function (rows, routes) {
       var i, markers = [];

@@ -126,9 +126,9 @@ def fetch_technicians(uow_factory, actor) -> tuple[MapData, str]:
     return data, payload.js_call("setTechnicians", payload.technicians_payload(data))
 
 
-def fetch_work_orders(uow_factory, actor, *, fit: bool) -> tuple[MapData, str]:
+def fetch_work_orders(uow_factory, actor) -> tuple[MapData, str]:
     data = mapdata.load_map_work_orders(uow=uow_factory(), actor=actor)
-    return data, payload.js_call("setOrders", payload.orders_payload(data, fit=fit))
+    return data, payload.js_call("setOrders", payload.orders_payload(data))
 
 
 def fetch_changes(uow_factory, actor, *, technician_ids, work_order_ids) -> tuple[MapData, str]:
@@ -327,9 +327,10 @@ class MapPage(QWidget):
         self._page_loaded = False
         self._bridge_ready = False
         self._data: MapData | None = None
-        self._full_scripts: list[str] = []  # setTechnicians, setOrders of the load in flight
-        self._full_scripts_sent = 0
-        self._routes: tuple = ()
+        self._full_scripts: list[str] = []  # parts of the load in flight not yet sent to the page
+        self._full_parts: dict[str, MapData] = {}
+        self._full_failed = False
+        self._needs_resend = False
         self._technicians: dict[int, MapTechnician] = {}
         self._orders: dict[int, MapWorkOrder] = {}
         self._order_by_ticket: dict[int, int] = {}
@@ -558,15 +559,20 @@ class MapPage(QWidget):
             self._pending_orders.clear()
             self._fetching = True
             self.timings = {"requested": time.perf_counter()}
-            # Two steps, so the page builds the technicians' markers while the work orders
-            # are still being read (the browser runs in its own process).
-            self.ctx.runner.submit(
-                fetch_technicians,
-                self.ctx.uow_factory,
-                self.ctx.actor,
-                on_done=self._on_technicians_loaded,
-                on_error=self._on_fetch_failed,
-            )
+            # Two reads at once (two pool threads, two connections); each part is sent to the
+            # page as soon as it arrives, so the browser (its own process) builds one layer's
+            # markers while the other is still being read.
+            self._full_parts = {}
+            self._full_scripts = []
+            self._full_failed = False
+            for part, fn in (("t", fetch_technicians), ("o", fetch_work_orders)):
+                self.ctx.runner.submit(
+                    fn,
+                    self.ctx.uow_factory,
+                    self.ctx.actor,
+                    on_done=lambda result, part=part: self._on_part_loaded(part, result),
+                    on_error=self._on_part_failed,
+                )
             return
         if self._pending_techs or self._pending_orders:
             techs, orders = set(self._pending_techs), set(self._pending_orders)
@@ -597,33 +603,31 @@ class MapPage(QWidget):
         self._fetch_done()
         self._show_error(f"The map could not be updated: {exc}")
 
-    def _on_technicians_loaded(self, result: tuple[MapData, str]) -> None:
-        self.timings["technicians_ready"] = time.perf_counter()
-        techs, script = result
-        self._technicians = {t.id: t for t in techs.technicians}
-        self._routes = techs.routes
-        self._full_scripts = [script]
+    def _on_part_loaded(self, part: str, result: tuple[MapData, str]) -> None:
+        if self._full_failed:
+            return
+        data, script = result
+        self._full_parts[part] = data
         if self.ready:
             self.run_js(script)
-            self._full_scripts_sent = 1
         else:
-            self._full_scripts_sent = 0
-        self.ctx.runner.submit(
-            fetch_work_orders,
-            self.ctx.uow_factory,
-            self.ctx.actor,
-            fit=not self._pushed_once,
-            on_done=self._on_full_loaded,
-            on_error=self._on_fetch_failed,
-        )
+            self._full_scripts.append(script)
+        if len(self._full_parts) == 2:
+            self._on_full_loaded()
 
-    def _on_full_loaded(self, result: tuple[MapData, str]) -> None:
+    def _on_part_failed(self, exc: BaseException) -> None:
+        if not self._full_failed:
+            self._full_failed = True
+            self._on_fetch_failed(exc)
+
+    def _on_full_loaded(self) -> None:
         self.timings["data_ready"] = time.perf_counter()
-        orders, script = result
-        self._full_scripts.append(script)
-        data = MapData(technicians=tuple(self._technicians.values()), work_orders=orders.work_orders,
-                       routes=self._routes, generated_at=orders.generated_at)
+        techs, orders = self._full_parts["t"], self._full_parts["o"]
+        self._full_parts = {}
+        data = MapData(technicians=techs.technicians, work_orders=orders.work_orders,
+                       routes=techs.routes, generated_at=techs.generated_at)
         self._data = data
+        self._technicians = {t.id: t for t in data.technicians}
         self._orders = {w.id: w for w in data.work_orders}
         self._order_by_ticket = {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None}
         self._update_unassigned_list()
@@ -633,15 +637,16 @@ class MapPage(QWidget):
         self._fetch_done()
 
     def _push_full(self) -> None:
+        """Finish a full load in the page: parts not sent yet (the page was not ready), then finishLoad."""
         data = self._data
         if data is None:
             return
-        if self._full_scripts:
-            scripts = self._full_scripts[self._full_scripts_sent:]
-        else:  # e.g. the page was reloaded: send the data again
+        scripts, self._full_scripts = self._full_scripts, []
+        if self._needs_resend:  # the page was (re)loaded after an earlier load: send everything again
             scripts = [payload.js_call("setData", payload.full_payload(data, fit=not self._pushed_once))]
-        self._full_scripts = []  # sent once; the page keeps the markers
-        self._full_scripts_sent = 0
+        else:
+            scripts.append(payload.js_call("finishLoad", not self._pushed_once))
+        self._needs_resend = False
         self._pushed_once = True
         self.timings["sent"] = time.perf_counter()
         for script in scripts:

@@ -26,12 +26,11 @@ STATE_CODES = {STATE_AVAILABLE: 0, STATE_BUSY: 1, STATE_OFF_SHIFT: 2}
 PRIORITY_CODES = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
 
 
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 6)
+# Coordinates arrive rounded to 6 decimals (the map data queries do it), so they encode short.
 
 
 def technician_row(t: MapTechnician) -> list:
-    return [t.id, _r(t.lat), _r(t.lon), STATE_CODES.get(t.state, 0)]
+    return [t.id, t.lat, t.lon, STATE_CODES.get(t.state, 0)]
 
 
 def order_title(w: MapWorkOrder) -> str:
@@ -43,12 +42,12 @@ def order_title(w: MapWorkOrder) -> str:
 
 
 def order_row(w: MapWorkOrder) -> list:
-    return [w.id, _r(w.lat), _r(w.lon), PRIORITY_CODES.get(w.priority, 1), 1 if w.technician_id is None else 0,
+    return [w.id, w.lat, w.lon, PRIORITY_CODES.get(w.priority, 1), 1 if w.technician_id is None else 0,
             w.technician_id]
 
 
 def route_row(r: MapRoute) -> list:
-    return [r.technician_id, r.work_order_id, _r(r.from_lat), _r(r.from_lon), _r(r.to_lat), _r(r.to_lon)]
+    return [r.technician_id, r.work_order_id, r.from_lat, r.from_lon, r.to_lat, r.to_lon]
 
 
 def full_payload(data: MapData, *, fit: bool = False) -> dict:
