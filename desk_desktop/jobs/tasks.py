@@ -147,7 +147,8 @@ SENT_RETENTION_DAYS = 180
 
 def run_housekeeping(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None,
                      retention_days: int = SENT_RETENTION_DAYS) -> TaskResult:
-    """Dead-letter notifications whose sender kept dying; drop delivered outbox rows past retention."""
+    """Dead-letter notifications whose sender kept dying; drop delivered outbox rows past retention;
+    remove stored files that no attachment refers to any more."""
     expired = notifications.expire_abandoned(uow_factory=uow_factory, now=now)
     uow = uow_factory()
     with uow:
@@ -157,6 +158,10 @@ def run_housekeeping(*, uow_factory: UnitOfWorkFactory, now: datetime | None = N
             {"now": now, "days": retention_days},
         ).rowcount
         uow.commit()
-    counts = {"expired": expired, "trimmed": trimmed or 0}
-    return TaskResult(f"{expired} abandoned notification(s) dead-lettered, {counts['trimmed']} old row(s) trimmed",
-                      counts, did_work=bool(expired or trimmed))
+    from desk_desktop.services.attachments import purge_unreferenced_blobs
+
+    purged = purge_unreferenced_blobs(uow_factory=uow_factory)
+    counts = {"expired": expired, "trimmed": trimmed or 0, "purged_blobs": purged}
+    return TaskResult(f"{expired} abandoned notification(s) dead-lettered, {counts['trimmed']} old row(s) trimmed, "
+                      f"{purged} unreferenced file(s) removed",
+                      counts, did_work=bool(expired or trimmed or purged))

@@ -61,7 +61,7 @@ def build_main_window(ws, runner=None):
         from desk_desktop.db.listen import ChangeListener
         from desk_desktop.ui.live import LiveBridge
 
-        bridge = LiveBridge(live)
+        bridge = LiveBridge(live, scheduler=ws.scheduler, organization_id=ws.actor.organization_id)
         listener = ChangeListener(ws.db.url, on_change=bridge.on_change, on_reconnect=bridge.on_reconnect)
         listener.start()
         ws.listener = listener

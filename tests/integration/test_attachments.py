@@ -682,3 +682,19 @@ def test_cli_acts_as_an_administrator_named_after_the_os_user(fresh_db, tmp_path
         assert who == f"cli:{getpass.getuser()}"
     finally:
         engine.dispose()
+
+
+def test_housekeeping_job_removes_files_no_attachment_refers_to(uow_factory, org, ticket):
+    from desk_desktop.jobs.tasks import run_housekeeping
+
+    data = os.urandom(1000)
+    one = upload(uow_factory, org, ticket, data, "old-report.bin")
+    att.delete_attachment(uow=uow_factory(), actor=org, attachment_id=one.id)
+    with uow_factory() as uow:  # the file was deleted long enough ago
+        uow.session.execute(text("UPDATE blobs SET created_at = now() - interval '2 hours' "
+                                 "WHERE organization_id = :o"), {"o": org.organization_id})
+        uow.commit()
+    result = run_housekeeping(uow_factory=uow_factory)
+    assert result.counts["purged_blobs"] == 1
+    assert "1 unreferenced file(s) removed" in result.summary
+    assert counts(uow_factory(), org.organization_id)["blob_chunks"] == 0
