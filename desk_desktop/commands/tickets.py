@@ -10,6 +10,7 @@ superuser URL) acts for the organization named with ``--org``.
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from desk_desktop.cli import CliContext, CliError
@@ -48,6 +49,21 @@ def register(sub, common) -> None:
     li.add_argument("--search", metavar="TEXT", help="free text over number, subject, description and customer")
     li.add_argument("--limit", type=int, default=50, help="at most this many (default 50, max 1000)")
     li.set_defaults(func=run_list)
+
+    n = tsub.add_parser("numbering", parents=[common],
+                        help="show the numbering format and next number; change them (administrators)")
+    n.add_argument("--org", help="organization slug (default: your own)")
+    n.add_argument("--prefix", help="1-10 characters A-Z, 0-9")
+    n.add_argument("--year", dest="include_year", action=argparse.BooleanOptionalAction, default=None,
+                   help="include the year")
+    n.add_argument("--month", dest="include_month", action=argparse.BooleanOptionalAction, default=None,
+                   help="include the month (needs the year)")
+    n.add_argument("--padding", type=int, help="digits of the counter, 1-12")
+    n.add_argument("--separator", choices=["-", "_", "."])
+    n.add_argument("--reset", dest="reset_policy", choices=["never", "yearly", "monthly"])
+    n.add_argument("--next", dest="next_value", type=int, metavar="N",
+                   help="make the next ticket of the current period get counter N")
+    n.set_defaults(func=run_numbering)
 
 
 # --------------------------------------------------------------------------- who is acting
@@ -262,4 +278,28 @@ def run_list(ctx: CliContext) -> int:
               f"{r['customer'][:24]:<24}  {subject:<50}  {wo}")
     more = f" (showing {len(rows)} of {total}; use --limit)" if total > len(rows) else ""
     print(f"{len(rows)} ticket(s){more}")
+    return 0
+
+
+def run_numbering(ctx: CliContext) -> int:
+    from desk_desktop.services import numbering
+
+    a = ctx.args
+    actor, slug = resolve_actor(ctx, a.org)
+    changes = {k: getattr(a, k) for k in ("prefix", "include_year", "include_month", "padding", "separator",
+                                          "reset_policy") if getattr(a, k) is not None}
+    if changes:
+        numbering.update_number_format(uow=ctx.uow(), actor=actor, **changes)
+    if a.next_value is not None:
+        numbering.set_next_number(uow=ctx.uow(), actor=actor, value=a.next_value)
+    st = numbering.get_numbering_settings(uow=ctx.uow(), actor=actor)
+    f = st.format
+    data = {"organization": slug, "prefix": f.prefix, "include_year": f.include_year,
+            "include_month": f.include_month, "padding": f.padding, "separator": f.separator,
+            "reset_policy": f.reset_policy, "timezone": st.timezone, "period": st.period,
+            "next_number": st.next_number, "changed": bool(changes) or a.next_value is not None}
+    ctx.emit(data, f"{slug}: next ticket number {st.next_number} (prefix {f.prefix}, "
+                   f"year {'on' if f.include_year else 'off'}, month {'on' if f.include_month else 'off'}, "
+                   f"padding {f.padding}, separator '{f.separator}', reset {f.reset_policy}, "
+                   f"time zone {st.timezone}). Deleting a ticket leaves a gap.")
     return 0

@@ -215,3 +215,20 @@ def test_import_shows_a_progress_bar_on_a_terminal(db, tmp_path):
     assert "30/30 tickets" in tty_err and "[######" in tty_err
     assert "Imported 30 tickets into 'acme'" in proc.stdout.decode()
     assert ticket_count(engine) == 30
+
+
+def test_numbering_command(db, capsys):
+    url, engine = db
+    code, out, _ = run(capsys, url, "ticket", "numbering", "--org", "acme", "--json")
+    assert code == 0 and json.loads(out)["next_number"].endswith("-00001")
+    code, out, _ = run(capsys, url, "ticket", "numbering", "--org", "acme", "--prefix", "SR", "--no-year",
+                       "--reset", "never", "--padding", "3", "--next", "42", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["next_number"] == "SR-042" and data["changed"]
+    code, out, _ = run(capsys, url, "ticket", "create", "--org", "acme", "--customer", "C-1", "--category",
+                       "general", "--priority", "low", "--subject", "x", "--json")
+    assert json.loads(out)["number"] == "SR-042"
+    code, _, err = run(capsys, url, "ticket", "numbering", "--org", "acme", "--next", "10")
+    assert code == 1 and "SR-042 already exists" in err
+    code, _, err = run(capsys, url, "ticket", "numbering", "--org", "acme", "--month")
+    assert code == 1 and "needs the year" in err
