@@ -206,6 +206,9 @@ def test_keyboard_enter_opens_the_detail_and_ctrl_f_focuses_search(qtbot, page):
     qtbot.waitUntil(lambda: page.detail.data is not None and page.detail.data.ticket.id == wanted, timeout=WAIT)
     assert page.detail.number_label.text() == current.siblingAtColumn(COL_NUMBER).data()
     qtbot.waitUntil(lambda: page.detail.subject_edit.hasFocus(), timeout=WAIT)
+    qtbot.keyClick(page.detail.subject_edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.table.hasFocus(), timeout=WAIT)
+    assert page.table.currentIndex().data(ROLE_TICKET_ID) == wanted
 
     qtbot.keyClick(page, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: page.search_edit.hasFocus(), timeout=WAIT)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -172,12 +173,18 @@ class TicketDetailPane(QWidget):
         self.status_buttons_box.setSpacing(6)
         self.status_buttons: dict[str, QPushButton] = {}
 
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setFixedWidth(80)
+        self.busy.setToolTip("Loading…")
+        self.busy.setVisible(False)
         top = QHBoxLayout()
         top.setSpacing(8)
         top.addWidget(self.number_label)
         top.addWidget(self.status_chip)
         top.addWidget(self.priority_chip)
         top.addStretch(1)
+        top.addWidget(self.busy)
         status_row = QHBoxLayout()
         status_row.setSpacing(6)
         status_row.addLayout(self.status_buttons_box)
@@ -433,11 +440,13 @@ class TicketDetailPane(QWidget):
     # ----------------------------------------------------------------- loading
     def _load(self, ticket_id: int, *, focus: bool = False) -> None:
         self._loading_id = ticket_id
+        self.busy.setVisible(True)
 
         def done(data: DetailData) -> None:
             if self._loading_id != ticket_id:
                 return
             self._loading_id = None
+            self.busy.setVisible(False)
             self._fill(data)
             if focus:
                 self.subject_edit.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -447,6 +456,7 @@ class TicketDetailPane(QWidget):
             if self._loading_id != ticket_id:
                 return
             self._loading_id = None
+            self.busy.setVisible(False)
             self._show_banner(f"Could not load the ticket: {exc}", "ErrorBanner")
 
         self.ctx.runner.submit(load_detail, self.ctx.uow_factory, self.ctx.actor, ticket_id,

@@ -381,6 +381,8 @@ class TicketsPage(QWidget):
         QShortcut(QKeySequence("Ctrl+N"), self, activated=self.new_ticket)
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self._on_shortcut_search)
         QShortcut(QKeySequence("F5"), self, activated=self.refresh)
+        back = QShortcut(QKeySequence("Esc"), self.detail, activated=self._on_detail_escape)
+        back.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
         # ------------------------------------------------------------ connections
         self.search_edit.textChanged.connect(self._on_search_text_changed)
@@ -476,6 +478,11 @@ class TicketsPage(QWidget):
         self.detail.shutdown()
 
     # ----------------------------------------------------------------- filters
+    def _on_detail_escape(self) -> None:
+        """Esc in the detail pane goes back to the queue (edits stay, unsaved)."""
+        self.list_tabs.setCurrentIndex(0)
+        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     def _on_shortcut_search(self) -> None:
         self.list_tabs.setCurrentIndex(0)
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
