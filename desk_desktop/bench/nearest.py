@@ -127,12 +127,12 @@ def _measure_baseline(factory, org_id: int, sites, now) -> tuple[list[float], li
 
 
 def _uses_index(factory, org_id: int, site, now) -> bool:
-    from desk_desktop.services.assignment import OPEN_STATUSES, _located_sql
+    from desk_desktop.services.assignment import OPEN_STATUSES, _knn_sql
 
     lat, lon, skill = site
     uow = factory()
     with uow:
-        plan = uow.session.execute(text("EXPLAIN " + _located_sql(True)), {
+        plan = uow.session.execute(text("EXPLAIN " + _knn_sql(True)), {
             "org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K, "open": OPEN_STATUSES,
             "req": [skill], "nreq": 1, "scan": 1000, "fresh": now - timedelta(hours=12)}).scalars().all()
     joined = "\n".join(plan)

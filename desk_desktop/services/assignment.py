@@ -215,14 +215,22 @@ def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
          {order_and_limit}"""
 
 
-def _located_sql(eligible_only: bool) -> str:
-    """Per branch: walk the GiST index in distance order (``<->`` in ORDER BY with a constant
-    point — the KNN scan) over at most ``:scan`` technicians, keep those within the radius
-    (and eligible), stop at ``:k``. The filters sit outside the inner LIMIT so the planner
-    cannot trade the ordered index scan for a bitmap scan plus sort, and they are evaluated
-    lazily in distance order: only as many technicians are checked as it takes. The radius
-    test uses the KNN (sphere) distance the scan already orders by; the distance reported
-    is ``ST_Distance`` on the spheroid, computed for the k kept only."""
+def _nth_sql(which: str) -> str:
+    """Distance of the ``:scan``-th closest technician of a branch (NULL if there are fewer)."""
+    return "(" + _branch_sql(which, f"{{pos}} <-> {_POINT}", "OFFSET :scan - 1 LIMIT 1") + ")"
+
+
+def _knn_sql(eligible_only: bool) -> str:
+    """``nearest``. Per branch: walk the GiST index in distance order (``<->`` in ORDER BY
+    with a constant point — the KNN scan) over at most ``:scan`` technicians, keep those
+    within the radius (and eligible), stop at ``:k``. The filters sit outside the inner
+    LIMIT so the planner cannot trade the ordered index scan for a bitmap scan plus sort,
+    and they are evaluated lazily in distance order: only as many technicians are checked
+    as it takes. The radius test uses the KNN (sphere) distance the scan orders by; the
+    distance reported is ``ST_Distance`` on the spheroid, for the k kept only.
+
+    ``nth_current``/``nth_home`` are computed only for a branch that gave fewer than k: the
+    distance of its ``:scan``-th technician, so the caller knows whether to walk further."""
     elig = _ELIGIBLE_FILTER if eligible_only else ""
     inner_cols = f"t.id, t.max_open_work_orders, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d"
     branches = []
@@ -236,21 +244,50 @@ def _located_sql(eligible_only: bool) -> str:
     return f"""
     WITH u AS ({branches[0]}
             UNION ALL
-            {branches[1]})
-    SELECT {_TECH_COLUMNS},
-           ST_Distance(n.pos, {_POINT}) AS distance_m,
-           ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon,
-           (SELECT count(*) FROM u WHERE u.branch = 'current') AS n_current,
-           (SELECT count(*) FROM u WHERE u.branch = 'home') AS n_home
-      FROM (SELECT * FROM u ORDER BY u.knn_d, u.id LIMIT :k) n
-      JOIN technicians t ON t.id = n.id
-     ORDER BY distance_m, t.id
+            {branches[1]}),
+    m AS (SELECT count(*) FILTER (WHERE branch = 'current') AS n_current,
+                 count(*) FILTER (WHERE branch = 'home') AS n_home FROM u)
+    SELECT m.n_current, m.n_home,
+           CASE WHEN m.n_current < :k THEN {_nth_sql("current")} END AS nth_current,
+           CASE WHEN m.n_home < :k THEN {_nth_sql("home")} END AS nth_home,
+           c.*
+      FROM m LEFT JOIN LATERAL (
+        SELECT {_TECH_COLUMNS},
+               ST_Distance(n.pos, {_POINT}) AS distance_m,
+               ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
+          FROM (SELECT * FROM u ORDER BY u.knn_d, u.id LIMIT :k) n
+          JOIN technicians t ON t.id = n.id
+      ) c ON true
+     ORDER BY c.distance_m, c.id
     """
 
 
-def _nth_distance_sql(which: str) -> str:
-    """Distance of the ``:scan``-th closest technician of a branch (NULL if there are fewer)."""
-    return _branch_sql(which, f"{{pos}} <-> {_POINT}", "OFFSET :scan - 1 LIMIT 1")
+def _radius_sql(eligible_only: bool) -> str:
+    """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius —
+    ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``."""
+    elig = _ELIGIBLE_FILTER if eligible_only else ""
+    branches = []
+    for which in ("current", "home"):
+        if which == "current":
+            pos, cond = "t.current_location", _USE_CURRENT
+        else:
+            pos, cond = "t.home_base", f"t.home_base IS NOT NULL AND NOT {_USE_CURRENT}"
+        branches.append(f"""
+      SELECT t.id, {pos} AS pos
+        FROM technicians t
+       WHERE t.organization_id = :org AND t.active AND {cond}
+         AND ST_DWithin({pos}, {_POINT}, :radius, false) {elig}""")
+    return f"""
+    SELECT {_TECH_COLUMNS},
+           ST_Distance(n.pos, {_POINT}) AS distance_m,
+           ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
+      FROM ({branches[0]}
+            UNION ALL
+            {branches[1]}) n
+      JOIN technicians t ON t.id = n.id
+     ORDER BY distance_m, t.id
+     LIMIT :k
+    """
 
 
 def _unlocated_sql(eligible_only: bool, order_by: str) -> str:
@@ -314,23 +351,21 @@ def fetch_candidates(
     }
     if location is not None:
         radius_m = radius_km * 1000.0
-        params.update(lat=location[0], lon=location[1], radius=radius_m, scan=max(SCAN_START, 4 * k))
-        sql = text(_located_sql(eligible_only))
+        params.update(lat=location[0], lon=location[1], radius=radius_m)
+        if strategy != AssignmentLogic.NEAREST:
+            rows = uow.session.execute(text(_radius_sql(eligible_only)), params).all()
+            return _facts_from_rows(rows, required_skills, radius_m)
+        params["scan"] = max(SCAN_START, 4 * k)
+        sql = text(_knn_sql(eligible_only))
         while True:
             rows = uow.session.execute(sql, params).all()
-            # A branch that gave fewer than k may have stopped at its scan limit while
-            # technicians within the radius remain: look further (rare; exact either way).
-            got = {"current": rows[0].n_current, "home": rows[0].n_home} if rows else {"current": 0, "home": 0}
-            short = [b for b in ("current", "home") if got[b] < k]
-            more = False
-            for which in short:
-                nth = uow.session.execute(text(_nth_distance_sql(which)), params).scalar()
-                if nth is not None and nth <= radius_m:
-                    more = True
-            if not more:
+            # A branch that gave fewer than k may have stopped at its walk limit while
+            # technicians within the radius remain: walk further (rare; exact either way).
+            head = rows[0]
+            if not any(nth is not None and nth <= radius_m for nth in (head.nth_current, head.nth_home)):
                 break
             params["scan"] *= 8
-        return _facts_from_rows(rows, required_skills, radius_m)
+        return _facts_from_rows([r for r in rows if r.id is not None], required_skills, radius_m)
     if strategy == AssignmentLogic.SKILL_MATCH and required_skills:
         order_by = ("(SELECT coalesce(sum((c.skills ->> s)::int), 0) FROM unnest(CAST(:req AS text[])) s) DESC, "
                     "c.open_jobs, c.id")
@@ -473,9 +508,24 @@ class _Decision:
     pointer_name: str | None
 
 
+@dataclass
+class _Batch:
+    """What one transaction of the assign job keeps between orders (it holds the
+    organization's advisory lock, so nobody else changes these meanwhile)."""
+
+    tz_name: str = "UTC"
+    pointers: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
+    audits: list[dict] | None = None  # deferred audit rows, written together at the end
+
+    def write_audits(self, uow: UnitOfWork) -> None:
+        for kw in self.audits or ():
+            audit(uow, **kw)
+        self.audits = [] if self.audits is not None else None
+
+
 def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: datetime, radius_km: float,
             location: tuple[float, float] | None, eligible_only: bool = True,
-            k: int = MAX_CANDIDATES) -> _Decision:
+            k: int = MAX_CANDIDATES, batch: _Batch | None = None) -> _Decision:
     requested = strategy or wo.assignment_logic or AssignmentLogic.NEAREST.value
     if requested not in {s.value for s in AssignmentLogic}:
         raise ValidationFailed(f"Unknown assignment strategy '{requested}'. Choose one of "
@@ -492,12 +542,18 @@ def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: dateti
             effective = AssignmentLogic.WORKLOAD.value
             fallback = ("This order was not created by a rule, so there is no rotation to follow; "
                         "'round_robin' fell back to 'workload' (fewest open work orders).")
+        elif batch is not None and wo.rule_id in batch.pointers:
+            pointer_id, pointer_name = batch.pointers[wo.rule_id]
         else:
-            state = uow.session.scalar(
-                select(AssignmentState).where(AssignmentState.rule_id == wo.rule_id,
-                                              AssignmentState.organization_id == wo.organization_id)
-            )
-            pointer_id = state.last_technician_id if state is not None else None
+            row = uow.session.execute(
+                select(AssignmentState.last_technician_id, Technician.name)
+                .outerjoin(Technician, Technician.id == AssignmentState.last_technician_id)
+                .where(AssignmentState.rule_id == wo.rule_id, AssignmentState.organization_id == wo.organization_id)
+            ).first()
+            if row is not None:
+                pointer_id, pointer_name = row
+            if batch is not None:
+                batch.pointers[wo.rule_id] = (pointer_id, pointer_name)
     required = list(wo.required_skills or ())
     if effective == AssignmentLogic.NEAREST and location is not None:
         # Only the closest few matter (the winner plus the ones the explanation lists).
@@ -506,8 +562,6 @@ def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: dateti
                              strategy=effective, now=now, radius_km=radius_km, eligible_only=eligible_only, k=k,
                              last_technician_id=pointer_id)
     ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
-    if pointer_id is not None:
-        pointer_name = uow.session.scalar(select(Technician.name).where(Technician.id == pointer_id))
     return _Decision(effective, requested, fallback, ranked, location is not None, pointer_id, pointer_name)
 
 
@@ -566,7 +620,8 @@ def _schedule(uow: UnitOfWork, wo: WorkOrder, tech_hours: dict | None, tz_name: 
 
 
 def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int, explanation: dict, *,
-                      now: datetime, tz_name: str, schedule: bool, force_schedule: bool, manual: bool) -> None:
+                      now: datetime, tz_name: str, schedule: bool, force_schedule: bool, manual: bool,
+                      batch: _Batch | None = None) -> None:
     previous_tech = wo.technician_id
     if previous_tech is not None and previous_tech != tech_id:
         _notify(uow, wo.id, "work_order.unassigned", actor, technician_id=previous_tech)
@@ -594,12 +649,18 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
                else f"{number} assigned to {name} ({explanation.get('strategy')})")
     if wo.scheduled_start is not None:
         summary += f", scheduled {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
-    audit(uow, actor=actor, action="work_order.assigned", entity="work_order", entity_id=wo.id,
-          organization_id=wo.organization_id, summary=summary,
-          details={"technician_id": tech_id, "previous_technician_id": previous_tech, "explanation": explanation})
+    entry = dict(actor=actor, action="work_order.assigned", entity="work_order", entity_id=wo.id,
+                 organization_id=wo.organization_id, summary=summary,
+                 details={"technician_id": tech_id, "previous_technician_id": previous_tech,
+                          "explanation": explanation})
+    if batch is not None and batch.audits is not None:
+        batch.audits.append(entry)
+    else:
+        audit(uow, **entry)
+    # "assigned" tells the technician and announces the visit (who and when) to the customer;
+    # a separate "scheduled" would announce the same visit again (the outbox would drop it as
+    # a duplicate), so it is only sent when the schedule changes without a new assignment.
     _notify(uow, wo.id, "work_order.assigned", actor)
-    if sched is not None:
-        _notify(uow, wo.id, "work_order.scheduled", actor)
     uow.record_change("work_order", wo.id, wo.organization_id, "assigned")
 
 
@@ -608,8 +669,8 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: datetime, radius_km: float,
-                          tz_name: str, location: tuple[float, float] | None) -> bool:
-    d = _decide(uow, wo, strategy=None, now=now, radius_km=radius_km, location=location)
+                          batch: _Batch, location: tuple[float, float] | None) -> bool:
+    d = _decide(uow, wo, strategy=None, now=now, radius_km=radius_km, location=location, batch=batch)
     elig = [r for r in d.ranked if r.eligible]
     required = list(wo.required_skills or ())
     if not elig:
@@ -630,10 +691,14 @@ def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: 
         wo.updated_at = now
         uow.session.flush()
         if changed:
-            audit(uow, actor=actor, action="work_order.assignment_failed", entity="work_order", entity_id=wo.id,
-                  organization_id=wo.organization_id,
-                  summary=f"{work_order_number(wo.id)} could not be assigned: {reason} Retrying later.",
-                  details={"explanation": wo.assignment_explanation})
+            entry = dict(actor=actor, action="work_order.assignment_failed", entity="work_order", entity_id=wo.id,
+                         organization_id=wo.organization_id,
+                         summary=f"{work_order_number(wo.id)} could not be assigned: {reason} Retrying later.",
+                         details={"explanation": wo.assignment_explanation})
+            if batch.audits is not None:
+                batch.audits.append(entry)
+            else:
+                audit(uow, **entry)
         uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
         return False
     winner = elig[0]
@@ -641,8 +706,9 @@ def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: 
     explanation = _explanation(d, wo, radius_km=radius_km, now=now, winner=winner, why=why)
     if d.strategy == AssignmentLogic.ROUND_ROBIN:
         _advance_pointer(uow, wo, winner.facts.technician_id, now)
-    _apply_assignment(uow, actor, wo, winner.facts.technician_id, explanation, now=now, tz_name=tz_name,
-                      schedule=True, force_schedule=False, manual=False)
+        batch.pointers[wo.rule_id] = (winner.facts.technician_id, winner.facts.name)
+    _apply_assignment(uow, actor, wo, winner.facts.technician_id, explanation, now=now, tz_name=batch.tz_name,
+                      schedule=True, force_schedule=False, manual=False, batch=batch)
     return True
 
 
@@ -685,6 +751,41 @@ def assign_pending(*, uow_factory: UnitOfWorkFactory, now: datetime | None = Non
     return AssignBatchResult(assigned=assigned, unassigned=unassigned, errors=errors, work_order_ids=tuple(ids))
 
 
+def _mark_failed(uow_factory: UnitOfWorkFactory, org_id: int, wo_id: int, exc: Exception, now: datetime) -> None:
+    uow = uow_factory()
+    with uow:
+        wo = uow.session.scalar(select(WorkOrder).where(WorkOrder.id == wo_id, WorkOrder.organization_id == org_id)
+                                .with_for_update())
+        if wo is not None:
+            wo.assign_attempts = (wo.assign_attempts or 0) + 1
+            wo.next_assign_at = now + _backoff(wo.assign_attempts)
+            wo.unassigned_reason = f"Automatic assignment failed: {exc}"[:1000]
+            audit(uow, actor=Actor.system(org_id, name="assign job"), action="work_order.assignment_failed",
+                  entity="work_order", entity_id=wo_id, organization_id=org_id,
+                  summary=f"{work_order_number(wo_id)}: automatic assignment failed ({exc}); retrying later.")
+            uow.record_change("work_order", wo_id, org_id, "updated")
+        uow.commit()
+
+
+def _prefetch(uow: UnitOfWork, org_id: int, orders: list[WorkOrder]) -> None:
+    """Load the batch's tickets, customers and sites in three queries, so that building
+    each order's notifications finds them in the session instead of asking one by one."""
+    from desk_desktop.db.models import Customer, Site, Ticket
+
+    ticket_ids = [wo.source_ticket_id for wo in orders if wo.source_ticket_id is not None]
+    if not ticket_ids:
+        return
+    tickets = list(uow.session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids),
+                                                            Ticket.organization_id == org_id)))
+    customer_ids = {t.customer_id for t in tickets}
+    site_ids = {t.site_id for t in tickets if t.site_id is not None}
+    if customer_ids:
+        list(uow.session.scalars(select(Customer).where(Customer.id.in_(customer_ids),
+                                                        Customer.organization_id == org_id)))
+    if site_ids:
+        list(uow.session.scalars(select(Site).where(Site.id.in_(site_ids), Site.organization_id == org_id)))
+
+
 def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
                 radius_km: float) -> tuple[int, int, int, list[int]]:
     actor = Actor.system(org_id, name="assign job")
@@ -694,7 +795,7 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
     with uow:
         _lock_org(uow, org_id)
         prepare_transaction(uow)
-        tz_name = _org_timezone(uow, org_id)
+        batch = _Batch(tz_name=_org_timezone(uow, org_id), audits=[])
         claimed = uow.session.execute(
             text(
                 "SELECT w.id, ST_Y(CAST(coalesce(t.location, s.location) AS geometry)) AS lat, "
@@ -715,30 +816,33 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
             return 0, 0, 0, []
         orders = {wo.id: wo for wo in uow.session.scalars(
             select(WorkOrder).where(WorkOrder.id.in_([c.id for c in claimed])))}
+        _prefetch(uow, org_id, list(orders.values()))
+        failed: tuple[int, Exception] | None = None
         for c in claimed:
             wo = orders[c.id]
             location = (float(c.lat), float(c.lon)) if c.lat is not None else None
-            savepoint = uow.session.begin_nested()
             try:
-                ok = _assign_automatically(uow, actor, wo, now=now, radius_km=radius_km, tz_name=tz_name,
+                ok = _assign_automatically(uow, actor, wo, now=now, radius_km=radius_km, batch=batch,
                                            location=location)
-                savepoint.commit()
-            except Exception as exc:  # one bad order must not block the others
-                savepoint.rollback()
-                log.exception("assigning %s failed", work_order_number(c.id))
-                errors += 1
-                wo = uow.session.get(WorkOrder, c.id)
-                wo.assign_attempts = (wo.assign_attempts or 0) + 1
-                wo.next_assign_at = now + _backoff(wo.assign_attempts)
-                wo.unassigned_reason = f"Automatic assignment failed: {exc}"[:1000]
-                uow.session.flush()
-                continue
+            except Exception as exc:  # noqa: BLE001 — handled below, outside this transaction
+                failed = (c.id, exc)
+                break
             done.append(c.id)
             if ok:
                 assigned += 1
             else:
                 unassigned += 1
-        uow.commit()
+        if failed is None:
+            batch.write_audits(uow)
+            uow.commit()
+    if failed is not None:
+        # One bad order must not block the others: this batch is rolled back (no savepoint
+        # per order — they cost two round trips each), the bad order is put aside with
+        # its reason and a backoff, and the next call does the rest again.
+        wo_id, exc = failed
+        log.error("assigning %s failed: %r", work_order_number(wo_id), exc, exc_info=exc)
+        _mark_failed(uow_factory, org_id, wo_id, exc, now)
+        return 0, 0, 1, []
     return assigned, unassigned, errors, done
 
 

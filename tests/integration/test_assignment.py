@@ -354,3 +354,29 @@ def test_nearest_looks_past_many_closer_ineligible_technicians(uow_factory, org,
     assert wo.technician_id == fiber
     assert wo.assignment_explanation["winner"]["distance_m"] == pytest.approx(
         haversine_m(SITE, (49.2, 2.6)), rel=0.005)
+
+
+def test_a_failing_order_is_put_aside_and_the_others_are_assigned(uow_factory, org, monkeypatch):
+    _setup_rule(uow_factory, org, "workload")
+    add_technician(uow_factory(), org, lat=48.857, lon=2.353)
+    cust = add_customer(uow_factory(), org)
+    ids = [create_ticket_with_automation(uow_factory(), org, customer_id=cust, lat=SITE[0], lon=SITE[1],
+                                         now=NOW)[1].work_order_id for _ in range(3)]
+    bad = ids[1]
+    real = assignment._assign_automatically
+
+    def flaky(uow, actor, wo, **kw):
+        if wo.id == bad:
+            raise RuntimeError("map service exploded")
+        return real(uow, actor, wo, **kw)
+
+    monkeypatch.setattr(assignment, "_assign_automatically", flaky)
+    first = _run(uow_factory)
+    assert first.errors == 1
+    again = _run(uow_factory)
+    assert (again.assigned, again.errors) == (2, 0)
+    assert _run(uow_factory).assigned == 0  # the bad one waits for its backoff
+    wo = _get(uow_factory, bad)
+    assert wo.technician_id is None and wo.assign_attempts == 1 and wo.next_assign_at > NOW
+    assert "map service exploded" in wo.unassigned_reason
+    assert all(_get(uow_factory, i).technician_id is not None for i in ids if i != bad)
