@@ -76,6 +76,31 @@ def _tenant_tables(conn) -> list[str]:
     )).scalars())
 
 
+def _tenant_references(conn, tenant: list[str]) -> list[tuple[str, str, str, str]]:
+    """Single-column foreign keys from one tenant table to another (not to organizations)."""
+    rows = conn.execute(text(
+        "SELECT cl.relname, a.attname, rf.relname, ra.attname FROM pg_constraint c "
+        "JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class rf ON rf.oid = c.confrelid "
+        "JOIN pg_namespace n ON n.oid = cl.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1] "
+        "WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND n.nspname = current_schema() "
+        "ORDER BY 1, 2")).all()
+    return [tuple(r) for r in rows if r[0] in tenant and r[2] in tenant and r[0] != r[2]]
+
+
+def _reference_check(table: str, column: str, ref_table: str, ref_column: str) -> str:
+    # Runs as the caller, so row-level security hides other organizations' rows anyway;
+    # the organization_id comparison covers administrator (RLS-exempt) connections too.
+    return (
+        f"IF NEW.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM \"{ref_table}\" r "
+        f"WHERE r.{ref_column} = NEW.{column} AND r.organization_id = NEW.organization_id) THEN\n"
+        f"    RAISE EXCEPTION '{table}.{column} must refer to a {ref_table} row of the same organization' "
+        f"USING ERRCODE = '42501';\n"
+        f"END IF;"
+    )
+
+
 def _ensure_role(name: str) -> None:
     # Roles are cluster-wide: another database on this server may have created them.
     op.execute(f"""
@@ -220,6 +245,34 @@ def upgrade() -> None:
         else:
             op.execute(f'CREATE POLICY desk_tenant ON "{t}" USING ({ORG}) WITH CHECK ({ORG})')
 
+    # References stay inside the organization. Foreign-key checks bypass row-level
+    # security, so without this a dispatcher could point its own rows at another
+    # organization's customer, technician, ticket… (and learn which ids exist there).
+    by_table: dict[str, list[tuple[str, str, str]]] = {}
+    for table, column, ref_table, ref_column in _tenant_references(conn, tenant):
+        by_table.setdefault(table, []).append((column, ref_table, ref_column))
+    for table, refs in by_table.items():
+        insert_checks = "\n".join(_reference_check(table, c, rt, rc) for c, rt, rc in refs)
+        update_checks = "\n".join(
+            f"IF NEW.{c} IS DISTINCT FROM OLD.{c} OR NEW.organization_id IS DISTINCT FROM OLD.organization_id THEN\n"
+            f"{_reference_check(table, c, rt, rc)}\nEND IF;" for c, rt, rc in refs)
+        op.execute(f"""
+            CREATE OR REPLACE FUNCTION desk_same_org_{table}() RETURNS trigger
+            LANGUAGE plpgsql {path} AS $fn$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    {insert_checks}
+                ELSE
+                    {update_checks}
+                END IF;
+                RETURN NEW;
+            END
+            $fn$""")
+        op.execute(f"ALTER FUNCTION desk_same_org_{table}() OWNER TO {OWNER}")
+        op.execute(f"REVOKE ALL ON FUNCTION desk_same_org_{table}() FROM PUBLIC")
+        op.execute(f'CREATE TRIGGER desk_same_org BEFORE INSERT OR UPDATE ON "{table}" '
+                   f"FOR EACH ROW EXECUTE FUNCTION desk_same_org_{table}()")
+
     # Under row-level security the planner may use a user condition as an index condition
     # only if its function is LEAKPROOF (otherwise the condition waits until the policy has
     # filtered the rows). Without this the trigram search on tickets.search_text becomes a
@@ -247,6 +300,9 @@ def downgrade() -> None:
     for table, policy in policies:
         op.execute(f'DROP POLICY IF EXISTS "{policy}" ON "{table}"')
     op.execute("DROP TRIGGER IF EXISTS desk_guard_counter ON ticket_number_counters")
+    for table in tables:
+        op.execute(f'DROP TRIGGER IF EXISTS desk_same_org ON "{table}"')
+        op.execute(f"DROP FUNCTION IF EXISTS desk_same_org_{table}()")
     for t in tables:
         op.execute(f'ALTER TABLE "{t}" NO FORCE ROW LEVEL SECURITY')
         op.execute(f'ALTER TABLE "{t}" DISABLE ROW LEVEL SECURITY')

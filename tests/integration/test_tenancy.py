@@ -129,9 +129,9 @@ def tenants(test_server):
         test_server._admin("; ".join(f'DROP ROLE IF EXISTS "{r}"' for r in logins.values()))
 
 
-def _as(t: Tenants, who: str, sql: str, **params):
+def _as(tenants_: Tenants, who: str, sql: str, **params):
     """Run one statement as a dispatcher in a transaction that is rolled back."""
-    with t.engine(who).connect() as conn:
+    with tenants_.engine(who).connect() as conn:
         with conn.begin():
             result = conn.execute(text(sql), params)
             rows = result.all() if result.returns_rows else result.rowcount
@@ -139,9 +139,9 @@ def _as(t: Tenants, who: str, sql: str, **params):
     return rows
 
 
-def _denied(t: Tenants, who: str, sql: str, **params) -> str:
+def _denied(tenants_: Tenants, who: str, sql: str, **params) -> str:
     with pytest.raises(DBAPIError) as info:
-        _as(t, who, sql, **params)
+        _as(tenants_, who, sql, **params)
     assert info.value.orig.sqlstate in ("42501", "42P17"), info.value.orig
     return str(info.value.orig)
 
@@ -280,6 +280,30 @@ def test_moving_an_own_row_into_the_other_organization_fails(tenants):
     _denied(tenants, "alice", "UPDATE tickets SET organization_id = :o WHERE id = :i", o=tenants.b, i=a["ticket"])
     _denied(tenants, "alice", "UPDATE technicians SET organization_id = :o WHERE id = :i", o=tenants.b,
             i=a["technician"])
+
+
+def test_own_rows_cannot_point_at_the_other_organizations_rows(tenants):
+    """Foreign-key checks bypass RLS; the same-organization triggers do not."""
+    a, b = tenants.ids["a"], tenants.ids["b"]
+    msg = _denied(tenants, "alice", "UPDATE work_orders SET technician_id = :t WHERE id = :w",
+                  t=b["technician"], w=a["work_order"])
+    assert "same organization" in msg
+    _denied(tenants, "alice", "UPDATE tickets SET customer_id = :c WHERE id = :t", c=b["customer"], t=a["ticket"])
+    _denied(tenants, "alice", "INSERT INTO attachments (organization_id, ticket_id, blob_id, original_name, "
+                              "mime_type, category, uploaded_by) VALUES (:o, :t, :b, 'x', 'text/plain', 'document', 'x')",
+            o=tenants.a, t=a["ticket"], b=b["blob_clean"])
+    # A made-up id gets the same answer as another organization's (nothing to probe).
+    assert "same organization" in _denied(tenants, "alice", "UPDATE work_orders SET technician_id = 987654321 "
+                                                            "WHERE id = :w", w=a["work_order"])
+    # Pointing at own rows works, and so does clearing a reference.
+    assert _as(tenants, "alice", "UPDATE work_orders SET technician_id = :t WHERE id = :w",
+               t=a["technician"], w=a["work_order"]) == 1
+    assert _as(tenants, "alice", "UPDATE work_orders SET technician_id = NULL WHERE id = :w", w=a["work_order"]) == 1
+    # Even an administrator connection (exempt from RLS) cannot mix organizations.
+    with pytest.raises(DBAPIError, match="same organization"):
+        with tenants.admin_engine.begin() as conn:
+            conn.execute(text("UPDATE work_orders SET rule_id = :r WHERE id = :w"),
+                         {"r": b["rule"], "w": a["work_order"]})
 
 
 def test_audit_log_is_append_only_for_dispatchers(tenants):
