@@ -3,9 +3,10 @@
 Measured, in one QtWebEngine (offscreen unless a display is set):
 
 - **project**: ``MapPage.refresh()`` → markers drawn. That is the whole path a dispatcher
-  waits for: the map data service's two queries on a worker thread, the plain data, the
-  one compact array, ``runJavaScript``, building the canvas markers into the two cluster
-  groups, the next-job lines, and the next animation frame (reported back over QWebChannel).
+  waits for: the map data service's two queries (technicians, work orders) on two worker
+  threads, the plain data, one compact array per layer sent with ``runJavaScript`` as soon
+  as it is read, building the canvas markers into the two cluster groups, and the next
+  animation frame after ``finishLoad`` (reported back over QWebChannel).
 - **baseline**: a bare Leaflet + markercluster page (the same vendored files) given the
   same 20,000 points as one array (already in memory: no database, no data model) →
   markers drawn (next animation frame, reported through the page title). Both the usual

@@ -121,14 +121,26 @@ def _skills_text(skills: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def fetch_technicians(uow_factory, actor) -> tuple[MapData, str]:
+def fetch_technicians(uow_factory, actor) -> tuple[MapData, str, dict]:
     data = mapdata.load_map_technicians(uow=uow_factory(), actor=actor)
-    return data, payload.js_call("setTechnicians", payload.technicians_payload(data))
+    by_id = {t.id: t for t in data.technicians}
+    return data, payload.js_call("setTechnicians", payload.technicians_payload(data)), by_id
 
 
-def fetch_work_orders(uow_factory, actor) -> tuple[MapData, str]:
+def fetch_work_orders(uow_factory, actor) -> tuple[MapData, str, dict]:
     data = mapdata.load_map_work_orders(uow=uow_factory(), actor=actor)
-    return data, payload.js_call("setOrders", payload.orders_payload(data))
+    extra = {
+        "by_id": {w.id: w for w in data.work_orders},
+        "by_ticket": {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None},
+        "unassigned": sort_unassigned([w for w in data.work_orders if w.technician_id is None]),
+    }
+    return data, payload.js_call("setOrders", payload.orders_payload(data)), extra
+
+
+def sort_unassigned(rows: list[MapWorkOrder]) -> list[MapWorkOrder]:
+    """Most urgent first, then the longest waiting."""
+    rank = {str(p): r for p, r in PRIORITY_RANK.items()}
+    return sorted(rows, key=lambda w: (-rank.get(w.priority, 0), w.created_at, w.id))
 
 
 def fetch_changes(uow_factory, actor, *, technician_ids, work_order_ids) -> tuple[MapData, str]:
@@ -232,10 +244,9 @@ class UnassignedModel(QAbstractTableModel):
         self._rows: list[MapWorkOrder] = []
         self._now = datetime.now(UTC)
 
-    def set_rows(self, rows: list[MapWorkOrder]) -> None:
+    def set_rows(self, rows: list[MapWorkOrder], *, presorted: bool = False) -> None:
         self.beginResetModel()
-        rank = {str(p): r for p, r in PRIORITY_RANK.items()}
-        self._rows = sorted(rows, key=lambda w: (-rank.get(w.priority, 0), w.created_at, w.id))
+        self._rows = list(rows) if presorted else sort_unassigned(rows)
         self._now = datetime.now(UTC)
         self.endResetModel()
 
@@ -603,11 +614,11 @@ class MapPage(QWidget):
         self._fetch_done()
         self._show_error(f"The map could not be updated: {exc}")
 
-    def _on_part_loaded(self, part: str, result: tuple[MapData, str]) -> None:
+    def _on_part_loaded(self, part: str, result: tuple[MapData, str, dict]) -> None:
         if self._full_failed:
             return
-        data, script = result
-        self._full_parts[part] = data
+        data, script, extra = result
+        self._full_parts[part] = (data, extra)
         if self.ready:
             self.run_js(script)
         else:
@@ -622,18 +633,18 @@ class MapPage(QWidget):
 
     def _on_full_loaded(self) -> None:
         self.timings["data_ready"] = time.perf_counter()
-        techs, orders = self._full_parts["t"], self._full_parts["o"]
+        (techs, tech_by_id), (orders, order_extra) = self._full_parts["t"], self._full_parts["o"]
         self._full_parts = {}
         data = MapData(technicians=techs.technicians, work_orders=orders.work_orders,
                        routes=techs.routes, generated_at=techs.generated_at)
         self._data = data
-        self._technicians = {t.id: t for t in data.technicians}
-        self._orders = {w.id: w for w in data.work_orders}
-        self._order_by_ticket = {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None}
-        self._update_unassigned_list()
-        self.data_loaded.emit(data)
+        self._technicians = tech_by_id
+        self._orders = order_extra["by_id"]
+        self._order_by_ticket = order_extra["by_ticket"]
         if self.ready:
-            self._push_full()
+            self._push_full()  # first: the browser draws while the list below updates
+        self._update_unassigned_list(order_extra["unassigned"])
+        self.data_loaded.emit(data)
         self._fetch_done()
 
     def _push_full(self) -> None:
@@ -716,12 +727,12 @@ class MapPage(QWidget):
         return payload.order_tooltip(order) if order is not None else ""
 
     # ---------------------------------------------------------------- side list
-    def _update_unassigned_list(self) -> None:
-        rows = [w for w in self._orders.values() if w.technician_id is None]
+    def _update_unassigned_list(self, presorted: list[MapWorkOrder] | None = None) -> None:
+        rows = presorted if presorted is not None else [w for w in self._orders.values() if w.technician_id is None]
         keep = self._selected_id
         sm = self.unassigned_view.selectionModel()
         sm.blockSignals(True)
-        self.unassigned_model.set_rows(rows)
+        self.unassigned_model.set_rows(rows, presorted=presorted is not None)
         if keep is not None:
             row = self.unassigned_model.row_of(keep)
             if row >= 0:
