@@ -50,12 +50,17 @@ def demo(test_server):
 
 @pytest.fixture
 def isolated_settings(qapp, tmp_path):
+    """QSettings in a throw-away folder (the page keeps filters and columns there)."""
+    old = (QSettings.defaultFormat(), qapp.organizationName(), qapp.applicationName())
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     qapp.setOrganizationName("DeskDispatcherTests")
     qapp.setApplicationName("tickets-view")
     QSettings().clear()
     yield tmp_path
+    QSettings.setDefaultFormat(old[0])
+    qapp.setOrganizationName(old[1])
+    qapp.setApplicationName(old[2])
 
 
 @pytest.fixture
@@ -477,7 +482,7 @@ def test_dropping_an_infected_file_shows_it_quarantined(qtbot, upload_page, demo
     assert page.list_tabs.tabText(1).startswith("Needs attention (")
 
 
-def test_dropping_a_too_large_file_shows_the_limit_and_stores_nothing(qtbot, upload_page, demo, tmp_path):
+def test_dropping_a_too_large_or_refused_file_says_why_and_stores_nothing(qtbot, upload_page, demo, tmp_path):
     page = upload_page
     ticket = new_ticket(demo, subject="Site survey video").ticket
     with demo.uow_factory() as uow:
@@ -500,6 +505,15 @@ def test_dropping_a_too_large_file_shows_the_limit_and_stores_nothing(qtbot, upl
         assert attachment_count(demo, ticket.id) == 0
         qtbot.mouseClick(row.dismiss_button, Qt.MouseButton.LeftButton)
         assert panel.rows() == []
+
+        # A program disguised as a document is refused, and the row says why.
+        disguised = tmp_path / "quote.pdf"
+        disguised.write_bytes(b"MZ\x90\x00\x03" + b"\x00" * 58 + b"PE\x00\x00" + b"\x00" * 4000)
+        drop_files(panel, [disguised])
+        qtbot.waitUntil(lambda: panel.rows() and panel.rows()[0].state == "failed", timeout=WAIT)
+        message = panel.rows()[0].meta_label.text()
+        assert "quote.pdf" in message and "program" in message and "not accepted" in message
+        assert attachment_count(demo, ticket.id) == 0
     finally:
         with demo.uow_factory() as uow:
             uow.session.execute(text("UPDATE organizations SET max_attachment_bytes = :b WHERE id = :o"),
