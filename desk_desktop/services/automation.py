@@ -23,7 +23,7 @@ from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, Work
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import WorkOrderSource, WorkOrderStatus
-from desk_desktop.domain.rules import MatchRule, TicketFacts, find_match, order_rules
+from desk_desktop.domain.rules import MatchRule, TicketFacts, find_match
 from desk_desktop.services.common import Actor, audit
 
 
@@ -69,6 +69,24 @@ def load_active_rules(uow: UnitOfWork, organization_id: int) -> list[TicketToWor
     )
 
 
+def load_match_rules(uow: UnitOfWork, organization_id: int) -> list[MatchRule]:
+    """The active rules' triggers only (no ORM objects), in evaluation order — cheap even
+    for an organization with a thousand rules; the winner's full row is loaded afterwards."""
+    rows = uow.session.execute(
+        text(
+            "SELECT id, name, priority, trigger_categories, trigger_priorities, trigger_tags, trigger_customer_types "
+            "FROM ticket_work_order_rules WHERE organization_id = :org AND active "
+            "ORDER BY priority DESC, id"
+        ),
+        {"org": organization_id},
+    ).all()
+    return [
+        MatchRule.build(id=r[0], name=r[1], priority=r[2], active=True, categories=r[3] or (), priorities=r[4] or (),
+                        tags=r[5] or (), customer_types=r[6] or ())
+        for r in rows
+    ]
+
+
 def ticket_facts(ticket: Ticket, customer_type: str | None) -> TicketFacts:
     return TicketFacts(
         category=ticket.category,
@@ -86,16 +104,12 @@ def on_ticket_created(
     """Evaluate the active rules for a freshly flushed ticket; create the work order of the
     first matching rule (or nothing). Runs inside the caller's transaction."""
     with uow:
-        rules = load_active_rules(uow, ticket.organization_id)
-        if not rules:
-            uow.commit()
-            return None
-        by_id = {r.id: r for r in rules}
-        winner = find_match(order_rules(match_rule_from_row(r) for r in rules), ticket_facts(ticket, customer_type))
+        winner = find_match(load_match_rules(uow, ticket.organization_id), ticket_facts(ticket, customer_type))
         if winner is None:
             uow.commit()
             return None
-        result = create_work_order_from_rule(uow=uow, actor=actor, ticket=ticket, rule=by_id[winner.id], now=now)
+        rule = uow.session.get(TicketToWorkOrderRule, winner.id)
+        result = create_work_order_from_rule(uow=uow, actor=actor, ticket=ticket, rule=rule, now=now)
         uow.commit()
         return result
 
