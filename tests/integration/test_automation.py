@@ -100,3 +100,64 @@ def test_rules_of_another_organization_are_ignored(uow_factory, org):
     uow = uow_factory()
     with uow:
         assert uow.session.scalar(select(func.count()).select_from(WorkOrder)) == 0
+
+
+# ---------------------------------------------------------------- through the real ticket service
+
+
+def test_ticket_service_creates_order_and_assign_job_assigns_it(uow_factory, org):
+    from desk_desktop.services import assignment, tickets
+    from tests.integration.workorder_helpers import add_site, add_technician
+
+    cust = add_customer(uow_factory(), org, customer_type="enterprise")
+    site = add_site(uow_factory(), org, customer_id=cust, lat=52.52, lon=13.40)
+    rule = add_rule(uow_factory(), org, name="Enterprise network", trigger_categories=["network"],
+                    trigger_customer_types=["enterprise"], wo_type="installation", wo_priority="high",
+                    auto_assign=True, assignment_logic="nearest", required_skills=["networking"],
+                    auto_schedule=True, schedule_offset_minutes=30)
+    near = add_technician(uow_factory(), org, name="Nina", lat=52.53, lon=13.41, skills={"networking": 3})
+    add_technician(uow_factory(), org, name="Far Fred", lat=52.40, lon=13.05, skills={"networking": 5})
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    created = tickets.create_ticket(uow=uow_factory(), actor=org, subject="Switch dead", category="network",
+                                    priority="medium", customer_id=cust, site_id=site, now=now)
+    assert created.work_order is not None and created.work_order.rule_id == rule
+    [wo] = _orders(uow_factory(), org)
+    assert wo.source_ticket_id == created.ticket.id and wo.work_type == "installation"
+    uow = uow_factory()
+    with uow:
+        summary = uow.session.scalar(select(AuditEntry.summary).where(AuditEntry.action == "work_order.created"))
+    assert "~" not in summary  # the provisional number never leaks into the history
+    result = assignment.assign_pending(uow_factory=uow_factory, now=now)
+    assert result.assigned == 1
+    detail = tickets.get_ticket_or_raise(uow=uow_factory(), actor=org, ticket_id=created.ticket.id)
+    assert detail.technician_name == "Nina"
+    view = assignment.get_work_order_or_raise(uow=uow_factory(), actor=org, work_order_id=wo.id)
+    assert view.technician_id == near and view.scheduled_start == now + timedelta(minutes=30)
+    assert "closest eligible technician" in assignment.explain(view.assignment_explanation)
+
+
+def test_manual_order_for_a_ticket_that_already_has_one_is_refused(uow_factory, org):
+    import pytest
+
+    from desk_desktop.services.workorders import WorkOrderAlreadyExists, create_work_order
+
+    cust = add_customer(uow_factory(), org)
+    add_rule(uow_factory(), org, name="all")
+    tid, created = create_ticket_with_automation(uow_factory(), org, customer_id=cust)
+    with pytest.raises(WorkOrderAlreadyExists, match=f"already has work order {created.number}"):
+        create_work_order(uow=uow_factory(), actor=org, ticket_id=tid, work_type="repair", priority="low")
+    assert len(_orders(uow_factory(), org)) == 1
+
+
+def test_manual_order_for_a_ticket_without_one(uow_factory, org):
+    from desk_desktop.services.workorders import create_work_order
+    from tests.integration.workorder_helpers import insert_ticket
+
+    cust = add_customer(uow_factory(), org)
+    tid = insert_ticket(uow_factory(), org, customer_id=cust, number="TK-M-1")
+    made = create_work_order(uow=uow_factory(), actor=org, ticket_number="TK-M-1", work_type="inspection",
+                             priority="high", duration_minutes=45, required_skills=["gas"], auto_assign=True,
+                             assignment_logic="workload")
+    [wo] = _orders(uow_factory(), org)
+    assert wo.id == made.work_order_id and wo.source == "manual" and wo.source_ticket_id == tid
+    assert wo.needs_assignment and wo.required_skills == ["gas"] and wo.duration_minutes == 45
