@@ -474,7 +474,25 @@ def test_dropping_an_infected_file_shows_it_quarantined(qtbot, upload_page, demo
     signature = row.info.scan_signature
     assert signature and signature in row.meta_label.text()
     assert "Quarantined" in row.meta_label.text()
-    assert not row.open_button.isEnabled() and not row.save_button.isEnabled()
+    assert not row.open_button.isEnabled()
+    # Only an administrator may save a copy, with a reason that is audited.
+    assert demo.actor.is_admin and row.save_button.isEnabled() and row.save_button.text() == "Admin copy…"
+    target = tmp_path / "quarantined-copy.bin"
+    panel.ask_override_reason = lambda name: "Send to the security team for analysis"
+    panel.ask_save_path = lambda suggested: str(target)
+    qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: target.exists(), timeout=WAIT)
+    assert target.read_bytes() == EICAR
+
+    def audited():
+        with demo.uow_factory() as uow:
+            return uow.session.execute(text(
+                "SELECT count(*) FROM audit_log WHERE organization_id = :o AND entity = 'attachment' "
+                "AND action = 'attachment.quarantine_override' AND entity_id = :a "
+                "AND details->>'reason' = 'Send to the security team for analysis'"),
+                {"o": demo.actor.organization_id, "a": row.info.id}).scalar_one()
+
+    qtbot.waitUntil(lambda: audited() == 1, timeout=WAIT)
     # The attention list counts it and names it.
     page.attention.refresh()
     qtbot.waitUntil(lambda: any("invoice-2291.txt" in t for t in page.attention.item_texts("quarantined")),

@@ -80,11 +80,12 @@ def load_attachments(uow_factory, actor, ticket_id: int):
     return infos, thumbs
 
 
-def download_file(uow_factory, actor, attachment_id: int, dest: str):
+def download_file(uow_factory, actor, attachment_id: int, dest: str, admin_override: bool = False,
+                  reason: str | None = None):
     from desk_desktop.services import attachments
 
     return attachments.download_attachment(uow_factory=uow_factory, actor=actor, attachment_id=attachment_id,
-                                           dest=dest)
+                                           dest=dest, admin_override=admin_override, reason=reason)
 
 
 def download_for_opening(uow_factory, actor, attachment_id: int, safe_name: str) -> str:
@@ -119,9 +120,10 @@ class FileRow(QFrame):
     save_requested = Signal(int)
     visibility_toggled = Signal(int, bool)
 
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, parent: QWidget | None = None, *, admin: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("FileRow")
+        self.admin = admin
         self.name = name
         self.state = "uploading"
         self.info = None
@@ -277,10 +279,13 @@ class FileRow(QFrame):
         blocked = bool(info.quarantined)
         self.public_check.setEnabled(not blocked)
         self.open_button.setEnabled(not blocked)
-        self.save_button.setEnabled(not blocked)
+        self.save_button.setEnabled(not blocked or self.admin)
+        self.save_button.setText("Admin copy…" if blocked and self.admin else "Save as…")
         if blocked:
             self.open_button.setToolTip("Quarantined files cannot be opened")
-            self.save_button.setToolTip("Quarantined files cannot be saved")
+            self.save_button.setToolTip(
+                "Administrators can save a copy for analysis, with a reason (recorded in the audit log)"
+                if self.admin else "Quarantined files cannot be saved")
         else:
             self.open_button.setToolTip("Open a copy with the default application")
             self.save_button.setToolTip("Save a copy (the download is recorded)")
@@ -461,7 +466,7 @@ class AttachmentsPanel(QWidget):
     # ---------------------------------------------------------------- uploads
     def _start_upload(self, path: str) -> None:
         ticket_id = self._ticket_id
-        row = FileRow(Path(path).name)
+        row = FileRow(Path(path).name, admin=bool(self.ctx.actor.is_admin))
         row.ticket_id = ticket_id
         self._connect_row(row)
         self._uploads.append(row)
@@ -531,7 +536,7 @@ class AttachmentsPanel(QWidget):
             seen.add(info.id)
             row = self._stored.get(info.id)
             if row is None:
-                row = FileRow(info.original_name)
+                row = FileRow(info.original_name, admin=bool(self.ctx.actor.is_admin))
                 row.ticket_id = info.ticket_id
                 self._connect_row(row)
             row.set_info(info, thumbs.get(info.id))
@@ -591,10 +596,27 @@ class AttachmentsPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save attachment as", suggested)
         return path
 
+    def ask_override_reason(self, name: str) -> str:
+        from PySide6.QtWidgets import QInputDialog
+
+        reason, ok = QInputDialog.getText(
+            self, "Save a quarantined file",
+            f"'{name}' is infected. Why do you need a copy? (recorded in the audit log)")
+        return reason.strip() if ok else ""
+
     def save_attachment_as(self, attachment_id: int) -> None:
         row = self._stored.get(attachment_id)
         if row is None or row.info is None:
             return
+        override = bool(row.info.quarantined)
+        reason = None
+        if override:
+            if not self.ctx.actor.is_admin:
+                self._show_message(f"'{row.info.original_name}' is quarantined and cannot be saved.")
+                return
+            reason = self.ask_override_reason(row.info.original_name)
+            if not reason:
+                return
         dest = self.ask_save_path(str(Path.home() / row.info.safe_name))
         if not dest:
             return
@@ -607,7 +629,7 @@ class AttachmentsPanel(QWidget):
             self._show_message(f"Could not save '{row.info.original_name}': {exc}")
 
         self.ctx.runner.submit(download_file, self.ctx.uow_factory, self.ctx.actor, attachment_id, dest,
-                               on_done=done, on_error=failed)
+                               override, reason, on_done=done, on_error=failed)
 
     def _on_row_visibility_toggled(self, attachment_id: int, is_public: bool) -> None:
         def done(_info) -> None:
