@@ -7,7 +7,7 @@ import multiprocessing as mp
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from desk_desktop.db.models import AuditEntry, WorkOrder
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
@@ -210,3 +210,61 @@ def test_concurrent_assigners_keep_round_robin_fair(fresh_db):
         assert max(loads.values()) - min(loads.values()) <= 1
     finally:
         engine.dispose()
+
+
+# -------------------------------------------------------------------- under row-level security
+
+
+def test_automation_and_assignment_work_as_a_non_admin_dispatcher(test_server):
+    """Everything the assign job and a dispatcher do runs under RLS with an ordinary login
+    (no superuser powers): rules → order, the job (advisory lock, SET LOCAL, round-robin
+    pointer upsert, notifications, audit), candidates, manual assign/unassign, dry-run."""
+    import uuid
+
+    from desk_desktop.services import admin, assignment, rules, tickets
+    from desk_desktop.services.session_info import current_actor, dispatcher_url
+
+    url = test_server.create_database("desk_h2_rls")
+    login = f"t_h2_{uuid.uuid4().hex[:8]}"
+    admin_engine = make_engine(url)
+    engine = None
+    try:
+        uows = UnitOfWorkFactory(admin_engine)
+        org = admin.add_organization(uow=uows(), slug=f"rls-{login[-8:]}", name="RLS Org")
+        admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=login)
+        from desk_desktop.services.common import Actor
+
+        boss = Actor(organization_id=org.id, name="boss", is_admin=True)
+        add_rule(uows(), boss, name="rotate", auto_assign=True, assignment_logic="round_robin",
+                 notify_technician=True)
+        cust = add_customer(uows(), boss)
+        techs = sorted(add_technician(uows(), boss, lat=48.85, lon=2.35) for _ in range(2))
+        engine = make_engine(dispatcher_url(url, login), pool_size=2)
+        disp = UnitOfWorkFactory(engine)
+        me = current_actor(uow=disp())
+        assert not me.is_admin
+        made = [tickets.create_ticket(uow=disp(), actor=me, subject=f"Job {i}", category="hvac", priority="high",
+                                      customer_id=cust, lat=48.8566, lon=2.3522, now=NOW) for i in range(3)]
+        assert all(m.work_order is not None for m in made)
+        result = assignment.assign_pending(uow_factory=disp, now=NOW)
+        assert result.assigned == 3
+        got = [assignment.get_work_order_or_raise(uow=disp(), actor=me, work_order_id=m.work_order.work_order_id)
+               .technician_id for m in made]
+        assert got == [techs[0], techs[1], techs[0]]
+        wo_id = made[0].work_order.work_order_id
+        cands = assignment.list_candidates(uow=disp(), actor=me, work_order_id=wo_id, strategy="workload")
+        assert {c.technician_id for c in cands.candidates} == set(techs)
+        assignment.unassign_work_order(uow=disp(), actor=me, work_order_id=wo_id, reason="swap")
+        view = assignment.assign_work_order(uow=disp(), actor=me, work_order_id=wo_id, technician_id=techs[1])
+        assert view.technician_id == techs[1]
+        check = rules.dry_run(uow=disp(), actor=me, number=made[1].ticket.number)
+        assert check.matched_rule_name == "rotate"
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM notifications")).scalar() > 0
+            assert conn.execute(text("SELECT last_technician_id FROM assignment_state")).scalar() == techs[0]
+    finally:
+        if engine is not None:
+            engine.dispose()
+        admin_engine.dispose()
+        test_server.drop_database(url)
+        test_server._admin(f'DROP ROLE IF EXISTS "{login}"')
