@@ -541,9 +541,13 @@ def test_dropping_a_too_large_or_refused_file_says_why_and_stores_nothing(qtbot,
 
 # ------------------------------------------------------------------------- live updates
 def test_a_change_committed_elsewhere_appears_and_keeps_the_selection(qtbot, page, demo, ctx):
-    page.table.selectRow(2)
+    page.table.selectRow(12)
     qtbot.waitUntil(lambda: page.table.currentIndex().isValid(), timeout=WAIT)
     selected_id = page.table.currentIndex().data(ROLE_TICKET_ID)
+    bar = page.table.verticalScrollBar()
+    bar.setValue(5)
+    scrolled = bar.value()
+    assert scrolled == 5
 
     other_engine = make_engine(demo.url)  # another workstation: its own connection
     try:
@@ -557,7 +561,26 @@ def test_a_change_committed_elsewhere_appears_and_keeps_the_selection(qtbot, pag
     qtbot.waitUntil(lambda: any(t.number == created.ticket.number for t in rows(page)), timeout=WAIT)
     assert rows(page)[0].number == created.ticket.number
     assert page.table.currentIndex().data(ROLE_TICKET_ID) == selected_id
+    assert page.table.currentIndex().row() == 13  # one row was added above it
     assert page.table.selectionModel().selectedRows()[0].data(ROLE_TICKET_ID) == selected_id
+    assert bar.value() == scrolled  # the view did not jump back to the top
+
+
+def test_sorting_from_the_header_is_kept_between_runs(qtbot, page, demo, pool):
+    page._on_header_section_clicked(COL_NUMBER)  # noqa: SLF001 - what a header click calls
+    qtbot.waitUntil(lambda: page.model.sort_key == "number_asc" and not page.model.is_loading, timeout=WAIT)
+    numbers = [t.number for t in rows(page)]
+    assert numbers == sorted(numbers) and len(numbers) == min(200, page.model.total)
+    assert page.table.horizontalHeader().sortIndicatorSection() == COL_NUMBER
+    page._on_header_section_clicked(COL_NUMBER)  # noqa: SLF001 - again: the other way round
+    qtbot.waitUntil(lambda: page.model.sort_key == "number_desc" and not page.model.is_loading, timeout=WAIT)
+    numbers = [t.number for t in rows(page)]
+    assert numbers == sorted(numbers, reverse=True)
+    again = TicketsPage(make_ctx(demo, pool))
+    qtbot.addWidget(again)
+    assert again.model.sort_key == "number_desc"
+    qtbot.waitUntil(lambda: again.model.rowCount() > 0 and not again.model.is_loading, timeout=WAIT)
+    assert [t.number for t in rows(again)] == numbers
 
 
 # ------------------------------------------------------------------------- screenshots
