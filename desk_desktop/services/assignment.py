@@ -178,7 +178,7 @@ def _org_timezone(uow: UnitOfWork, organization_id: int) -> str:
 # --------------------------------------------------------------------------- candidate queries
 
 _TECH_COLUMNS = """
-    t.id, t.name, t.max_open_work_orders AS max_open, t.active,
+    t.id, t.name, t.max_open_work_orders AS max_open, t.active, t.working_hours,
     (SELECT count(*) FROM work_orders w
       WHERE w.organization_id = :org AND w.technician_id = t.id AND w.status = ANY(CAST(:open AS text[]))) AS open_jobs,
     (SELECT coalesce(jsonb_object_agg(s.skill, s.proficiency), '{}'::jsonb) FROM technician_skills s
@@ -306,9 +306,12 @@ def _unlocated_sql(eligible_only: bool, order_by: str) -> str:
     """
 
 
-def _facts_from_rows(rows, required: list[str], radius_m: float | None) -> list[TechFacts]:
+def _facts_from_rows(rows, required: list[str], radius_m: float | None,
+                     hours_out: dict[int, dict | None] | None = None) -> list[TechFacts]:
     out = []
     for r in rows:
+        if hours_out is not None:
+            hours_out[r.id] = r.working_hours
         skills = dict(r.skills or {})
         out.append(
             TechFacts(
@@ -339,6 +342,7 @@ def fetch_candidates(
     eligible_only: bool = True,
     k: int = MAX_CANDIDATES,
     last_technician_id: int | None = None,
+    hours_out: dict[int, dict | None] | None = None,
 ) -> list[TechFacts]:
     """Technician facts for one order (see the module docstring for the candidate set)."""
     params: dict[str, Any] = {
@@ -354,7 +358,7 @@ def fetch_candidates(
         params.update(lat=location[0], lon=location[1], radius=radius_m)
         if strategy != AssignmentLogic.NEAREST:
             rows = uow.session.execute(text(_radius_sql(eligible_only)), params).all()
-            return _facts_from_rows(rows, required_skills, radius_m)
+            return _facts_from_rows(rows, required_skills, radius_m, hours_out)
         params["scan"] = max(SCAN_START, 4 * k)
         sql = text(_knn_sql(eligible_only))
         while True:
@@ -365,7 +369,7 @@ def fetch_candidates(
             if not any(nth is not None and nth <= radius_m for nth in (head.nth_current, head.nth_home)):
                 break
             params["scan"] *= 8
-        return _facts_from_rows([r for r in rows if r.id is not None], required_skills, radius_m)
+        return _facts_from_rows([r for r in rows if r.id is not None], required_skills, radius_m, hours_out)
     if strategy == AssignmentLogic.SKILL_MATCH and required_skills:
         order_by = ("(SELECT coalesce(sum((c.skills ->> s)::int), 0) FROM unnest(CAST(:req AS text[])) s) DESC, "
                     "c.open_jobs, c.id")
@@ -375,7 +379,7 @@ def fetch_candidates(
     else:
         order_by = "c.open_jobs, c.id"
     rows = uow.session.execute(text(_unlocated_sql(eligible_only, order_by)), params).all()
-    return _facts_from_rows(rows, required_skills, None)
+    return _facts_from_rows(rows, required_skills, None, hours_out)
 
 
 def _technician_facts(uow: UnitOfWork, *, organization_id: int, technician_id: int,
@@ -515,6 +519,7 @@ class _Batch:
 
     tz_name: str = "UTC"
     pointers: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
+    hours: dict[int, dict | None] = field(default_factory=dict)  # working hours of technicians seen
     audits: list[dict] | None = None  # deferred audit rows, written together at the end
 
     def write_audits(self, uow: UnitOfWork) -> None:
@@ -560,7 +565,7 @@ def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: dateti
         k = min(k, NEAREST_K if eligible_only else NEAREST_K_ALL)
     facts = fetch_candidates(uow, organization_id=wo.organization_id, location=location, required_skills=required,
                              strategy=effective, now=now, radius_km=radius_km, eligible_only=eligible_only, k=k,
-                             last_technician_id=pointer_id)
+                             last_technician_id=pointer_id, hours_out=batch.hours if batch is not None else None)
     ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
     return _Decision(effective, requested, fallback, ranked, location is not None, pointer_id, pointer_name)
 
@@ -625,11 +630,19 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
     previous_tech = wo.technician_id
     if previous_tech is not None and previous_tech != tech_id:
         _notify(uow, wo.id, "work_order.unassigned", actor, technician_id=previous_tech)
-    tech = uow.session.get(Technician, tech_id)
+    if batch is not None and tech_id in batch.hours:
+        tech_name = next((c["name"] for c in explanation.get("candidates", ())
+                          if c.get("technician_id") == tech_id), None)
+        hours = batch.hours[tech_id]
+    else:
+        tech_name, hours = None, None
+    if tech_name is None:
+        row = uow.session.execute(select(Technician.name, Technician.working_hours)
+                                  .where(Technician.id == tech_id)).first()
+        tech_name, hours = (row.name, row.working_hours) if row is not None else (f"technician {tech_id}", None)
     sched = None
     if schedule:
-        sched = _schedule(uow, wo, tech.working_hours if tech is not None else None, tz_name, now,
-                          force=force_schedule)
+        sched = _schedule(uow, wo, hours, tz_name, now, force=force_schedule)
     if sched is not None:
         explanation["schedule"] = sched
         if sched["moved"]:
@@ -643,7 +656,7 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
     wo.assignment_explanation = explanation
     wo.updated_at = now
     uow.session.flush()
-    name = tech.name if tech is not None else f"technician {tech_id}"
+    name = tech_name
     number = work_order_number(wo.id)
     summary = (f"{number} assigned to {name} by hand" if manual
                else f"{number} assigned to {name} ({explanation.get('strategy')})")
@@ -767,25 +780,6 @@ def _mark_failed(uow_factory: UnitOfWorkFactory, org_id: int, wo_id: int, exc: E
         uow.commit()
 
 
-def _prefetch(uow: UnitOfWork, org_id: int, orders: list[WorkOrder]) -> None:
-    """Load the batch's tickets, customers and sites in three queries, so that building
-    each order's notifications finds them in the session instead of asking one by one."""
-    from desk_desktop.db.models import Customer, Site, Ticket
-
-    ticket_ids = [wo.source_ticket_id for wo in orders if wo.source_ticket_id is not None]
-    if not ticket_ids:
-        return
-    tickets = list(uow.session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids),
-                                                            Ticket.organization_id == org_id)))
-    customer_ids = {t.customer_id for t in tickets}
-    site_ids = {t.site_id for t in tickets if t.site_id is not None}
-    if customer_ids:
-        list(uow.session.scalars(select(Customer).where(Customer.id.in_(customer_ids),
-                                                        Customer.organization_id == org_id)))
-    if site_ids:
-        list(uow.session.scalars(select(Site).where(Site.id.in_(site_ids), Site.organization_id == org_id)))
-
-
 def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
                 radius_km: float) -> tuple[int, int, int, list[int]]:
     actor = Actor.system(org_id, name="assign job")
@@ -816,7 +810,6 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
             return 0, 0, 0, []
         orders = {wo.id: wo for wo in uow.session.scalars(
             select(WorkOrder).where(WorkOrder.id.in_([c.id for c in claimed])))}
-        _prefetch(uow, org_id, list(orders.values()))
         failed: tuple[int, Exception] | None = None
         for c in claimed:
             wo = orders[c.id]
