@@ -88,8 +88,8 @@ def run_add_organization(ctx: CliContext) -> int:
 def _password_lines(created) -> str:
     if created.generated:
         return (f"One-time password: {created.password}\n"
-                "It is shown only now: give it to the dispatcher, who can ask for it to be changed with "
-                "'desk-desktop admin set-password'.")
+                "It is shown only now: give it to the dispatcher in person. To set a new one later: "
+                f"desk-desktop admin set-password --login {created.dispatcher.login}")
     return "Password set as given." if created.password else "Password unchanged."
 
 
