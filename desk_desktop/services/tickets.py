@@ -546,15 +546,20 @@ def create_ticket(
         session.flush()  # anything automation left pending goes now, not under the counter lock
         box: dict[str, numbering.AssignedNumber] = {}
 
-        def take_number(_session=None) -> None:
+        def take_number(_session=None, and_commit: bool = False) -> None:
             # LAST statement before COMMIT: take the counter and write the number.
-            box["assigned"] = numbering.assign_number(uow=uow, ctx=ctx, ticket_id=ticket_id, now=now)
+            box["assigned"] = numbering.assign_number(
+                uow=uow, ctx=ctx, ticket_id=ticket_id, now=now, and_commit=and_commit
+            )
             set_committed_value(ticket, "number", box["assigned"].number)
 
         if nested:
             take_number()
         else:
-            event.listen(session, "before_commit", take_number, once=True)
+            # Runs inside uow.commit(), after the change notifications were queued; when
+            # this unit of work owns the transaction the COMMIT rides along with it.
+            and_commit = numbering.owns_transaction(uow)
+            event.listen(session, "before_commit", lambda s: take_number(s, and_commit), once=True)
         uow.commit()
         if "assigned" not in box:  # pragma: no cover - commit() always runs the hook
             raise DeskError("The ticket number was not assigned.")
