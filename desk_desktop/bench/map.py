@@ -162,41 +162,46 @@ class _Waiter:
             loop.exec()
 
 
-def _measure_baseline(app, waiter: _Waiter, points: list, size, kind: str, runs: int) -> list[float]:
-    from PySide6.QtCore import QUrl
-    from PySide6.QtWebEngineCore import QWebEngineSettings
-    from PySide6.QtWebEngineWidgets import QWebEngineView
+class _BarePage:
+    """The baseline: a bare Leaflet + markercluster page (the same vendored files)."""
 
-    from desk_desktop.resources import resource_path
+    def __init__(self, waiter: _Waiter, points: list, size, kind: str) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtWebEngineCore import QWebEngineSettings
+        from PySide6.QtWebEngineWidgets import QWebEngineView
 
-    tmp = Path(tempfile.mkdtemp(prefix="desk-bench-map-"))
-    html = _BASELINE_HTML.format(
-        leaflet_css=resource_path("vendor", "leaflet", "leaflet.css").as_uri(),
-        cluster_css=resource_path("vendor", "leaflet.markercluster", "MarkerCluster.css").as_uri(),
-        leaflet_js=resource_path("vendor", "leaflet", "leaflet.js").as_uri(),
-        cluster_js=resource_path("vendor", "leaflet.markercluster", "leaflet.markercluster.js").as_uri(),
-        lat=CENTER[0], lon=CENTER[1],
-    )
-    page_file = tmp / "bare.html"
-    page_file.write_text(html, encoding="utf-8")
-    view = QWebEngineView()
-    view.page().settings().setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
-    view.resize(size)
-    view.show()
-    view.load(QUrl.fromLocalFile(str(page_file)))
-    waiter.wait(view.loadFinished)
-    array = json.dumps(points, separators=(",", ":"))
-    times = []
-    for i in range(runs + 1):
+        from desk_desktop.resources import resource_path
+
+        self.waiter, self.kind, self.n = waiter, kind, 0
+        self.tmp = Path(tempfile.mkdtemp(prefix="desk-bench-map-"))
+        html = _BASELINE_HTML.format(
+            leaflet_css=resource_path("vendor", "leaflet", "leaflet.css").as_uri(),
+            cluster_css=resource_path("vendor", "leaflet.markercluster", "MarkerCluster.css").as_uri(),
+            leaflet_js=resource_path("vendor", "leaflet", "leaflet.js").as_uri(),
+            cluster_js=resource_path("vendor", "leaflet.markercluster", "leaflet.markercluster.js").as_uri(),
+            lat=CENTER[0], lon=CENTER[1],
+        )
+        page_file = self.tmp / "bare.html"
+        page_file.write_text(html, encoding="utf-8")
+        self.view = QWebEngineView()
+        self.view.page().settings().setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
+        self.view.resize(size)
+        self.view.show()
+        self.view.load(QUrl.fromLocalFile(str(page_file)))
+        waiter.wait(self.view.loadFinished)
+        self.array = json.dumps(points, separators=(",", ":"))
+        self.one_run(fit=True)  # the first run fits the view, as the map page does on its first load
+
+    def one_run(self, fit: bool = False) -> float:
+        self.n += 1
         started = time.perf_counter()
-        view.page().runJavaScript(f"show({array}, {json.dumps(kind)}, {'true' if i == 0 else 'false'})", 0)
-        waiter.wait(view.titleChanged, lambda title, n=i + 1: title == f"drawn {n}")
-        elapsed = (time.perf_counter() - started) * 1000
-        if i > 0:  # the first run fits the view (as the map page does on its first load)
-            times.append(elapsed)
-    view.close()
-    view.deleteLater()
-    return times
+        self.view.page().runJavaScript(f"show({self.array}, {json.dumps(self.kind)}, {'true' if fit else 'false'})", 0)
+        self.waiter.wait(self.view.titleChanged, lambda title, n=self.n: title == f"drawn {n}")
+        return (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        self.view.close()
+        self.view.deleteLater()
 
 
 def run(settings: Settings, args) -> dict:
@@ -214,7 +219,7 @@ def run(settings: Settings, args) -> dict:
     quick = bool(getattr(args, "quick", False))
     n_tech = 1000 if quick else 10_000
     n_orders = 1000 if quick else 10_000
-    runs = 3 if quick else 5
+    runs = 3 if quick else 7
     moves = 10 if quick else 20
     app = QApplication.instance() or QApplication(["desk-desktop-bench"])
     waiter = _Waiter(app)
@@ -253,9 +258,16 @@ def run(settings: Settings, args) -> dict:
             counts = {}
             page.run_js("JSON.stringify(DeskMap.counts())", lambda r: counts.update(json.loads(r)))
             waiter.until(lambda: bool(counts))
+            # The baseline pages, in the same QtWebEngine, the same size, alive at the same time.
+            bare = {kind: _BarePage(waiter, points, page.view.size(), kind) for kind in ("marker", "circle")}
+            base_runs: dict[str, list[float]] = {"marker": [], "circle": []}
             project = []
             stages = []
+            # Interleaved (project, bare marker page, bare circle page, …) so that the load of
+            # this shared machine drifts over all three alike.
             for _ in range(runs):
+                for kind, bare_page in bare.items():
+                    base_runs[kind].append(bare_page.one_run())
                 started = time.perf_counter()
                 page.refresh()
                 waiter.wait(page.map_drawn, lambda what: what == "data", timeout_ms=60000)
@@ -288,14 +300,12 @@ def run(settings: Settings, args) -> dict:
             page.run_js(f"JSON.stringify(DeskMap.technicianPosition({tech_id}))",
                         lambda r: moved_ok.update(pos=json.loads(r)))
             waiter.until(lambda: bool(moved_ok))
-            size = page.view.size()
             runner.wait_for_done(10000)
             page.close()
             page.deleteLater()
-
-            # The baseline: a bare Leaflet + markercluster page, same points, same engine, same size.
-            base_marker = _measure_baseline(app, waiter, points, size, "marker", runs)
-            base_circle = _measure_baseline(app, waiter, points, size, "circle", runs)
+            for bare_page in bare.values():
+                bare_page.close()
+            base_marker, base_circle = base_runs["marker"], base_runs["circle"]
         finally:
             engine.dispose()
             other_engine.dispose()

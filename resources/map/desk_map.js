@@ -66,14 +66,8 @@
     return function (cluster) {
       var n = cluster.getChildCount();
       var size = n < 10 ? 30 : n < 100 ? 36 : n < 1000 ? 42 : 48;
-      var extra = "";
-      if (kind === "orders") {
-        var un = 0, kids = cluster.getAllChildMarkers();
-        for (var i = 0; i < kids.length; i++) { if (kids[i].options.deskUnassigned) { un++; } }
-        if (un) { extra = '<span class="desk-cluster-badge">' + un + "</span>"; }
-      }
       return L.divIcon({
-        html: "<div><span>" + n + "</span>" + extra + "</div>",
+        html: "<div><span>" + n + "</span></div>",
         className: "desk-cluster desk-cluster-" + kind,
         iconSize: L.point(size, size)
       });
@@ -132,13 +126,18 @@
         maxClusterRadius: function (z) { return z >= 12 ? 30 : 45; }
       };
       this.layers.technicians = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("technicians") }, clusterOpts));
-      this.layers.orders = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("orders") }, clusterOpts));
+      // Work orders in two cluster groups: unassigned ones cluster on their own (red), so
+      // they stand out at every zoom without counting through the clusters.
+      this.layers.assigned = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("orders") }, clusterOpts));
+      this.layers.unassigned = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("unassigned") }, clusterOpts));
+      this.layers.orders = L.layerGroup([this.layers.assigned, this.layers.unassigned]);
       this.layers.routes = L.layerGroup();
       this.layers.selection = L.layerGroup().addTo(map);
       this.layers.technicians.addTo(map);
       this.layers.orders.addTo(map);
       this._delegate(this.layers.technicians, "t");
-      this._delegate(this.layers.orders, "o");
+      this._delegate(this.layers.assigned, "o");
+      this._delegate(this.layers.unassigned, "o");
       this.routesWanted = true;
       map.on("zoomend", this._syncRoutes, this);
 
@@ -192,17 +191,27 @@
       return markers.length;
     },
     _setOrders: function (rows) {
-      var i, markers = [];
-      this.layers.orders.options.disableClusteringAtZoom = rows.length <= SMALL_LAYER ? 11 : 15;
-      this.layers.orders.clearLayers();
+      var i, assigned = [], unassigned = [];
+      for (i = 0; i < rows.length; i++) { (rows[i][4] ? unassigned : assigned).push(rows[i]); }
+      this.layers.assigned.options.disableClusteringAtZoom = assigned.length <= SMALL_LAYER ? 11 : 15;
+      this.layers.unassigned.options.disableClusteringAtZoom = unassigned.length <= SMALL_LAYER ? 11 : 15;
+      this.layers.assigned.clearLayers();  // also rebuilds the cluster grids with the option above
+      this.layers.unassigned.clearLayers();
       this.orders = {};
-      for (i = 0; i < rows.length; i++) {
-        var m = this._orderMarker(rows[i]);
-        if (m) { markers.push(m); }
-      }
-      this.layers.orders.addLayers(markers);
-      return markers.length;
+      var build = function (list) {
+        var out = [];
+        for (var j = 0; j < list.length; j++) {
+          var m = this._orderMarker(list[j]);
+          if (m) { out.push(m); }
+        }
+        return out;
+      };
+      var a = build.call(this, assigned), u = build.call(this, unassigned);
+      this.layers.assigned.addLayers(a);
+      this.layers.unassigned.addLayers(u);
+      return a.length + u.length;
     },
+    _orderGroup: function (d) { return d[4] ? this.layers.unassigned : this.layers.assigned; },
     _finishFull: function (t0, fit, result) {
       if (fit) { this.fitAll(); }
       this._updateSummary();
@@ -229,7 +238,7 @@
       for (i = 0; i < (ch.o || []).length; i++) {
         this._removeOrder(ch.o[i][0]);
         var om = this._orderMarker(ch.o[i]);
-        if (om) { this.layers.orders.addLayer(om); }
+        if (om) { this._orderGroup(ch.o[i]).addLayer(om); }
       }
       for (i = 0; i < (ch.r || []).length; i++) {
         this._removeRoute(ch.r[i][0]);
@@ -299,7 +308,7 @@
     },
     _removeOrder: function (id) {
       var o = this.orders[id];
-      if (o) { this.layers.orders.removeLayer(o.m); delete this.orders[id]; }
+      if (o) { this._orderGroup(o.d).removeLayer(o.m); delete this.orders[id]; }
     },
     _removeRoute: function (techId) {
       delete this.routeRows[techId];

@@ -269,7 +269,7 @@ def test_page_loads_offline_with_vendored_leaflet_and_markers(qtbot, uow_factory
     tip_js = "(document.querySelector('.leaflet-tooltip') || {}).textContent || ''"
     qtbot.waitUntil(lambda: name in js(qtbot, page, tip_js), timeout=5000)
     assert "open jobs" in js(qtbot, page, tip_js)
-    js(qtbot, page, f"DeskMap.layers.orders.fire('mouseover', {{ layer: DeskMap.orders[{wo}].m }}), true")
+    js(qtbot, page, f"DeskMap.layers.unassigned.fire('mouseover', {{ layer: DeskMap.orders[{wo}].m }}), true")
     number = f"WO-{wo:06d}"
     qtbot.waitUntil(lambda: number in js(qtbot, page, tip_js), timeout=5000)
     assert "Unassigned" in js(qtbot, page, tip_js)
