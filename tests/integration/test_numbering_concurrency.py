@@ -165,3 +165,27 @@ def test_rolled_back_transaction_leaves_no_gap(shared):
     assert _numbers(engine, actor.organization_id) == [nxt]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM work_orders")).scalar_one() == 1
+
+
+def test_counter_moved_behind_existing_numbers_fails_clearly_and_writes_nothing(shared):
+    """The COMMIT rides with the numbering statement; a failure there must still roll back everything."""
+    from desk_desktop.services import numbering
+    from desk_desktop.services.numbering import NumberingConflict
+
+    _url, engine, factory, actor = shared
+
+    def make():
+        return svc.create_ticket(uow=factory(), actor=actor, subject="s", customer_ref="C-1",
+                                 category="hvac", priority="low")
+
+    first = make().ticket.number
+    with engine.begin() as conn:  # someone moved the counter back by hand
+        conn.execute(text("UPDATE ticket_number_counters SET next_value = 1"))
+    with pytest.raises(NumberingConflict, match="already taken"):
+        make()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM tickets")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM work_orders")).scalar_one() == 1
+        assert conn.execute(text("SELECT next_value FROM ticket_number_counters")).scalar_one() == 1
+    assert numbering.set_next_number(uow=factory(), actor=actor, value=2) == first[:-1] + "2"
+    assert make().ticket.number == first[:-1] + "2"
