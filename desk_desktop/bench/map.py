@@ -305,6 +305,11 @@ def run(settings: Settings, args) -> dict:
             page.deleteLater()
             for bare_page in bare.values():
                 bare_page.close()
+            # Delete the web views now (not at interpreter exit, after QApplication is gone).
+            from PySide6.QtCore import QCoreApplication, QEvent
+
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            waiter.until(lambda: True)
             base_marker, base_circle = base_runs["marker"], base_runs["circle"]
         finally:
             engine.dispose()

@@ -21,7 +21,7 @@ Technician state:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -228,28 +228,42 @@ def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
     return False
 
 
-def _rows(uow: UnitOfWork, sql: str, params: dict) -> list[tuple]:
+def _row_chunks(uow: UnitOfWork, sql: str, params: dict, chunk_size: int | None) -> Iterator[list[tuple]]:
     """Plain tuples from the driver, in the unit of work's transaction.
 
     The map reads up to tens of thousands of rows on every refresh; SQLAlchemy's Row
     objects would double the cost of fetching them. The SQL uses psycopg's ``%(name)s``.
+    With ``chunk_size`` a server-side cursor streams the rows in chunks, so a caller can
+    hand the first ones on while the rest are still coming.
     """
     driver = uow.session.connection().connection.driver_connection
-    with driver.cursor() as cur:
+    if chunk_size is None:
+        with driver.cursor() as cur:
+            cur.execute(sql, params)
+            yield cur.fetchall()
+        return
+    with driver.cursor(name="desk_map_rows") as cur:
         cur.execute(sql, params)
-        return cur.fetchall()
+        while True:
+            rows = cur.fetchmany(chunk_size)
+            if not rows:
+                return
+            yield rows
 
 
-def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None):
-    if ids is not None:
-        sql = _TECHNICIANS_SQL.format(
-            wo_tech_filter="AND technician_id = ANY(%(ids)s)",
-            wo_tech_filter2="AND wo.technician_id = ANY(%(ids)s)",
-            skill_filter="AND technician_id = ANY(%(ids)s)",
-            tech_filter="AND t.id = ANY(%(ids)s)",
-        )
-    else:
-        sql = _TECHNICIANS_SQL.format(wo_tech_filter="", wo_tech_filter2="", skill_filter="", tech_filter="")
+def _technicians_sql(ids: tuple[int, ...] | None) -> str:
+    if ids is None:
+        return _TECHNICIANS_SQL.format(wo_tech_filter="", wo_tech_filter2="", skill_filter="", tech_filter="")
+    return _TECHNICIANS_SQL.format(
+        wo_tech_filter="AND technician_id = ANY(%(ids)s)",
+        wo_tech_filter2="AND wo.technician_id = ANY(%(ids)s)",
+        skill_filter="AND technician_id = ANY(%(ids)s)",
+        tech_filter="AND t.id = ANY(%(ids)s)",
+    )
+
+
+def _technician_chunks(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None,
+                       chunk_size: int | None) -> Iterator[tuple[tuple[MapTechnician, ...], tuple[MapRoute, ...]]]:
     params = {
         "org": org_id,
         "now": now,
@@ -258,44 +272,81 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ..
     }
     if ids is not None:
         params["ids"] = list(ids)
-    rows = _rows(uow, sql, params)
-    techs: list[MapTechnician] = []
-    routes: list[MapRoute] = []
     local_now = None
     shift_cache: dict[str | None, bool] = {}  # technicians share a handful of shift patterns
-    for (tid, name, max_open, hours_json, updated_at, source, lat, lon, open_jobs, busy_now,
-         next_id, next_lat, next_lon, skills_json, tz) in rows:
-        if local_now is None:
-            local_now = now.astimezone(_zone(tz))
-        working = shift_cache.get(hours_json)
-        if working is None:
-            working = on_shift(json.loads(hours_json) if hours_json else None, local_now)
-            shift_cache[hours_json] = working
-        if not working:
-            state = STATE_OFF_SHIFT
-        elif busy_now or open_jobs >= max_open:
-            state = STATE_BUSY
-        else:
-            state = STATE_AVAILABLE
-        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, state, open_jobs, max_open,
-                                   skills_json, next_id))
-        if next_id is not None and lat is not None and next_lat is not None:
-            routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
-    return tuple(techs), tuple(routes)
+    for rows in _row_chunks(uow, _technicians_sql(ids), params, chunk_size):
+        techs: list[MapTechnician] = []
+        routes: list[MapRoute] = []
+        for (tid, name, max_open, hours_json, updated_at, source, lat, lon, open_jobs, busy_now,
+             next_id, next_lat, next_lon, skills_json, tz) in rows:
+            if local_now is None:
+                local_now = now.astimezone(_zone(tz))
+            working = shift_cache.get(hours_json)
+            if working is None:
+                working = on_shift(json.loads(hours_json) if hours_json else None, local_now)
+                shift_cache[hours_json] = working
+            if not working:
+                state = STATE_OFF_SHIFT
+            elif busy_now or open_jobs >= max_open:
+                state = STATE_BUSY
+            else:
+                state = STATE_AVAILABLE
+            techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, state, open_jobs, max_open,
+                                       skills_json, next_id))
+            if next_id is not None and lat is not None and next_lat is not None:
+                routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
+        yield tuple(techs), tuple(routes)
 
 
-def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
+def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None):
+    techs: tuple[MapTechnician, ...] = ()
+    routes: tuple[MapRoute, ...] = ()
+    for t, r in _technician_chunks(uow, org_id, now, ids, None):
+        techs, routes = techs + t, routes + r
+    return techs, routes
+
+
+def _work_order_chunks(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None,
+                       chunk_size: int | None) -> Iterator[tuple[MapWorkOrder, ...]]:
     params: dict = {"org": org_id, "statuses": list(MAP_WORK_ORDER_STATUSES)}
     if ids is not None:
         sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(%(ids)s)")
         params["ids"] = list(ids)
     else:
         sql = _WORK_ORDERS_SQL.format(wo_filter="")
-    # Columns are in MapWorkOrder's field order (``number`` is computed here).
-    return tuple(
-        MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
-        for r in _rows(uow, sql, params)
-    )
+    for rows in _row_chunks(uow, sql, params, chunk_size):
+        # Columns are in MapWorkOrder's field order (``number`` is computed here).
+        yield tuple(
+            MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
+            for r in rows
+        )
+
+
+def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
+    out: tuple[MapWorkOrder, ...] = ()
+    for chunk in _work_order_chunks(uow, org_id, ids, None):
+        out += chunk
+    return out
+
+
+def iter_map_technicians(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None,
+                         chunk_size: int = 2500) -> Iterator[MapData]:
+    """The technicians (and their next-job lines) in chunks, one query streamed from a
+    server-side cursor: the map draws the first ones while the rest are still read.
+    Consume it completely on one thread (it holds the unit of work open)."""
+    now = now or datetime.now(UTC)
+    with uow:
+        for techs, routes in _technician_chunks(uow, actor.organization_id, now, None, chunk_size):
+            yield MapData(technicians=techs, work_orders=(), routes=routes, generated_at=now)
+
+
+def iter_map_work_orders(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None,
+                         chunk_size: int = 2500) -> Iterator[MapData]:
+    """The open work orders in chunks (one streamed query); see ``iter_map_technicians``."""
+    now = now or datetime.now(UTC)
+    with uow:
+        for orders in _work_order_chunks(uow, actor.organization_id, None, chunk_size):
+            yield MapData(technicians=(), work_orders=orders, routes=(), generated_at=now)
 
 
 def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:

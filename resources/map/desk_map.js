@@ -155,24 +155,57 @@
       var no = this._setOrders(data.o);
       return this._finishFull(t0, data.fit, { technicians: nt, orders: no, routes: data.r.length });
     },
-    // The same in parts, in whatever order they are read (the application reads technicians
-    // and work orders at the same time and sends each as soon as it has it):
-    // setTechnicians({t, r}), setOrders({o}), then finishLoad(fit) — "data" is drawn after that.
-    setTechnicians: function (data) {
+    // The same streamed in chunks, in whatever order they are read (the application reads
+    // technicians and work orders at the same time and sends each chunk as soon as it has it):
+    // beginLoad(), addTechnicians({t, r}) / addOrders({o}) …, finishLoad(fit) — then "data" is drawn.
+    beginLoad: function () {
+      this._partMs = 0;
       var t0 = performance.now();
-      var n = this._setTechnicians(data.t, data.r);
-      this._partMs = (this._partMs || 0) + performance.now() - t0;
-      return n;
+      var groups = [this.layers.technicians, this.layers.assigned, this.layers.unassigned];
+      for (var i = 0; i < groups.length; i++) {
+        groups[i].options.disableClusteringAtZoom = 15;
+        groups[i].clearLayers();
+      }
+      this.layers.routes.clearLayers();
+      this.tech = {}; this.orders = {}; this.routes = {}; this.routeRows = {}; this._routesBuilt = false;
+      this._partMs += performance.now() - t0;
+      return true;
     },
-    setOrders: function (data) {
-      var t0 = performance.now();
-      var n = this._setOrders(data.o);
-      this._partMs = (this._partMs || 0) + performance.now() - t0;
-      return n;
+    addTechnicians: function (data) {
+      var t0 = performance.now(), i, markers = [];
+      for (i = 0; i < data.t.length; i++) {
+        var m = this._techMarker(data.t[i]);
+        if (m) { markers.push(m); }
+      }
+      this.layers.technicians.addLayers(markers);
+      for (i = 0; i < data.r.length; i++) { this._route(data.r[i]); }
+      this._partMs += performance.now() - t0;
+      return markers.length;
+    },
+    addOrders: function (data) {
+      var t0 = performance.now(), i, a = [], u = [];
+      for (i = 0; i < data.o.length; i++) {
+        var m = this._orderMarker(data.o[i]);
+        if (m) { (data.o[i][4] ? u : a).push(m); }
+      }
+      this.layers.assigned.addLayers(a);
+      this.layers.unassigned.addLayers(u);
+      this._partMs += performance.now() - t0;
+      return a.length + u.length;
     },
     finishLoad: function (fit) {
       var t0 = performance.now() - (this._partMs || 0);
       this._partMs = 0;
+      // A few hundred markers stay readable unclustered at city zoom: regroup small layers.
+      var groups = [this.layers.technicians, this.layers.assigned, this.layers.unassigned];
+      for (var i = 0; i < groups.length; i++) {
+        var ms = groups[i].getLayers();
+        if (ms.length <= SMALL_LAYER) {
+          groups[i].options.disableClusteringAtZoom = 11;
+          groups[i].clearLayers();
+          groups[i].addLayers(ms);
+        }
+      }
       return this._finishFull(t0, fit, this.counts());
     },
     _setTechnicians: function (rows, routes) {

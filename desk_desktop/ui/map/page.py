@@ -121,20 +121,35 @@ def _skills_text(skills: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def fetch_technicians(uow_factory, actor) -> tuple[MapData, str, dict]:
-    data = mapdata.load_map_technicians(uow=uow_factory(), actor=actor)
-    by_id = {t.id: t for t in data.technicians}
-    return data, payload.js_call("setTechnicians", payload.technicians_payload(data)), by_id
+CHUNK_SIZE = 2500
 
 
-def fetch_work_orders(uow_factory, actor) -> tuple[MapData, str, dict]:
-    data = mapdata.load_map_work_orders(uow=uow_factory(), actor=actor)
+def fetch_technicians(uow_factory, actor, *, emit) -> tuple[MapData, dict]:
+    """Streams the technicians: each chunk goes to ``emit`` as a script as soon as it is read."""
+    techs: list[MapTechnician] = []
+    routes: list = []
+    for chunk in mapdata.iter_map_technicians(uow=uow_factory(), actor=actor, chunk_size=CHUNK_SIZE):
+        emit(payload.js_call("addTechnicians", payload.technicians_payload(chunk)))
+        techs.extend(chunk.technicians)
+        routes.extend(chunk.routes)
+    data = MapData(technicians=tuple(techs), work_orders=(), routes=tuple(routes),
+                   generated_at=datetime.now(UTC))
+    return data, {t.id: t for t in techs}
+
+
+def fetch_work_orders(uow_factory, actor, *, emit) -> tuple[MapData, dict]:
+    """Streams the open work orders like ``fetch_technicians``."""
+    orders: list[MapWorkOrder] = []
+    for chunk in mapdata.iter_map_work_orders(uow=uow_factory(), actor=actor, chunk_size=CHUNK_SIZE):
+        emit(payload.js_call("addOrders", payload.orders_payload(chunk)))
+        orders.extend(chunk.work_orders)
+    data = MapData(technicians=(), work_orders=tuple(orders), routes=(), generated_at=datetime.now(UTC))
     extra = {
         "by_id": {w.id: w for w in data.work_orders},
         "by_ticket": {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None},
         "unassigned": sort_unassigned([w for w in data.work_orders if w.technician_id is None]),
     }
-    return data, payload.js_call("setOrders", payload.orders_payload(data)), extra
+    return data, extra
 
 
 def sort_unassigned(rows: list[MapWorkOrder]) -> list[MapWorkOrder]:
@@ -315,6 +330,12 @@ class UnassignedModel(QAbstractTableModel):
 # --------------------------------------------------------------------------------------
 
 
+class _ChunkRelay(QObject):
+    """Lives on the GUI thread; workers emit scripts here (a queued connection)."""
+
+    script_ready = Signal(str)
+
+
 class _Page(QWebEnginePage):
     def javaScriptConsoleMessage(self, level, message, line, source):  # noqa: N802
         log.debug("map page: %s (%s:%s)", message, source, line)
@@ -367,6 +388,8 @@ class MapPage(QWidget):
         self.map_holder = QWidget()
         self._map_layout = QVBoxLayout(self.map_holder)
         self._map_layout.setContentsMargins(0, 0, 0, 0)
+        self._chunks = _ChunkRelay(self)
+        self._chunks.script_ready.connect(self._send_full_part)
         self.bridge = MapBridge(self)
         self.bridge.describer = self._describe
         self.bridge.page_ready.connect(self._on_bridge_page_ready)
@@ -576,11 +599,13 @@ class MapPage(QWidget):
             self._full_parts = {}
             self._full_scripts = []
             self._full_failed = False
+            self._send_full_part(payload.js_call("beginLoad"))
             for part, fn in (("t", fetch_technicians), ("o", fetch_work_orders)):
                 self.ctx.runner.submit(
                     fn,
                     self.ctx.uow_factory,
                     self.ctx.actor,
+                    emit=self._chunks.script_ready.emit,  # queued to this thread from the pool
                     on_done=lambda result, part=part: self._on_part_loaded(part, result),
                     on_error=self._on_part_failed,
                 )
@@ -614,15 +639,18 @@ class MapPage(QWidget):
         self._fetch_done()
         self._show_error(f"The map could not be updated: {exc}")
 
-    def _on_part_loaded(self, part: str, result: tuple[MapData, str, dict]) -> None:
+    def _send_full_part(self, script: str) -> None:
         if self._full_failed:
             return
-        data, script, extra = result
-        self._full_parts[part] = (data, extra)
-        if self.ready:
+        if self.ready and not self._needs_resend:
             self.run_js(script)
         else:
             self._full_scripts.append(script)
+
+    def _on_part_loaded(self, part: str, result: tuple[MapData, dict]) -> None:
+        if self._full_failed:
+            return
+        self._full_parts[part] = result
         if len(self._full_parts) == 2:
             self._on_full_loaded()
 
