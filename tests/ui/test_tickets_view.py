@@ -99,6 +99,13 @@ def wait_loaded(qtbot, page):
                     and page.model.total is not None, timeout=WAIT)
 
 
+def settle(qtbot, page):
+    """Let every background request of a page finish while its widgets still exist."""
+    qtbot.waitUntil(lambda: page.ctx.runner.active == 0, timeout=WAIT)
+    page.shutdown()
+    QApplication.processEvents()
+
+
 def rows(page):
     m = page.model
     return [m.index(r, 0).data(ROLE_SUMMARY) for r in range(m.rowCount())]
@@ -196,6 +203,7 @@ def test_filters_and_search_change_the_rows_and_are_kept_between_runs(qtbot, pag
     assert again.model.filters == FilterState(statuses=("new",), text="burst pipe")
     again.clear_filters()
     qtbot.waitUntil(lambda: again.model.total == total and not again.model.is_loading, timeout=WAIT)
+    settle(qtbot, again)
 
 
 def test_keyboard_enter_opens_the_detail_and_ctrl_f_focuses_search(qtbot, page):
@@ -581,6 +589,7 @@ def test_sorting_from_the_header_is_kept_between_runs(qtbot, page, demo, pool):
     assert again.model.sort_key == "number_desc"
     qtbot.waitUntil(lambda: again.model.rowCount() > 0 and not again.model.is_loading, timeout=WAIT)
     assert [t.number for t in rows(again)] == numbers
+    settle(qtbot, again)
 
 
 # ------------------------------------------------------------------------- screenshots
@@ -689,12 +698,15 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
         for name in ("tickets_list.png", "tickets_detail.png", "new_ticket_dialog.png"):
             pix = QPixmap(str(SHOTS / name))
             assert (pix.width(), pix.height()) == (1440, 900), name
-        if hasattr(page, "shutdown"):
-            page.shutdown()
+        qtbot.waitUntil(lambda: ctx.runner.active == 0, timeout=WAIT)
+        QApplication.processEvents()
         if win is not page:
-            win.close()
+            win.close()  # the main window shuts its pages down
+        else:
+            page.shutdown()
     finally:
         pool.waitForDone(30_000)
+        QApplication.processEvents()
         app.setStyleSheet(old_style)
 
 
@@ -750,8 +762,7 @@ def test_scan_result_arriving_later_updates_the_row(qtbot, demo, pool, clamd, is
         assert panel.rows()[0].scan_badge.text() == "Clean"
         assert not panel._poll_timer.isActive()  # noqa: SLF001
     finally:
-        page.shutdown()
-        pool.waitForDone(30_000)
+        settle(qtbot, page)
 
 
 def test_attention_lists_dead_notifications_with_retry_and_counts_for_the_navigation(qtbot, page, demo):
