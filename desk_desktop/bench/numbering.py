@@ -96,12 +96,27 @@ FROM c
 """
 
 
+# The same insert written the textbook way (for context in ``details``): take the counter,
+# then insert the ticket, then COMMIT — three round trips, the lock held over two of them.
+_BASELINE_COUNTER_SQL = """
+INSERT INTO ticket_number_counters AS k (organization_id, period, next_value) VALUES (%(org)s, %(period)s, 2)
+ON CONFLICT (organization_id, period) DO UPDATE SET next_value = k.next_value + 1
+RETURNING k.next_value - 1
+"""
+_BASELINE_TICKET_SQL = """
+INSERT INTO tickets (organization_id, number, customer_id, customer_name, category, priority, subject,
+                     description, tags, created_by)
+VALUES (%(org)s, %(number)s, %(customer_id)s, 'Bench customer', %(category)s, %(priority)s, %(subject)s,
+        'Created by the numbering benchmark.', ARRAY['bench'], 'baseline')
+"""
+
+
 def _libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _baseline_writer(url: str, org_id: int, customer_id: int, head: str, period: str, count: int, seed: int,
-                     ready, go, out_q) -> None:
+                     ready, go, out_q, two_statements: bool = False) -> None:
     import psycopg
 
     conn = psycopg.connect(_libpq_url(url), autocommit=False)
@@ -109,9 +124,13 @@ def _baseline_writer(url: str, org_id: int, customer_id: int, head: str, period:
 
     def one(i: int) -> None:
         category, priority = _ticket_shape(seed * 7919 + i)
-        conn.execute(_BASELINE_SQL, {"org": org_id, "period": period, "head": head, "customer_id": customer_id,
-                                     "category": category, "priority": priority,
-                                     "subject": f"Baseline ticket {seed}-{i}"}, prepare=True)
+        params = {"org": org_id, "period": period, "head": head, "customer_id": customer_id,
+                  "category": category, "priority": priority, "subject": f"Baseline ticket {seed}-{i}"}
+        if two_statements:
+            value = conn.execute(_BASELINE_COUNTER_SQL, params, prepare=True).fetchone()[0]
+            conn.execute(_BASELINE_TICKET_SQL, {**params, "number": f"{head}{value:05d}"}, prepare=True)
+        else:
+            conn.execute(_BASELINE_SQL, params, prepare=True)
         conn.commit()
 
     one(-1)  # warm-up, not timed
@@ -131,10 +150,11 @@ def _baseline_writer(url: str, org_id: int, customer_id: int, head: str, period:
     out_q.put((seed, t0, t1, done, errors[:5], len(errors)))
 
 
-def _run_writers(target, args_for, writers: int) -> dict[str, Any]:
+def _run_writers(target, args_for, writers: int, **kwargs) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     ready, out_q, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=target, args=(*args_for(w), ready, go, out_q), daemon=True) for w in range(writers)]
+    procs = [ctx.Process(target=target, args=(*args_for(w), ready, go, out_q), kwargs=kwargs, daemon=True)
+             for w in range(writers)]
     for p in procs:
         p.start()
     try:
@@ -170,7 +190,7 @@ def _setup(url: str) -> dict[str, Any]:
     ids: dict[str, int] = {}
     uow = factory()
     with uow:
-        for slug in ("bench-service", "bench-baseline"):
+        for slug in ("bench-service", "bench-baseline", "bench-textbook"):
             org = Organization(name=slug, slug=slug, timezone="UTC")
             uow.session.add(org)
             uow.session.flush()
@@ -186,7 +206,8 @@ def _setup(url: str) -> dict[str, Any]:
     rules = _create_rules(factory, actor)
     engine.dispose()
     return {"service_org": ids["bench-service"], "baseline_org": ids["bench-baseline"],
-            "baseline_customer": ids["bench-baseline-customer"], "rules": rules}
+            "baseline_customer": ids["bench-baseline-customer"], "textbook_org": ids["bench-textbook"],
+            "textbook_customer": ids["bench-textbook-customer"], "rules": rules}
 
 
 def _create_rules(factory, actor) -> int:
@@ -278,6 +299,12 @@ def run(settings: Settings, args) -> dict[str, Any]:
             s = _run_writers(_service_writer, service_args(MAIN_WRITERS, main_per_writer), MAIN_WRITERS)
             runs.append({"kind": "service", **s})
 
+        # Context only (not the baseline of the ratio): the textbook three-round-trip version,
+        # in a third organization.
+        textbook = _run_writers(_baseline_writer, lambda w: (url, setup["textbook_org"], setup["textbook_customer"],
+                                                             head, period, main_per_writer, w), MAIN_WRITERS,
+                                two_statements=True)
+
         curve = []
         for writers in curve_writers:
             per = max(1, curve_total // writers)
@@ -289,11 +316,12 @@ def run(settings: Settings, args) -> dict[str, Any]:
 
         service_check = _check_numbers(url, setup["service_org"])
         baseline_check = _check_numbers(url, setup["baseline_org"])
+        textbook_check = _check_numbers(url, setup["textbook_org"])
 
     best_service = max(r["rate"] for r in runs if r["kind"] == "service")
     best_baseline = max(r["rate"] for r in runs if r["kind"] == "baseline")
     ratio = round(best_service / best_baseline, 3) if best_baseline else 0.0
-    errors = sum(r["errors"] for r in runs) + sum(c["errors"] for c in curve)
+    errors = sum(r["errors"] for r in runs) + sum(c["errors"] for c in curve) + textbook["errors"]
     ok = (ratio >= TARGET_RATIO and service_check["duplicates"] == 0 and service_check["gaps"] == 0
           and baseline_check["duplicates"] == 0 and baseline_check["gaps"] == 0 and errors == 0)
     return {
@@ -316,6 +344,10 @@ def run(settings: Settings, args) -> dict[str, Any]:
             "work_order_share": round(service_check["work_orders"] / service_check["tickets"], 3)
             if service_check["tickets"] else None,
             "runs": runs,
+            "textbook_baseline": {"what": "counter upsert, then ticket insert, then COMMIT (3 round trips)",
+                                  "rate": textbook["rate"], "writers": MAIN_WRITERS,
+                                  "service_ratio": round(best_service / textbook["rate"], 3)
+                                  if textbook["rate"] else None, **textbook_check},
             "curve": curve,
             "quick": quick,
         },
