@@ -557,6 +557,11 @@ class MapPage(QWidget):
         if not ok:
             self._show_error("The map page did not load.")
             return
+        if self._page_loaded:
+            # Loaded again (e.g. after the browser process restarted): the new page announces
+            # itself over the bridge, then gets all the data again.
+            self._bridge_ready = False
+            self._needs_resend = self._pushed_once
         self._page_loaded = True
         self._maybe_ready()
 
@@ -568,7 +573,9 @@ class MapPage(QWidget):
         if not self.ready:
             return
         self.page_ready.emit()
-        if self._data is not None:
+        if self._fetching and self._full_scripts:
+            self._flush_full_parts()  # a first load is streaming in: send what has arrived, in order
+        elif self._data is not None:
             self._push_full()
 
     def run_js(self, script: str, callback=None) -> None:
@@ -642,12 +649,17 @@ class MapPage(QWidget):
         self._show_error(f"The map could not be updated: {exc}")
 
     def _send_full_part(self, script: str) -> None:
+        """Send one script of the load in flight, keeping their order (beginLoad first)."""
         if self._full_failed:
             return
+        self._full_scripts.append(script)
         if self.ready and not self._needs_resend:
+            self._flush_full_parts()
+
+    def _flush_full_parts(self) -> None:
+        scripts, self._full_scripts = self._full_scripts, []
+        for script in scripts:
             self.run_js(script)
-        else:
-            self._full_scripts.append(script)
 
     def _on_part_loaded(self, part: str, result: tuple[MapData, dict]) -> None:
         if self._full_failed:
