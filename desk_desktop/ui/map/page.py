@@ -121,9 +121,10 @@ def _skills_text(skills: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-# Rows per chunk sent to the page. Measured with 10,000 + 10,000: one chunk per layer made
-# later single-marker moves slow (about 250 ms instead of 15-20 ms, in markercluster), 2,500 did not.
-CHUNK_SIZE = 2500
+# Rows per chunk sent to the page. markercluster's addLayers costs more per marker when the
+# group already holds markers, so chunks are large: a layer of up to 10,000 goes in one piece
+# (while the other layer is still being read); bigger layers stream.
+CHUNK_SIZE = 10000
 
 
 def fetch_technicians(uow_factory, actor, *, emit) -> tuple[MapData, dict]:
