@@ -6,9 +6,11 @@ ranked candidates for the chosen strategy; "Assign" (or a click on a technician 
 followed by a confirmation) assigns it through the assignment service.
 
 Data moves one way: services run on the worker pool (``ctx.runner``) and return plain
-data; the page gets the whole picture once as one data array (``DeskMap.setData``) and
-later changes as small upserts (``DeskMap.applyChanges``) through ``runJavaScript`` — the
-page is never reloaded for data. Clicks come back over ``QWebChannel``.
+data; the page gets the whole picture as one compact data array per layer
+(``DeskMap.beginLoad`` / ``addTechnicians`` / ``addOrders`` / ``finishLoad``; technicians
+and work orders are read in parallel and each is sent as soon as it is read) and later
+changes as small upserts (``DeskMap.applyChanges``), all through ``runJavaScript`` — the
+page is never reloaded for data. Clicks (and tooltip requests) come back over ``QWebChannel``.
 """
 
 from __future__ import annotations
