@@ -613,7 +613,7 @@ def _schedule(uow: UnitOfWork, wo: WorkOrder, tech_hours: dict | None, tz_name: 
     """Set scheduled_start/end when the order asks for it (or ``force``); returns the
     schedule part of the explanation, or None when the order is not scheduled."""
     if wo.scheduled_start is not None:
-        requested = max(wo.scheduled_start, now) if wo.auto_schedule else wo.scheduled_start
+        requested = max(wo.scheduled_start, now)  # never schedule into the past
     elif wo.auto_schedule or force:
         requested = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
     else:
