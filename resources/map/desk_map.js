@@ -97,8 +97,8 @@
       map.createPane("basemap").style.zIndex = 150;     // under the tiles (200)
       map.createPane("routes").style.zIndex = 390;
       map.createPane("selection").style.zIndex = 640;   // above markers and clusters
-      this.canvas = L.canvas({ padding: 0.3 });
-      this.routeCanvas = L.canvas({ pane: "routes", padding: 0.3 });
+      this.canvas = L.canvas({ padding: 0.1 });  // Leaflet's default: less to paint per redraw
+      this.routeCanvas = L.canvas({ pane: "routes", padding: 0.1 });
       var c = this.canvas, i, p;
       this._techOpts = [];
       for (i = 0; i < 3; i++) { this._techOpts.push(L.extend({ renderer: c }, techStyle(i))); }
@@ -198,9 +198,12 @@
       this._partMs = 0;
       // A few hundred markers stay readable unclustered at city zoom: regroup small layers.
       var groups = [this.layers.technicians, this.layers.assigned, this.layers.unassigned];
+      var sizes = [0, 0, 0], k;
+      for (k in this.tech) { sizes[0]++; }
+      for (k in this.orders) { sizes[this.orders[k].d[4] ? 2 : 1]++; }
       for (var i = 0; i < groups.length; i++) {
-        var ms = groups[i].getLayers();
-        if (ms.length <= SMALL_LAYER) {
+        if (sizes[i] <= SMALL_LAYER) {
+          var ms = groups[i].getLayers();
           groups[i].options.disableClusteringAtZoom = 11;
           groups[i].clearLayers();
           groups[i].addLayers(ms);
