@@ -213,6 +213,11 @@ def assign_number(
     return AssignedNumber(number=row.number, value=row.value, created_at=row.created_at, updated_at=row.updated_at)
 
 
+_ASSIGN_AND_COMMIT_TEMPLATE = re.sub(
+    r":(org|period|head|pad|ticket_id)\b", lambda m: "{" + m.group(1) + "}", str(_ASSIGN_SQL.text)
+) + ";\nCOMMIT"
+
+
 def _assign_and_commit(uow: UnitOfWork, params: dict) -> AssignedNumber:
     import psycopg
     from psycopg import sql as pgsql
@@ -220,9 +225,7 @@ def _assign_and_commit(uow: UnitOfWork, params: dict) -> AssignedNumber:
     driver = uow.session.connection().connection.driver_connection
     # Values are rendered as literals by psycopg (a multi-statement simple query takes no
     # parameters); all of them are integers or validated number parts.
-    statement = re.sub(r":(org|period|head|pad|ticket_id)\b", lambda m: "{" + m.group(1) + "}",
-                       str(_ASSIGN_SQL.text))
-    query = pgsql.SQL(statement + ";\nCOMMIT").format(**{k: pgsql.Literal(v) for k, v in params.items()})
+    query = pgsql.SQL(_ASSIGN_AND_COMMIT_TEMPLATE).format(**{k: pgsql.Literal(v) for k, v in params.items()})
     with driver.cursor() as cur:
         try:
             cur.execute(query, prepare=False)
