@@ -1,19 +1,24 @@
 """Plain data for the dispatch map: technicians, open work orders, and routes.
 
-``load_map_data`` answers "what is on the map" with one query for the technicians and one
-for the work orders (no per-row queries, so 10,000 of each stay fast).
-``load_map_changes`` answers the same for a few ids after a live change, so the map can
-move a marker without reloading everything.
+``load_map_arrays`` answers "what is drawn" as the page's compact data arrays, built by the
+database in one statement (``string_agg``): the text goes to the page as it is, with no
+per-row work in Python. ``load_map_data`` answers the same with plain rows (names,
+addresses, skills: the side list, tooltips and candidate details), one query for the
+technicians and one for the work orders. ``load_map_changes`` answers it for a few ids
+after a live change, so the map can move a marker without reloading everything.
 
-Coordinates are rounded to 6 decimals (about 0.1 m) by the database. Positions follow
+Coordinates are rounded to 6 decimals (about 0.1 m) by the database, the same expression
+in every query, so the arrays and the rows agree to the last digit. Positions follow
 the assignment service's rule, so a candidate's distance matches where
 the map draws them: a technician is at their current location if it was reported within
 ``LOCATION_FRESH_FOR`` (or if they have no home base), else at their home base. A work
 order is at its ticket's location, else at the ticket's site.
 
-Technician state:
+Technician state (computed by the database from one rule for arrays and rows alike):
 - ``off_shift``: outside their working hours now (in the organization's time zone);
-  technicians with no known hours count as on shift.
+  technicians with no known hours count as on shift. ``on_shift`` decides it once per
+  distinct working-hours pattern (technicians share a handful); the query gets the list of
+  patterns that are off shift now.
 - ``busy``: a job in progress, a job scheduled for right now, or at their open-job limit.
 - ``available``: otherwise.
 """
@@ -21,7 +26,7 @@ Technician state:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +48,10 @@ STATE_AVAILABLE = "available"
 STATE_BUSY = "busy"
 STATE_OFF_SHIFT = "off_shift"
 TECHNICIAN_STATES = (STATE_AVAILABLE, STATE_BUSY, STATE_OFF_SHIFT)
+# Codes in the page's data arrays (resources/map/desk_map.js); the index in TECHNICIAN_STATES.
+STATE_CODES = {state: code for code, state in enumerate(TECHNICIAN_STATES)}
+PRIORITY_CODES = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
+DEFAULT_PRIORITY_CODE = 1
 
 _DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -122,8 +131,43 @@ class MapData:
         return tuple(w for w in self.work_orders if w.technician_id is None)
 
 
-_TECHNICIANS_SQL = """
-WITH loads AS (
+@dataclass(frozen=True)
+class MapArrays:
+    """The page's data arrays as JSON text, each the inside of an array (no brackets; "" if empty):
+
+    - ``technicians``: ``[id, lat, lon, state code]`` rows
+    - ``work_orders``: ``[id, lat, lon, priority code, unassigned 0|1, technician id|null]`` rows
+    - ``routes``: ``[technician id, work order id, lat1, lon1, lat2, lon2]`` rows
+
+    The same rows as ``ui.map.payload``'s ``technician_row`` / ``order_row`` / ``route_row``
+    would make from ``load_map_data``.
+    """
+
+    technicians: str
+    work_orders: str
+    routes: str
+    generated_at: datetime
+
+
+def _round6(expr: str) -> str:
+    """A coordinate rounded to 6 decimals (float arithmetic: three times cheaper than numeric)."""
+    return f"(round({expr} * 1e6) / 1e6)"
+
+
+# Where a technician is drawn: the current location when fresh (or with no home base), else home.
+_USE_CURRENT = ("(t.current_location IS NOT NULL AND "
+                "(coalesce(t.location_updated_at >= %(fresh_after)s, false) OR t.home_base IS NULL))")
+_TECH_POS = f"(CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END)::geometry"
+_TECH_SOURCE = f"CASE WHEN {_USE_CURRENT} THEN 'current' WHEN t.home_base IS NOT NULL THEN 'home' END"
+# The state code (index in TECHNICIAN_STATES); %(off)s lists the working-hours patterns off shift now.
+_STATE_CODE = (f"CASE WHEN t.working_hours::text = ANY(%(off)s) THEN {STATE_CODES[STATE_OFF_SHIFT]} "
+               f"WHEN coalesce(l.busy_now, false) OR coalesce(l.open_jobs, 0) >= t.max_open_work_orders "
+               f"THEN {STATE_CODES[STATE_BUSY]} ELSE {STATE_CODES[STATE_AVAILABLE]} END")
+_PRIORITY_CODE = ("CASE wo.priority " + " ".join(f"WHEN '{p}' THEN {c}" for p, c in PRIORITY_CODES.items())
+                  + f" ELSE {DEFAULT_PRIORITY_CODE} END")
+
+_LOADS_AND_NEXT_JOB = """
+loads AS (
     SELECT technician_id,
            count(*) AS open_jobs,
            bool_or(status = 'in_progress'
@@ -144,46 +188,83 @@ WITH loads AS (
        {wo_tech_filter2}
      ORDER BY wo.technician_id, (wo.status = 'in_progress') DESC, wo.scheduled_start NULLS LAST,
               wo.assigned_at NULLS LAST, wo.id
-), skills AS (
+)"""
+
+_TECHNICIANS_SQL = f"""
+WITH {_LOADS_AND_NEXT_JOB}, skills AS (
     SELECT technician_id, jsonb_object_agg(skill, proficiency) AS skills
       FROM technician_skills
-     WHERE organization_id = %(org)s {skill_filter}
+     WHERE organization_id = %(org)s {{skill_filter}}
      GROUP BY technician_id
 )
-SELECT t.id, t.name, t.max_open_work_orders, t.working_hours::text AS hours_json, t.location_updated_at,
-       p.source,
-       round(ST_Y(p.pos::geometry)::numeric, 6)::float8 AS lat, round(ST_X(p.pos::geometry)::numeric, 6)::float8 AS lon,
-       coalesce(l.open_jobs, 0) AS open_jobs, coalesce(l.busy_now, false) AS busy_now,
-       n.work_order_id AS next_id, round(ST_Y(n.g)::numeric, 6)::float8 AS next_lat, round(ST_X(n.g)::numeric, 6)::float8 AS next_lon,
-       sk.skills::text AS skills_json,
-       (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s) AS tz
+SELECT t.id, t.name, t.max_open_work_orders, t.location_updated_at, p.source,
+       {_round6("ST_Y(p.g)")} AS lat, {_round6("ST_X(p.g)")} AS lon,
+       coalesce(l.open_jobs, 0) AS open_jobs, {_STATE_CODE} AS state,
+       n.work_order_id AS next_id, {_round6("ST_Y(n.g)")} AS next_lat, {_round6("ST_X(n.g)")} AS next_lon,
+       sk.skills::text AS skills_json
   FROM technicians t
- CROSS JOIN LATERAL (
-       SELECT CASE WHEN u.use_current THEN t.current_location ELSE t.home_base END AS pos,
-              CASE WHEN u.use_current THEN 'current' WHEN t.home_base IS NOT NULL THEN 'home' END AS source
-         FROM (SELECT t.current_location IS NOT NULL
-                      AND (coalesce(t.location_updated_at >= %(fresh_after)s, false) OR t.home_base IS NULL)
-                      AS use_current) u
-       ) p
+ CROSS JOIN LATERAL (SELECT {_TECH_POS} AS g, {_TECH_SOURCE} AS source) p
   LEFT JOIN loads l ON l.technician_id = t.id
   LEFT JOIN next_job n ON n.technician_id = t.id
   LEFT JOIN skills sk ON sk.technician_id = t.id
- WHERE t.organization_id = %(org)s AND t.active {tech_filter}
+ WHERE t.organization_id = %(org)s AND t.active {{tech_filter}}
  ORDER BY t.id
 """
 
-_WORK_ORDERS_SQL = """
+_WO_POS = "coalesce(tk.location, s.location)::geometry"
+
+_WORK_ORDERS_SQL = f"""
 SELECT wo.id, wo.priority, wo.status, wo.work_type, wo.technician_id, tech.name AS technician_name,
-       round(ST_Y(coalesce(tk.location, s.location)::geometry)::numeric, 6)::float8 AS lat,
-       round(ST_X(coalesce(tk.location, s.location)::geometry)::numeric, 6)::float8 AS lon,
+       {_round6(f"ST_Y({_WO_POS})")} AS lat, {_round6(f"ST_X({_WO_POS})")} AS lon,
        tk.id AS ticket_id, tk.number AS ticket_number, tk.subject, tk.customer_name, s.address,
        wo.required_skills, wo.assignment_logic, wo.unassigned_reason, wo.scheduled_start, wo.created_at
   FROM work_orders wo
   LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
   LEFT JOIN sites s ON s.id = tk.site_id
   LEFT JOIN technicians tech ON tech.id = wo.technician_id
- WHERE wo.organization_id = %(org)s AND wo.status = ANY(%(statuses)s) {wo_filter}
+ WHERE wo.organization_id = %(org)s AND wo.status = ANY(%(statuses)s) {{wo_filter}}
  ORDER BY wo.id
+"""
+
+
+def _num(expr: str) -> str:
+    """A number (or JSON null) as text."""
+    return f"coalesce(({expr})::text, 'null')"
+
+
+# The three arrays in one statement: the database formats the rows (about 10 ms per
+# 10,000), the application passes the text on as it is.
+_ARRAYS_SQL = f"""
+WITH {_LOADS_AND_NEXT_JOB.format(wo_tech_filter="", wo_tech_filter2="")}, techs AS MATERIALIZED (
+    SELECT t.id, {_TECH_POS} AS g, {_STATE_CODE} AS state
+      FROM technicians t
+      LEFT JOIN loads l ON l.technician_id = t.id
+     WHERE t.organization_id = %(org)s AND t.active
+)
+SELECT
+  (SELECT string_agg('[' || p.id || ',' || {_num(_round6("ST_Y(p.g)"))} || ',' || {_num(_round6("ST_X(p.g)"))}
+                     || ',' || p.state || ']', ',' ORDER BY p.id)
+     FROM techs p),
+  (SELECT string_agg('[' || n.technician_id || ',' || n.work_order_id
+                     || ',' || {_round6("ST_Y(p.g)")} || ',' || {_round6("ST_X(p.g)")}
+                     || ',' || {_round6("ST_Y(n.g)")} || ',' || {_round6("ST_X(n.g)")} || ']', ','
+                     ORDER BY n.technician_id)
+     FROM next_job n JOIN techs p ON p.id = n.technician_id
+    WHERE p.g IS NOT NULL),
+  (SELECT string_agg('[' || wo.id || ',' || {_num(_round6("ST_Y(w.g)"))} || ',' || {_num(_round6("ST_X(w.g)"))}
+                     || ',' || {_PRIORITY_CODE} || ',' || (CASE WHEN wo.technician_id IS NULL THEN 1 ELSE 0 END)
+                     || ',' || coalesce(wo.technician_id::text, 'null') || ']', ',' ORDER BY wo.id)
+     FROM work_orders wo
+     LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
+     LEFT JOIN sites s ON s.id = tk.site_id
+    CROSS JOIN LATERAL (SELECT {_WO_POS} AS g) w
+    WHERE wo.organization_id = %(org)s AND wo.status = ANY(%(statuses)s))
+"""
+
+_SHIFT_PATTERNS_SQL = """
+SELECT (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s),
+       array(SELECT DISTINCT t.working_hours::text FROM technicians t
+              WHERE t.organization_id = %(org)s AND t.active AND t.working_hours IS NOT NULL {tech_filter})
 """
 
 
@@ -228,27 +309,41 @@ def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
     return False
 
 
-def _row_chunks(uow: UnitOfWork, sql: str, params: dict, chunk_size: int | None) -> Iterator[list[tuple]]:
+def _rows(uow: UnitOfWork, sql: str, params: dict) -> list[tuple]:
     """Plain tuples from the driver, in the unit of work's transaction.
 
     The map reads up to tens of thousands of rows on every refresh; SQLAlchemy's Row
     objects would double the cost of fetching them. The SQL uses psycopg's ``%(name)s``.
-    With ``chunk_size`` a server-side cursor streams the rows in chunks, so a caller can
-    hand the first ones on while the rest are still coming.
     """
     driver = uow.session.connection().connection.driver_connection
-    if chunk_size is None:
-        with driver.cursor() as cur:
-            cur.execute(sql, params)
-            yield cur.fetchall()
-        return
-    with driver.cursor(name="desk_map_rows") as cur:
+    with driver.cursor() as cur:
         cur.execute(sql, params)
-        while True:
-            rows = cur.fetchmany(chunk_size)
-            if not rows:
-                return
-            yield rows
+        return cur.fetchall()
+
+
+def _off_shift_patterns(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None) -> list[str]:
+    """The working-hours patterns (as the database prints them) that are off shift now.
+
+    Technicians share a handful of patterns: each is decided once with ``on_shift`` in the
+    organization's time zone, and the queries compare the text (``working_hours::text``)."""
+    params: dict = {"org": org_id}
+    sql = _SHIFT_PATTERNS_SQL.format(tech_filter="")
+    if ids is not None:
+        sql = _SHIFT_PATTERNS_SQL.format(tech_filter="AND t.id = ANY(%(ids)s)")
+        params["ids"] = list(ids)
+    [(tz, patterns)] = _rows(uow, sql, params)
+    local_now = now.astimezone(_zone(tz))
+    return [p for p in patterns or () if not on_shift(json.loads(p), local_now)]
+
+
+def _tech_params(org_id: int, now: datetime, off: list[str]) -> dict:
+    return {
+        "org": org_id,
+        "now": now,
+        "open": list(OPEN_WORK_ORDER_STATUSES),
+        "fresh_after": now - LOCATION_FRESH_FOR,
+        "off": off,
+    }
 
 
 def _technicians_sql(ids: tuple[int, ...] | None) -> str:
@@ -262,95 +357,51 @@ def _technicians_sql(ids: tuple[int, ...] | None) -> str:
     )
 
 
-def _technician_chunks(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None,
-                       chunk_size: int | None) -> Iterator[tuple[tuple[MapTechnician, ...], tuple[MapRoute, ...]]]:
-    params = {
-        "org": org_id,
-        "now": now,
-        "open": list(OPEN_WORK_ORDER_STATUSES),
-        "fresh_after": now - LOCATION_FRESH_FOR,
-    }
+def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
+                 ids: tuple[int, ...] | None) -> tuple[tuple[MapTechnician, ...], tuple[MapRoute, ...]]:
+    params = _tech_params(org_id, now, _off_shift_patterns(uow, org_id, now, ids))
     if ids is not None:
         params["ids"] = list(ids)
-    local_now = None
-    shift_cache: dict[str | None, bool] = {}  # technicians share a handful of shift patterns
-    for rows in _row_chunks(uow, _technicians_sql(ids), params, chunk_size):
-        techs: list[MapTechnician] = []
-        routes: list[MapRoute] = []
-        for (tid, name, max_open, hours_json, updated_at, source, lat, lon, open_jobs, busy_now,
-             next_id, next_lat, next_lon, skills_json, tz) in rows:
-            if local_now is None:
-                local_now = now.astimezone(_zone(tz))
-            working = shift_cache.get(hours_json)
-            if working is None:
-                working = on_shift(json.loads(hours_json) if hours_json else None, local_now)
-                shift_cache[hours_json] = working
-            if not working:
-                state = STATE_OFF_SHIFT
-            elif busy_now or open_jobs >= max_open:
-                state = STATE_BUSY
-            else:
-                state = STATE_AVAILABLE
-            techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, state, open_jobs, max_open,
-                                       skills_json, next_id))
-            if next_id is not None and lat is not None and next_lat is not None:
-                routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
-        yield tuple(techs), tuple(routes)
+    techs: list[MapTechnician] = []
+    routes: list[MapRoute] = []
+    states = TECHNICIAN_STATES
+    for (tid, name, max_open, updated_at, source, lat, lon, open_jobs, state,
+         next_id, next_lat, next_lon, skills_json) in _rows(uow, _technicians_sql(ids), params):
+        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, states[state], open_jobs, max_open,
+                                   skills_json, next_id))
+        if next_id is not None and lat is not None and next_lat is not None:
+            routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
+    return tuple(techs), tuple(routes)
 
 
-def _technicians(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None):
-    techs: tuple[MapTechnician, ...] = ()
-    routes: tuple[MapRoute, ...] = ()
-    for t, r in _technician_chunks(uow, org_id, now, ids, None):
-        techs, routes = techs + t, routes + r
-    return techs, routes
-
-
-def _work_order_chunks(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None,
-                       chunk_size: int | None) -> Iterator[tuple[MapWorkOrder, ...]]:
+def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
     params: dict = {"org": org_id, "statuses": list(MAP_WORK_ORDER_STATUSES)}
     if ids is not None:
         sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(%(ids)s)")
         params["ids"] = list(ids)
     else:
         sql = _WORK_ORDERS_SQL.format(wo_filter="")
-    for rows in _row_chunks(uow, sql, params, chunk_size):
-        # Columns are in MapWorkOrder's field order (``number`` is computed here).
-        yield tuple(
-            MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
-            for r in rows
-        )
+    # Columns are in MapWorkOrder's field order (``number`` is computed here).
+    return tuple(
+        MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
+        for r in _rows(uow, sql, params)
+    )
 
 
-def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
-    out: tuple[MapWorkOrder, ...] = ()
-    for chunk in _work_order_chunks(uow, org_id, ids, None):
-        out += chunk
-    return out
-
-
-def iter_map_technicians(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None,
-                         chunk_size: int = 2500) -> Iterator[MapData]:
-    """The technicians (and their next-job lines) in chunks, one query streamed from a
-    server-side cursor: the map draws the first ones while the rest are still read.
-    Consume it completely on one thread (it holds the unit of work open)."""
+def load_map_arrays(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapArrays:
+    """What the map draws, as the page's data arrays (see ``MapArrays``): two short round
+    trips (the off-shift patterns, then one statement that formats all three arrays)."""
     now = now or datetime.now(UTC)
     with uow:
-        for techs, routes in _technician_chunks(uow, actor.organization_id, now, None, chunk_size):
-            yield MapData(technicians=techs, work_orders=(), routes=routes, generated_at=now)
-
-
-def iter_map_work_orders(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None,
-                         chunk_size: int = 2500) -> Iterator[MapData]:
-    """The open work orders in chunks (one streamed query); see ``iter_map_technicians``."""
-    now = now or datetime.now(UTC)
-    with uow:
-        for orders in _work_order_chunks(uow, actor.organization_id, None, chunk_size):
-            yield MapData(technicians=(), work_orders=orders, routes=(), generated_at=now)
+        params = _tech_params(actor.organization_id, now,
+                              _off_shift_patterns(uow, actor.organization_id, now, None))
+        params["statuses"] = list(MAP_WORK_ORDER_STATUSES)
+        [(techs, routes, orders)] = _rows(uow, _ARRAYS_SQL, params)
+    return MapArrays(technicians=techs or "", work_orders=orders or "", routes=routes or "", generated_at=now)
 
 
 def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
-    """Everything the map shows for the actor's organization (two queries)."""
+    """Everything the map shows for the actor's organization, as plain rows (three queries)."""
     now = now or datetime.now(UTC)
     with uow:
         techs, routes = _technicians(uow, actor.organization_id, now, None)
@@ -359,8 +410,7 @@ def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None)
 
 
 def load_map_technicians(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
-    """Only the technicians and their next-job lines (one query): the map can draw them
-    while the work orders are still being read."""
+    """Only the technicians and their next-job lines."""
     now = now or datetime.now(UTC)
     with uow:
         techs, routes = _technicians(uow, actor.organization_id, now, None)

@@ -6,7 +6,8 @@
  * ranked candidates (DeskMap.showSelection), the legend with layer toggles, and the
  * QWebChannel bridge that reports clicks back to Python.
  *
- * Data arrays (compact, built by desk_desktop/ui/map/payload.py):
+ * Data arrays (compact; a full load's are formatted by the database, mapdata.load_map_arrays,
+ * and changes' by desk_desktop/ui/map/payload.py — the same rows):
  *   t: [id, lat, lon, state(0 available|1 busy|2 off shift)]
  *   o: [id, lat, lon, priority(0 low..3 urgent), unassigned(0|1), techId|null]
  * Names, addresses and skills come from the application on hover (bridge.describe).
@@ -155,62 +156,6 @@
       var no = this._setOrders(data.o);
       return this._finishFull(t0, data.fit, { technicians: nt, orders: no, routes: data.r.length });
     },
-    // The same streamed in chunks, in whatever order they are read (the application reads
-    // technicians and work orders at the same time and sends each chunk as soon as it has it):
-    // beginLoad(), addTechnicians({t, r}) / addOrders({o}) …, finishLoad(fit) — then "data" is drawn.
-    beginLoad: function () {
-      this._partMs = 0;
-      var t0 = performance.now();
-      var groups = [this.layers.technicians, this.layers.assigned, this.layers.unassigned];
-      for (var i = 0; i < groups.length; i++) {
-        groups[i].options.disableClusteringAtZoom = 15;
-        groups[i].clearLayers();
-      }
-      this.layers.routes.clearLayers();
-      this.tech = {}; this.orders = {}; this.routes = {}; this.routeRows = {}; this._routesBuilt = false;
-      this._partMs += performance.now() - t0;
-      return true;
-    },
-    addTechnicians: function (data) {
-      var t0 = performance.now(), i, markers = [];
-      for (i = 0; i < data.t.length; i++) {
-        var m = this._techMarker(data.t[i]);
-        if (m) { markers.push(m); }
-      }
-      this.layers.technicians.addLayers(markers);
-      for (i = 0; i < data.r.length; i++) { this._route(data.r[i]); }
-      this._partMs += performance.now() - t0;
-      return markers.length;
-    },
-    addOrders: function (data) {
-      var t0 = performance.now(), i, a = [], u = [];
-      for (i = 0; i < data.o.length; i++) {
-        var m = this._orderMarker(data.o[i]);
-        if (m) { (data.o[i][4] ? u : a).push(m); }
-      }
-      this.layers.assigned.addLayers(a);
-      this.layers.unassigned.addLayers(u);
-      this._partMs += performance.now() - t0;
-      return a.length + u.length;
-    },
-    finishLoad: function (fit) {
-      var t0 = performance.now() - (this._partMs || 0);
-      this._partMs = 0;
-      // A few hundred markers stay readable unclustered at city zoom: regroup small layers.
-      var groups = [this.layers.technicians, this.layers.assigned, this.layers.unassigned];
-      var sizes = [0, 0, 0], k;
-      for (k in this.tech) { sizes[0]++; }
-      for (k in this.orders) { sizes[this.orders[k].d[4] ? 2 : 1]++; }
-      for (var i = 0; i < groups.length; i++) {
-        if (sizes[i] <= SMALL_LAYER) {
-          var ms = groups[i].getLayers();
-          groups[i].options.disableClusteringAtZoom = 11;
-          groups[i].clearLayers();
-          groups[i].addLayers(ms);
-        }
-      }
-      return this._finishFull(t0, fit, this.counts());
-    },
     _setTechnicians: function (rows, routes) {
       var i, markers = [];
       // A few hundred markers stay readable unclustered at city zoom; thousands cluster longer.
@@ -315,7 +260,10 @@
         var id = m._deskId;
         self._hover = kind + id;
         var show = function (html) {
-          if (self._hover !== kind + id || !html) { return; }
+          if (self._hover !== kind + id) { return; }
+          // The application's rows may still be on their way right after a load: say what
+          // the data array itself can tell until then.
+          if (!html) { html = kind === "t" ? self._techTooltip(entry.d) : self._orderTooltip(entry.d); }
           self._tip.setLatLng(m.getLatLng()).setContent(html);
           self.map.openTooltip(self._tip);
         };
@@ -363,7 +311,7 @@
       if (note) { note.style.display = (this.routesWanted && !show) ? "" : "none"; }
     },
 
-    // Without the application (no bridge): what the data array itself can tell.
+    // Without the application's rows: what the data array itself can tell.
     _techTooltip: function (d) {
       return '<div class="desk-tip"><span class="desk-dot" style="background:' + TECH_COLORS[d[3]] + '"></span>' +
         TECH_STATE_LABELS[d[3]] + "</div>";

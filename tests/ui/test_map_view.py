@@ -222,6 +222,20 @@ def test_map_data_positions_states_and_routes(uow_factory, org, city):
     assert {w.id for w in data.unassigned} == set(city["unassigned"])
 
 
+def test_map_arrays_formatted_by_the_database_match_the_rows(uow_factory, org, city):
+    """The page draws a full load from the database's text; live changes from Python's rows:
+    both must say the same thing, to the last digit."""
+    from desk_desktop.ui.map import payload
+
+    arrays = mapdata.load_map_arrays(uow=uow_factory(), actor=org)
+    data = mapdata.load_map_data(uow=uow_factory(), actor=org)
+    techs = json.loads("[" + arrays.technicians + "]")
+    assert techs == [payload.technician_row(t) for t in data.technicians]
+    assert {row[3] for row in techs} == {0, 1, 2}  # available, busy and off shift all present
+    assert json.loads("[" + arrays.work_orders + "]") == [payload.order_row(w) for w in data.work_orders]
+    assert json.loads("[" + arrays.routes + "]") == [payload.route_row(r) for r in data.routes]
+
+
 def test_map_changes_report_gone_and_refresh_technicians(uow_factory, org, city):
     wo_id = city["assigned"][0]
     tech_id = city["orders"][wo_id]["tech"]

@@ -6,11 +6,13 @@ ranked candidates for the chosen strategy; "Assign" (or a click on a technician 
 followed by a confirmation) assigns it through the assignment service.
 
 Data moves one way: services run on the worker pool (``ctx.runner``) and return plain
-data; the page gets the whole picture as one compact data array per layer
-(``DeskMap.beginLoad`` / ``addTechnicians`` / ``addOrders`` / ``finishLoad``; technicians
-and work orders are read in parallel and each is sent as soon as it is read) and later
-changes as small upserts (``DeskMap.applyChanges``), all through ``runJavaScript`` — the
-page is never reloaded for data. Clicks (and tooltip requests) come back over ``QWebChannel``.
+data. A full load reads the page's data arrays first — the database formats them
+(``mapdata.load_map_arrays``) and the text goes to ``DeskMap.setData`` as it is, in one
+``runJavaScript`` call — then, once the browser has built the markers, the rows the side
+list, tooltips and candidate details need (``mapdata.load_map_data``; a few hundred ms for
+20,000 rows, read after the build so the two do not fight over the CPU). Later
+changes go as small upserts (``DeskMap.applyChanges``) — the page is never reloaded for
+data. Clicks (and tooltip requests) come back over ``QWebChannel``.
 """
 
 from __future__ import annotations
@@ -123,34 +125,12 @@ def _skills_text(skills: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-# Rows per chunk sent to the page. markercluster's addLayers costs more per marker when the
-# group already holds markers, so chunks are large: a layer of up to 10,000 goes in one piece
-# (while the other layer is still being read); bigger layers stream.
-CHUNK_SIZE = 10000
-
-
-def fetch_technicians(uow_factory, actor, *, emit) -> tuple[MapData, dict]:
-    """Streams the technicians: each chunk goes to ``emit`` as a script as soon as it is read."""
-    techs: list[MapTechnician] = []
-    routes: list = []
-    for chunk in mapdata.iter_map_technicians(uow=uow_factory(), actor=actor, chunk_size=CHUNK_SIZE):
-        emit(payload.js_call("addTechnicians", payload.technicians_payload(chunk)))
-        techs.extend(chunk.technicians)
-        routes.extend(chunk.routes)
-    data = MapData(technicians=tuple(techs), work_orders=(), routes=tuple(routes),
-                   generated_at=datetime.now(UTC))
-    return data, {t.id: t for t in techs}
-
-
-def fetch_work_orders(uow_factory, actor, *, emit) -> tuple[MapData, dict]:
-    """Streams the open work orders like ``fetch_technicians``."""
-    orders: list[MapWorkOrder] = []
-    for chunk in mapdata.iter_map_work_orders(uow=uow_factory(), actor=actor, chunk_size=CHUNK_SIZE):
-        emit(payload.js_call("addOrders", payload.orders_payload(chunk)))
-        orders.extend(chunk.work_orders)
-    data = MapData(technicians=(), work_orders=tuple(orders), routes=(), generated_at=datetime.now(UTC))
+def fetch_details(uow_factory, actor) -> tuple[MapData, dict]:
+    """The rows behind the markers (side list, tooltips, candidate details), on a worker."""
+    data = mapdata.load_map_data(uow=uow_factory(), actor=actor)
     extra = {
-        "by_id": {w.id: w for w in data.work_orders},
+        "technicians": {t.id: t for t in data.technicians},
+        "orders": {w.id: w for w in data.work_orders},
         "by_ticket": {w.ticket_id: w.id for w in data.work_orders if w.ticket_id is not None},
         "unassigned": sort_unassigned([w for w in data.work_orders if w.technician_id is None]),
     }
@@ -335,12 +315,6 @@ class UnassignedModel(QAbstractTableModel):
 # --------------------------------------------------------------------------------------
 
 
-class _ChunkRelay(QObject):
-    """Lives on the GUI thread; workers emit scripts here (a queued connection)."""
-
-    script_ready = Signal(str)
-
-
 class _Page(QWebEnginePage):
     def javaScriptConsoleMessage(self, level, message, line, source):  # noqa: N802
         log.debug("map page: %s (%s:%s)", message, source, line)
@@ -364,9 +338,9 @@ class MapPage(QWidget):
         self._page_loaded = False
         self._bridge_ready = False
         self._data: MapData | None = None
-        self._full_scripts: list[str] = []  # parts of the load in flight not yet sent to the page
-        self._full_parts: dict[str, MapData] = {}
-        self._full_failed = False
+        self._pending_arrays: mapdata.MapArrays | None = None  # read, not yet sent (page not ready)
+        self._queued_changes: list[str] = []  # changes read while those arrays wait: sent after them
+        self._details_started = False  # the rows of the load in flight were asked for
         self._needs_resend = False
         self._technicians: dict[int, MapTechnician] = {}
         self._orders: dict[int, MapWorkOrder] = {}
@@ -393,8 +367,6 @@ class MapPage(QWidget):
         self.map_holder = QWidget()
         self._map_layout = QVBoxLayout(self.map_holder)
         self._map_layout.setContentsMargins(0, 0, 0, 0)
-        self._chunks = _ChunkRelay(self)
-        self._chunks.script_ready.connect(self._send_full_part)
         self.bridge = MapBridge(self)
         self.bridge.describer = self._describe
         self.bridge.page_ready.connect(self._on_bridge_page_ready)
@@ -576,10 +548,16 @@ class MapPage(QWidget):
         if not self.ready:
             return
         self.page_ready.emit()
-        if self._fetching and self._full_scripts:
-            self._flush_full_parts()  # a first load is streaming in: send what has arrived, in order
-        elif self._data is not None:
-            self._push_full()
+        if self._needs_resend:
+            # A new page after an earlier load: read everything again (live changes since
+            # the last full load only reached the old page).
+            self._needs_resend = False
+            self._pending_arrays = None
+            self.refresh()
+        elif self._pending_arrays is not None:
+            self._send_arrays()
+        elif self._selected_id is not None and self._candidates is not None:
+            self._show_selection_on_map(focus=False)
 
     def run_js(self, script: str, callback=None) -> None:
         if self.web_page is None:
@@ -604,23 +582,17 @@ class MapPage(QWidget):
             self._pending_techs.clear()
             self._pending_orders.clear()
             self._fetching = True
+            self._pending_arrays = None
+            self._queued_changes = []
+            self._details_started = False
             self.timings = {"requested": time.perf_counter()}
-            # Two reads at once (two pool threads, two connections), each streamed in chunks of
-            # CHUNK_SIZE rows that are sent to the page as soon as they are read, so the browser
-            # (its own process) builds markers while the rest is still being read.
-            self._full_parts = {}
-            self._full_scripts = []
-            self._full_failed = False
-            self._send_full_part(payload.js_call("beginLoad"))
-            for part, fn in (("t", fetch_technicians), ("o", fetch_work_orders)):
-                self.ctx.runner.submit(
-                    fn,
-                    self.ctx.uow_factory,
-                    self.ctx.actor,
-                    emit=self._chunks.script_ready.emit,  # queued to this thread from the pool
-                    on_done=lambda result, part=part: self._on_part_loaded(part, result),
-                    on_error=self._on_part_failed,
-                )
+            self.ctx.runner.submit(
+                mapdata.load_map_arrays,
+                uow=self.ctx.uow_factory(),
+                actor=self.ctx.actor,
+                on_done=self._on_arrays_read,
+                on_error=self._on_fetch_failed,
+            )
             return
         if self._pending_techs or self._pending_orders:
             techs, orders = set(self._pending_techs), set(self._pending_orders)
@@ -651,64 +623,58 @@ class MapPage(QWidget):
         self._fetch_done()
         self._show_error(f"The map could not be updated: {exc}")
 
-    def _send_full_part(self, script: str) -> None:
-        """Send one script of the load in flight, keeping their order (beginLoad first)."""
-        if self._full_failed:
-            return
-        self._full_scripts.append(script)
-        if self.ready and not self._needs_resend:
-            self._flush_full_parts()
-
-    def _flush_full_parts(self) -> None:
-        scripts, self._full_scripts = self._full_scripts, []
-        for script in scripts:
-            self.run_js(script)
-
-    def _on_part_loaded(self, part: str, result: tuple[MapData, dict]) -> None:
-        if self._full_failed:
-            return
-        self._full_parts[part] = result
-        if len(self._full_parts) == 2:
-            self._on_full_loaded()
-
-    def _on_part_failed(self, exc: BaseException) -> None:
-        if not self._full_failed:
-            self._full_failed = True
-            self._on_fetch_failed(exc)
-
-    def _on_full_loaded(self) -> None:
-        self.timings["data_ready"] = time.perf_counter()
-        (techs, tech_by_id), (orders, order_extra) = self._full_parts["t"], self._full_parts["o"]
-        self._full_parts = {}
-        data = MapData(technicians=techs.technicians, work_orders=orders.work_orders,
-                       routes=techs.routes, generated_at=techs.generated_at)
-        self._data = data
-        self._technicians = tech_by_id
-        self._orders = order_extra["by_id"]
-        self._order_by_ticket = order_extra["by_ticket"]
+    def _on_arrays_read(self, arrays: mapdata.MapArrays) -> None:
+        self.timings["arrays_ready"] = time.perf_counter()
+        self._pending_arrays = arrays
         if self.ready:
-            self._push_full()  # first: the browser draws while the list below updates
-        self._update_unassigned_list(order_extra["unassigned"])
-        self.data_loaded.emit(data)
-        self._fetch_done()
-
-    def _push_full(self) -> None:
-        """Finish a full load in the page: parts not sent yet (the page was not ready), then finishLoad."""
-        data = self._data
-        if data is None:
-            return
-        scripts, self._full_scripts = self._full_scripts, []
-        if self._needs_resend:  # the page was (re)loaded after an earlier load: send everything again
-            scripts = [payload.js_call("setData", payload.full_payload(data, fit=not self._pushed_once))]
+            self._send_arrays()
         else:
-            scripts.append(payload.js_call("finishLoad", not self._pushed_once))
-        self._needs_resend = False
+            self._load_details()  # the page is still loading: no reason to wait for it
+
+    def _load_details(self, *_result) -> None:
+        """Read the rows of the load in flight (once): after the browser built the markers."""
+        if self._details_started or not self._fetching:
+            return
+        self._details_started = True
+        self.ctx.runner.submit(
+            fetch_details,
+            self.ctx.uow_factory,
+            self.ctx.actor,
+            on_done=self._on_full_loaded,
+            on_error=self._on_fetch_failed,
+        )
+
+    def _send_arrays(self) -> None:
+        """Draw the arrays of the load in flight: their text goes into the script as it is."""
+        arrays, self._pending_arrays = self._pending_arrays, None
+        if arrays is None:
+            return
+        fit = "true" if not self._pushed_once else "false"
         self._pushed_once = True
         self.timings["sent"] = time.perf_counter()
-        for script in scripts:
+        # The callback comes when setData has returned (markers built), even if it failed.
+        self.run_js("".join(("DeskMap.setData({t:[", arrays.technicians, "],o:[", arrays.work_orders,
+                             "],r:[", arrays.routes, "],fit:", fit, "})")), self._load_details)
+        queued, self._queued_changes = self._queued_changes, []
+        for script in queued:
             self.run_js(script)
         if self._selected_id is not None and self._candidates is not None:
             self._show_selection_on_map(focus=False)
+
+    def _on_full_loaded(self, result: tuple[MapData, dict]) -> None:
+        data, extra = result
+        self.timings["details_ready"] = time.perf_counter()
+        self._data = data
+        self._technicians = extra["technicians"]
+        self._orders = extra["orders"]
+        self._order_by_ticket = extra["by_ticket"]
+        self._update_unassigned_list(extra["unassigned"])
+        if self._selected_id is not None:
+            current = self._orders.get(self._selected_id)
+            if current is None or current.technician_id is not None:
+                self._clear_selection()  # assigned or closed elsewhere meanwhile
+        self.data_loaded.emit(data)
+        self._fetch_done()
 
     def _on_changes_loaded(self, result: tuple[MapData, str]) -> None:
         data, script = result
@@ -731,6 +697,8 @@ class MapPage(QWidget):
                     self._clear_selection()
         if self.ready and self._pushed_once:
             self.run_js(script)
+        elif self._pending_arrays is not None:
+            self._queued_changes.append(script)
         self._fetch_done()
 
     def _on_live_changed(self, entity: str, entity_id, action: str) -> None:

@@ -1,9 +1,11 @@
-"""Map data → the compact arrays the page draws (see resources/map/desk_map.js), and the
-tooltips the page asks for on hover.
+"""Map data → the compact array rows the page draws (see resources/map/desk_map.js), and
+the tooltips the page asks for on hover.
 
-One array per layer, one short row of numbers per marker: the page builds all markers
-from it in one call, instead of one JavaScript block per marker. Names, addresses and
-skills stay in Python until someone hovers (``technician_tooltip``/``order_tooltip``).
+One short row of numbers per marker: the page builds all markers from one array in one
+call, instead of one JavaScript block per marker. A full load's arrays are formatted by the
+database (``mapdata.load_map_arrays``: the same rows); live changes use the rows below.
+Names, addresses and skills stay in Python until someone hovers
+(``technician_tooltip``/``order_tooltip``).
 """
 
 from __future__ import annotations
@@ -13,18 +15,17 @@ import json
 from collections.abc import Iterable
 
 from desk_desktop.services.mapdata import (
+    DEFAULT_PRIORITY_CODE,
+    PRIORITY_CODES,
     STATE_AVAILABLE,
     STATE_BUSY,
+    STATE_CODES,
     STATE_OFF_SHIFT,
     MapData,
     MapRoute,
     MapTechnician,
     MapWorkOrder,
 )
-
-STATE_CODES = {STATE_AVAILABLE: 0, STATE_BUSY: 1, STATE_OFF_SHIFT: 2}
-PRIORITY_CODES = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
-
 
 # Coordinates arrive rounded to 6 decimals (the map data queries do it), so they encode short.
 
@@ -42,29 +43,12 @@ def order_title(w: MapWorkOrder) -> str:
 
 
 def order_row(w: MapWorkOrder) -> list:
-    return [w.id, w.lat, w.lon, PRIORITY_CODES.get(w.priority, 1), 1 if w.technician_id is None else 0,
+    return [w.id, w.lat, w.lon, PRIORITY_CODES.get(w.priority, DEFAULT_PRIORITY_CODE), 1 if w.technician_id is None else 0,
             w.technician_id]
 
 
 def route_row(r: MapRoute) -> list:
     return [r.technician_id, r.work_order_id, r.from_lat, r.from_lon, r.to_lat, r.to_lon]
-
-
-def full_payload(data: MapData, *, fit: bool = False) -> dict:
-    return {
-        "t": [technician_row(t) for t in data.technicians],
-        "o": [order_row(w) for w in data.work_orders],
-        "r": [route_row(r) for r in data.routes],
-        "fit": fit,
-    }
-
-
-def technicians_payload(data: MapData) -> dict:
-    return {"t": [technician_row(t) for t in data.technicians], "r": [route_row(r) for r in data.routes]}
-
-
-def orders_payload(data: MapData, *, fit: bool = False) -> dict:
-    return {"o": [order_row(w) for w in data.work_orders], "fit": fit}
 
 
 def changes_payload(data: MapData, *, route_technician_ids: Iterable[int] = ()) -> dict:
