@@ -108,13 +108,14 @@ class UnitOfWork:
             raise RuntimeError("commit() outside of 'with uow:'")
         if self._depth > 1:
             return  # the outermost block commits
-        seen: set[str] = set()
-        for change in self._changes:
-            payload = change.payload()
-            if payload in seen:
-                continue
-            seen.add(payload)
-            self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payload})
+        payloads = list(dict.fromkeys(change.payload() for change in self._changes))  # unique, in order
+        if len(payloads) == 1:
+            self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payloads[0]})
+        elif payloads:  # one round trip for all of them
+            self.session.execute(
+                text("SELECT pg_notify(:ch, p) FROM unnest(CAST(:ps AS text[])) WITH ORDINALITY AS t(p, i) ORDER BY i"),
+                {"ch": NOTIFY_CHANNEL, "ps": payloads},
+            )
         self.session.commit()
         self._committed = True
 

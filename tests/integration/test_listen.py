@@ -162,3 +162,18 @@ def test_listener_keeps_trying_while_the_server_is_unreachable(test_server):
         started = time.monotonic()
         client.listener.stop()
         assert time.monotonic() - started < 3, "stop() must not hang on the backoff"
+
+
+def test_several_changes_in_one_transaction_all_arrive_once_and_in_order(db, clients):
+    _, uow_factory = db
+    b = clients()
+    with uow_factory() as uow:
+        for i in (11, 12, 13):
+            uow.record_change("ticket", i, 1, "updated")
+        uow.record_change("ticket", 12, 1, "updated")  # a repeat is sent once
+        uow.record_change("work_order", 7, 1, "created")
+        uow.commit()
+    got = [b.wait_for(lambda c: True)[1] for _ in range(4)]
+    assert [(c.entity, c.entity_id) for c in got] == [("ticket", 11), ("ticket", 12), ("ticket", 13), ("work_order", 7)]
+    with pytest.raises(AssertionError):
+        b.wait_for(lambda c: True, timeout=0.7)
