@@ -236,10 +236,12 @@ def describe_connect_error(details: ConnectionDetails, exc: BaseException) -> tu
         return (f"The server {where} does not accept logins from this computer for '{details.user}'"
                 f"{' without SSL' if 'no encryption' in low else ''}. Ask your administrator "
                 "(pg_hba.conf), or try another SSL mode.", "sslmode")
-    if "server does not support ssl" in low or "ssl" in low and ("certificate" in low or "handshake" in low
-                                                                 or "root certificate" in low):
-        return (f"Secure connection to {where} failed: {msg.strip().splitlines()[-1]}. "
-                "Check the SSL mode (ask your administrator for the server certificate).", "sslmode")
+    if ("server does not support ssl" in low or "certificate" in low
+            or ("ssl" in low and any(s in low for s in ("handshake", "ssl error", "ssl syscall", "tlsv1")))):
+        hint = ("verify-ca and verify-full need the server's CA certificate in ~/.postgresql/root.crt "
+                "(ask your administrator), or choose 'require'." if "root certificate" in low
+                else "Check the SSL mode, or ask your administrator for the server certificate.")
+        return (f"Secure connection to {where} failed: {msg.strip().splitlines()[-1]}. {hint}", "sslmode")
     if re.search(r'database ".*" does not exist', low):
         return (f"The database '{details.database}' does not exist on {where}.", "database")
     if re.search(r'role ".*" does not exist', low):
