@@ -333,6 +333,17 @@ def _select_in_list(qtbot, page, order_id):
     return sig.args[0]
 
 
+def test_reloaded_page_gets_everything_again(qtbot, uow_factory, org, city):
+    """A new page (e.g. after the browser process restarted) is drawn from a fresh read."""
+    page = open_page(qtbot, _ctx(uow_factory, org, tile_url=""))
+    with qtbot.waitSignal(page.map_drawn, timeout=20000, check_params_cb=lambda what: what == "data"):
+        page.view.reload()
+    counts = js(qtbot, page, "DeskMap.counts()")
+    assert counts["technicians"] == 60
+    assert counts["orders"] == len(city["orders"])
+    assert page.unassigned_model.rowCount() == len(city["unassigned"])
+
+
 def test_selecting_an_order_ranks_candidates_nearest_first_and_highlights_them(qtbot, uow_factory, org, city):
     page = open_page(qtbot, _ctx(uow_factory, org))
     open_jobs, max_open = _loads(uow_factory, org)

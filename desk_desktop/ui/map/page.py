@@ -505,6 +505,7 @@ class MapPage(QWidget):
         self.channel = QWebChannel(self.web_page)
         self.channel.registerObject("bridge", self.bridge)
         self.web_page.setWebChannel(self.channel)
+        self.view.loadStarted.connect(self._on_view_load_started)
         self.view.loadFinished.connect(self._on_view_load_finished)
         self._map_layout.addWidget(self.view)
         self._build_page()
@@ -528,15 +529,18 @@ class MapPage(QWidget):
     def _on_page_built(self, built) -> None:
         self.view.load(QUrl.fromLocalFile(str(built.html_path)))
 
+    def _on_view_load_started(self) -> None:
+        # A new page (the first, or again, e.g. after the browser process restarted): it is
+        # ready once it has loaded AND announced itself over the bridge (in either order);
+        # after an earlier load it then gets all the data again.
+        self._page_loaded = False
+        self._bridge_ready = False
+        self._needs_resend = self._pushed_once
+
     def _on_view_load_finished(self, ok: bool) -> None:
         if not ok:
             self._show_error("The map page did not load.")
             return
-        if self._page_loaded:
-            # Loaded again (e.g. after the browser process restarted): the new page announces
-            # itself over the bridge, then gets all the data again.
-            self._bridge_ready = False
-            self._needs_resend = self._pushed_once
         self._page_loaded = True
         self._maybe_ready()
 
@@ -553,6 +557,7 @@ class MapPage(QWidget):
             # the last full load only reached the old page).
             self._needs_resend = False
             self._pending_arrays = None
+            self._load_details()  # a load in flight whose setData died with the old page: finish it
             self.refresh()
         elif self._pending_arrays is not None:
             self._send_arrays()
