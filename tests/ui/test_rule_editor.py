@@ -569,10 +569,51 @@ def test_screenshots_with_demo_rules(qtbot, uow_factory):
     qtbot.mouseClick(form.customer_types.button("residential"), Qt.MouseButton.LeftButton)
     page.tabs.setCurrentIndex(1)
     page.try_panel.ticket_edit.setText(page.try_panel._numbers.stringList()[0])
-    qtbot.mouseClick(page.try_panel.test_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(page.try_panel.replay_button, Qt.MouseButton.LeftButton)
     assert page.try_panel.replay_table.rowCount() == 7  # the active rules
     qtbot.wait(50)
     host.grab().save(str(SCREENSHOTS / "rule_replay.png"))
     for name in ("rules_list.png", "rule_form.png", "rule_replay.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000
+
+
+def test_work_runs_on_the_worker_pool_against_a_real_database(qtbot, fresh_db):
+    """The real TaskRunner (thread pool) and real commits: the page loads, saves and
+    replays without blocking the GUI thread, and the saved rule is there for the next reader."""
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+    from desk_desktop.ui.workers import TaskRunner
+    from tests.conftest import make_org
+
+    engine = make_engine(fresh_db)
+    try:
+        factory = UnitOfWorkFactory(engine)
+        actor = make_org(factory(), slug="pool")
+        business = add_customer(factory, actor, customer_type="business", name="Prairie State Bank")
+        rule(factory, actor, "All HVAC", trigger_categories=("hvac",))
+        ticket = new_ticket(factory, actor, customer_ref=business, category="network", priority="high").ticket
+        runner = TaskRunner()
+        ctx = UiContext(uow_factory=factory, actor=actor, settings=Settings(), runner=runner, live=LiveUpdates())
+        with qtbot.waitSignal(runner.busy_changed, timeout=10000, check_params_cb=lambda busy: busy is False):
+            page = RulesPage(ctx)
+            qtbot.addWidget(page)
+        assert list_names(page) == ["All HVAC"]
+
+        qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+        page.form.name_edit.clear()
+        qtbot.keyClicks(page.form.name_edit, "Network outages")
+        qtbot.mouseClick(page.form.categories.button("network"), Qt.MouseButton.LeftButton)
+        page.form.active_check.setChecked(True)
+        with qtbot.waitSignal(page.rule_saved, timeout=10000):
+            qtbot.mouseClick(page.form.save_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: list_names(page) == ["All HVAC", "Network outages"], timeout=10000)
+        assert saved_names(factory, actor) == ["All HVAC", "Network outages"]
+
+        page.tabs.setCurrentIndex(1)
+        page.try_panel.ticket_edit.setText(ticket.number)
+        qtbot.mouseClick(page.try_panel.test_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "Network outages" in page.try_panel.headline_text("test"), timeout=10000)
+        qtbot.mouseClick(page.try_panel.replay_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.try_panel.replay_table.rowCount() == 2, timeout=10000)
+        runner.wait_for_done(10000)
+    finally:
+        engine.dispose()

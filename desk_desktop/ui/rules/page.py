@@ -199,13 +199,21 @@ class RulesPage(QWidget):
         hh.setSectionResizeMode(COL_TEMPLATE, QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(COL_ORDERS, QHeaderView.ResizeMode.Fixed)
         self.view.setColumnWidth(COL_POSITION, 34)
-        self.view.setColumnWidth(COL_ACTIVE, 58)
+        self.view.setColumnWidth(COL_ACTIVE, 62)
         self.view.setColumnWidth(COL_TEMPLATE, 196)
         self.view.setColumnWidth(COL_ORDERS, 70)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.verticalHeader().setDefaultSectionSize(62)
         ll.addWidget(self.view, 1)
+        self.list_hint = QLabel(
+            "Drag a rule up or down (or use Move up / Move down) to change which rule wins. "
+            "The switch turns a rule on or off."
+            if not self.read_only else "Rules are tried from the top; the first match wins."
+        )
+        self.list_hint.setObjectName("pageHint")
+        self.list_hint.setWordWrap(True)
+        ll.addWidget(self.list_hint)
         self.status_line = QLabel()
         self.status_line.setObjectName("statusLine")
         self.status_line.setWordWrap(True)
@@ -308,6 +316,10 @@ class RulesPage(QWidget):
 
     def _show_error(self, exc: BaseException) -> None:
         self.show_status(_rule_error_text(exc), "error")
+
+    def has_unsaved_changes(self) -> bool:
+        """True while the form holds edits that are not saved (for the main window on close)."""
+        return not self.read_only and self.form.is_dirty()
 
     def selected_rule_id(self) -> int | None:
         idx = self.view.selectionModel().currentIndex()

@@ -178,7 +178,8 @@ class TryItPanel(QWidget):
         self.dry_table.setColumnWidth(D_RULE, 230)
         self.dry_table.hide()
         lay.addWidget(self.dry_table, 1)
-        outer.addWidget(sec, 2)
+        self._dry_section = sec
+        outer.addWidget(sec, 0)
 
         # --- Replay ---------------------------------------------------------------------------
         sec, lay = _section(
@@ -216,7 +217,7 @@ class TryItPanel(QWidget):
         h.setSectionResizeMode(R_SAVED, QHeaderView.ResizeMode.Fixed)
         h.setSectionResizeMode(R_SAMPLES, QHeaderView.ResizeMode.Stretch)
         self.replay_table.setColumnWidth(R_RULE, 210)
-        self.replay_table.setColumnWidth(R_EDITED, 150)
+        self.replay_table.setColumnWidth(R_EDITED, 140)
         self.replay_table.setColumnWidth(R_SAVED, 130)
         self.replay_table.setWordWrap(False)
         self.replay_table.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -225,11 +226,21 @@ class TryItPanel(QWidget):
         self.replay_table.setItemDelegateForColumn(R_SAVED, self.bar_delegate)
         self.replay_table.hide()
         lay.addWidget(self.replay_table, 1)
-        outer.addWidget(sec, 3)
+        self._replay_section = sec
+        outer.addWidget(sec, 0)
+        self._outer = outer
+        self._filler = outer.addStretch(1)
 
         self.test_button.clicked.connect(self._on_test_clicked)
         self.ticket_edit.returnPressed.connect(self._on_test_clicked)
         self.replay_button.clicked.connect(self._on_replay_clicked)
+
+    def _update_stretch(self) -> None:
+        """Sections with results share the height; empty ones take only what they need."""
+        dry, rep = not self.dry_table.isHidden(), not self.replay_table.isHidden()
+        self._outer.setStretchFactor(self._dry_section, 2 if dry else 0)
+        self._outer.setStretchFactor(self._replay_section, 3 if rep else 0)
+        self._outer.setStretch(self._outer.count() - 1, 0 if (dry or rep) else 1)
 
     # ------------------------------------------------------------------ inputs
     def set_ticket_numbers(self, numbers: Iterable[str]) -> None:
@@ -253,6 +264,7 @@ class TryItPanel(QWidget):
         if not number:
             _headline(self.dry_headline, "Enter a ticket number to test the rules on.", "warn")
             self.dry_table.hide()
+            self._update_stretch()
             return
         self.test_requested.emit(number)
 
@@ -263,10 +275,12 @@ class TryItPanel(QWidget):
     def show_dry_run_error(self, message: str) -> None:
         _headline(self.dry_headline, message, "error")
         self.dry_table.hide()
+        self._update_stretch()
 
     def show_replay_error(self, message: str) -> None:
         _headline(self.replay_headline, message, "error")
         self.replay_table.hide()
+        self._update_stretch()
 
     def headline_text(self, which: str) -> str:
         return (self.dry_headline if which == "test" else self.replay_headline).text()
@@ -304,6 +318,7 @@ class TryItPanel(QWidget):
             t.setItem(i, D_RULE, name)
             t.setItem(i, D_RESULT, res)
         t.show()
+        self._update_stretch()
 
     def show_replay(self, edited: Any, saved: Any | None = None) -> None:
         matched = sum(r.would_create for r in edited.per_rule)
@@ -353,6 +368,7 @@ class TryItPanel(QWidget):
             t.setItem(i, R_SAVED, was)
             t.setItem(i, R_SAMPLES, samples)
         t.show()
+        self._update_stretch()
 
 
 def _sentence(text: str) -> str:
