@@ -433,6 +433,22 @@ def test_unsaved_changes_prompt_when_switching_rules(qtbot, uow_factory, org, sh
     assert form.error_text("name") == "Give the rule a name."
 
 
+def test_keyboard_reorder_and_save(qtbot, uow_factory, org, shop):
+    page = make_page(qtbot, uow_factory, org)
+    page.activateWindow()
+    qtbot.waitUntil(page.isActiveWindow)
+    click_row(qtbot, page, "Plumbing leaks")
+    page.view.setFocus()
+    qtbot.keyClick(page.view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert saved_names(uow_factory, org) == ["All HVAC", "Plumbing leaks", "Commercial HVAC"]
+    page.form.description_edit.setFocus()
+    page.form.description_edit.setText("Leaks and bursts")
+    qtbot.keyClick(page.form.description_edit, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert {r.name: r.description for r in rule_service.list_rules(uow=uow_factory(), actor=org)}[
+        "Plumbing leaks"] == "Leaks and bursts"
+    assert not page.form.is_dirty()
+
+
 def test_activate_deactivate_duplicate_and_delete(qtbot, uow_factory, org, shop):
     new_ticket(uow_factory, org, customer_ref=shop["home"], category="hvac")  # "All HVAC" has an order
     page = make_page(qtbot, uow_factory, org)

@@ -512,6 +512,11 @@ class RuleForm(QWidget):
         )
 
     @property
+    def baseline(self) -> Any:
+        """The saved state the form was loaded with."""
+        return self._baseline
+
+    @property
     def is_loaded(self) -> bool:
         return self._loaded
 
@@ -654,6 +659,10 @@ class RuleForm(QWidget):
         self.save_button.setEnabled(can_edit and dirty and not problems)
         self.discard_button.setEnabled(can_edit and dirty)
         self.save_button.setText("Create rule" if self.rule_id is None and self._loaded else "Save rule")
+
+    def request_save(self) -> None:
+        """Save if allowed (the button, Ctrl+S)."""
+        self._on_save_clicked()
 
     def _on_save_clicked(self) -> None:
         if not self.save_button.isEnabled():

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -273,6 +274,22 @@ class RulesPage(QWidget):
         ctx.live.changed.connect(self._on_live_changed)
         ctx.live.refresh_all.connect(self.refresh)
 
+        # Keyboard: only while focus is inside this page (the other pages have their own).
+        here = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for keys, slot in (
+            (QKeySequence.StandardKey.Save, self.form.request_save),
+            (QKeySequence("Alt+Up"), self._on_up_clicked),
+            (QKeySequence("Alt+Down"), self._on_down_clicked),
+            (QKeySequence("Ctrl+Shift+N"), self._on_new_clicked),
+        ):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(here)
+            sc.activated.connect(slot)
+        self.up_button.setToolTip(self.up_button.toolTip() + " (Alt+Up)")
+        self.down_button.setToolTip(self.down_button.toolTip() + " (Alt+Down)")
+        self.new_button.setToolTip(self.new_button.toolTip() + " (Ctrl+Shift+N)")
+        self.form.save_button.setToolTip("Save the rule (Ctrl+S)")
+
         self.model.set_editable(not self.read_only)
         if self.read_only:
             self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
@@ -414,7 +431,7 @@ class RulesPage(QWidget):
                 self.form.load(fid, draft_from_rule(fresh), other_names=self._other_names(fid))
             else:
                 self.form.set_other_names(self._other_names(fid))
-                if _comparable(draft_from_rule(fresh)) != _comparable(self.form._baseline):
+                if _comparable(draft_from_rule(fresh)) != _comparable(self.form.baseline):
                     self.form.note_changed_elsewhere(
                         "Someone changed this rule on another workstation while you were editing. "
                         "Saving will replace their version with yours."
@@ -638,7 +655,7 @@ class RulesPage(QWidget):
             return
         self.model.replace_rule(dataclasses.replace(old, active=active))
         if self.form.rule_id == rule_id and not self.form.is_dirty():
-            self.form.load(rule_id, dataclasses.replace(self.form._baseline, active=active),
+            self.form.load(rule_id, dataclasses.replace(self.form.baseline, active=active),
                            other_names=self._other_names(rule_id))
 
         def done(view: Any) -> None:

@@ -232,9 +232,6 @@ class TagEditor(QWidget):
             self._rebuild()
             self.changed.emit()
 
-    def setEnabled(self, enabled: bool) -> None:  # noqa: N802
-        super().setEnabled(enabled)
-
     def _rebuild(self) -> None:
         while self._chips.count() > 1:  # item 0 is the input
             item = self._chips.takeAt(1)
