@@ -14,11 +14,11 @@ the map draws them: a technician is at their current location if it was reported
 ``LOCATION_FRESH_FOR`` (or if they have no home base), else at their home base. A work
 order is at its ticket's location, else at the ticket's site.
 
-Technician state (computed by the database from one rule for arrays and rows alike):
+Technician state (the same rules for arrays and rows):
 - ``off_shift``: outside their working hours now (in the organization's time zone);
   technicians with no known hours count as on shift. ``on_shift`` decides it once per
-  distinct working-hours pattern (technicians share a handful); the query gets the list of
-  patterns that are off shift now.
+  distinct working-hours pattern (technicians share a handful); the arrays statement gets
+  the list of patterns that are off shift now.
 - ``busy``: a job in progress, a job scheduled for right now, or at their open-job limit.
 - ``available``: otherwise.
 """
@@ -159,10 +159,12 @@ _USE_CURRENT = ("(t.current_location IS NOT NULL AND "
                 "(coalesce(t.location_updated_at >= %(fresh_after)s, false) OR t.home_base IS NULL))")
 _TECH_POS = f"(CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END)::geometry"
 _TECH_SOURCE = f"CASE WHEN {_USE_CURRENT} THEN 'current' WHEN t.home_base IS NOT NULL THEN 'home' END"
-# The state code (index in TECHNICIAN_STATES); %(off)s lists the working-hours patterns off shift now.
+# Busy: a job in progress or scheduled for now, or at their open-job limit.
+_BUSY = "(coalesce(l.busy_now, false) OR coalesce(l.open_jobs, 0) >= t.max_open_work_orders)"
+# The state code (index in TECHNICIAN_STATES), as ``_state`` decides it; %(off)s lists the
+# working-hours patterns off shift now.
 _STATE_CODE = (f"CASE WHEN t.working_hours::text = ANY(%(off)s) THEN {STATE_CODES[STATE_OFF_SHIFT]} "
-               f"WHEN coalesce(l.busy_now, false) OR coalesce(l.open_jobs, 0) >= t.max_open_work_orders "
-               f"THEN {STATE_CODES[STATE_BUSY]} ELSE {STATE_CODES[STATE_AVAILABLE]} END")
+               f"WHEN {_BUSY} THEN {STATE_CODES[STATE_BUSY]} ELSE {STATE_CODES[STATE_AVAILABLE]} END")
 _PRIORITY_CODE = ("CASE wo.priority " + " ".join(f"WHEN '{p}' THEN {c}" for p, c in PRIORITY_CODES.items())
                   + f" ELSE {DEFAULT_PRIORITY_CODE} END")
 
@@ -199,9 +201,10 @@ WITH {_LOADS_AND_NEXT_JOB}, skills AS (
 )
 SELECT t.id, t.name, t.max_open_work_orders, t.location_updated_at, p.source,
        {_round6("ST_Y(p.g)")} AS lat, {_round6("ST_X(p.g)")} AS lon,
-       coalesce(l.open_jobs, 0) AS open_jobs, {_STATE_CODE} AS state,
+       coalesce(l.open_jobs, 0) AS open_jobs, t.working_hours::text AS hours_json, {_BUSY} AS busy,
        n.work_order_id AS next_id, {_round6("ST_Y(n.g)")} AS next_lat, {_round6("ST_X(n.g)")} AS next_lon,
-       sk.skills::text AS skills_json
+       sk.skills::text AS skills_json,
+       (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s) AS tz
   FROM technicians t
  CROSS JOIN LATERAL (SELECT {_TECH_POS} AS g, {_TECH_SOURCE} AS source) p
   LEFT JOIN loads l ON l.technician_id = t.id
@@ -264,7 +267,7 @@ SELECT
 _SHIFT_PATTERNS_SQL = """
 SELECT (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s),
        array(SELECT DISTINCT t.working_hours::text FROM technicians t
-              WHERE t.organization_id = %(org)s AND t.active AND t.working_hours IS NOT NULL {tech_filter})
+              WHERE t.organization_id = %(org)s AND t.active AND t.working_hours IS NOT NULL)
 """
 
 
@@ -321,29 +324,23 @@ def _rows(uow: UnitOfWork, sql: str, params: dict) -> list[tuple]:
         return cur.fetchall()
 
 
-def _off_shift_patterns(uow: UnitOfWork, org_id: int, now: datetime, ids: tuple[int, ...] | None) -> list[str]:
+def _off_shift_patterns(uow: UnitOfWork, org_id: int, now: datetime) -> list[str]:
     """The working-hours patterns (as the database prints them) that are off shift now.
 
     Technicians share a handful of patterns: each is decided once with ``on_shift`` in the
-    organization's time zone, and the queries compare the text (``working_hours::text``)."""
-    params: dict = {"org": org_id}
-    sql = _SHIFT_PATTERNS_SQL.format(tech_filter="")
-    if ids is not None:
-        sql = _SHIFT_PATTERNS_SQL.format(tech_filter="AND t.id = ANY(%(ids)s)")
-        params["ids"] = list(ids)
-    [(tz, patterns)] = _rows(uow, sql, params)
+    organization's time zone, and the arrays statement compares the text (``working_hours::text``)."""
+    [(tz, patterns)] = _rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id})
     local_now = now.astimezone(_zone(tz))
     return [p for p in patterns or () if not on_shift(json.loads(p), local_now)]
 
 
-def _tech_params(org_id: int, now: datetime, off: list[str]) -> dict:
-    return {
-        "org": org_id,
-        "now": now,
-        "open": list(OPEN_WORK_ORDER_STATUSES),
-        "fresh_after": now - LOCATION_FRESH_FOR,
-        "off": off,
-    }
+def _tech_params(org_id: int, now: datetime) -> dict:
+    return {"org": org_id, "now": now, "open": list(OPEN_WORK_ORDER_STATUSES), "fresh_after": now - LOCATION_FRESH_FOR}
+
+
+def _state(off_shift: bool, busy: bool) -> str:
+    """Off shift first, then busy, else available (``_STATE_CODE`` says the same in SQL)."""
+    return STATE_OFF_SHIFT if off_shift else STATE_BUSY if busy else STATE_AVAILABLE
 
 
 def _technicians_sql(ids: tuple[int, ...] | None) -> str:
@@ -359,15 +356,20 @@ def _technicians_sql(ids: tuple[int, ...] | None) -> str:
 
 def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
                  ids: tuple[int, ...] | None) -> tuple[tuple[MapTechnician, ...], tuple[MapRoute, ...]]:
-    params = _tech_params(org_id, now, _off_shift_patterns(uow, org_id, now, ids))
+    params = _tech_params(org_id, now)
     if ids is not None:
         params["ids"] = list(ids)
     techs: list[MapTechnician] = []
     routes: list[MapRoute] = []
-    states = TECHNICIAN_STATES
-    for (tid, name, max_open, updated_at, source, lat, lon, open_jobs, state,
-         next_id, next_lat, next_lon, skills_json) in _rows(uow, _technicians_sql(ids), params):
-        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, states[state], open_jobs, max_open,
+    local_now = None
+    off_shift: dict[str | None, bool] = {None: False}  # per working-hours pattern (a handful)
+    for (tid, name, max_open, updated_at, source, lat, lon, open_jobs, hours_json, busy,
+         next_id, next_lat, next_lon, skills_json, tz) in _rows(uow, _technicians_sql(ids), params):
+        off = off_shift.get(hours_json)
+        if off is None:
+            local_now = local_now or now.astimezone(_zone(tz))
+            off = off_shift[hours_json] = not on_shift(json.loads(hours_json), local_now)
+        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, _state(off, busy), open_jobs, max_open,
                                    skills_json, next_id))
         if next_id is not None and lat is not None and next_lat is not None:
             routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
@@ -393,8 +395,8 @@ def load_map_arrays(*, uow: UnitOfWork, actor: Actor, now: datetime | None = Non
     trips (the off-shift patterns, then one statement that formats all three arrays)."""
     now = now or datetime.now(UTC)
     with uow:
-        params = _tech_params(actor.organization_id, now,
-                              _off_shift_patterns(uow, actor.organization_id, now, None))
+        params = _tech_params(actor.organization_id, now)
+        params["off"] = _off_shift_patterns(uow, actor.organization_id, now)
         params["statuses"] = list(MAP_WORK_ORDER_STATUSES)
         [(techs, routes, orders)] = _rows(uow, _ARRAYS_SQL, params)
     return MapArrays(technicians=techs or "", work_orders=orders or "", routes=routes or "", generated_at=now)
