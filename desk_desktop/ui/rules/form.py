@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -221,12 +221,18 @@ class RuleForm(QWidget):
         grid.setContentsMargins(4, 4, 8, 4)
         grid.setHorizontalSpacing(14)
         grid.setVerticalSpacing(12)
-        left = QVBoxLayout()
+        # Two columns when there is room, one below the other when the pane is narrow.
+        self._grid = grid
+        self._left_host, self._right_host = QWidget(), QWidget()
+        left = QVBoxLayout(self._left_host)
+        left.setContentsMargins(0, 0, 0, 0)
         left.setSpacing(12)
-        right = QVBoxLayout()
+        right = QVBoxLayout(self._right_host)
+        right.setContentsMargins(0, 0, 0, 0)
         right.setSpacing(12)
-        grid.addLayout(left, 0, 0)
-        grid.addLayout(right, 0, 1)
+        self._two_columns = True
+        grid.addWidget(self._left_host, 0, 0)
+        grid.addWidget(self._right_host, 0, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
 
@@ -405,6 +411,7 @@ class RuleForm(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         scroll.setWidget(body)
+        scroll.viewport().installEventFilter(self)
         self.scroll = scroll
         outer.addWidget(scroll, 1)
 
@@ -448,6 +455,32 @@ class RuleForm(QWidget):
         self.discard_button.clicked.connect(self._on_discard_clicked)
 
         self.load(None, None)
+
+    # ------------------------------------------------------------------ layout
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if obj is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self._arrange(event.size().width())
+        return super().eventFilter(obj, event)
+
+    def _arrange(self, width: int) -> None:
+        m = self._grid.contentsMargins()
+        needed = (self._left_host.minimumSizeHint().width() + self._right_host.minimumSizeHint().width()
+                  + self._grid.horizontalSpacing() + m.left() + m.right())
+        two = width >= needed
+        if two == self._two_columns:
+            return
+        self._two_columns = two
+        self._grid.removeWidget(self._right_host)
+        if two:
+            self._grid.addWidget(self._right_host, 0, 1)
+            self._grid.setColumnStretch(1, 1)
+        else:
+            self._grid.addWidget(self._right_host, 1, 0)
+            self._grid.setColumnStretch(1, 0)
+
+    @property
+    def two_columns(self) -> bool:
+        return self._two_columns
 
     # ------------------------------------------------------------------ building blocks
     def _error_label(self, field: str) -> QLabel:

@@ -244,8 +244,10 @@ class RulesPage(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 4)
-        self.splitter.setStretchFactor(1, 5)
+        # The list keeps its width; the form takes what is left (and stacks its columns
+        # when that is narrow, e.g. beside the navigation bar on a 1440 px screen).
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([590, 770])
         root.addWidget(self.splitter, 1)
 
