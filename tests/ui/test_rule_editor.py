@@ -462,6 +462,16 @@ def test_activate_deactivate_duplicate_and_delete(qtbot, uow_factory, org, shop)
     qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert {r.name: r for r in rule_service.list_rules(uow=uow_factory(), actor=org)}["Plumbing leaks"].active
 
+    # Switching a rule off while its form has edits keeps the edits (and updates the form).
+    click_row(qtbot, page, "Plumbing leaks")
+    page.form.description_edit.setText("in progress")
+    qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert not page.form.active_check.isChecked()
+    assert page.form.description_edit.text() == "in progress" and page.form.is_dirty()
+    page.form.revert()
+    qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.form.active_check.isChecked()
+
     # Duplicate: an inactive copy right below, selected.
     click_row(qtbot, page, "Commercial HVAC")
     qtbot.mouseClick(page.duplicate_button, Qt.MouseButton.LeftButton)
@@ -504,12 +514,25 @@ def test_changes_from_another_workstation_appear_live(qtbot, uow_factory, org, s
     assert list_names(page)[0] == "HVAC (all customers)"
     assert page.form.name_edit.text() == "HVAC (all customers)"  # the untouched form follows
 
-    # While editing, a change elsewhere does not overwrite the form; it is pointed out.
+    # While editing, changes elsewhere are merged in; the dispatcher's edits stay.
     page.form.description_edit.setText("mine")
     rule_service.set_rule_active(uow=uow_factory(), actor=org, rule_id=first.id, active=False)
     page.ctx.live.changed.emit("rule", first.id, "updated")
+    qtbot.waitUntil(lambda: not page.form.active_check.isChecked(), timeout=3000)
+    assert page.form.description_edit.text() == "mine" and page.form.is_dirty()
+    assert not page.form.stale_note.isVisible()
+    # The same field changed on both sides: the dispatcher's value stays, and it is pointed out.
+    current = rule_service.get_rule_or_raise(uow=uow_factory(), actor=org, rule_id=first.id)
+    rule_service.update_rule(uow=uow_factory(), actor=org, rule_id=first.id,
+                             draft=RuleDraft(**{**current.to_draft().__dict__, "description": "theirs"}))
+    page.ctx.live.changed.emit("rule", first.id, "updated")
     qtbot.waitUntil(lambda: page.form.stale_note.isVisible(), timeout=3000)
+    assert "description" in page.form.stale_note.text()
     assert page.form.description_edit.text() == "mine"
+    with qtbot.waitSignal(page.rule_saved, timeout=5000):
+        qtbot.mouseClick(page.form.save_button, Qt.MouseButton.LeftButton)
+    saved = rule_service.get_rule_or_raise(uow=uow_factory(), actor=org, rule_id=first.id)
+    assert (saved.description, saved.active, saved.name) == ("mine", False, "HVAC (all customers)")
 
 
 def test_non_admin_sees_the_editor_read_only(qtbot, uow_factory, org, shop):

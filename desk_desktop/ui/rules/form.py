@@ -587,6 +587,31 @@ class RuleForm(QWidget):
     def mark_saved(self, rule_id: int, draft: Any) -> None:
         self.load(rule_id, draft, other_names=self._other_names)
 
+    def rebase(self, saved: Any) -> list[str]:
+        """The saved rule changed while it is being edited (elsewhere, or by the list's
+        switch): take the new saved state as the baseline and keep the dispatcher's edits.
+        Fields changed on both sides keep the dispatcher's value; their names are returned."""
+        old, mine = _comparable(self._baseline), _comparable(self.draft())
+        theirs = _comparable(saved)
+        merged: dict[str, Any] = {}
+        conflicts: list[str] = []
+        for f in dataclasses.fields(mine):
+            o, m, t = getattr(old, f.name), getattr(mine, f.name), getattr(theirs, f.name)
+            if m == o:
+                merged[f.name] = getattr(saved, f.name)
+            else:
+                merged[f.name] = getattr(self.draft(), f.name)
+                if t != o and t != m:
+                    conflicts.append(f.name)
+        self._loading = True
+        try:
+            self._baseline = saved
+            self._set_widgets(dataclasses.replace(saved, **merged))
+        finally:
+            self._loading = False
+        self._refresh_state()
+        return conflicts
+
     def note_changed_elsewhere(self, text: str | None) -> None:
         if text:
             self.stale_note.setText(text)

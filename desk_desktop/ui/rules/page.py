@@ -61,6 +61,15 @@ QTableView#ruleList::item { padding: 4px 6px; }
 QPushButton#listButton { padding: 5px 10px; }
 """
 
+FIELD_LABELS = {
+    "name": "name", "description": "description", "active": "active", "trigger_categories": "categories",
+    "trigger_priorities": "ticket priorities", "trigger_tags": "tags", "trigger_customer_types": "customer types",
+    "wo_type": "type", "wo_priority": "priority", "wo_duration_minutes": "duration", "auto_assign": "auto-assign",
+    "assignment_logic": "assignment logic", "required_skills": "skills", "auto_schedule": "auto-schedule",
+    "schedule_offset_minutes": "schedule offset", "notify_customer": "notify customer",
+    "notify_technician": "notify technician",
+}
+
 # Answers of the "unsaved changes" question.
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -433,11 +442,15 @@ class RulesPage(QWidget):
                 self.form.load(fid, draft_from_rule(fresh), other_names=self._other_names(fid))
             else:
                 self.form.set_other_names(self._other_names(fid))
-                if _comparable(draft_from_rule(fresh)) != _comparable(self.form.baseline):
-                    self.form.note_changed_elsewhere(
-                        "Someone changed this rule on another workstation while you were editing. "
-                        "Saving will replace their version with yours."
-                    )
+                fresh_draft = draft_from_rule(fresh)
+                if _comparable(fresh_draft) != _comparable(self.form.baseline):
+                    conflicts = self.form.rebase(fresh_draft)
+                    if conflicts:
+                        labels = ", ".join(FIELD_LABELS.get(c, c) for c in conflicts)
+                        self.form.note_changed_elsewhere(
+                            f"This rule was changed elsewhere while you were editing it ({labels}). "
+                            "Their other changes are in the form; saving keeps your version of these fields."
+                        )
         elif self.form.is_new:
             self.form.set_other_names(self._other_names(None))
 
@@ -656,15 +669,12 @@ class RulesPage(QWidget):
         if old is None or self.read_only:
             return
         self.model.replace_rule(dataclasses.replace(old, active=active))
-        if self.form.rule_id == rule_id and not self.form.is_dirty():
-            self.form.load(rule_id, dataclasses.replace(self.form.baseline, active=active),
-                           other_names=self._other_names(rule_id))
 
         def done(view: Any) -> None:
             self.model.replace_rule(view)
             self.show_status(f"“{view.name}” is now {'active' if view.active else 'inactive'}.", "good")
-            if self.form.rule_id == rule_id and not self.form.is_dirty():
-                self._load_form(view)
+            if self.form.rule_id == rule_id:
+                self.form.rebase(draft_from_rule(view))  # keeps any edits in progress
 
         def failed(exc: BaseException) -> None:
             self.model.replace_rule(old)
