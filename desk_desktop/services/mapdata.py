@@ -403,7 +403,7 @@ def load_map_arrays(*, uow: UnitOfWork, actor: Actor, now: datetime | None = Non
 
 
 def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
-    """Everything the map shows for the actor's organization, as plain rows (three queries)."""
+    """Everything the map shows for the actor's organization, as plain rows (two queries)."""
     now = now or datetime.now(UTC)
     with uow:
         techs, routes = _technicians(uow, actor.organization_id, now, None)
