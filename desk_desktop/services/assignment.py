@@ -177,10 +177,14 @@ def _org_timezone(uow: UnitOfWork, organization_id: int) -> str:
 
 # --------------------------------------------------------------------------- candidate queries
 
+# The open statuses written out in the SQL (not a parameter), so the planner can use the
+# partial index ix_work_orders_open_by_technician whose predicate lists the same statuses.
+OPEN_SQL = "(" + ",".join(f"'{st}'" for st in OPEN_STATUSES) + ")"
+
 _TECH_COLUMNS = """
     t.id, t.name, t.max_open_work_orders AS max_open, t.active, t.working_hours,
     (SELECT count(*) FROM work_orders w
-      WHERE w.organization_id = :org AND w.technician_id = t.id AND w.status = ANY(CAST(:open AS text[]))) AS open_jobs,
+      WHERE w.organization_id = :org AND w.technician_id = t.id AND w.status IN """ + OPEN_SQL + """) AS open_jobs,
     (SELECT coalesce(jsonb_object_agg(s.skill, s.proficiency), '{}'::jsonb) FROM technician_skills s
       WHERE s.organization_id = :org AND s.technician_id = t.id) AS skills
 """
@@ -188,7 +192,7 @@ _TECH_COLUMNS = """
 _ELIGIBLE_FILTER = """
     AND (SELECT count(*) FROM work_orders w
           WHERE w.organization_id = :org AND w.technician_id = t.id
-            AND w.status = ANY(CAST(:open AS text[]))) < t.max_open_work_orders
+            AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders
     AND (:nreq = 0 OR (SELECT count(*) FROM technician_skills s
           WHERE s.organization_id = :org AND s.technician_id = t.id
             AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)

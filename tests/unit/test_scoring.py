@@ -177,3 +177,18 @@ def test_fitted_start_is_the_earliest_valid_start(naive, duration):
     while t < fit.start:
         assert not inside(t)
         t += timedelta(minutes=5) - timedelta(minutes=t.minute % 5) if t.minute % 5 else timedelta(minutes=5)
+
+
+def test_open_statuses_are_the_partial_index_predicate():
+    """The load count relies on ix_work_orders_open_by_technician: its predicate must list
+    exactly the one definition of "open"."""
+    import re
+
+    from desk_desktop.db.models import WorkOrder
+    from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES
+    from desk_desktop.services.assignment import OPEN_SQL
+
+    [index] = [i for i in WorkOrder.__table__.indexes if i.name == "ix_work_orders_open_by_technician"]
+    predicate = str(index.dialect_options["postgresql"]["where"])
+    assert set(re.findall(r"'(\w+)'", predicate)) == {s.value for s in OPEN_WORK_ORDER_STATUSES}
+    assert set(re.findall(r"'(\w+)'", OPEN_SQL)) == {s.value for s in OPEN_WORK_ORDER_STATUSES}

@@ -38,6 +38,14 @@ class WorkOrder(TenantMixin, Base):
             "next_assign_at",
             postgresql_where=text("needs_assignment"),
         ),
+        # A technician's load (open orders) is counted for every candidate of every
+        # assignment; this keeps the count small however long their history grows.
+        # Must list exactly domain.enums.OPEN_WORK_ORDER_STATUSES.
+        Index(
+            "ix_work_orders_open_by_technician",
+            "technician_id",
+            postgresql_where=text("status IN ('assigned','scheduled','in_progress','on_hold')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
