@@ -28,6 +28,25 @@ from desk_desktop.ui.workers import InlineRunner
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 _refs = itertools.count(1)
+_ALIVE: list = []  # pages (and their hosts) of the running test
+
+
+@pytest.fixture(autouse=True)
+def _delete_pages_in_order():
+    """Keep each page referenced until the test is over, then delete it on the Qt side
+    before Python drops it: a page left to the garbage collector can lose its Python
+    model while the C++ view still paints (a crash in PySide, not a test failure)."""
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for widget in reversed(_ALIVE):
+        try:
+            widget.hide()
+            widget.deleteLater()
+        except RuntimeError:  # already deleted by Qt
+            pass
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    _ALIVE.clear()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -73,10 +92,12 @@ def make_page(qtbot, uow_factory, actor, *, size=(1440, 900), styled=False) -> R
     ctx = UiContext(uow_factory=uow_factory, actor=actor, settings=Settings(), runner=InlineRunner(),
                     live=LiveUpdates())
     page = RulesPage(ctx)
+    _ALIVE.append(page)
     if styled:
         from desk_desktop.resources import resource_path
 
         host = QWidget()
+        _ALIVE.append(host)
         host.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8")
                            + "\nQWidget#rulesHost { background: #f4f6f9; }")
         host.setObjectName("rulesHost")
@@ -634,6 +655,7 @@ def test_work_runs_on_the_worker_pool_against_a_real_database(qtbot, fresh_db):
         ctx = UiContext(uow_factory=factory, actor=actor, settings=Settings(), runner=runner, live=LiveUpdates())
         with qtbot.waitSignal(runner.busy_changed, timeout=10000, check_params_cb=lambda busy: busy is False):
             page = RulesPage(ctx)
+            _ALIVE.append(page)
             qtbot.addWidget(page)
         assert list_names(page) == ["All HVAC"]
 

@@ -44,7 +44,7 @@ from desk_desktop.ui.rules.model import (
     RuleListModel,
 )
 from desk_desktop.ui.rules.tryit import TryItPanel
-from desk_desktop.ui.rules.widgets import PlainDelegate, SwitchDelegate, TwoLineDelegate, configure_table
+from desk_desktop.ui.rules.widgets import SwitchDelegate, TwoLineDelegate, configure_table
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ QLabel#readOnlyNote { background: #eef3fa; color: #1f3a5f; border: 1px solid #c9
 QLabel#statusLine { color: #3b4a5c; }
 QLabel#statusLine[tone="error"] { color: #b42318; }
 QLabel#statusLine[tone="good"] { color: #1a7f37; }
-QTableView#ruleList { font-size: 13px; }
+QTableView#ruleList { font-size: 13px; outline: 0; }
 QTableView#ruleList::item { padding: 4px 6px; }
 QPushButton#listButton { padding: 5px 10px; }
 """
@@ -192,10 +192,8 @@ class RulesPage(QWidget):
         self.view.setItemDelegateForColumn(COL_ACTIVE, self.switch_delegate)
         # Two lines per rule: name over its trigger, template over its assignment.
         # (Python references kept: the view does not own delegates' Python wrappers.)
-        self.plain_delegate = PlainDelegate(self.view)
         self.name_delegate = TwoLineDelegate(COL_TRIGGERS, self.view)
         self.template_delegate = TwoLineDelegate(COL_ASSIGNMENT, self.view)
-        self.view.setItemDelegate(self.plain_delegate)
         self.view.setItemDelegateForColumn(COL_NAME, self.name_delegate)
         self.view.setItemDelegateForColumn(COL_TEMPLATE, self.template_delegate)
         self.view.setColumnHidden(COL_TRIGGERS, True)

@@ -397,11 +397,3 @@ def _wrap(text: str, fm, width: int, max_lines: int) -> list[str]:
     if rest:
         lines.append(fm.elidedText(rest, Qt.TextElideMode.ElideRight, width))
     return lines[:max_lines]
-
-
-class PlainDelegate(QStyledItemDelegate):
-    """The default look without the dotted focus frame on the current cell."""
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: N802
-        super().initStyleOption(option, index)
-        option.state &= ~QStyle.StateFlag.State_HasFocus
