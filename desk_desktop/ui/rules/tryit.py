@@ -260,7 +260,7 @@ class TryItPanel(QWidget):
         self.replay_button.setText("Replaying…" if what == "replay" else "Replay")
 
     def _on_test_clicked(self) -> None:
-        number = self.ticket_edit.text().strip()
+        number = "".join(self.ticket_edit.text().split()).upper()  # as ticket numbers are stored
         if not number:
             _headline(self.dry_headline, "Enter a ticket number to test the rules on.", "warn")
             self.dry_table.hide()
