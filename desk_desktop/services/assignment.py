@@ -603,8 +603,14 @@ def _explanation(d: _Decision, wo: WorkOrder, *, radius_km: float, now: datetime
     return e
 
 
-def _notify(uow: UnitOfWork, wo_id: int, event: str, actor: Actor | None, technician_id: int | None = None) -> None:
+def _notify(uow: UnitOfWork, wo: WorkOrder, event: str, actor: Actor | None, technician_id: int | None = None) -> None:
+    """Queue the event's notifications in this transaction (the outbox decides who hears
+    what). An order that notifies nobody is skipped without asking the outbox."""
+    if not (wo.notify_customer or wo.notify_technician):
+        return
     from desk_desktop.services import notifications
+
+    wo_id = wo.id
 
     kw: dict[str, Any] = {}
     if technician_id is not None:
@@ -633,7 +639,7 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
                       batch: _Batch | None = None) -> None:
     previous_tech = wo.technician_id
     if previous_tech is not None and previous_tech != tech_id:
-        _notify(uow, wo.id, "work_order.unassigned", actor, technician_id=previous_tech)
+        _notify(uow, wo, "work_order.unassigned", actor, technician_id=previous_tech)
     if batch is not None and tech_id in batch.hours:
         tech_name = next((c["name"] for c in explanation.get("candidates", ())
                           if c.get("technician_id") == tech_id), None)
@@ -677,7 +683,7 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
     # "assigned" tells the technician and announces the visit (who and when) to the customer;
     # a separate "scheduled" would announce the same visit again (the outbox would drop it as
     # a duplicate), so it is only sent when the schedule changes without a new assignment.
-    _notify(uow, wo.id, "work_order.assigned", actor)
+    _notify(uow, wo, "work_order.assigned", actor)
     uow.record_change("work_order", wo.id, wo.organization_id, "assigned")
 
 
@@ -957,7 +963,7 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
         wo.assign_attempts = 0
         wo.updated_at = now
         uow.session.flush()
-        _notify(uow, wo.id, "work_order.unassigned", actor, technician_id=previous)
+        _notify(uow, wo, "work_order.unassigned", actor, technician_id=previous)
         audit(uow, actor=actor, action="work_order.unassigned", entity="work_order", entity_id=wo.id,
               summary=f"{work_order_number(wo.id)} taken from {prev_name}"
               + (f": {reason.strip()}" if reason and reason.strip() else ""),
@@ -992,7 +998,7 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
         wo.updated_at = _utcnow()
         uow.session.flush()
         event = "work_order.rescheduled" if before is not None else "work_order.scheduled"
-        _notify(uow, wo.id, event, actor)
+        _notify(uow, wo, event, actor)
         number = work_order_number(wo.id)
         audit(uow, actor=actor, action="work_order.rescheduled", entity="work_order", entity_id=wo.id,
               summary=(f"{number} moved from {before:%Y-%m-%d %H:%M} to {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
