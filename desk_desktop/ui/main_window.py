@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -183,6 +184,17 @@ class MainWindow(QMainWindow):
         button.setText(f"Tickets   ⚠ {count}" if count else "Tickets")
         button.setToolTip(f"{count} item(s) need attention" if count else "")
 
+    def _confirm_discard(self, dirty: list[str]) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME,
+                          "You have unsaved changes in " + " and ".join(dirty) + ".",
+                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("Quit anyway and lose them, or go back and save them?")
+        box.button(QMessageBox.StandardButton.Discard).setText("Quit without saving")
+        box.button(QMessageBox.StandardButton.Cancel).setText("Go back")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self._discard_box = box  # reachable by tests
+        return box.exec() == QMessageBox.StandardButton.Discard
+
     # ---------------------------------------------------------------- state
     def _restore_state(self) -> None:
         qs = QSettings()
@@ -192,7 +204,22 @@ class MainWindow(QMainWindow):
         page = qs.value("main/page", "tickets")
         self.show_page(page if page in self.nav_buttons else "tickets")
 
+    def unsaved_work(self) -> list[str]:
+        """Names of the views holding edits that were not saved."""
+        labels = {key: label for key, label, _m, _c in PAGES}
+        dirty = []
+        for key, page in self.pages.items():
+            check = getattr(page, "has_unsaved_changes", None)
+            detail = getattr(page, "detail", None)
+            if (check is not None and check()) or (detail is not None and getattr(detail, "is_dirty", lambda: False)()):
+                dirty.append(labels[key])
+        return dirty
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        dirty = self.unsaved_work()
+        if dirty and not self._confirm_discard(dirty):
+            event.ignore()
+            return
         qs = QSettings()
         qs.setValue("main/geometry", self.saveGeometry())
         qs.setValue("main/page", self.current_page_key)

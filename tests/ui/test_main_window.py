@@ -60,6 +60,33 @@ def test_main_window_shows_demo_tickets_and_the_database_in_the_status_bar(qtbot
         qtbot.wait(300)
         SHOTS.mkdir(parents=True, exist_ok=True)
         assert window.grab().save(str(SHOTS / "main_window.png"))
+
+        # Closing with unsaved rule edits asks first; "Go back" keeps the window and the text.
+        rules = window.pages["rules"]
+        qtbot.waitUntil(lambda: rules.model.rowCount() > 0 if hasattr(rules, "model") else True, timeout=20000)
+        window.show_page("rules")
+        rules.form.name_edit.setFocus()
+        rules.form.name_edit.end(False)
+        qtbot.keyClicks(rules.form.name_edit, " (edited)")
+        assert window.unsaved_work() == ["Rules"]
+
+        asked: list[list[str]] = []
+
+        def go_back(dirty: list[str]) -> bool:
+            asked.append(dirty)
+            return False
+
+        window._confirm_discard = go_back
+        window.close()
+        assert asked == [["Rules"]]
+        assert window.isVisible()
+        assert rules.form.name_edit.text().endswith(" (edited)")
+        window._confirm_discard = lambda dirty: asked.append(dirty) or True
+        window.close()
+        assert not window.isVisible()
     finally:
+        window._confirm_discard = lambda dirty: True
         window.close()
         ws.shutdown()
+        window.deleteLater()  # let Qt delete the pages before Python collects their models
+        qtbot.wait(50)
