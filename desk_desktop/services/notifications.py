@@ -250,7 +250,7 @@ def enqueue_work_order_event(
         if rows:
             result = s.execute(
                 pg_insert(Notification).values(rows)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
                 .returning(Notification.id)
             )
             written = len(result.fetchall())

@@ -358,7 +358,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_notifications_organization_id_organizations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['work_order_id'], ['work_orders.id'], name=op.f('fk_notifications_work_order_id_work_orders'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_notifications_idempotency_key'))
+    sa.UniqueConstraint('organization_id', 'idempotency_key', name=op.f('uq_notifications_organization_id_idempotency_key'))
     )
     op.create_index('ix_notifications_due', 'notifications', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'pending'"))
     op.create_index(op.f('ix_notifications_organization_id'), 'notifications', ['organization_id'], unique=False)

@@ -132,6 +132,27 @@ def test_same_event_is_queued_once_and_a_new_assignment_is_a_new_event(uow_facto
     assert len({m.key for m in got}) == len(got) == 5
 
 
+def test_another_organization_cannot_block_a_notification_by_pre_inserting_its_key(uow_factory):
+    """Idempotency keys are predictable; they are unique per organization, not globally."""
+    sd = seed(uow_factory, technicians=1, rule=False)
+    wo_id = assigned_order(uow_factory, sd)
+    with uow_factory() as uow:
+        wo = uow.session.get(WorkOrder, wo_id)
+        key = (f"work_order.assigned:wo{wo_id}:t{wo.technician_id}@"
+               f"{notifications._iso(wo.assigned_at)}:technician{wo.technician_id}:email")
+    other = seed(uow_factory, slug="rival", technicians=1, rule=False)
+    with uow_factory() as uow:  # the rival org squats on the key the victim will use
+        uow.session.add(Notification(organization_id=other.actor.organization_id, idempotency_key=key,
+                                     event=EVENT_ASSIGNED, channel="email", recipient_kind="technician",
+                                     subject="squat", body_text="squat"))
+        uow.commit()
+    assert enqueue(uow_factory, wo_id, EVENT_ASSIGNED) == 3
+    mine = rows(uow_factory, work_order_id=wo_id)
+    assert key in {n.idempotency_key for n in mine}
+    assert {n.organization_id for n in mine} == {sd.actor.organization_id}
+    assert enqueue(uow_factory, wo_id, EVENT_ASSIGNED) == 0  # still idempotent within the organization
+
+
 @pytest.mark.parametrize(("notify_customer", "notify_technician", "expected"), [
     (False, True, {("technician", "email"), ("technician", "inbox")}),
     (True, False, {("customer", "email")}),

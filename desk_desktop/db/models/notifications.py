@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,10 +28,12 @@ class Notification(TenantMixin, Base):
         CheckConstraint("status IN ('pending','sent','skipped','dead')", name="status"),
         CheckConstraint("channel IN ('email','inbox')", name="channel"),
         Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        # Per organization: one org can never pre-empt (block) another org's notification key.
+        UniqueConstraint("organization_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False, unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False)
     event: Mapped[str] = mapped_column(String(60), nullable=False)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     recipient_kind: Mapped[str] = mapped_column(String(12), nullable=False)
