@@ -113,39 +113,40 @@ class Workstation:
 def resolve_actor(db: Database, *, load_demo_if_empty: bool = True) -> tuple[Any, bool]:
     """Who is working: the dispatcher mapped to the connected login role.
 
-    On the private cluster an empty database gets the demo organization first.
+    On the private cluster an empty database gets the demo organization first (as the
+    cluster's superuser), then the app switches to the private dispatcher login
+    (``desk_local``), so it obeys row-level security exactly like a dispatcher on a
+    shared server. A superuser connected to a shared server (an administrator) acts as an
+    admin of the first organization; anyone else must be a mapped dispatcher.
     """
     from desk_desktop.services import demo
+    from desk_desktop.services.session_info import NotADispatcher, current_actor, use_private_dispatcher
 
     demo_loaded = False
-    if db.is_private and load_demo_if_empty and demo.database_is_empty(uow_factory=db.uow_factory):
-        demo.load_demo(uow_factory=db.uow_factory)
-        demo_loaded = True
+    if db.is_private:
+        if load_demo_if_empty and demo.database_is_empty(uow_factory=db.uow_factory):
+            demo.load_demo(uow_factory=db.uow_factory)
+            demo_loaded = True
+        session = use_private_dispatcher(db)
+        return session.actor, demo_loaded
     try:
-        from desk_desktop.services.session_info import current_actor
-    except ImportError:  # pragma: no cover - tenancy not installed
-        current_actor = None
-    if current_actor is not None:
-        try:
-            return current_actor(uow=db.uow_factory()), demo_loaded
-        except Exception:  # noqa: BLE001 - only a superuser may fall back to the first organization
-            if not _is_superuser(db):
-                raise
+        return current_actor(uow=db.uow_factory()), demo_loaded
+    except NotADispatcher:
+        if not _is_superuser(db):
+            raise
     from sqlalchemy import select
 
     from desk_desktop.db.models import Organization
-    from desk_desktop.services.common import Actor
+    from desk_desktop.services.common import Actor, DeskError
 
     with db.uow_factory() as uow:
         org = uow.session.execute(select(Organization.id, Organization.slug).order_by(Organization.id)).first()
     if org is None:
-        from desk_desktop.services.common import DeskError
-
         raise DeskError("This database has no organization yet. Run 'desk-desktop demo' or "
                         "'desk-desktop admin add-organization'.")
-    import getpass
-
-    return Actor(organization_id=org.id, name=getpass.getuser(), is_admin=True), demo_loaded
+    with db.engine.connect() as conn:
+        user = conn.execute(text("SELECT session_user")).scalar_one()
+    return Actor(organization_id=org.id, name=user, is_admin=True), demo_loaded
 
 
 def describe_identity(db: Database, actor: Any) -> str:

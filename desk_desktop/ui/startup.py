@@ -75,6 +75,17 @@ class StartupWindow(QWidget):
         self.message.setText(text)
 
 
+def needs_login(exc: BaseException) -> bool:
+    """Whether a failed start is fixed by logging in as someone (else: show the error)."""
+    from desk_desktop.services.session_info import NotADispatcher
+
+    if isinstance(exc, NotADispatcher):
+        return True
+    text = str(exc).lower()
+    return any(s in text for s in ("password authentication failed", "no password supplied",
+                                   "fe_sendauth", "role \"", "peer authentication failed"))
+
+
 class StartupController(QObject):
     ready = Signal(object)  # the main window
     failed = Signal(str)
@@ -89,6 +100,8 @@ class StartupController(QObject):
         self.window.quit_requested.connect(QApplication.quit)
         self.main_window = None
         self.workstation = None
+        self.login_dialog = None
+        self._login_tries = 0
         self.error: str | None = None
 
     def start(self) -> None:
@@ -140,8 +153,55 @@ class StartupController(QObject):
         timer.timeout.connect(check)
         timer.start()
 
+    # ------------------------------------------------------------ shared-server login
+    def _ask_login(self, message: str) -> None:
+        """Try the password kept in the keyring first; otherwise ask in the login dialog."""
+        from desk_desktop.services.session_info import ConnectionDetails, load_login_details
+        from desk_desktop.ui.login import remembered_login
+
+        details = load_login_details(self.settings.config_dir)
+        if details is None and self.settings.database_url:
+            details = ConnectionDetails.from_url(self.settings.database_url)
+        self._login_tries += 1
+        if self._login_tries == 1:
+            self.window.show_working("Logging in with the password kept on this computer…")
+            self.runner.submit(remembered_login, details,
+                               on_done=lambda result: self._on_remembered(result, details, message),
+                               on_error=lambda _exc: self._show_login_dialog(details, message))
+        else:
+            self._show_login_dialog(details, message)
+
+    def _on_remembered(self, result, details, message: str) -> None:
+        if result is not None:
+            self._on_logged_in(result)
+        else:
+            self._show_login_dialog(details, message)
+
+    def _show_login_dialog(self, details, message: str) -> None:
+        from desk_desktop.ui.login import LoginDialog
+
+        self.window.hide()
+        dialog = LoginDialog(details, message=message)
+        dialog.logged_in.connect(self._on_logged_in)
+        dialog.rejected.connect(QApplication.quit)
+        self.login_dialog = dialog
+        dialog.show()
+
+    def _on_logged_in(self, result) -> None:
+        from desk_desktop.services.session_info import save_login_details
+
+        try:
+            save_login_details(self.settings.config_dir, result.details)
+        except OSError as exc:
+            log.warning("could not save the login details: %s", exc)
+        self.settings = self.settings.with_database_url(result.url)
+        self.start()
+
     def _on_failed(self, exc: BaseException) -> None:
         text = str(exc).strip() or type(exc).__name__
+        if not self.settings.uses_private_cluster and needs_login(exc) and self._login_tries < 5:
+            self._ask_login(text.splitlines()[0])
+            return
         self.error = text
         self.window.show_error(f"Could not start: {text}")
         self.window.show()

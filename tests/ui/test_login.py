@@ -171,3 +171,37 @@ def test_missing_server_name_is_asked_for_without_connecting(qtbot, memory_keyri
     qtbot.mouseClick(dlg.connect_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.error.isVisible() and not dlg.busy, timeout=5000)
     assert dlg.error.text() == "Enter the server name."
+
+
+def test_app_start_against_a_shared_server_asks_for_the_password_then_opens_the_main_window(
+        qtbot, server, memory_keyring, tmp_path):
+    """The real start-up path: the server refuses the password-less login, the login dialog
+    appears, the dispatcher types the password, and the main window opens as that dispatcher."""
+    from desk_desktop.config import Settings
+    from desk_desktop.ui.app import build_main_window
+    from desk_desktop.ui.startup import StartupController
+
+    url = ConnectionDetails(host=server.host, user=server.user, database=server.database).url(None)
+    settings = Settings(database_url=url, data_dir=tmp_path, config_dir=tmp_path)
+    controller = StartupController(settings, build_main_window=build_main_window)
+    qtbot.addWidget(controller.window)
+    controller.start()
+    try:
+        qtbot.waitUntil(lambda: controller.login_dialog is not None and controller.login_dialog.isVisible(),
+                        timeout=30000)
+        dlg = controller.login_dialog
+        qtbot.addWidget(dlg)
+        assert dlg.user.text() == server.user
+        _type_password(qtbot, dlg, PASSWORD)
+        qtbot.mouseClick(dlg.connect_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: controller.main_window is not None, timeout=60000)
+        window = controller.main_window
+        qtbot.addWidget(window)
+        assert "West Dispatch" in window.org_label.text()
+        qtbot.waitUntil(lambda: server.user in window.db_label.text(), timeout=20000)
+        assert PASSWORD not in (tmp_path / "login.toml").read_text()
+        window._confirm_discard = lambda dirty: True
+        window.close()
+        window.deleteLater()
+    finally:
+        controller.shutdown()
