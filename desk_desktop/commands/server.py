@@ -23,6 +23,7 @@ def run(ctx: CliContext) -> int:
     action = ctx.args.action
     if action == "start":
         started = cluster.start()
+        cluster.pin()  # started on purpose: apps leave it running when they exit
         engine = make_engine(cluster.url)
         try:
             migrate.upgrade(engine)
@@ -33,6 +34,7 @@ def run(ctx: CliContext) -> int:
                  ("Started.\n" if started else "Already running.\n") + st.describe())
         return 0
     if action == "stop":
+        cluster.unpin()
         stopped = cluster.stop()
         st = cluster.status()
         ctx.emit({"running": st.running, "stopped": stopped, "data_dir": str(st.data_dir)},

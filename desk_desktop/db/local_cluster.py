@@ -6,9 +6,10 @@ cluster runs as an unprivileged system user (``DESK_CLUSTER_USER``, default ``po
 and lives where that user can reach it.
 
 Several app instances may share one cluster. Each instance holds a *shared* ``flock`` on
-``clients.lock`` while it uses the cluster; on exit an instance that started the cluster
-stops it only if it can take that lock *exclusively* (no one else is using it). Locks die
-with their process, so a SIGKILLed instance never keeps the cluster alive for ever, and a
+``clients.lock`` while it uses the cluster; on exit an instance stops the cluster only if
+it can take that lock *exclusively* (no one else is using it) and the cluster is not pinned
+by ``desk-desktop server start``. Locks die with their process, so a SIGKILLed instance
+never keeps the cluster alive for ever (the next instance to exit last stops it), and a
 stale ``postmaster.pid`` left by a crash is detected and removed before the next start.
 """
 
@@ -284,8 +285,22 @@ class LocalCluster:
         fcntl.flock(fd, fcntl.LOCK_SH)
         self._lease_fd = fd
 
+    @property
+    def pin_file(self) -> Path:
+        return self.base_dir / "keep-running"
+
+    def pin(self) -> None:
+        """Keep the cluster running after the last app exits (``server start``)."""
+        self.pin_file.touch()
+
+    def unpin(self) -> None:
+        self.pin_file.unlink(missing_ok=True)
+
     def release_lease_and_stop_if_last(self) -> bool:
-        """Drop our lease; stop the cluster if we started it and nobody else uses it."""
+        """Drop our lease; the last user out stops the cluster — unless an administrator
+        started it with ``server start`` (pinned), or it was running before we came and
+        nobody ever used it through us. A cluster orphaned by a killed app is stopped by
+        the next app that exits last."""
         fd = self._lease_fd
         self._lease_fd = None
         if fd is None:
@@ -296,9 +311,9 @@ class LocalCluster:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False  # another instance still uses the cluster
-            if self.started_by_us:
-                return self.stop()
-            return False
+            if self.pin_file.exists():
+                return False
+            return self.stop()
         finally:
             os.close(fd)
 

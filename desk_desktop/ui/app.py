@@ -73,6 +73,24 @@ def build_main_window(ws, runner=None):
     return window
 
 
+def _quit_on_signals(app) -> None:
+    """Ctrl+C or SIGTERM close the app cleanly (scheduler, listener, private cluster)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def request_quit(*_args) -> None:
+        app.quit()  # run_gui then shuts the workstation down in order
+
+    signal.signal(signal.SIGINT, request_quit)
+    signal.signal(signal.SIGTERM, request_quit)
+    timer = QTimer(app)  # let the Python interpreter run its signal handlers now and then
+    timer.setInterval(250)
+    timer.timeout.connect(lambda: None)
+    timer.start()
+    app._signal_timer = timer
+
+
 def run_gui(argv: list[str]) -> int:
     from desk_desktop.config import load_settings
 
@@ -95,6 +113,7 @@ def run_gui(argv: list[str]) -> int:
 
     controller = StartupController(settings, build_main_window=build_main_window)
     controller.start()
+    _quit_on_signals(app)
     code = app.exec()
     controller.shutdown()
     if controller.error is not None and code == 0:

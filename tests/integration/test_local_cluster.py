@@ -102,15 +102,22 @@ def test_second_instance_reuses_the_running_cluster_and_last_one_out_stops_it(da
     # The first instance exits while the second still works: the cluster stays up.
     assert first.release_lease_and_stop_if_last() is False
     assert second.is_running()
-    # The second exits last; it did not start the cluster, so it leaves it running...
-    assert second.release_lease_and_stop_if_last() is False
-    assert second.is_running()
-    # ...and whoever started it, when alone, stops it.
-    third = LocalCluster(data_dir / "cluster")
-    third.started_by_us = True
-    third.acquire_lease()
-    assert third.release_lease_and_stop_if_last() is True
-    assert not third.is_running()
+    # The second exits last: it stops the cluster, although it did not start it.
+    assert second.release_lease_and_stop_if_last() is True
+    assert not second.is_running()
+
+
+def test_a_cluster_started_with_server_start_stays_up_when_apps_exit(data_dir):
+    admin = LocalCluster(data_dir / "cluster")
+    admin.start()
+    admin.pin()
+    app = LocalCluster(data_dir / "cluster")
+    assert app.start() is False
+    app.acquire_lease()
+    assert app.release_lease_and_stop_if_last() is False
+    assert app.is_running()
+    admin.unpin()
+    admin.stop()
 
 
 def test_missing_binaries_give_a_clear_message(tmp_path):
