@@ -59,7 +59,7 @@ run: venv
 
 test: venv
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider --durations=30 tests
 
 lint: venv
 	$(VENV)/bin/ruff check desk_desktop tests
