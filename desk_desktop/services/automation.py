@@ -13,6 +13,8 @@ it up right after commit (it is kicked by the recorded change) and on its timer.
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +25,7 @@ from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, Work
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import WorkOrderSource, WorkOrderStatus
-from desk_desktop.domain.rules import MatchRule, TicketFacts, find_match
+from desk_desktop.domain.rules import CompiledRules, MatchRule, TicketFacts
 from desk_desktop.services.common import Actor, audit
 
 
@@ -98,20 +100,213 @@ def ticket_facts(ticket: Ticket, customer_type: str | None) -> TicketFacts:
     )
 
 
+@dataclass(frozen=True)
+class RuleTemplate:
+    """An active rule's work-order template, as read once and cached per process."""
+
+    id: int
+    name: str
+    wo_type: str
+    wo_priority: str
+    wo_duration_minutes: int
+    auto_assign: bool
+    assignment_logic: str
+    required_skills: tuple[str, ...]
+    auto_schedule: bool
+    schedule_offset_minutes: int
+    notify_customer: bool
+    notify_technician: bool
+
+
+@dataclass(frozen=True)
+class _CachedRules:
+    fingerprint: str
+    compiled: CompiledRules
+    templates: dict[int, RuleTemplate]
+
+
+# SQL expression (over an organization id expression ``{org}``) that changes whenever the
+# organization's set of active rules changes in any way: every INSERT/UPDATE/DELETE gives
+# the row a new (xmin, ctid) or removes it. The database and the server's start time make
+# the value unique across databases and clusters, so a cached entry can never be mistaken
+# for another database's rules. The ticket service reads it in the ticket's first
+# statement, so checking the cache costs no round trip; rules changed on another
+# workstation (committed) or earlier in this transaction are seen by the next ticket.
+RULES_FINGERPRINT_SQL = (
+    "(SELECT md5(current_database() || '|' || pg_postmaster_start_time()::text || '|' || "
+    "coalesce(string_agg(r.id::text || ':' || r.xmin::text || ':' || r.ctid::text, ',' ORDER BY r.id), '')) "
+    "FROM ticket_work_order_rules r WHERE r.organization_id = {org} AND r.active)"
+)
+
+_RULES_CACHE: dict[int, _CachedRules] = {}
+_RULES_CACHE_LOCK = threading.Lock()
+
+
+def clear_rules_cache() -> None:
+    with _RULES_CACHE_LOCK:
+        _RULES_CACHE.clear()
+
+
+def _load_cached_rules(uow: UnitOfWork, organization_id: int) -> _CachedRules:
+    """The active rules (triggers and templates) with the fingerprint of exactly that
+    snapshot, in one statement."""
+    rows = uow.session.execute(
+        text(
+            "SELECT " + RULES_FINGERPRINT_SQL.format(org=":org") + " AS fp, x.* FROM (SELECT 1) one LEFT JOIN LATERAL ("
+            "SELECT id, name, priority, trigger_categories, trigger_priorities, trigger_tags, trigger_customer_types, "
+            "wo_type, wo_priority, wo_duration_minutes, auto_assign, assignment_logic, required_skills, "
+            "auto_schedule, schedule_offset_minutes, notify_customer, notify_technician "
+            "FROM ticket_work_order_rules WHERE organization_id = :org AND active) x ON true "
+            "ORDER BY x.priority DESC, x.id"
+        ),
+        {"org": organization_id},
+    ).all()
+    fingerprint = rows[0].fp
+    rules = [r for r in rows if r.id is not None]
+    match_rules = [
+        MatchRule.build(id=r.id, name=r.name, priority=r.priority, active=True, categories=r.trigger_categories or (),
+                        priorities=r.trigger_priorities or (), tags=r.trigger_tags or (),
+                        customer_types=r.trigger_customer_types or ())
+        for r in rules
+    ]
+    templates = {
+        r.id: RuleTemplate(
+            id=r.id, name=r.name, wo_type=r.wo_type, wo_priority=r.wo_priority,
+            wo_duration_minutes=r.wo_duration_minutes, auto_assign=r.auto_assign,
+            assignment_logic=r.assignment_logic, required_skills=tuple(r.required_skills or ()),
+            auto_schedule=r.auto_schedule, schedule_offset_minutes=r.schedule_offset_minutes,
+            notify_customer=r.notify_customer, notify_technician=r.notify_technician,
+        )
+        for r in rules
+    }
+    return _CachedRules(fingerprint=fingerprint, compiled=CompiledRules(match_rules), templates=templates)
+
+
+def active_rules(uow: UnitOfWork, organization_id: int, fingerprint: str | None = None) -> _CachedRules:
+    """The organization's active rules from the process cache when ``fingerprint`` (read in
+    the caller's transaction with ``RULES_FINGERPRINT_SQL``) is the cached one; otherwise
+    read afresh (one statement) and cached."""
+    if fingerprint is not None:
+        cached = _RULES_CACHE.get(organization_id)
+        if cached is not None and cached.fingerprint == fingerprint:
+            return cached
+    fresh = _load_cached_rules(uow, organization_id)
+    with _RULES_CACHE_LOCK:
+        _RULES_CACHE[organization_id] = fresh
+    return fresh
+
+
 def on_ticket_created(
-    *, uow: UnitOfWork, actor: Actor, ticket: Ticket, customer_type: str | None, now: datetime | None = None
+    *, uow: UnitOfWork, actor: Actor, ticket: Ticket, customer_type: str | None, now: datetime | None = None,
+    rules_fingerprint: str | None = None,
 ) -> WorkOrderCreated | None:
     """Evaluate the active rules for a freshly flushed ticket; create the work order of the
-    first matching rule (or nothing). Runs inside the caller's transaction."""
+    first matching rule (or nothing). Runs inside the caller's transaction.
+
+    ``rules_fingerprint``: the value of ``RULES_FINGERPRINT_SQL`` read in this transaction
+    (the ticket service reads it with the ticket insert); when it matches the process
+    cache the rules are not read again. Without it the rules are always read."""
     with uow:
-        winner = find_match(load_match_rules(uow, ticket.organization_id), ticket_facts(ticket, customer_type))
+        rules = active_rules(uow, ticket.organization_id, rules_fingerprint)
+        winner = rules.compiled.match(ticket_facts(ticket, customer_type))
         if winner is None:
             uow.commit()
             return None
-        rule = uow.session.get(TicketToWorkOrderRule, winner.id)
-        result = create_work_order_from_rule(uow=uow, actor=actor, ticket=ticket, rule=rule, now=now)
+        result = _insert_work_order(uow=uow, actor=actor, ticket=ticket, rule=rules.templates[winner.id], now=now)
         uow.commit()
         return result
+
+
+_INSERT_WORK_ORDER_SQL = """
+WITH w AS (
+    INSERT INTO work_orders (organization_id, source_ticket_id, source, rule_id, work_type, priority, status,
+                             duration_minutes, assignment_logic, required_skills, auto_schedule,
+                             schedule_offset_minutes, notify_customer, notify_technician, needs_assignment,
+                             assign_attempts, next_assign_at, scheduled_start, scheduled_end, created_at, updated_at)
+    VALUES (%(org)s, %(ticket_id)s, %(source)s, %(rule_id)s, %(work_type)s, %(priority)s, %(status)s,
+            %(duration)s, %(logic)s, CAST(%(skills)s AS text[]), %(auto_schedule)s,
+            %(offset)s, %(notify_customer)s, %(notify_technician)s, %(needs_assignment)s,
+            0, %(next_assign_at)s, %(start)s, %(end)s, %(now)s, %(now)s)
+    RETURNING id
+), a AS (
+    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
+    SELECT %(org)s, %(actor)s, 'work_order.created', 'work_order', w.id,
+           'WO-' || repeat('0', 6 - length(w.id::text)) || w.id::text || %(summary_tail)s,
+           CAST(%(details)s AS jsonb)
+      FROM w
+)
+SELECT id FROM w
+"""
+
+
+def _insert_work_order(
+    *, uow: UnitOfWork, actor: Actor, ticket: Ticket, rule: RuleTemplate, now: datetime | None
+) -> WorkOrderCreated:
+    """The hot path of ``create_work_order_from_rule``: the same order and the same audit
+    row, written in one statement straight through the driver (no ORM unit of work)."""
+    now = now or _utcnow()
+    scheduled_start = scheduled_end = None
+    if rule.auto_schedule:
+        scheduled_start = now + timedelta(minutes=rule.schedule_offset_minutes)
+        scheduled_end = scheduled_start + timedelta(minutes=rule.wo_duration_minutes)
+    known_number = ticket.number if ticket.number and not ticket.number.startswith("~") and len(ticket.number) < 40 \
+        else None
+    source_text = f"ticket {known_number}" if known_number else "a new ticket"
+    details = {
+        "source": WorkOrderSource.AUTO_RULE.value,
+        "ticket_id": ticket.id,
+        "ticket_number": known_number,
+        "rule_id": rule.id,
+        "rule_name": rule.name,
+        "work_type": rule.wo_type,
+        "priority": rule.wo_priority,
+        "duration_minutes": rule.wo_duration_minutes,
+        "auto_assign": rule.auto_assign,
+        "assignment_logic": rule.assignment_logic if rule.auto_assign else None,
+        "scheduled_start": scheduled_start.isoformat() if scheduled_start else None,
+    }
+    params = {
+        "org": ticket.organization_id,
+        "ticket_id": ticket.id,
+        "source": WorkOrderSource.AUTO_RULE.value,
+        "rule_id": rule.id,
+        "work_type": rule.wo_type,
+        "priority": rule.wo_priority,
+        "status": WorkOrderStatus.UNASSIGNED.value,
+        "duration": rule.wo_duration_minutes,
+        "logic": rule.assignment_logic,
+        "skills": list(rule.required_skills),
+        "auto_schedule": rule.auto_schedule,
+        "offset": rule.schedule_offset_minutes,
+        "notify_customer": rule.notify_customer,
+        "notify_technician": rule.notify_technician,
+        "needs_assignment": bool(rule.auto_assign),
+        "next_assign_at": now if rule.auto_assign else None,
+        "start": scheduled_start,
+        "end": scheduled_end,
+        "now": now,
+        "actor": actor.name,
+        "summary_tail": f" created from {source_text} by rule '{rule.name}'",
+        "details": json.dumps(details),
+    }
+    session = uow.session
+    session.flush()  # anything the ORM holds (e.g. the ticket) goes first, as before
+    with session.connection().connection.driver_connection.cursor() as cur:
+        cur.execute(_INSERT_WORK_ORDER_SQL, params)
+        wo_id = cur.fetchone()[0]
+    uow.record_change("work_order", wo_id, ticket.organization_id, "created")
+    return WorkOrderCreated(
+        work_order_id=wo_id,
+        number=work_order_number(wo_id),
+        rule_id=rule.id,
+        rule_name=rule.name,
+        work_type=rule.wo_type,
+        priority=rule.wo_priority,
+        auto_assign=bool(rule.auto_assign),
+        assignment_logic=rule.assignment_logic if rule.auto_assign else None,
+        scheduled_start=scheduled_start,
+        scheduled_end=scheduled_end,
+    )
 
 
 def create_work_order_from_rule(

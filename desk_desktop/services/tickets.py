@@ -268,7 +268,8 @@ WITH ctx AS (
            c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
            st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
            st.location AS site_location,
-           ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon
+           ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
+           {rules_fp} AS rules_fp
       FROM organizations o
       LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
       LEFT JOIN customers c ON c.organization_id = o.id AND {customer_cond}
@@ -294,6 +295,9 @@ WITH ctx AS (
 )
 SELECT ctx.*, t.id AS ticket_id, t.created_at, t.updated_at FROM ctx LEFT JOIN t ON true
 """
+
+# Read with the ticket insert: lets automation use its cached rules without a round trip.
+_RULES_FP_SQL = automation.RULES_FINGERPRINT_SQL.format(org="o.id")
 
 
 @dataclass(frozen=True)
@@ -497,7 +501,7 @@ def create_ticket(
         "now": now,
         "details": json.dumps({"category": category, "priority": priority, "tags": list(tag_tuple)}),
     }
-    sql = _CREATE_SQL.format(customer_cond=customer_cond, site_cond=site_cond)
+    sql = _CREATE_SQL.format(customer_cond=customer_cond, site_cond=site_cond, rules_fp=_RULES_FP_SQL)
 
     with uow:
         session = uow.session
@@ -544,7 +548,8 @@ def create_ticket(
 
         # Rules -> work order, in this same transaction (every creation path runs it).
         work_order = automation.on_ticket_created(
-            uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now
+            uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now,
+            rules_fingerprint=row.rules_fp,
         )
         uow.record_change("ticket", ticket_id, org, "created")
         session.flush()  # anything automation left pending goes now, not under the counter lock

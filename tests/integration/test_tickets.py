@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -265,3 +265,72 @@ def test_failure_in_automation_rolls_back_ticket_and_number(uow_factory, org, mo
     assert counts(uow_factory, org) == before
     monkeypatch.undo()
     assert create(uow_factory, org, now=NOW).ticket.number == "TK-2026-00001"
+
+
+def test_rule_changes_take_effect_for_the_next_ticket_despite_the_rules_cache(uow_factory, org):
+    """Automation caches the compiled rules per process; every change to the rules (edit,
+    deactivate, reactivate, delete, a new rule) must still decide the very next ticket."""
+    from desk_desktop.services.rules import RuleDraft, create_rule, delete_rule, set_rule_active, update_rule
+
+    add_customer(uow_factory, org)
+    draft = RuleDraft(name="HVAC", trigger_categories=("hvac",), wo_type="emergency", wo_priority="urgent",
+                      wo_duration_minutes=90)
+    rule = create_rule(uow=uow_factory(), actor=org, draft=draft)
+    first = create(uow_factory, org)
+    assert (first.work_order.work_type, first.work_order.priority) == ("emergency", "urgent")
+    assert create(uow_factory, org).work_order.rule_id == rule.id  # served from the cache
+
+    update_rule(uow=uow_factory(), actor=org, rule_id=rule.id,
+                draft=RuleDraft(name="HVAC", trigger_categories=("hvac",), wo_type="repair", wo_priority="low",
+                                wo_duration_minutes=45))
+    edited = create(uow_factory, org)
+    assert (edited.work_order.work_type, edited.work_order.priority) == ("repair", "low")
+    update_rule(uow=uow_factory(), actor=org, rule_id=rule.id,
+                draft=RuleDraft(name="HVAC", trigger_categories=("plumbing",), wo_type="repair", wo_priority="low"))
+    assert create(uow_factory, org).work_order is None  # same transaction, second edit: seen too
+
+    set_rule_active(uow=uow_factory(), actor=org, rule_id=rule.id, active=False)
+    other = create_rule(uow=uow_factory(), actor=org, draft=RuleDraft(name="All", wo_type="inspection",
+                                                                         wo_priority="medium"))
+    assert create(uow_factory, org).work_order.rule_id == other.id
+    delete_rule(uow=uow_factory(), actor=org, rule_id=other.id)
+    assert create(uow_factory, org).work_order is None
+
+
+def test_work_order_audit_row_is_unchanged_by_the_fast_path(uow_factory, org):
+    from desk_desktop.db.models import AuditEntry, WorkOrder
+    from desk_desktop.services.rules import RuleDraft, create_rule
+    from sqlalchemy import select
+
+    add_customer(uow_factory, org)
+    rule = create_rule(uow=uow_factory(), actor=org, draft=RuleDraft(
+        name="Urgent HVAC", trigger_categories=("hvac",), wo_type="repair", wo_priority="high",
+        wo_duration_minutes=120, auto_assign=True, assignment_logic="workload", required_skills=("hvac",),
+        auto_schedule=True, schedule_offset_minutes=30, notify_customer=True))
+    hit = create(uow_factory, org, now=NOW)
+    wo_id = hit.work_order.work_order_id
+    assert hit.work_order.number == f"WO-{wo_id:06d}"
+    uow = uow_factory()
+    with uow:
+        wo = uow.session.get(WorkOrder, wo_id)
+        assert (wo.source, wo.rule_id, wo.source_ticket_id, wo.status) == ("auto_rule", rule.id, hit.ticket.id,
+                                                                           "unassigned")
+        assert (wo.work_type, wo.priority, wo.duration_minutes, wo.assignment_logic) == ("repair", "high", 120,
+                                                                                         "workload")
+        assert wo.required_skills == ["hvac"] and wo.auto_schedule and wo.schedule_offset_minutes == 30
+        assert wo.notify_customer and not wo.notify_technician
+        assert wo.needs_assignment and wo.assign_attempts == 0 and wo.next_assign_at == NOW
+        assert wo.scheduled_start == NOW + timedelta(minutes=30)
+        assert wo.scheduled_end == NOW + timedelta(minutes=150)
+        assert wo.created_at == NOW and wo.updated_at == NOW
+        [row] = uow.session.scalars(select(AuditEntry).where(AuditEntry.entity == "work_order",
+                                                             AuditEntry.entity_id == wo_id)).all()
+        assert (row.actor, row.action, row.organization_id) == (org.name, "work_order.created", org.organization_id)
+        assert row.summary == f"WO-{wo_id:06d} created from a new ticket by rule 'Urgent HVAC'"
+        assert row.details == {
+            "source": "auto_rule", "ticket_id": hit.ticket.id, "ticket_number": None, "rule_id": rule.id,
+            "rule_name": "Urgent HVAC", "work_type": "repair", "priority": "high", "duration_minutes": 120,
+            "auto_assign": True, "assignment_logic": "workload",
+            "scheduled_start": (NOW + timedelta(minutes=30)).isoformat(),
+        }
+        uow.commit()
