@@ -496,6 +496,7 @@ class AttachmentsPanel(QWidget):
             else:
                 row.set_info(info)
                 self._stored = {info.id: row, **self._stored}
+            self.count_changed.emit(len(self._stored))  # the heading counts it at once
             self.reload()  # thumbnail, and the same order as the list
 
         def failed(exc: BaseException) -> None:
