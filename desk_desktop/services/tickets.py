@@ -21,8 +21,6 @@ from typing import Any
 from geoalchemy2 import WKTElement
 from psycopg.rows import namedtuple_row
 from sqlalchemy import event, func, select, text
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
 from desk_desktop.db.models import Customer, Ticket
 from desk_desktop.db.session import UnitOfWork
@@ -300,6 +298,19 @@ SELECT ctx.*, t.id AS ticket_id, t.created_at, t.updated_at FROM ctx LEFT JOIN t
 _RULES_FP_SQL = automation.RULES_FINGERPRINT_SQL.format(org="o.id")
 
 
+@dataclass(slots=True)
+class _NewTicket:
+    """The just-inserted ticket as automation sees it (the attributes it reads of a Ticket)."""
+
+    id: int
+    organization_id: int
+    number: str
+    customer_id: int
+    category: str
+    priority: str
+    tags: list[str]
+
+
 @dataclass(frozen=True)
 class _SiteRow:
     id: int
@@ -525,26 +536,9 @@ def create_ticket(
         )
         customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
 
-        # The inserted row as a persistent ORM object (no SQL), for automation.
-        ticket = Ticket(
-            id=ticket_id,
-            organization_id=org,
-            number=params["provisional"],
-            customer_id=customer.id,
-            customer_name=customer.name,
-            site_id=site.id if site is not None else None,
-            category=category,
-            priority=priority,
-            tags=list(tag_tuple),
-            status=TicketStatus.NEW.value,
-            subject=subject,
-            description=description,
-            created_by=params["created_by"],
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-        make_transient_to_detached(ticket)
-        session.add(ticket)
+        # What automation reads of the inserted row (a plain object: no ORM state to build).
+        ticket = _NewTicket(id=ticket_id, organization_id=org, number=params["provisional"], customer_id=customer.id,
+                            category=category, priority=priority, tags=list(tag_tuple))
 
         # Rules -> work order, in this same transaction (every creation path runs it).
         work_order = automation.on_ticket_created(
@@ -560,7 +554,6 @@ def create_ticket(
             box["assigned"] = numbering.assign_number(
                 uow=uow, ctx=ctx, ticket_id=ticket_id, now=now, and_commit=and_commit
             )
-            set_committed_value(ticket, "number", box["assigned"].number)
 
         if nested:
             take_number()

@@ -298,9 +298,10 @@ def test_rule_changes_take_effect_for_the_next_ticket_despite_the_rules_cache(uo
 
 
 def test_work_order_audit_row_is_unchanged_by_the_fast_path(uow_factory, org):
+    from sqlalchemy import select
+
     from desk_desktop.db.models import AuditEntry, WorkOrder
     from desk_desktop.services.rules import RuleDraft, create_rule
-    from sqlalchemy import select
 
     add_customer(uow_factory, org)
     rule = create_rule(uow=uow_factory(), actor=org, draft=RuleDraft(
