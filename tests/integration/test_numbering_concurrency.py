@@ -189,3 +189,40 @@ def test_counter_moved_behind_existing_numbers_fails_clearly_and_writes_nothing(
         assert conn.execute(text("SELECT next_value FROM ticket_number_counters")).scalar_one() == 1
     assert numbering.set_next_number(uow=factory(), actor=actor, value=2) == first[:-1] + "2"
     assert make().ticket.number == first[:-1] + "2"
+
+
+def test_rule_change_committed_on_another_workstation_decides_the_next_ticket(shared):
+    """The compiled rules are cached in each process; nothing tells this process that
+    another workstation edited a rule, so the next ticket must still notice (real commits)."""
+    from desk_desktop.services.rules import RuleDraft, list_rules, set_rule_active, update_rule
+
+    url, _engine, factory, actor = shared
+    [rule] = list_rules(uow=factory(), actor=actor)
+
+    def hvac_ticket():
+        return svc.create_ticket(uow=factory(), actor=actor, subject="Cold office", customer_ref="C-1",
+                                 category="hvac", priority="high")
+
+    assert hvac_ticket().work_order.work_type == rule.wo_type  # cache warm
+    other = make_engine(url)  # the other workstation: its own connection, its own commits
+    try:
+        other_factory = UnitOfWorkFactory(other)
+        update_rule(uow=other_factory(), actor=actor, rule_id=rule.id,
+                    draft=RuleDraft(name="HVAC", trigger_categories=("hvac",), wo_type="emergency",
+                                    wo_priority="urgent", wo_duration_minutes=30))
+        edited = hvac_ticket()
+        assert (edited.work_order.work_type, edited.work_order.priority) == ("emergency", "urgent")
+        set_rule_active(uow=other_factory(), actor=actor, rule_id=rule.id, active=False)
+        assert hvac_ticket().work_order is None
+        # A change that is rolled back is never seen.
+        uow = other_factory()
+        with uow:
+            uow.session.execute(text("UPDATE ticket_work_order_rules SET active = true WHERE id = :i"),
+                                {"i": rule.id})
+            assert hvac_ticket().work_order is None  # uncommitted elsewhere: not visible
+            # leaving the block without commit() rolls the change back
+        assert hvac_ticket().work_order is None
+        set_rule_active(uow=other_factory(), actor=actor, rule_id=rule.id, active=True)
+        assert hvac_ticket().work_order.work_type == "emergency"
+    finally:
+        other.dispose()
