@@ -11,7 +11,6 @@ from geoalchemy2 import WKTElement
 
 from desk_desktop.db.models import (
     Customer,
-    Organization,
     Site,
     Technician,
     TechnicianSkill,
@@ -39,13 +38,14 @@ class Seed:
 def seed(uow_factory, *, slug: str = "acme", technicians: int = 1, customers: int = 1, rule: bool = True,
          notify_customer: bool = True, notify_technician: bool = True, max_open: int = 1000,
          tech_email: bool = True, customer_email: bool = True, auto_schedule: bool = True) -> Seed:
+    from tests.conftest import make_org
+
+    # Through make_org, so the suite also runs connected as a dispatcher (DESK_TEST_AS_DISPATCHER=1).
+    org_actor = make_org(uow_factory(), slug=slug, name="Acme Field Services")
+    o = org_actor.organization_id
     uow = uow_factory()
     with uow:
         s = uow.session
-        org = Organization(name="Acme Field Services", slug=slug, timezone="UTC")
-        s.add(org)
-        s.flush()
-        o = org.id
         techs = []
         for i in range(technicians):
             t = Technician(organization_id=o, name=f"Grace{i} Hopper" if i else "Grace Hopper",
@@ -83,7 +83,7 @@ def seed(uow_factory, *, slug: str = "acme", technicians: int = 1, customers: in
             s.flush()
             rule_id = r.id
         uow.commit()
-    return Seed(Actor(organization_id=o, name=f"admin@{slug}", is_admin=True), tuple(t.id for t in techs),
+    return Seed(org_actor, tuple(t.id for t in techs),
                 tuple(c.id for c in custs), tuple(crefs), tuple(srefs), rule_id)
 
 
