@@ -110,6 +110,13 @@ def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ") if value else "none"
 
 
+_INSERT_NOTIFICATION = (
+    pg_insert(Notification)
+    .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
+    .returning(Notification.id)
+)
+
+
 def enqueue_work_order_event(
     *,
     uow: UnitOfWork,
@@ -248,11 +255,10 @@ def enqueue_work_order_event(
 
         written = 0
         if rows:
-            result = s.execute(
-                pg_insert(Notification).values(rows)
-                .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
-                .returning(Notification.id)
-            )
+            # One cached statement for any number of rows (executemany with "insertmanyvalues":
+            # still one INSERT … VALUES (…), (…) RETURNING round trip), instead of a multi-VALUES
+            # construct that SQLAlchemy compiles afresh on every call.
+            result = s.execute(_INSERT_NOTIFICATION, rows)
             written = len(result.fetchall())
         if written:
             uow.record_change("notification", wo.id, wo.organization_id, "queued")
