@@ -28,6 +28,7 @@ skills and load, why the winner won) on the order and in the audit log.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -224,6 +225,7 @@ def _nth_sql(which: str) -> str:
     return "(" + _branch_sql(which, f"{{pos}} <-> {_POINT}", "OFFSET :scan - 1 LIMIT 1") + ")"
 
 
+@functools.cache
 def _knn_sql(eligible_only: bool) -> str:
     """``nearest``. Per branch: walk the GiST index in distance order (``<->`` in ORDER BY
     with a constant point — the KNN scan) over at most ``:scan`` technicians, keep those
@@ -266,6 +268,7 @@ def _knn_sql(eligible_only: bool) -> str:
     """
 
 
+@functools.cache
 def _radius_sql(eligible_only: bool) -> str:
     """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius —
     ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``."""
@@ -294,6 +297,7 @@ def _radius_sql(eligible_only: bool) -> str:
     """
 
 
+@functools.cache
 def _unlocated_sql(eligible_only: bool, order_by: str) -> str:
     elig = _ELIGIBLE_FILTER if eligible_only else ""
     return f"""
@@ -334,6 +338,13 @@ def _facts_from_rows(rows, required: list[str], radius_m: float | None,
     return out
 
 
+@functools.cache
+def _stmt(sql: str):
+    """One ``text()`` construct per distinct SQL string: built and parsed once per process, so
+    each call only binds parameters (the SQL strings come from the few builders above)."""
+    return text(sql)
+
+
 def fetch_candidates(
     uow: UnitOfWork,
     *,
@@ -361,10 +372,10 @@ def fetch_candidates(
         radius_m = radius_km * 1000.0
         params.update(lat=location[0], lon=location[1], radius=radius_m)
         if strategy != AssignmentLogic.NEAREST:
-            rows = uow.session.execute(text(_radius_sql(eligible_only)), params).all()
+            rows = uow.session.execute(_stmt(_radius_sql(eligible_only)), params).all()
             return _facts_from_rows(rows, required_skills, radius_m, hours_out)
         params["scan"] = max(SCAN_START, 4 * k)
-        sql = text(_knn_sql(eligible_only))
+        sql = _stmt(_knn_sql(eligible_only))
         while True:
             rows = uow.session.execute(sql, params).all()
             # A branch that gave fewer than k may have stopped at its walk limit while
@@ -382,7 +393,7 @@ def fetch_candidates(
         order_by = "(c.id <= :last), c.id"
     else:
         order_by = "c.open_jobs, c.id"
-    rows = uow.session.execute(text(_unlocated_sql(eligible_only, order_by)), params).all()
+    rows = uow.session.execute(_stmt(_unlocated_sql(eligible_only, order_by)), params).all()
     return _facts_from_rows(rows, required_skills, None, hours_out)
 
 
