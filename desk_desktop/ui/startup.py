@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -115,6 +115,19 @@ class StartupController(QObject):
                                  "this takes a few seconds.")
         self.window.show()
         self.runner.submit(start_workstation, self.settings, on_done=self._on_started, on_error=self._on_failed)
+        QTimer.singleShot(0, self._preload_views)
+
+    def _preload_views(self) -> None:
+        """Import the views' code while the database opens in the background."""
+        import importlib
+
+        from desk_desktop.ui.main_window import PAGES
+
+        for _key, _label, module, _cls in PAGES:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - reported when the window is built
+                log.exception("preloading %s failed", module)
 
     def _on_started(self, ws) -> None:
         self.workstation = ws

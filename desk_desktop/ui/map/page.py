@@ -65,7 +65,6 @@ from desk_desktop.services import mapdata
 from desk_desktop.services.mapdata import MapData, MapTechnician, MapWorkOrder
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map import payload
-from desk_desktop.ui.map.builder import build_map_page
 
 log = logging.getLogger(__name__)
 
@@ -518,7 +517,7 @@ class MapPage(QWidget):
     def _build_page(self) -> None:
         out = Path(self._tmp.name)
         self.ctx.runner.submit(
-            build_map_page,
+            _build_map_page,
             out,
             tile_url=self.ctx.settings.tile_url,
             tile_attribution=self.ctx.settings.tile_attribution,
@@ -1056,3 +1055,10 @@ class MapPage(QWidget):
             self._tmp.cleanup()
         except OSError:
             pass
+
+
+def _build_map_page(*args, **kwargs):
+    """folium is imported here, on the worker, when the map is first shown — not at start-up."""
+    from desk_desktop.ui.map.builder import build_map_page
+
+    return build_map_page(*args, **kwargs)
