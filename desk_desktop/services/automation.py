@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg.errors
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -292,7 +293,12 @@ def _insert_work_order(
     session = uow.session
     session.flush()  # anything the ORM holds (e.g. the ticket) goes first, as before
     with session.connection().connection.driver_connection.cursor() as cur:
-        cur.execute(_INSERT_WORK_ORDER_SQL, params)
+        try:
+            cur.execute(_INSERT_WORK_ORDER_SQL, params)
+        except psycopg.errors.IntegrityError as exc:
+            # Same error type as every other path (the unique constraint on source_ticket_id
+            # is how "never two orders per ticket" is enforced).
+            raise IntegrityError(_INSERT_WORK_ORDER_SQL, params, exc) from exc
         wo_id = cur.fetchone()[0]
     uow.record_change("work_order", wo_id, ticket.organization_id, "created")
     return WorkOrderCreated(
