@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractTableModel,
     QItemSelectionModel,
@@ -331,6 +332,7 @@ class MapPage(QWidget):
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._closed = False
         self.ctx = ctx
         self.setStyleSheet(PAGE_STYLESHEET)
         self._tmp = tempfile.TemporaryDirectory(prefix="desk-map-")
@@ -516,7 +518,7 @@ class MapPage(QWidget):
 
     def _build_page(self) -> None:
         out = Path(self._tmp.name)
-        self.ctx.runner.submit(
+        self._submit(
             _build_map_page,
             out,
             tile_url=self.ctx.settings.tile_url,
@@ -564,12 +566,35 @@ class MapPage(QWidget):
             self._show_selection_on_map(focus=False)
 
     def run_js(self, script: str, callback=None) -> None:
-        if self.web_page is None:
+        if self.web_page is None or not self._alive():
             return
         if callback is None:
             self.web_page.runJavaScript(script, 0)
         else:
-            self.web_page.runJavaScript(script, 0, callback)
+            self.web_page.runJavaScript(script, 0, self._if_alive(callback))
+
+    # ---------------------------------------------------------------- lifetime
+    def _alive(self) -> bool:
+        return not self._closed and shiboken6.isValid(self)
+
+    def _if_alive(self, callback):
+        """Late answers (background work, page callbacks) are dropped once the page is gone."""
+        if callback is None:
+            return None
+
+        def call(value):
+            if self._alive():
+                callback(value)
+
+        return call
+
+    def _submit(self, fn, *args, on_done=None, on_error=None, **kwargs) -> None:
+        self.ctx.runner.submit(fn, *args, on_done=self._if_alive(on_done), on_error=self._if_alive(on_error),
+                               **kwargs)
+
+    def shutdown(self) -> None:
+        """The window is closing: nothing more is sent to or drawn on the page."""
+        self._closed = True
 
     # ---------------------------------------------------------------- data
     def refresh(self) -> None:
@@ -590,7 +615,7 @@ class MapPage(QWidget):
             self._queued_changes = []
             self._details_started = False
             self.timings = {"requested": time.perf_counter()}
-            self.ctx.runner.submit(
+            self._submit(
                 mapdata.load_map_arrays,
                 uow=self.ctx.uow_factory(),
                 actor=self.ctx.actor,
@@ -608,7 +633,7 @@ class MapPage(QWidget):
                 if previous is not None and previous.technician_id is not None:
                     techs.add(previous.technician_id)
             self._fetching = True
-            self.ctx.runner.submit(
+            self._submit(
                 fetch_changes,
                 self.ctx.uow_factory,
                 self.ctx.actor,
@@ -640,7 +665,7 @@ class MapPage(QWidget):
         if self._details_started or not self._fetching:
             return
         self._details_started = True
-        self.ctx.runner.submit(
+        self._submit(
             fetch_details,
             self.ctx.uow_factory,
             self.ctx.actor,
@@ -826,7 +851,7 @@ class MapPage(QWidget):
 
         work_order_id = self._selected_id
         strategy = self.strategy
-        self.ctx.runner.submit(
+        self._submit(
             assignment.list_candidates,
             uow=self.ctx.uow_factory(),
             actor=self.ctx.actor,
@@ -994,7 +1019,7 @@ class MapPage(QWidget):
             return
         self._hide_confirm()
         strategy = self.strategy
-        self.ctx.runner.submit(
+        self._submit(
             assignment.assign_work_order,
             uow=self.ctx.uow_factory(),
             actor=self.ctx.actor,
