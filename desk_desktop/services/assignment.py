@@ -472,6 +472,25 @@ def _km(d: float | None) -> str:
     return f"{d:.0f} m" if d < 1000 else f"{d / 1000:.1f} km"
 
 
+def _strategy_label(strategy: str) -> str:
+    """'round_robin' → 'round robin', 'skill_match' → 'skill match' (words, not ids)."""
+    return str(strategy).replace("_", " ")
+
+
+def _local_time_text(iso: str | None, tz_name: str | None) -> str:
+    """An ISO timestamp as a dispatcher reads it: 'Wed 25 Nov 08:00 America/Chicago'."""
+    if not iso:
+        return "an unknown time"
+    try:
+        from zoneinfo import ZoneInfo
+
+        at = datetime.fromisoformat(iso)
+        zone = tz_name or "UTC"
+        return at.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M ") + zone
+    except (ValueError, KeyError, OSError):
+        return str(iso)
+
+
 def explain(explanation_json: dict | None) -> str:
     """The stored explanation in words a dispatcher understands (for the detail pane)."""
     e = explanation_json or {}
@@ -484,11 +503,11 @@ def explain(explanation_json: dict | None) -> str:
         lines.append(f"Assigned by hand by {e.get('by', 'a dispatcher')}.")
     if strategy:
         help_text = {k.value: v for k, v in ASSIGNMENT_LOGIC_HELP.items()}.get(strategy, "")
-        lines.append(f"Strategy: {strategy}" + (f" — {help_text}" if help_text else ""))
+        lines.append(f"Strategy: {_strategy_label(strategy)}" + (f" — {help_text}" if help_text else ""))
     if e.get("fallback"):
         lines.append(e["fallback"])
     elif requested and requested != strategy:
-        lines.append(f"Requested strategy: {requested}.")
+        lines.append(f"Requested strategy: {_strategy_label(requested)}.")
     if e.get("required_skills"):
         lines.append("Required skills: " + ", ".join(e["required_skills"]) + ".")
     if e.get("radius_km") is not None and e.get("located"):
@@ -499,7 +518,9 @@ def explain(explanation_json: dict | None) -> str:
         lines.append(e["reason"])
     sched = e.get("schedule")
     if sched:
-        lines.append(f"Scheduled {sched.get('start', '?')} ({sched.get('note', '')}).")
+        when = _local_time_text(sched.get("start"), sched.get("timezone"))
+        note = (sched.get("note") or "").replace(f" ({when})", "")  # the time is said once
+        lines.append(f"Scheduled for {when}" + (f" ({note})." if note else "."))
     cands = e.get("candidates") or []
     if cands:
         lines.append(f"Candidates considered ({e.get('candidates_total', len(cands))}):")
@@ -642,7 +663,7 @@ def _schedule(uow: UnitOfWork, wo: WorkOrder, tech_hours: dict | None, tz_name: 
     fit = fit_into_working_hours(requested, wo.duration_minutes, tech_hours, tz_name)
     wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
     return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
-            "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note}
+            "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": tz_name}
 
 
 def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int, explanation: dict, *,
