@@ -22,12 +22,12 @@ import psycopg.errors
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
+from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import WorkOrderSource, WorkOrderStatus
 from desk_desktop.domain.rules import CompiledRules, MatchRule, TicketFacts
-from desk_desktop.services.common import Actor, audit
+from desk_desktop.services.common import Actor
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,8 @@ SELECT id FROM w
 def _insert_work_order(
     *, uow: UnitOfWork, actor: Actor, ticket: Ticket, rule: RuleTemplate, now: datetime | None
 ) -> WorkOrderCreated:
-    """The hot path of ``create_work_order_from_rule``: the same order and the same audit
-    row, written in one statement straight through the driver (no ORM unit of work)."""
+    """Insert the work order the rule's template describes for this ticket, and its audit
+    row, in one statement straight through the driver (same transaction; no ORM unit of work)."""
     now = now or _utcnow()
     scheduled_start = scheduled_end = None
     if rule.auto_schedule:
@@ -304,85 +304,6 @@ def _insert_work_order(
     return WorkOrderCreated(
         work_order_id=wo_id,
         number=work_order_number(wo_id),
-        rule_id=rule.id,
-        rule_name=rule.name,
-        work_type=rule.wo_type,
-        priority=rule.wo_priority,
-        auto_assign=bool(rule.auto_assign),
-        assignment_logic=rule.assignment_logic if rule.auto_assign else None,
-        scheduled_start=scheduled_start,
-        scheduled_end=scheduled_end,
-    )
-
-
-def create_work_order_from_rule(
-    *, uow: UnitOfWork, actor: Actor, ticket: Ticket, rule: TicketToWorkOrderRule, now: datetime | None = None
-) -> WorkOrderCreated:
-    """Insert the work order the rule's template describes for this ticket (same transaction)."""
-    now = now or _utcnow()
-    scheduled_start = scheduled_end = None
-    if rule.auto_schedule:
-        # The anchor is the moment the ticket came in; when a technician is assigned the
-        # start is moved into their working hours (see services.assignment).
-        scheduled_start = now + timedelta(minutes=rule.schedule_offset_minutes)
-        scheduled_end = scheduled_start + timedelta(minutes=rule.wo_duration_minutes)
-    wo = WorkOrder(
-        organization_id=ticket.organization_id,
-        source_ticket_id=ticket.id,
-        source=WorkOrderSource.AUTO_RULE.value,
-        rule_id=rule.id,
-        work_type=rule.wo_type,
-        priority=rule.wo_priority,
-        status=WorkOrderStatus.UNASSIGNED.value,
-        duration_minutes=rule.wo_duration_minutes,
-        assignment_logic=rule.assignment_logic,
-        required_skills=list(rule.required_skills or ()),
-        auto_schedule=rule.auto_schedule,
-        schedule_offset_minutes=rule.schedule_offset_minutes,
-        notify_customer=rule.notify_customer,
-        notify_technician=rule.notify_technician,
-        needs_assignment=bool(rule.auto_assign),
-        assign_attempts=0,
-        next_assign_at=now if rule.auto_assign else None,
-        scheduled_start=scheduled_start,
-        scheduled_end=scheduled_end,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(wo)
-    uow.session.flush()
-    number = work_order_number(wo.id)
-    # The ticket service gives the ticket its real number last (after this runs), so a
-    # provisional placeholder is not worth repeating in the summary; the id is in details.
-    known_number = ticket.number if ticket.number and not ticket.number.startswith("~") and len(ticket.number) < 40 \
-        else None
-    source_text = f"ticket {known_number}" if known_number else "a new ticket"
-    audit(
-        uow,
-        actor=actor,
-        action="work_order.created",
-        entity="work_order",
-        entity_id=wo.id,
-        organization_id=ticket.organization_id,
-        summary=f"{number} created from {source_text} by rule '{rule.name}'",
-        details={
-            "source": WorkOrderSource.AUTO_RULE.value,
-            "ticket_id": ticket.id,
-            "ticket_number": known_number,
-            "rule_id": rule.id,
-            "rule_name": rule.name,
-            "work_type": rule.wo_type,
-            "priority": rule.wo_priority,
-            "duration_minutes": rule.wo_duration_minutes,
-            "auto_assign": rule.auto_assign,
-            "assignment_logic": rule.assignment_logic if rule.auto_assign else None,
-            "scheduled_start": scheduled_start.isoformat() if scheduled_start else None,
-        },
-    )
-    uow.record_change("work_order", wo.id, ticket.organization_id, "created")
-    return WorkOrderCreated(
-        work_order_id=wo.id,
-        number=number,
         rule_id=rule.id,
         rule_name=rule.name,
         work_type=rule.wo_type,
