@@ -168,8 +168,15 @@ def _lock_org(uow: UnitOfWork, organization_id: int) -> None:
 def prepare_transaction(uow: UnitOfWork) -> None:
     """Once per transaction that runs candidate queries: no JIT. The planner's estimates
     for the eligibility filters are pessimistic, which pushes the estimated cost over
-    ``jit_above_cost``; compiling then costs ~150 ms for a query that runs in ~1 ms."""
-    uow.session.execute(text("SET LOCAL jit = off"))
+    ``jit_above_cost``; compiling then costs ~150 ms for a query that runs in ~1 ms.
+
+    And generic plans for the statements the driver has prepared (psycopg prepares a
+    statement after a few uses on a connection): the candidate queries' plans do not depend
+    on the parameter values (the KNN walk, the radius index scan), but left to choose,
+    PostgreSQL keeps planning them afresh on every call (~0.4-0.6 ms, as much as running
+    them)."""
+    uow.session.execute(text("SELECT set_config('jit', 'off', true), "
+                             "set_config('plan_cache_mode', 'force_generic_plan', true)"))
 
 
 def _org_timezone(uow: UnitOfWork, organization_id: int) -> str:
@@ -190,13 +197,15 @@ _TECH_COLUMNS = """
       WHERE s.organization_id = :org AND s.technician_id = t.id) AS skills
 """
 
+# Skills first: the test that rules out most technicians is evaluated first (PostgreSQL
+# evaluates these in the order written when they sit inside an OR, as in ``_knn_sql``).
 _ELIGIBLE_FILTER = """
-    AND (SELECT count(*) FROM work_orders w
-          WHERE w.organization_id = :org AND w.technician_id = t.id
-            AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders
     AND (:nreq = 0 OR (SELECT count(*) FROM technician_skills s
           WHERE s.organization_id = :org AND s.technician_id = t.id
             AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)
+    AND (SELECT count(*) FROM work_orders w
+          WHERE w.organization_id = :org AND w.technician_id = t.id
+            AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders
 """
 
 # current_location is used when fresh (or when there is no home base at all).
@@ -220,51 +229,45 @@ def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
          {order_and_limit}"""
 
 
-def _nth_sql(which: str) -> str:
-    """Distance of the ``:scan``-th closest technician of a branch (NULL if there are fewer)."""
-    return "(" + _branch_sql(which, f"{{pos}} <-> {_POINT}", "OFFSET :scan - 1 LIMIT 1") + ")"
-
-
 @functools.cache
 def _knn_sql(eligible_only: bool) -> str:
-    """``nearest``. Per branch: walk the GiST index in distance order (``<->`` in ORDER BY
-    with a constant point — the KNN scan) over at most ``:scan`` technicians, keep those
-    within the radius (and eligible), stop at ``:k``. The filters sit outside the inner
-    LIMIT so the planner cannot trade the ordered index scan for a bitmap scan plus sort,
-    and they are evaluated lazily in distance order: only as many technicians are checked
-    as it takes. The radius test uses the KNN (sphere) distance the scan orders by; the
-    distance reported is ``ST_Distance`` on the spheroid, for the k kept only.
+    """``nearest``: one walk over both positions in distance order. Per branch (fresh current
+    locations, home bases) the GiST index is walked in KNN order (``<->`` in ORDER BY with a
+    constant point) over at most ``:scan`` technicians; the two ordered walks are merged
+    (Merge Append) and filtered lazily in distance order, so only as many technicians are
+    checked (radius, capacity, skills) as it takes to find ``:k`` eligible ones. The filters
+    sit outside the inner LIMIT so the planner cannot trade the ordered index scan for a
+    bitmap scan plus sort.
 
-    ``nth_current``/``nth_home`` are computed only for a branch that gave fewer than k: the
-    distance of its ``:scan``-th technician, so the caller knows whether to walk further."""
+    Two kinds of rows pass the filter without being candidates, so the walk can stop early
+    and the caller knows whether it saw everything: the first technicians beyond the radius
+    (everything after them in the merged order is farther still — the walk ends after at
+    most ``:k`` of them instead of running to ``:scan``), and a branch's ``:scan``-th
+    technician (``rn = :scan``): if that one comes back within the radius the walk limit was
+    reached before the answer was complete, and the caller walks further. The outer query
+    drops neither — the caller does — and computes the columns only for the rows kept.
+    The radius test uses the KNN (sphere) distance the scan orders by; the distance
+    reported is ``ST_Distance`` on the spheroid."""
     elig = _ELIGIBLE_FILTER if eligible_only else ""
-    inner_cols = f"t.id, t.max_open_work_orders, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d"
     branches = []
     for which in ("current", "home"):
-        inner = _branch_sql(which, inner_cols, "LIMIT :scan")
-        branches.append(f"""
-      (SELECT t.id, t.pos, t.knn_d, '{which}' AS branch
-         FROM ({inner}) t
-        WHERE t.knn_d <= :radius {elig}
-        LIMIT :k)""")
+        pos = "t.current_location" if which == "current" else "t.home_base"
+        cols = (f"t.id, t.max_open_work_orders, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d, "
+                f"row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
+        branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
     return f"""
-    WITH u AS ({branches[0]}
-            UNION ALL
-            {branches[1]}),
-    m AS (SELECT count(*) FILTER (WHERE branch = 'current') AS n_current,
-                 count(*) FILTER (WHERE branch = 'home') AS n_home FROM u)
-    SELECT m.n_current, m.n_home,
-           CASE WHEN m.n_current < :k THEN {_nth_sql("current")} END AS nth_current,
-           CASE WHEN m.n_home < :k THEN {_nth_sql("home")} END AS nth_home,
-           c.*
-      FROM m LEFT JOIN LATERAL (
-        SELECT {_TECH_COLUMNS},
-               ST_Distance(n.pos, {_POINT}) AS distance_m,
-               ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
-          FROM (SELECT * FROM u ORDER BY u.knn_d, u.id LIMIT :k) n
-          JOIN technicians t ON t.id = n.id
-      ) c ON true
-     ORDER BY c.distance_m, c.id
+    SELECT n.rn, n.knn_d, {_TECH_COLUMNS},
+           ST_Distance(n.pos, {_POINT}) AS distance_m,
+           ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
+      FROM (SELECT t.id, t.pos, t.knn_d, t.rn
+              FROM ({branches[0]}
+                    UNION ALL
+                    {branches[1]}) t
+             WHERE (t.knn_d <= :radius {elig}) OR t.knn_d > :radius OR t.rn = :scan
+             ORDER BY t.knn_d
+             LIMIT :k) n
+      JOIN technicians t ON t.id = n.id AND t.organization_id = :org
+     ORDER BY n.knn_d > :radius, distance_m, t.id
     """
 
 
@@ -378,13 +381,14 @@ def fetch_candidates(
         sql = _stmt(_knn_sql(eligible_only))
         while True:
             rows = uow.session.execute(sql, params).all()
-            # A branch that gave fewer than k may have stopped at its walk limit while
-            # technicians within the radius remain: walk further (rare; exact either way).
-            head = rows[0]
-            if not any(nth is not None and nth <= radius_m for nth in (head.nth_current, head.nth_home)):
+            # A branch's scan-th technician comes back when its walk limit was reached before
+            # k were found: if it is still within the radius, walk further (rare; exact).
+            if not any(r.rn == params["scan"] and r.knn_d <= radius_m for r in rows):
                 break
             params["scan"] *= 8
-        return _facts_from_rows([r for r in rows if r.id is not None], required_skills, radius_m, hours_out)
+        # Rows beyond the radius only marked where the walk could stop.
+        rows = [r for r in rows if r.knn_d <= radius_m]
+        return _facts_from_rows(rows, required_skills, radius_m, hours_out)
     if strategy == AssignmentLogic.SKILL_MATCH and required_skills:
         order_by = ("(SELECT coalesce(sum((c.skills ->> s)::int), 0) FROM unnest(CAST(:req AS text[])) s) DESC, "
                     "c.open_jobs, c.id")
