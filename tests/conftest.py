@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
@@ -91,6 +92,51 @@ def make_org(uow, *, slug: str = "acme", name: str = "Acme Field Services", time
         org_id = org.id
         uow.commit()
     return Actor(organization_id=org_id, name=f"admin@{slug}", is_admin=True)
+
+
+@contextmanager
+def acting_as(uow_factory, actor, *, strict: bool = True):
+    """Act for ``actor``'s organization inside the block.
+
+    Connected as a superuser (the default) this changes nothing. Connected as a
+    dispatcher (``DESK_TEST_AS_DISPATCHER=1``) the test connection is the first
+    organization's dispatcher, who can neither see nor write another organization's
+    rows; tests that set up a second organization do that set-up as its own dispatcher.
+    """
+    from tests import dispatcher_mode
+
+    if not dispatcher_mode.ENABLED:
+        yield
+        return
+    with dispatcher_mode.acting_as(uow_factory, actor, strict=strict):
+        yield
+
+
+def url_as(url: str, org) -> str:
+    """A ``fresh_db`` URL for ``org`` (an Actor or a slug): unchanged as a superuser;
+    connected as a dispatcher, the login of that organization's dispatcher."""
+    from tests import dispatcher_mode
+
+    return dispatcher_mode.url_as(url, org) if dispatcher_mode.ENABLED else url
+
+
+def connected_as_dispatcher() -> bool:
+    """True when the suite runs connected as a dispatcher (DESK_TEST_AS_DISPATCHER=1)."""
+    from tests import dispatcher_mode
+
+    return dispatcher_mode.ENABLED
+
+
+@contextmanager
+def as_superuser(connection):
+    """Administrator-only set-up (ANALYZE …) on the test connection, in either mode."""
+    from tests import dispatcher_mode
+
+    if not dispatcher_mode.ENABLED:
+        yield
+        return
+    with dispatcher_mode.as_superuser(connection):
+        yield
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ row-level security) for the code under test:
   creates decides the identity: a later ``make_org`` creates its organization (as the
   superuser) and a dispatcher for it, then switches back. A test that works with two
   organizations over one connection therefore sees only the first one's rows — as a
-  real workstation would.
+  real workstation would — and acts for the other one inside ``acting_as(uow_factory,
+  actor)`` (conftest), which switches the connection to that organization's dispatcher
+  and back: two workstations, taking turns on one connection.
 * ``fresh_db``: the URL logs in as a dispatcher role of its own (no superuser at all);
   ``make_org`` creates the organization over a separate superuser connection and maps
   that role to the first organization (later ones get roles of their own). The roles
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -32,6 +35,8 @@ ENABLED = os.environ.get("DESK_TEST_AS_DISPATCHER", "") not in ("", "0", "false"
 
 _fresh_roles: dict[str, str] = {}  # database name -> its dispatcher login role
 _admin_url: dict[str, str] = {}
+_org_roles: dict[tuple[str, int], str] = {}  # (database, organization id) -> its role on the test connection
+_fresh_org_roles: dict[tuple[str, int], str] = {}  # (database, organization id) -> login role
 
 
 def _q(name: str) -> str:
@@ -54,6 +59,8 @@ def cleanup_fresh(test_server, url: str) -> None:
     db = make_url(url).database
     role = _fresh_roles.pop(db, None)
     _admin_url.pop(db, None)
+    for key in [k for k in _fresh_org_roles if k[0] == db]:
+        del _fresh_org_roles[key]
     if role is None:
         return
     eng = create_engine(test_server.admin_url, poolclass=NullPool)
@@ -97,7 +104,52 @@ def _make_org_on_test_connection(uow, *, slug: str, name: str, timezone: str) ->
                    "VALUES (:o, :r, :n, true)"), {"o": org.id, "r": role, "n": f"admin@{slug}"})
     target = role if previous == superuser else previous
     s.execute(text(f"SET SESSION AUTHORIZATION {_q(target)}"))
+    _org_roles[(s.connection().engine.url.database, org.id)] = role
     return org.id
+
+
+@contextmanager
+def acting_as(uow_factory, actor, *, strict: bool = True):
+    """Inside the block the test connection is ``actor``'s organization's dispatcher.
+
+    ``strict=False``: an organization not made on the test connection (a ``fresh_db``
+    test, whose URL already logs in as that organization's dispatcher) changes nothing.
+    """
+    with uow_factory() as uow:
+        db = uow.session.connection().engine.url.database
+    role = _org_roles.get((db, actor.organization_id))
+    if role is None and not strict:
+        yield
+        return
+    if role is None:
+        raise AssertionError(f"organization {actor.organization_id} was not made by make_org on the test "
+                             "connection (fresh_db tests connect per organization instead)")
+    previous = _switch(uow_factory, role)
+    try:
+        yield
+    finally:
+        _switch(uow_factory, previous)
+
+
+@contextmanager
+def as_superuser(connection):
+    """Set-up that only an administrator may do (ANALYZE, …) on the test connection."""
+    previous = connection.execute(text("SELECT session_user::text")).scalar_one()
+    connection.execute(text("RESET SESSION AUTHORIZATION"))
+    try:
+        yield
+    finally:
+        connection.execute(text(f"SET SESSION AUTHORIZATION {_q(previous)}"))
+
+
+def _switch(uow_factory, role: str) -> str:
+    uow = uow_factory()
+    with uow:
+        s = uow.session
+        previous = s.execute(text("SELECT session_user::text")).scalar_one()
+        s.execute(text(f"SET SESSION AUTHORIZATION {_q(role)}"))
+        uow.commit()
+    return previous
 
 
 def _make_org_for_fresh_db(db: str, *, slug: str, name: str, timezone: str) -> int:
@@ -116,4 +168,18 @@ def _make_org_for_fresh_db(db: str, *, slug: str, name: str, timezone: str) -> i
                               "VALUES (:o, :r, :n, true)"), {"o": org_id, "r": role, "n": f"admin@{slug}"})
     finally:
         eng.dispose()
+    _fresh_org_roles[(db, org_id)] = role
+    _fresh_org_roles[(db, slug)] = role
     return org_id
+
+
+def url_as(url: str, org) -> str:
+    """``url`` (a fresh_db URL) logging in as the dispatcher of ``org`` (an Actor or a slug)."""
+    from desk_desktop.services.session_info import dispatcher_url
+
+    db = make_url(url).database
+    key = org if isinstance(org, str) else org.organization_id
+    role = _fresh_org_roles.get((db, key))
+    if role is None:
+        raise AssertionError(f"organization {key!r} was not made by make_org in {db}")
+    return dispatcher_url(_admin_url[db], role)

@@ -38,13 +38,14 @@ class Seed:
 def seed(uow_factory, *, slug: str = "acme", technicians: int = 1, customers: int = 1, rule: bool = True,
          notify_customer: bool = True, notify_technician: bool = True, max_open: int = 1000,
          tech_email: bool = True, customer_email: bool = True, auto_schedule: bool = True) -> Seed:
-    from tests.conftest import make_org
+    from tests.conftest import acting_as, make_org
 
-    # Through make_org, so the suite also runs connected as a dispatcher (DESK_TEST_AS_DISPATCHER=1).
+    # Through make_org, so the suite also runs connected as a dispatcher (DESK_TEST_AS_DISPATCHER=1);
+    # a second organization is set up by its own dispatcher.
     org_actor = make_org(uow_factory(), slug=slug, name="Acme Field Services")
     o = org_actor.organization_id
     uow = uow_factory()
-    with uow:
+    with acting_as(uow_factory, org_actor, strict=False), uow:
         s = uow.session
         techs = []
         for i in range(technicians):
@@ -90,8 +91,10 @@ def seed(uow_factory, *, slug: str = "acme", technicians: int = 1, customers: in
 def assigned_order(uow_factory, sd: Seed, *, technician_index: int = 0, notify_customer: bool = True,
                    notify_technician: bool = True, number: str = "TK-2026-00001") -> int:
     """A ticket and an order already assigned (and scheduled) to a technician, written with the ORM."""
+    from tests.conftest import acting_as
+
     uow = uow_factory()
-    with uow:
+    with acting_as(uow_factory, sd.actor, strict=False), uow:
         s = uow.session
         o = sd.actor.organization_id
         cust = s.get(Customer, sd.customer_ids[0])

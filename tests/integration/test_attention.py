@@ -8,6 +8,7 @@ from sqlalchemy import func, text, update
 from desk_desktop.db.models import Attachment, Blob, Notification, Ticket, WorkOrder
 from desk_desktop.services import attention
 from desk_desktop.services.tickets import create_ticket
+from tests.conftest import acting_as
 from tests.notify_seed import assigned_order, seed
 
 
@@ -32,9 +33,6 @@ def test_attention_lists_what_needs_a_person(uow_factory):
                            channel="email", recipient_kind="customer", recipient_address="ada@customers.example",
                            work_order_id=wo_id, subject="Your visit", body_text="…", status="dead", attempts=8,
                            last_error="gave up after 8 attempts: connection refused"))
-        s.add(Notification(organization_id=other.actor.organization_id, idempotency_key="y:dead",
-                           event="work_order.assigned", channel="email", recipient_kind="customer",
-                           work_order_id=wo_other, subject="Other org", body_text="…", status="dead", attempts=8))
         s.add(Notification(organization_id=sd.actor.organization_id, idempotency_key="x:waiting",
                            event="work_order.assigned", channel="email", recipient_kind="technician",
                            recipient_address="t@techs.example", work_order_id=wo_id, subject="Waiting",
@@ -46,6 +44,12 @@ def test_attention_lists_what_needs_a_person(uow_factory):
         s.add(Attachment(organization_id=sd.actor.organization_id, ticket_id=created.ticket.id, blob_id=blob.id,
                          original_name="invoice.pdf.exe", mime_type="text/plain", category="other",
                          uploaded_by="dispatcher"))
+        uow.commit()
+    with acting_as(uow_factory, other.actor), uow_factory() as uow:
+        uow.session.add(Notification(organization_id=other.actor.organization_id, idempotency_key="y:dead",
+                                     event="work_order.assigned", channel="email", recipient_kind="customer",
+                                     work_order_id=wo_other, subject="Other org", body_text="…", status="dead",
+                                     attempts=8))
         uow.commit()
 
     att = attention.list_attention(uow=uow_factory(), actor=sd.actor)
@@ -76,6 +80,7 @@ def test_attention_lists_what_needs_a_person(uow_factory):
         uow.commit()
     assert attention.list_attention(uow=uow_factory(), actor=sd.actor).unassigned == ()
     # The other organization sees only its own dead notification.
-    other_att = attention.list_attention(uow=uow_factory(), actor=other.actor)
+    with acting_as(uow_factory, other.actor):
+        other_att = attention.list_attention(uow=uow_factory(), actor=other.actor)
     assert [d.subject for d in other_att.dead_notifications] == ["Other org"]
     assert other_att.quarantined == () and other_att.unassigned == ()

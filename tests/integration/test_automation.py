@@ -90,10 +90,11 @@ def test_auto_schedule_lands_at_now_plus_offset(uow_factory, org):
 
 
 def test_rules_of_another_organization_are_ignored(uow_factory, org):
-    from tests.conftest import make_org
+    from tests.conftest import acting_as, make_org
 
     other = make_org(uow_factory(), slug="other")
-    add_rule(uow_factory(), other, name="theirs")
+    with acting_as(uow_factory, other):
+        add_rule(uow_factory(), other, name="theirs")
     cust = add_customer(uow_factory(), org)
     _, created = create_ticket_with_automation(uow_factory(), org, customer_id=cust)
     assert created is None

@@ -19,6 +19,7 @@ from desk_desktop.services.notifications import (
     MAX_ATTEMPTS,
     NotificationNotRetryable,
 )
+from tests.conftest import acting_as
 from tests.notify_seed import assigned_order, seed
 from tests.smtp_recorder import SmtpRecorder, free_port
 
@@ -141,7 +142,7 @@ def test_another_organization_cannot_block_a_notification_by_pre_inserting_its_k
         key = (f"work_order.assigned:wo{wo_id}:t{wo.technician_id}@"
                f"{notifications._iso(wo.assigned_at)}:technician{wo.technician_id}:email")
     other = seed(uow_factory, slug="rival", technicians=1, rule=False)
-    with uow_factory() as uow:  # the rival org squats on the key the victim will use
+    with acting_as(uow_factory, other.actor), uow_factory() as uow:  # the rival squats on the victim's key
         uow.session.add(Notification(organization_id=other.actor.organization_id, idempotency_key=key,
                                      event=EVENT_ASSIGNED, channel="email", recipient_kind="technician",
                                      subject="squat", body_text="squat"))

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from desk_desktop.cli import main
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services.rules import RuleDraft, create_rule
-from tests.conftest import make_org
+from tests.conftest import connected_as_dispatcher, make_org, url_as
 from tests.integration.workorder_helpers import add_customer, insert_ticket
 
 
@@ -99,10 +99,15 @@ def test_rules_replay_human_and_other_org(db, capsys):
     url, _ = db
     code, out, _ = run(capsys, url, "rules", "replay", "--org", "acme", "--days", "30")
     assert code == 0 and "Replay of 3 ticket(s)" in out and "nothing was written" in out
-    code, out, _ = run(capsys, url, "rules", "replay", "--org", "globex", "--days", "30", "--json")
+    code, out, _ = run(capsys, url_as(url, "globex"), "rules", "replay", "--org", "globex", "--days", "30", "--json")
     assert code == 0 and json.loads(out)["tickets_considered"] == 0
     code, _, err = run(capsys, url, "rules", "replay", "--org", "nope", "--days", "30")
-    assert code == 1 and "no organization 'nope'" in err
+    if connected_as_dispatcher():  # a dispatcher's login belongs to one organization
+        assert code == 1 and "You are a dispatcher of 'acme', not of 'nope'" in err
+        code, _, err = run(capsys, url, "rules", "replay", "--org", "globex", "--days", "30")
+        assert code == 1 and "not of 'globex'" in err
+    else:
+        assert code == 1 and "no organization 'nope'" in err
 
 
 def test_rules_list(db, capsys):
