@@ -161,6 +161,29 @@ def test_docx_is_not_plain_zip_only_when_looking_inside():
     assert sniffing.sniff(fake, seekable=io.BytesIO(fake)) == "application/zip"
 
 
+def _legacy_xls(rows: int) -> bytes:
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Parts")
+    for i in range(rows):
+        sheet.write(i, 0, f"Part {i:05d} — gasket, boiler model LX-{i % 40}")
+        sheet.write(i, 1, i * 1.25)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("rows", [50, 60_000])  # ~10 KiB and ~5 MiB (directory far past the sniffed head)
+def test_legacy_office_files_are_documents_without_a_mismatch(rows):
+    data = _legacy_xls(rows)
+    assert data[:8] == bytes.fromhex("d0cf11e0a1b11ae1")  # a real OLE2 compound file
+    got = sniffing.sniff(data[: sniffing.HEAD_BYTES], seekable=io.BytesIO(data), complete=len(data) <= sniffing.HEAD_BYTES)
+    assert ft.category_of(got) == "document", got
+    assert not ft.extension_mismatch("price list.xls", got)
+    assert ft.refusal_reason("price list.xls", got) is None
+
+
 def test_truncated_zip_stays_a_zip_or_unknown():
     data = samples.plain_zip()
     head = data[:40]
