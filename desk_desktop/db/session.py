@@ -69,6 +69,7 @@ class UnitOfWork:
         self._depth = 0
         self._committed = False
         self._changes: list[Change] = []
+        self._finish: Callable[[list[str]], Iterable[Change]] | None = None
         self.session: Session = None  # type: ignore[assignment]
 
     def __enter__(self) -> "UnitOfWork":
@@ -76,6 +77,7 @@ class UnitOfWork:
             self.session = self._session_factory()
             self._committed = False
             self._changes = []
+            self._finish = None
         self._depth += 1
         return self
 
@@ -109,7 +111,11 @@ class UnitOfWork:
         if self._depth > 1:
             return  # the outermost block commits
         payloads = list(dict.fromkeys(change.payload() for change in self._changes))  # unique, in order
-        if len(payloads) == 1:
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            # It sends the NOTIFYs and COMMIT itself; the changes it returns were notified by it.
+            self._changes[0:0] = list(finish(payloads))
+        elif len(payloads) == 1:
             self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payloads[0]})
         elif payloads:  # one round trip for all of them
             self.session.execute(
@@ -118,6 +124,16 @@ class UnitOfWork:
             )
         self.session.commit()
         self._committed = True
+
+    def finish_with(self, finish: Callable[[list[str]], Iterable[Change]]) -> None:
+        """Let the outermost ``commit()`` end the transaction through ``finish(payloads)``,
+        which must send ``NOTIFY desk_changes`` for each payload and then ``COMMIT`` at the
+        driver — e.g. in one round trip with the transaction's last statements. It returns
+        the changes it recorded and notified itself (they go to the commit listeners,
+        ahead of the recorded ones). Only for a unit of work that owns its transaction."""
+        if self._depth != 1:
+            raise RuntimeError("finish_with() only in the outermost 'with uow:' block")
+        self._finish = finish
 
     def flush(self) -> None:
         self.session.flush()

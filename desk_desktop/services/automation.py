@@ -199,21 +199,29 @@ def active_rules(uow: UnitOfWork, organization_id: int, fingerprint: str | None 
 
 def on_ticket_created(
     *, uow: UnitOfWork, actor: Actor, ticket: Ticket, customer_type: str | None, now: datetime | None = None,
-    rules_fingerprint: str | None = None,
-) -> WorkOrderCreated | None:
+    rules_fingerprint: str | None = None, defer_insert: bool = False,
+) -> WorkOrderCreated | PlannedWorkOrder | None:
     """Evaluate the active rules for a freshly flushed ticket; create the work order of the
     first matching rule (or nothing). Runs inside the caller's transaction.
 
     ``rules_fingerprint``: the value of ``RULES_FINGERPRINT_SQL`` read in this transaction
     (the ticket service reads it with the ticket insert); when it matches the process
-    cache the rules are not read again. Without it the rules are always read."""
+    cache the rules are not read again. Without it the rules are always read.
+
+    ``defer_insert``: decide only, write nothing — return the ``PlannedWorkOrder`` (or
+    None); the caller must execute its statement in this same transaction before commit
+    (the ticket service sends it together with the number and COMMIT in one round trip)."""
     with uow:
         rules = active_rules(uow, ticket.organization_id, rules_fingerprint)
         winner = rules.compiled.match(ticket_facts(ticket, customer_type))
         if winner is None:
             uow.commit()
             return None
-        result = _insert_work_order(uow=uow, actor=actor, ticket=ticket, rule=rules.templates[winner.id], now=now)
+        planned = plan_work_order(actor=actor, ticket=ticket, rule=rules.templates[winner.id], now=now)
+        if defer_insert:
+            uow.commit()
+            return planned
+        result = _insert_work_order(uow=uow, planned=planned)
         uow.commit()
         return result
 
@@ -239,12 +247,46 @@ WITH w AS (
 SELECT id FROM w
 """
 
+# The same statement that also sends the work order's change notification (the payload
+# ``Change("work_order", id, org, "created").payload()`` would give): for callers that send
+# it right before COMMIT, when the new id is not known in Python yet.
+INSERT_WORK_ORDER_NOTIFY_SQL = _INSERT_WORK_ORDER_SQL.replace(
+    "SELECT id FROM w",
+    "SELECT w.id, pg_notify(%(channel)s, '{\"e\":\"work_order\",\"id\":' || w.id::text || ',\"org\":' "
+    "|| CAST(%(org)s AS bigint)::text || ',\"a\":\"created\"}') FROM w",
+)
 
-def _insert_work_order(
-    *, uow: UnitOfWork, actor: Actor, ticket: Ticket, rule: RuleTemplate, now: datetime | None
-) -> WorkOrderCreated:
-    """Insert the work order the rule's template describes for this ticket, and its audit
-    row, in one statement straight through the driver (same transaction; no ORM unit of work)."""
+
+@dataclass(frozen=True)
+class PlannedWorkOrder:
+    """The work order a rule decided on for a ticket, not yet written: ``params`` for
+    ``_INSERT_WORK_ORDER_SQL`` / ``INSERT_WORK_ORDER_NOTIFY_SQL``; ``created(id)`` is the
+    result once the statement ran."""
+
+    organization_id: int
+    rule: RuleTemplate
+    params: dict
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+
+    def created(self, work_order_id: int) -> WorkOrderCreated:
+        rule = self.rule
+        return WorkOrderCreated(
+            work_order_id=work_order_id,
+            number=work_order_number(work_order_id),
+            rule_id=rule.id,
+            rule_name=rule.name,
+            work_type=rule.wo_type,
+            priority=rule.wo_priority,
+            auto_assign=bool(rule.auto_assign),
+            assignment_logic=rule.assignment_logic if rule.auto_assign else None,
+            scheduled_start=self.scheduled_start,
+            scheduled_end=self.scheduled_end,
+        )
+
+
+def plan_work_order(*, actor: Actor, ticket: Ticket, rule: RuleTemplate, now: datetime | None) -> PlannedWorkOrder:
+    """The work order (and its audit row) the rule's template describes for this ticket."""
     now = now or _utcnow()
     scheduled_start = scheduled_end = None
     if rule.auto_schedule:
@@ -290,6 +332,14 @@ def _insert_work_order(
         "summary_tail": f" created from {source_text} by rule '{rule.name}'",
         "details": json.dumps(details),
     }
+    return PlannedWorkOrder(organization_id=ticket.organization_id, rule=rule, params=params,
+                            scheduled_start=scheduled_start, scheduled_end=scheduled_end)
+
+
+def _insert_work_order(*, uow: UnitOfWork, planned: PlannedWorkOrder) -> WorkOrderCreated:
+    """Insert the planned work order and its audit row, in one statement straight through
+    the driver (same transaction; no ORM unit of work)."""
+    params = planned.params
     session = uow.session
     session.flush()  # anything the ORM holds (e.g. the ticket) goes first, as before
     with session.connection().connection.driver_connection.cursor() as cur:
@@ -300,19 +350,8 @@ def _insert_work_order(
             # is how "never two orders per ticket" is enforced).
             raise IntegrityError(_INSERT_WORK_ORDER_SQL, params, exc) from exc
         wo_id = cur.fetchone()[0]
-    uow.record_change("work_order", wo_id, ticket.organization_id, "created")
-    return WorkOrderCreated(
-        work_order_id=wo_id,
-        number=work_order_number(wo_id),
-        rule_id=rule.id,
-        rule_name=rule.name,
-        work_type=rule.wo_type,
-        priority=rule.wo_priority,
-        auto_assign=bool(rule.auto_assign),
-        assignment_logic=rule.assignment_logic if rule.auto_assign else None,
-        scheduled_start=scheduled_start,
-        scheduled_end=scheduled_end,
-    )
+    uow.record_change("work_order", wo_id, planned.organization_id, "created")
+    return planned.created(wo_id)
 
 
 def customer_type_of(uow: UnitOfWork, ticket: Ticket) -> str | None:

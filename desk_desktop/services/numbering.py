@@ -17,6 +17,7 @@ How a number is taken (see DESIGN.md "Numbering"):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,6 +49,8 @@ __all__ = [
     "set_next_number",
     "load_numbering_context",
     "assign_number",
+    "assign_number_and_commit",
+    "owns_transaction",
 ]
 
 
@@ -174,31 +177,27 @@ def owns_transaction(uow: UnitOfWork) -> bool:
     return isinstance(uow.session.bind, Engine)
 
 
-def assign_number(
-    *,
-    uow: UnitOfWork,
-    ctx: NumberingContext,
-    ticket_id: int,
-    now: datetime | None = None,
-    and_commit: bool = False,
-) -> AssignedNumber:
-    """Give the (already inserted) ticket its number. Call it last, right before commit.
-
-    With ``and_commit`` (only when this unit of work owns the transaction and is about to
-    commit it) the statement and ``COMMIT`` go to the server in ONE round trip: the
-    counter's row lock is then held only while the server runs them, never while this
-    process waits for a CPU between two round trips — on a busy machine that wait is what
-    would otherwise dominate how long every other writer is kept waiting."""
+def _assign_params(ctx: NumberingContext, ticket_id: int, now: datetime | None) -> dict:
     local = local_time(_now(now), ctx.timezone)
-    params = {
+    return {
         "org": ctx.organization_id,
         "period": period_key(ctx.format.reset_policy, local),
         "head": number_head(ctx.format, local),
         "pad": ctx.format.padding,
         "ticket_id": ticket_id,
     }
-    if and_commit:
-        return _assign_and_commit(uow, params)
+
+
+def assign_number(
+    *,
+    uow: UnitOfWork,
+    ctx: NumberingContext,
+    ticket_id: int,
+    now: datetime | None = None,
+) -> AssignedNumber:
+    """Give the (already inserted) ticket its number. Call it last, right before commit
+    (inside a caller's transaction; see ``assign_number_and_commit`` for the usual case)."""
+    params = _assign_params(ctx, ticket_id, now)
     from sqlalchemy.exc import IntegrityError
 
     try:
@@ -213,32 +212,82 @@ def assign_number(
     return AssignedNumber(number=row.number, value=row.value, created_at=row.created_at, updated_at=row.updated_at)
 
 
-_ASSIGN_AND_COMMIT_TEMPLATE = re.sub(
-    r":(org|period|head|pad|ticket_id)\b", lambda m: "{" + m.group(1) + "}", str(_ASSIGN_SQL.text)
-) + ";\nCOMMIT"
+# _ASSIGN_SQL in the driver's placeholder style (run straight through psycopg), sending the
+# transaction's change notifications too (``pg_notify`` for each payload, in order; before
+# COMMIT, as ``UnitOfWork.commit`` would): one statement less per ticket. One payload (the
+# usual case) is passed as text, several as an array.
+def _with_notify(notify_cte: str) -> str:
+    return re.sub(r"(?<!:):(org|period|head|pad|ticket_id)\b", r"%(\1)s", str(_ASSIGN_SQL.text)).replace(
+        "    WITH c AS (", f"    WITH n AS (\n        {notify_cte}\n    ), c AS ("
+    ).replace("      FROM c\n", "      FROM c, n\n")
 
 
-def _assign_and_commit(uow: UnitOfWork, params: dict) -> AssignedNumber:
+_ASSIGN_NOTIFY_ONE_SQL = _with_notify("SELECT pg_notify(%(channel)s, %(payload)s) AS sent")
+_ASSIGN_NOTIFY_MANY_SQL = _with_notify(
+    "SELECT count(pg_notify(%(channel)s, p.payload)) AS sent "
+    "FROM unnest(CAST(%(payloads)s AS text[])) WITH ORDINALITY AS p(payload, i)"
+)
+
+
+def assign_number_and_commit(
+    *,
+    uow: UnitOfWork,
+    ctx: NumberingContext,
+    ticket_id: int,
+    now: datetime | None = None,
+    notify: tuple[str, Sequence[str]],
+    before: Sequence[tuple[str, dict]] = (),
+) -> tuple[AssignedNumber, list[tuple | None]]:
+    """Run the ``before`` statements, send the change notifications ``notify`` (channel,
+    payloads), take the number (the counter statement) and COMMIT — in ONE round trip (a
+    psycopg pipeline: the statements are sent without waiting for each other and the server
+    runs them back to back). Returns the number and the first row of each ``before``
+    statement. Only when the unit of work owns its transaction (``owns_transaction``) and
+    is committing it now (``UnitOfWork.finish_with``).
+
+    The counter's row lock is taken by the last statement before COMMIT and held only while
+    the server runs those two — never while this process waits for a CPU between two round
+    trips (on a busy machine that wait would otherwise dominate how long every other
+    writer is kept waiting). A failing statement aborts the rest, COMMIT included; the
+    unit of work then rolls back (nothing is written, no number is used)."""
     import psycopg
-    from psycopg import sql as pgsql
+    from sqlalchemy.exc import DBAPIError
 
+    params = _assign_params(ctx, ticket_id, now)
+    channel, payloads = notify
+    params["channel"] = channel
+    if len(payloads) == 1:
+        assign_sql, params["payload"] = _ASSIGN_NOTIFY_ONE_SQL, payloads[0]
+    else:
+        assign_sql, params["payloads"] = _ASSIGN_NOTIFY_MANY_SQL, list(payloads)
     driver = uow.session.connection().connection.driver_connection
-    # Values are rendered as literals by psycopg (a multi-statement simple query takes no
-    # parameters); all of them are integers or validated number parts.
-    query = pgsql.SQL(_ASSIGN_AND_COMMIT_TEMPLATE).format(**{k: pgsql.Literal(v) for k, v in params.items()})
-    with driver.cursor() as cur:
-        try:
-            cur.execute(query, prepare=False)
-        except psycopg.errors.UniqueViolation as exc:
+    statement, statement_params = assign_sql, params
+    try:
+        with driver.pipeline():
+            cursors = []
+            for query, query_params in before:
+                statement, statement_params = query, query_params
+                cur = driver.cursor()
+                cur.execute(query, query_params)
+                cursors.append(cur)
+            statement, statement_params = assign_sql, params
+            assign = driver.cursor()
+            assign.execute(assign_sql, params)
+            statement, statement_params = "COMMIT", None
+            driver.cursor().execute("COMMIT")
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.errors.UniqueViolation):
             conflict = _conflict(exc)
             if conflict is not None:
                 raise conflict from exc
-            raise
-        row = cur.fetchone()
+        # The same exception types as a statement run through the session.
+        raise DBAPIError.instance(statement, statement_params, exc, psycopg.Error) from exc
+    rows = [cur.fetchone() if cur.description is not None else None for cur in cursors]
+    row = assign.fetchone()
     if row is None:  # pragma: no cover - the ticket row was inserted in this transaction
         raise DeskError("The ticket to number was not found.")
     number, value, created_at, updated_at = row
-    return AssignedNumber(number=number, value=value, created_at=created_at, updated_at=updated_at)
+    return AssignedNumber(number=number, value=value, created_at=created_at, updated_at=updated_at), rows
 
 
 def _require_admin(actor: Actor) -> None:

@@ -20,10 +20,10 @@ from typing import Any
 
 from geoalchemy2 import WKTElement
 from psycopg.rows import namedtuple_row
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from desk_desktop.db.models import Customer, Ticket
-from desk_desktop.db.session import UnitOfWork
+from desk_desktop.db.session import NOTIFY_CHANNEL, Change, UnitOfWork
 from desk_desktop.domain.enums import Category, Priority, TicketStatus
 from desk_desktop.services import automation, numbering
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
@@ -477,8 +477,8 @@ def create_ticket(
     org = actor.organization_id
 
     # Called inside a caller's open transaction, the caller wants the number now; otherwise
-    # the number is taken inside COMMIT itself (after the change notifications), so the
-    # counter's row lock is held for nothing but that one statement and the commit.
+    # the number is taken in the round trip that commits (after the change notifications),
+    # so the counter's row lock is held for nothing but that one statement and the commit.
     nested = uow.in_transaction
     if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
         raise TicketInvalid("A customer is required.", "customer")
@@ -540,32 +540,43 @@ def create_ticket(
         ticket = _NewTicket(id=ticket_id, organization_id=org, number=params["provisional"], customer_id=customer.id,
                             category=category, priority=priority, tags=list(tag_tuple))
 
-        # Rules -> work order, in this same transaction (every creation path runs it).
+        # Rules -> work order, in this same transaction (every creation path runs it). When
+        # this unit of work owns the transaction, the work order is only decided here and
+        # written in the last round trip, together with the number and COMMIT.
+        fast = not nested and numbering.owns_transaction(uow)
         work_order = automation.on_ticket_created(
             uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now,
-            rules_fingerprint=row.rules_fp,
+            rules_fingerprint=row.rules_fp, defer_insert=fast,
         )
         uow.record_change("ticket", ticket_id, org, "created")
         session.flush()  # anything automation left pending goes now, not under the counter lock
-        box: dict[str, numbering.AssignedNumber] = {}
+        if fast:
+            planned = work_order
+            box: dict[str, Any] = {}
 
-        def take_number(_session=None, and_commit: bool = False) -> None:
-            # LAST statement before COMMIT: take the counter and write the number.
-            box["assigned"] = numbering.assign_number(
-                uow=uow, ctx=ctx, ticket_id=ticket_id, now=now, and_commit=and_commit
-            )
+            def finish(payloads: list[str]) -> list[Change]:
+                # The work order (+ its audit row and notification), the change
+                # notifications, the number (the counter: LAST statement) and COMMIT, in
+                # one round trip.
+                before = []
+                if planned is not None:
+                    before.append((automation.INSERT_WORK_ORDER_NOTIFY_SQL,
+                                   {**planned.params, "channel": NOTIFY_CHANNEL}))
+                box["assigned"], rows = numbering.assign_number_and_commit(
+                    uow=uow, ctx=ctx, ticket_id=ticket_id, now=now, notify=(NOTIFY_CHANNEL, payloads), before=before)
+                if planned is None:
+                    return []
+                box["work_order"] = planned.created(rows[0][0])
+                return [Change("work_order", rows[0][0], org, "created")]
 
-        if nested:
-            take_number()
+            uow.finish_with(finish)
+            uow.commit()
+            assigned = box["assigned"]
+            work_order = box.get("work_order")
         else:
-            # Runs inside uow.commit(), after the change notifications were queued; when
-            # this unit of work owns the transaction the COMMIT rides along with it.
-            and_commit = numbering.owns_transaction(uow)
-            event.listen(session, "before_commit", lambda s: take_number(s, and_commit), once=True)
-        uow.commit()
-        if "assigned" not in box:  # pragma: no cover - commit() always runs the hook
-            raise DeskError("The ticket number was not assigned.")
-        assigned = box["assigned"]
+            # Inside a caller's open transaction the caller wants the number now.
+            assigned = numbering.assign_number(uow=uow, ctx=ctx, ticket_id=ticket_id, now=now)
+            uow.commit()
         number = assigned.number
 
     summary = TicketSummary(

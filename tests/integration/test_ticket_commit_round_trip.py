@@ -1,0 +1,156 @@
+"""create_ticket when its unit of work owns the transaction (GUI, CLI, import): the work
+order, the change notifications, the number and COMMIT go to the server in one round trip.
+Real commits on a fresh database: what other workstations see must be exactly what the
+slower, statement-by-statement path gave."""
+
+from __future__ import annotations
+
+import json
+import select
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from desk_desktop.db.session import NOTIFY_CHANNEL, Change, UnitOfWorkFactory, make_engine
+from desk_desktop.services import automation
+from desk_desktop.services import tickets as svc
+from tests.conftest import make_org
+
+
+@pytest.fixture
+def shared(fresh_db):
+    engine = make_engine(fresh_db)
+    factory = UnitOfWorkFactory(engine)
+    actor = make_org(factory(), slug="acme")
+    from desk_desktop.db.models import Customer
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
+    uow = factory()
+    with uow:
+        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-1", name="Northwind",
+                                 customer_type="business"))
+        uow.commit()
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(name="HVAC", trigger_categories=("hvac",),
+                                                            wo_type="repair", wo_priority="high",
+                                                            wo_duration_minutes=60))
+    yield fresh_db, engine, factory, actor
+    engine.dispose()
+
+
+def _listen(url: str) -> psycopg.Connection:
+    conn = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+                           autocommit=True)
+    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    return conn
+
+
+def _received(conn: psycopg.Connection, expected: int, timeout: float = 10.0) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        select.select([conn.fileno()], [], [], 0.2)
+        got.extend(n.payload for n in conn.notifies(timeout=0, stop_after=0))
+    return got
+
+
+def _counts(engine, org_id: int) -> tuple[int, int, int, int | None]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(text("SELECT count(*) FROM tickets WHERE organization_id = :o"), {"o": org_id}).scalar_one(),
+            conn.execute(text("SELECT count(*) FROM work_orders WHERE organization_id = :o"),
+                         {"o": org_id}).scalar_one(),
+            conn.execute(text("SELECT count(*) FROM audit_log WHERE organization_id = :o AND entity IN "
+                              "('ticket', 'work_order')"), {"o": org_id}).scalar_one(),
+            conn.execute(text("SELECT max(next_value) FROM ticket_number_counters WHERE organization_id = :o"),
+                         {"o": org_id}).scalar_one(),
+        )
+
+
+def test_notifications_and_commit_listeners_see_the_ticket_and_its_work_order(shared):
+    url, engine, factory, actor = shared
+    heard: list[tuple[Change, ...]] = []
+    factory.add_commit_listener(heard.append)
+    listener = _listen(url)
+    try:
+        with_order = svc.create_ticket(uow=factory(), actor=actor, subject="Cold office", customer_ref="C-1",
+                                       category="hvac", priority="high")
+        without = svc.create_ticket(uow=factory(), actor=actor, subject="Printer", customer_ref="C-1",
+                                    category="hardware", priority="low")
+        payloads = _received(listener, 3)
+    finally:
+        listener.close()
+    org = actor.organization_id
+    wo_id = with_order.work_order.work_order_id
+    expected = [Change("work_order", wo_id, org, "created"), Change("ticket", with_order.ticket.id, org, "created"),
+                Change("ticket", without.ticket.id, org, "created")]
+    # Byte-for-byte the payloads UnitOfWork.commit sends, in the same order.
+    assert payloads == [c.payload() for c in expected]
+    assert [json.loads(p)["id"] for p in payloads] == [wo_id, with_order.ticket.id, without.ticket.id]
+    assert heard == [tuple(expected[:2]), (expected[2],)]
+    assert without.work_order is None and without.ticket.work_order_id is None
+
+
+def test_result_matches_what_is_stored(shared):
+    _url, engine, factory, actor = shared
+    created = svc.create_ticket(uow=factory(), actor=actor, subject="Cold office", customer_ref="C-1",
+                                category="hvac", priority="high", tags=("vip",))
+    stored = svc.get_ticket_or_raise(uow=factory(), actor=actor, number=created.ticket.number)
+    assert stored.summary() == created.ticket
+    wo = created.work_order
+    assert (wo.work_order_id, wo.number, wo.work_type, wo.priority, wo.rule_name) == (
+        stored.work_order.id, stored.work_order.number, "repair", "high", "HVAC")
+    history = svc.ticket_history(uow=factory(), actor=actor, ticket_id=created.ticket.id)
+    assert [h.action for h in history] == ["ticket.created", "work_order.created"]
+    assert history[1].summary == f"{wo.number} created from a new ticket by rule 'HVAC'"
+    assert _counts(engine, actor.organization_id) == (1, 1, 2, 2)
+
+
+def test_failing_work_order_insert_rolls_back_everything_and_uses_no_number(shared, monkeypatch):
+    """The work order statement fails inside the final round trip: nothing is committed
+    (COMMIT is skipped by the server), the error is the usual IntegrityError, the
+    connection stays usable and the next ticket gets the number the failed one would have."""
+    _url, engine, factory, actor = shared
+    first = svc.create_ticket(uow=factory(), actor=actor, subject="ok", customer_ref="C-1",
+                              category="hvac", priority="high")
+    before = _counts(engine, actor.organization_id)
+    real_plan = automation.plan_work_order
+
+    def bad_plan(**kw):
+        planned = real_plan(**kw)
+        return automation.PlannedWorkOrder(
+            organization_id=planned.organization_id, rule=planned.rule,
+            params={**planned.params, "duration": 5},  # breaks the duration_range check
+            scheduled_start=planned.scheduled_start, scheduled_end=planned.scheduled_end)
+
+    monkeypatch.setattr(automation, "plan_work_order", bad_plan)
+    heard: list = []
+    factory.add_commit_listener(heard.append)
+    with pytest.raises(IntegrityError, match="duration_range"):
+        svc.create_ticket(uow=factory(), actor=actor, subject="doomed", customer_ref="C-1",
+                          category="hvac", priority="high")
+    assert heard == []
+    assert _counts(engine, actor.organization_id) == before
+    monkeypatch.undo()
+    nxt = svc.create_ticket(uow=factory(), actor=actor, subject="next", customer_ref="C-1",
+                            category="hvac", priority="high")
+    assert int(nxt.ticket.number[-5:]) == int(first.ticket.number[-5:]) + 1
+    assert nxt.work_order is not None
+
+
+def test_nested_in_a_callers_transaction_numbers_at_once_and_commits_with_the_caller(shared):
+    _url, engine, factory, actor = shared
+    uow = factory()
+    with uow:
+        a = svc.create_ticket(uow=uow, actor=actor, subject="a", customer_ref="C-1", category="hvac",
+                              priority="high")
+        b = svc.create_ticket(uow=uow, actor=actor, subject="b", customer_ref="C-1", category="general",
+                              priority="low")
+        assert _counts(engine, actor.organization_id)[0] == 0  # not committed yet
+        uow.commit()
+    assert [a.ticket.number[-5:], b.ticket.number[-5:]] == ["00001", "00002"]
+    assert a.work_order is not None and b.work_order is None
+    assert _counts(engine, actor.organization_id) == (2, 1, 3, 3)
