@@ -251,7 +251,6 @@ def _knn_sql(eligible_only: bool) -> str:
     elig = _ELIGIBLE_FILTER if eligible_only else ""
     branches = []
     for which in ("current", "home"):
-        pos = "t.current_location" if which == "current" else "t.home_base"
         cols = (f"t.id, t.max_open_work_orders, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d, "
                 f"row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
         branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
@@ -561,11 +560,78 @@ class _Batch:
     pointers: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
     hours: dict[int, dict | None] = field(default_factory=dict)  # working hours of technicians seen
     audits: list[dict] | None = None  # deferred audit rows, written together at the end
+    # The assign job decides a whole claimed batch before writing it: the orders' changes
+    # stay in the session (no flush per order), the notifications and the round-robin
+    # pointer are written once at the end (``finish``). The candidate queries read the
+    # technicians' load from the database, so the load this batch has added and not yet
+    # written is kept here and added to what they report.
+    deferred: bool = False
+    load: dict[int, int] = field(default_factory=dict)  # technician -> open orders gained (+) / given up (-)
+    notices: list[tuple[int, str, int | None]] = field(default_factory=list)  # (work order, event, technician)
+    pointer_writes: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule -> (organization, technician)
+    now: datetime | None = None  # the job's "now" (written with the round-robin pointer)
 
     def write_audits(self, uow: UnitOfWork) -> None:
         for kw in self.audits or ():
             audit(uow, **kw)
         self.audits = [] if self.audits is not None else None
+
+    def sync(self, uow: UnitOfWork) -> None:
+        """Write the orders' pending changes, so the database's load counts are exact again."""
+        uow.session.flush()
+        self.load.clear()
+
+    def with_load(self, facts: list[TechFacts], *, eligible_only: bool, k: int,
+                  ordered_by_load: bool) -> tuple[list[TechFacts], bool]:
+        """The facts with this batch's unwritten load added. Technicians it has filled up are
+        left out when only eligible ones were asked for. Returns ``(facts, stale)``: stale when
+        the query may have left out someone who now belongs in the answer (it returned a full
+        ``k`` rows and dropped some, or ordered by load) — the caller then asks again after
+        ``sync``."""
+        out: list[TechFacts] = []
+        changed = dropped = False
+        for f in facts:
+            extra = self.load.get(f.technician_id, 0)
+            if extra:
+                changed = True
+                f = TechFacts(**{**f.__dict__, "open_jobs": f.open_jobs + extra})
+                if eligible_only and f.open_jobs >= f.max_open:
+                    dropped = True
+                    continue
+            out.append(f)
+        stale = len(facts) >= k and (dropped or (changed and ordered_by_load))
+        return out, stale
+
+    def finish(self, uow: UnitOfWork, actor: Actor) -> None:
+        """Write what the batch decided: the orders (one executemany UPDATE), the round-robin
+        pointers (once per rule), the notifications (one query, one insert), the audit rows."""
+        uow.session.flush()
+        self.load.clear()
+        for rule_id, (org_id, tech_id) in self.pointer_writes.items():
+            _write_pointer(uow, org_id, rule_id, tech_id, self.now)
+        self.pointer_writes.clear()
+        if self.notices:
+            from desk_desktop.services import notifications
+
+            notifications.enqueue_work_order_events(uow=uow, events=self.notices, actor=actor)
+            self.notices = []
+        self.write_audits(uow)
+
+
+def _fetch(uow: UnitOfWork, batch: _Batch | None, **kw: Any) -> list[TechFacts]:
+    """``fetch_candidates``, with the load a deferred batch has not written yet."""
+    if batch is None or not batch.deferred:
+        return fetch_candidates(uow, **kw)
+    if any(v < 0 for v in batch.load.values()):
+        batch.sync(uow)  # someone gave up an order: they may be eligible again, which the query must see
+    facts = fetch_candidates(uow, **kw)
+    if batch.load:
+        facts, stale = batch.with_load(facts, eligible_only=kw.get("eligible_only", True),
+                                       k=kw.get("k", MAX_CANDIDATES), ordered_by_load=kw.get("location") is None)
+        if stale:
+            batch.sync(uow)
+            facts = fetch_candidates(uow, **kw)
+    return facts
 
 
 def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: datetime, radius_km: float,
@@ -603,9 +669,9 @@ def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: dateti
     if effective == AssignmentLogic.NEAREST and location is not None:
         # Only the closest few matter (the winner plus the ones the explanation lists).
         k = min(k, NEAREST_K if eligible_only else NEAREST_K_ALL)
-    facts = fetch_candidates(uow, organization_id=wo.organization_id, location=location, required_skills=required,
-                             strategy=effective, now=now, radius_km=radius_km, eligible_only=eligible_only, k=k,
-                             last_technician_id=pointer_id, hours_out=batch.hours if batch is not None else None)
+    facts = _fetch(uow, batch, organization_id=wo.organization_id, location=location, required_skills=required,
+                   strategy=effective, now=now, radius_km=radius_km, eligible_only=eligible_only, k=k,
+                   last_technician_id=pointer_id, hours_out=batch.hours if batch is not None else None)
     ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
     return _Decision(effective, requested, fallback, ranked, location is not None, pointer_id, pointer_name)
 
@@ -654,6 +720,12 @@ def _notify(uow: UnitOfWork, wo: WorkOrder, event: str, actor: Actor | None, tec
     notifications.enqueue_work_order_event(uow=uow, work_order_id=wo_id, event=event, actor=actor, **kw)
 
 
+def _defer_notice(batch: _Batch, wo: WorkOrder, event: str, technician_id: int | None) -> None:
+    """``_notify`` for a deferred batch: queued with the batch's other notifications."""
+    if wo.notify_customer or wo.notify_technician:
+        batch.notices.append((wo.id, event, technician_id))
+
+
 def _schedule(uow: UnitOfWork, wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime,
               *, force: bool) -> dict | None:
     """Set scheduled_start/end when the order asks for it (or ``force``); returns the
@@ -674,8 +746,16 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
                       now: datetime, tz_name: str, schedule: bool, force_schedule: bool, manual: bool,
                       batch: _Batch | None = None) -> None:
     previous_tech = wo.technician_id
+    deferred = batch is not None and batch.deferred
     if previous_tech is not None and previous_tech != tech_id:
-        _notify(uow, wo, "work_order.unassigned", actor, technician_id=previous_tech)
+        if deferred:
+            _defer_notice(batch, wo, "work_order.unassigned", previous_tech)
+        else:
+            _notify(uow, wo, "work_order.unassigned", actor, technician_id=previous_tech)
+    if deferred:
+        if previous_tech is not None and wo.status in OPEN_STATUSES:
+            batch.load[previous_tech] = batch.load.get(previous_tech, 0) - 1
+        batch.load[tech_id] = batch.load.get(tech_id, 0) + 1
     if batch is not None and tech_id in batch.hours:
         tech_name = next((c["name"] for c in explanation.get("candidates", ())
                           if c.get("technician_id") == tech_id), None)
@@ -701,7 +781,8 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
     wo.unassigned_reason = None
     wo.assignment_explanation = explanation
     wo.updated_at = now
-    uow.session.flush()
+    if not deferred:
+        uow.session.flush()
     name = tech_name
     number = work_order_number(wo.id)
     summary = (f"{number} assigned to {name} by hand" if manual
@@ -719,7 +800,10 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
     # "assigned" tells the technician and announces the visit (who and when) to the customer;
     # a separate "scheduled" would announce the same visit again (the outbox would drop it as
     # a duplicate), so it is only sent when the schedule changes without a new assignment.
-    _notify(uow, wo, "work_order.assigned", actor)
+    if deferred:
+        _defer_notice(batch, wo, "work_order.assigned", None)
+    else:
+        _notify(uow, wo, "work_order.assigned", actor)
     uow.record_change("work_order", wo.id, wo.organization_id, "assigned")
 
 
@@ -734,9 +818,9 @@ def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: 
     required = list(wo.required_skills or ())
     if not elig:
         # For the reason, look at everybody nearby (not only the eligible ones).
-        everyone = fetch_candidates(uow, organization_id=wo.organization_id, location=location,
-                                    required_skills=required, strategy=d.strategy, now=now, radius_km=radius_km,
-                                    eligible_only=False, k=200)
+        everyone = _fetch(uow, batch, organization_id=wo.organization_id, location=location,
+                          required_skills=required, strategy=d.strategy, now=now, radius_km=radius_km,
+                          eligible_only=False, k=200)
         d.ranked = rank_candidates(d.strategy, everyone, required, last_technician_id=d.pointer_id)
         reason = no_eligible_reason(d.ranked, radius_km=radius_km, located=location is not None,
                                     required_skills=required)
@@ -748,7 +832,8 @@ def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: 
                                                  reason=reason, extra={"attempts": wo.assign_attempts,
                                                                        "retry_at": wo.next_assign_at.isoformat()})
         wo.updated_at = now
-        uow.session.flush()
+        if not batch.deferred:
+            uow.session.flush()
         if changed:
             entry = dict(actor=actor, action="work_order.assignment_failed", entity="work_order", entity_id=wo.id,
                          organization_id=wo.organization_id,
@@ -764,7 +849,10 @@ def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: 
     why = why_winner(d.strategy, d.ranked, required, pointer_name=d.pointer_name)
     explanation = _explanation(d, wo, radius_km=radius_km, now=now, winner=winner, why=why)
     if d.strategy == AssignmentLogic.ROUND_ROBIN:
-        _advance_pointer(uow, wo, winner.facts.technician_id, now)
+        if batch.deferred:
+            batch.pointer_writes[wo.rule_id] = (wo.organization_id, winner.facts.technician_id)
+        else:
+            _advance_pointer(uow, wo, winner.facts.technician_id, now)
         batch.pointers[wo.rule_id] = (winner.facts.technician_id, winner.facts.name)
     _apply_assignment(uow, actor, wo, winner.facts.technician_id, explanation, now=now, tz_name=batch.tz_name,
                       schedule=True, force_schedule=False, manual=False, batch=batch)
@@ -772,6 +860,11 @@ def _assign_automatically(uow: UnitOfWork, actor: Actor, wo: WorkOrder, *, now: 
 
 
 def _advance_pointer(uow: UnitOfWork, wo: WorkOrder, technician_id: int, now: datetime) -> None:
+    _write_pointer(uow, wo.organization_id, wo.rule_id, technician_id, now)
+
+
+def _write_pointer(uow: UnitOfWork, organization_id: int, rule_id: int, technician_id: int,
+                   now: datetime | None) -> None:
     uow.session.execute(
         text(
             "INSERT INTO assignment_state (organization_id, rule_id, last_technician_id, updated_at) "
@@ -779,7 +872,7 @@ def _advance_pointer(uow: UnitOfWork, wo: WorkOrder, technician_id: int, now: da
             "ON CONFLICT (rule_id) DO UPDATE SET last_technician_id = EXCLUDED.last_technician_id, "
             "updated_at = EXCLUDED.updated_at"
         ),
-        {"org": wo.organization_id, "rule": wo.rule_id, "tech": technician_id, "now": now},
+        {"org": organization_id, "rule": rule_id, "tech": technician_id, "now": now or _utcnow()},
     )
 
 
@@ -827,7 +920,7 @@ def _mark_failed(uow_factory: UnitOfWorkFactory, org_id: int, wo_id: int, exc: E
 
 
 def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
-                radius_km: float) -> tuple[int, int, int, list[int]]:
+                radius_km: float, deferred: bool = True) -> tuple[int, int, int, list[int]]:
     actor = Actor.system(org_id, name="assign job")
     assigned = unassigned = errors = 0
     done: list[int] = []
@@ -835,7 +928,7 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
     with uow:
         _lock_org(uow, org_id)
         prepare_transaction(uow)
-        batch = _Batch(tz_name=_org_timezone(uow, org_id), audits=[])
+        batch = _Batch(tz_name=_org_timezone(uow, org_id), audits=[], deferred=deferred, now=now)
         claimed = uow.session.execute(
             text(
                 "SELECT w.id, ST_Y(CAST(coalesce(t.location, s.location) AS geometry)) AS lat, "
@@ -857,23 +950,33 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
         orders = {wo.id: wo for wo in uow.session.scalars(
             select(WorkOrder).where(WorkOrder.id.in_([c.id for c in claimed])))}
         failed: tuple[int, Exception] | None = None
-        for c in claimed:
-            wo = orders[c.id]
-            location = (float(c.lat), float(c.lon)) if c.lat is not None else None
-            try:
-                ok = _assign_automatically(uow, actor, wo, now=now, radius_km=radius_km, batch=batch,
-                                           location=location)
-            except Exception as exc:  # noqa: BLE001 — handled below, outside this transaction
-                failed = (c.id, exc)
-                break
-            done.append(c.id)
-            if ok:
-                assigned += 1
-            else:
-                unassigned += 1
+        with uow.session.no_autoflush:  # the batch writes its changes itself (Batch.sync/finish)
+            for c in claimed:
+                wo = orders[c.id]
+                location = (float(c.lat), float(c.lon)) if c.lat is not None else None
+                try:
+                    ok = _assign_automatically(uow, actor, wo, now=now, radius_km=radius_km, batch=batch,
+                                               location=location)
+                except Exception as exc:  # noqa: BLE001 — handled below, outside this transaction
+                    failed = (c.id, exc)
+                    break
+                done.append(c.id)
+                if ok:
+                    assigned += 1
+                else:
+                    unassigned += 1
         if failed is None:
-            batch.write_audits(uow)
-            uow.commit()
+            try:
+                batch.finish(uow, actor)
+            except Exception as exc:  # noqa: BLE001 — the batch is rolled back; see below
+                failed = (None, exc)
+            else:
+                uow.commit()
+    if failed is not None and failed[0] is None:
+        # Writing the batch failed and the database does not say for which order: do this
+        # batch again order by order (each written as it is decided), which names the culprit.
+        log.warning("writing an assignment batch failed (%r); redoing it order by order", failed[1])
+        return _assign_org(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km, deferred=False)
     if failed is not None:
         # One bad order must not block the others: this batch is rolled back (no savepoint
         # per order — they cost two round trips each), the bad order is put aside with
