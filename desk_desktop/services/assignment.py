@@ -273,19 +273,35 @@ def _knn_sql(eligible_only: bool) -> str:
 @functools.cache
 def _radius_sql(eligible_only: bool) -> str:
     """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius —
-    ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``."""
-    elig = _ELIGIBLE_FILTER if eligible_only else ""
+    ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``.
+
+    The tests run cheapest-and-most-selective first, each level behind an ``OFFSET 0`` fence
+    (left to itself the planner checks capacity and skills of everybody in the bounding
+    box before the exact distance): within the radius, then the skills (which rule out
+    most), then the open-order count."""
     branches = []
     for which in ("current", "home"):
         if which == "current":
             pos, cond = "t.current_location", _USE_CURRENT
         else:
             pos, cond = "t.home_base", f"t.home_base IS NOT NULL AND NOT {_USE_CURRENT}"
-        branches.append(f"""
-      SELECT t.id, {pos} AS pos
-        FROM technicians t
-       WHERE t.organization_id = :org AND t.active AND {cond}
-         AND ST_DWithin({pos}, {_POINT}, :radius, false) {elig}""")
+        near = f"""
+        SELECT t.id, t.max_open_work_orders, {pos} AS pos
+          FROM technicians t
+         WHERE t.organization_id = :org AND t.active AND {cond}
+           AND ST_DWithin({pos}, {_POINT}, :radius, false)"""
+        if eligible_only:
+            skilled = f"""
+        SELECT t.* FROM ({near} OFFSET 0) t
+         WHERE (:nreq = 0 OR (SELECT count(*) FROM technician_skills s
+                WHERE s.organization_id = :org AND s.technician_id = t.id
+                  AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)"""
+            near = f"""
+        SELECT t.* FROM ({skilled} OFFSET 0) t
+         WHERE (SELECT count(*) FROM work_orders w
+                WHERE w.organization_id = :org AND w.technician_id = t.id
+                  AND w.status IN {OPEN_SQL}) < t.max_open_work_orders"""
+        branches.append(f"SELECT n.id, n.pos FROM ({near}) n")
     return f"""
     SELECT {_TECH_COLUMNS},
            ST_Distance(n.pos, {_POINT}) AS distance_m,
@@ -293,7 +309,7 @@ def _radius_sql(eligible_only: bool) -> str:
       FROM ({branches[0]}
             UNION ALL
             {branches[1]}) n
-      JOIN technicians t ON t.id = n.id
+      JOIN technicians t ON t.id = n.id AND t.organization_id = :org
      ORDER BY distance_m, t.id
      LIMIT :k
     """
@@ -570,6 +586,11 @@ class _Batch:
     notices: list[tuple[int, str, int | None]] = field(default_factory=list)  # (work order, event, technician)
     pointer_writes: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule -> (organization, technician)
     now: datetime | None = None  # the job's "now" (written with the round-robin pointer)
+    organization_id: int | None = None
+    # Candidates of the batch's located orders, fetched together at the start of the batch
+    # (one query per kind of question): work order -> (question, facts as of the start).
+    prefetched: dict[int, tuple[tuple, list[TechFacts]]] = field(default_factory=dict)
+    since_start: dict[int, int] = field(default_factory=dict)  # load gained since the prefetch
 
     def write_audits(self, uow: UnitOfWork) -> None:
         for kw in self.audits or ():
@@ -581,17 +602,22 @@ class _Batch:
         uow.session.flush()
         self.load.clear()
 
-    def with_load(self, facts: list[TechFacts], *, eligible_only: bool, k: int,
-                  ordered_by_load: bool) -> tuple[list[TechFacts], bool]:
+    def add_load(self, technician_id: int, delta: int) -> None:
+        self.load[technician_id] = self.load.get(technician_id, 0) + delta
+        self.since_start[technician_id] = self.since_start.get(technician_id, 0) + delta
+
+    def with_load(self, facts: list[TechFacts], *, eligible_only: bool, k: int, ordered_by_load: bool,
+                  load: dict[int, int] | None = None) -> tuple[list[TechFacts], bool]:
         """The facts with this batch's unwritten load added. Technicians it has filled up are
         left out when only eligible ones were asked for. Returns ``(facts, stale)``: stale when
         the query may have left out someone who now belongs in the answer (it returned a full
         ``k`` rows and dropped some, or ordered by load) — the caller then asks again after
         ``sync``."""
+        load = self.load if load is None else load
         out: list[TechFacts] = []
         changed = dropped = False
         for f in facts:
-            extra = self.load.get(f.technician_id, 0)
+            extra = load.get(f.technician_id, 0)
             if extra:
                 changed = True
                 f = TechFacts(**{**f.__dict__, "open_jobs": f.open_jobs + extra})
@@ -618,10 +644,24 @@ class _Batch:
         self.write_audits(uow)
 
 
-def _fetch(uow: UnitOfWork, batch: _Batch | None, **kw: Any) -> list[TechFacts]:
+def _question(kw: dict) -> tuple:
+    """What a candidate query asks, as far as the prefetch is concerned."""
+    return (str(kw["strategy"]) == AssignmentLogic.NEAREST, kw.get("k", MAX_CANDIDATES),
+            kw.get("eligible_only", True), float(kw.get("radius_km", DEFAULT_RADIUS_KM)),
+            tuple(sorted(set(kw["required_skills"]))), kw.get("location"))
+
+
+def _fetch(uow: UnitOfWork, batch: _Batch | None, work_order_id: int | None = None, **kw: Any) -> list[TechFacts]:
     """``fetch_candidates``, with the load a deferred batch has not written yet."""
     if batch is None or not batch.deferred:
         return fetch_candidates(uow, **kw)
+    pre = batch.prefetched.pop(work_order_id, None) if work_order_id is not None else None
+    if pre is not None and pre[0] == _question(kw) and not any(v < 0 for v in batch.since_start.values()):
+        facts, stale = batch.with_load(pre[1], eligible_only=kw.get("eligible_only", True),
+                                       k=kw.get("k", MAX_CANDIDATES), ordered_by_load=False,
+                                       load=batch.since_start)
+        if not stale:
+            return facts
     if any(v < 0 for v in batch.load.values()):
         batch.sync(uow)  # someone gave up an order: they may be eligible again, which the query must see
     facts = fetch_candidates(uow, **kw)
@@ -632,6 +672,61 @@ def _fetch(uow: UnitOfWork, batch: _Batch | None, **kw: Any) -> list[TechFacts]:
             batch.sync(uow)
             facts = fetch_candidates(uow, **kw)
     return facts
+
+
+@functools.cache
+def _prefetch_sql(nearest: bool) -> str:
+    """The candidate query of ``nearest`` (``_knn_sql``) or of the other strategies
+    (``_radius_sql``) for many points at once: the same query per point (LATERAL), in the
+    same order."""
+    inner = (_knn_sql(True) if nearest else _radius_sql(True)).replace(_POINT, "o.pt")
+    order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
+    return f"""
+    SELECT o.i AS order_index, c.*
+      FROM (SELECT u.i, CAST(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) AS geography) AS pt
+              FROM unnest(CAST(:lats AS float8[]), CAST(:lons AS float8[])) WITH ORDINALITY AS u(lat, lon, i)) o
+     CROSS JOIN LATERAL ({inner}) c
+     ORDER BY o.i, {order}
+    """
+
+
+def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tuple[float, float] | None]], *,
+              now: datetime, radius_km: float) -> None:
+    """Fetch the candidates of the batch's located orders together — one query per kind of
+    question (nearest or not, required skills) instead of one per order. ``_fetch`` uses
+    them with the load the batch has added since, or asks again when they may be stale."""
+    groups: dict[tuple[bool, tuple[str, ...]], list[tuple[int, dict]]] = {}
+    for wo, location in orders:
+        strategy = wo.assignment_logic or AssignmentLogic.NEAREST.value
+        if location is None or strategy not in {s.value for s in AssignmentLogic}:
+            continue
+        nearest = strategy == AssignmentLogic.NEAREST
+        required = list(wo.required_skills or ())
+        kw = dict(strategy=AssignmentLogic.NEAREST.value if nearest else AssignmentLogic.WORKLOAD.value,
+                  k=NEAREST_K if nearest else MAX_CANDIDATES, eligible_only=True, radius_km=radius_km,
+                  required_skills=required, location=location)
+        groups.setdefault((nearest, tuple(sorted(set(required)))), []).append((wo.id, kw))
+    radius_m = radius_km * 1000.0
+    for (nearest, req), items in groups.items():
+        k = NEAREST_K if nearest else MAX_CANDIDATES
+        scan = max(SCAN_START, 4 * k)
+        params: dict[str, Any] = {
+            "org": batch.organization_id, "req": list(req), "nreq": len(req), "k": k, "scan": scan,
+            "fresh": now - timedelta(hours=FRESH_LOCATION_HOURS), "radius": radius_m,
+            "lats": [kw["location"][0] for _, kw in items], "lons": [kw["location"][1] for _, kw in items],
+        }
+        rows = uow.session.execute(_stmt(_prefetch_sql(nearest)), params).all()
+        per_order: dict[int, list] = {}
+        for r in rows:
+            per_order.setdefault(r.order_index, []).append(r)
+        for i, (wo_id, kw) in enumerate(items, start=1):
+            got = per_order.get(i, [])
+            if nearest:
+                if any(r.rn == scan and r.knn_d <= radius_m for r in got):
+                    continue  # its walk needs to go further: asked on its own, as fetch_candidates does
+                got = [r for r in got if r.knn_d <= radius_m]
+            batch.prefetched[wo_id] = (_question(kw), _facts_from_rows(got, kw["required_skills"], radius_m,
+                                                                       batch.hours))
 
 
 def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: datetime, radius_km: float,
@@ -669,7 +764,8 @@ def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: dateti
     if effective == AssignmentLogic.NEAREST and location is not None:
         # Only the closest few matter (the winner plus the ones the explanation lists).
         k = min(k, NEAREST_K if eligible_only else NEAREST_K_ALL)
-    facts = _fetch(uow, batch, organization_id=wo.organization_id, location=location, required_skills=required,
+    facts = _fetch(uow, batch, wo.id, organization_id=wo.organization_id, location=location,
+                   required_skills=required,
                    strategy=effective, now=now, radius_km=radius_km, eligible_only=eligible_only, k=k,
                    last_technician_id=pointer_id, hours_out=batch.hours if batch is not None else None)
     ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
@@ -754,8 +850,8 @@ def _apply_assignment(uow: UnitOfWork, actor: Actor, wo: WorkOrder, tech_id: int
             _notify(uow, wo, "work_order.unassigned", actor, technician_id=previous_tech)
     if deferred:
         if previous_tech is not None and wo.status in OPEN_STATUSES:
-            batch.load[previous_tech] = batch.load.get(previous_tech, 0) - 1
-        batch.load[tech_id] = batch.load.get(tech_id, 0) + 1
+            batch.add_load(previous_tech, -1)
+        batch.add_load(tech_id, +1)
     if batch is not None and tech_id in batch.hours:
         tech_name = next((c["name"] for c in explanation.get("candidates", ())
                           if c.get("technician_id") == tech_id), None)
@@ -928,7 +1024,8 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
     with uow:
         _lock_org(uow, org_id)
         prepare_transaction(uow)
-        batch = _Batch(tz_name=_org_timezone(uow, org_id), audits=[], deferred=deferred, now=now)
+        batch = _Batch(tz_name=_org_timezone(uow, org_id), audits=[], deferred=deferred, now=now,
+                       organization_id=org_id)
         claimed = uow.session.execute(
             text(
                 "SELECT w.id, ST_Y(CAST(coalesce(t.location, s.location) AS geometry)) AS lat, "
@@ -950,6 +1047,9 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
         orders = {wo.id: wo for wo in uow.session.scalars(
             select(WorkOrder).where(WorkOrder.id.in_([c.id for c in claimed])))}
         failed: tuple[int, Exception] | None = None
+        locations = {c.id: (float(c.lat), float(c.lon)) if c.lat is not None else None for c in claimed}
+        if deferred:
+            _prefetch(uow, batch, [(orders[c.id], locations[c.id]) for c in claimed], now=now, radius_km=radius_km)
         with uow.session.no_autoflush:  # the batch writes its changes itself (Batch.sync/finish)
             for c in claimed:
                 wo = orders[c.id]
