@@ -230,7 +230,7 @@ def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
 
 
 @functools.cache
-def _knn_sql(eligible_only: bool) -> str:
+def _knn_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
     """``nearest``: one walk over both positions in distance order. Per branch (fresh current
     locations, home bases) the GiST index is walked in KNN order (``<->`` in ORDER BY with a
     constant point) over at most ``:scan`` technicians; the two ordered walks are merged
@@ -255,7 +255,7 @@ def _knn_sql(eligible_only: bool) -> str:
                 f"row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
         branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
     return f"""
-    SELECT n.rn, n.knn_d, {_TECH_COLUMNS},
+    SELECT n.rn, n.knn_d, {columns},
            ST_Distance(n.pos, {_POINT}) AS distance_m,
            ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
       FROM (SELECT t.id, t.pos, t.knn_d, t.rn
@@ -271,7 +271,7 @@ def _knn_sql(eligible_only: bool) -> str:
 
 
 @functools.cache
-def _radius_sql(eligible_only: bool) -> str:
+def _radius_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
     """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius —
     ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``.
 
@@ -303,7 +303,7 @@ def _radius_sql(eligible_only: bool) -> str:
                   AND w.status IN {OPEN_SQL}) < t.max_open_work_orders"""
         branches.append(f"SELECT n.id, n.pos FROM ({near}) n")
     return f"""
-    SELECT {_TECH_COLUMNS},
+    SELECT {columns},
            ST_Distance(n.pos, {_POINT}) AS distance_m,
            ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
       FROM ({branches[0]}
@@ -678,8 +678,9 @@ def _fetch(uow: UnitOfWork, batch: _Batch | None, work_order_id: int | None = No
 def _prefetch_sql(nearest: bool) -> str:
     """The candidate query of ``nearest`` (``_knn_sql``) or of the other strategies
     (``_radius_sql``) for many points at once: the same query per point (LATERAL), in the
-    same order."""
-    inner = (_knn_sql(True) if nearest else _radius_sql(True)).replace(_POINT, "o.pt")
+    same order. Only the technicians' ids, distances and positions: their other facts are
+    read once per technician (``_TECH_FACTS_SQL``), not once per order they are near."""
+    inner = (_knn_sql(True, "t.id") if nearest else _radius_sql(True, "t.id")).replace(_POINT, "o.pt")
     order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
     return f"""
     SELECT o.i AS order_index, c.*
@@ -688,6 +689,22 @@ def _prefetch_sql(nearest: bool) -> str:
      CROSS JOIN LATERAL ({inner}) c
      ORDER BY o.i, {order}
     """
+
+
+_TECH_FACTS_SQL = (f"SELECT {_TECH_COLUMNS} FROM technicians t "
+                   "WHERE t.organization_id = :org AND t.id = ANY(CAST(:ids AS bigint[]))")
+
+
+class _Near:
+    """A prefetched candidate row: one technician's facts, one order's distance."""
+
+    __slots__ = ("id", "name", "max_open", "active", "working_hours", "open_jobs", "skills",
+                 "distance_m", "lat", "lon")
+
+    def __init__(self, tech, r) -> None:
+        self.id, self.name, self.max_open, self.active = tech.id, tech.name, tech.max_open, tech.active
+        self.working_hours, self.open_jobs, self.skills = tech.working_hours, tech.open_jobs, tech.skills
+        self.distance_m, self.lat, self.lon = r.distance_m, r.lat, r.lon
 
 
 def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tuple[float, float] | None]], *,
@@ -716,6 +733,9 @@ def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tupl
             "lats": [kw["location"][0] for _, kw in items], "lons": [kw["location"][1] for _, kw in items],
         }
         rows = uow.session.execute(_stmt(_prefetch_sql(nearest)), params).all()
+        ids = sorted({r.id for r in rows})
+        techs = {t.id: t for t in uow.session.execute(_stmt(_TECH_FACTS_SQL), {
+            "org": batch.organization_id, "ids": ids}).all()} if ids else {}
         per_order: dict[int, list] = {}
         for r in rows:
             per_order.setdefault(r.order_index, []).append(r)
@@ -725,6 +745,7 @@ def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tupl
                 if any(r.rn == scan and r.knn_d <= radius_m for r in got):
                     continue  # its walk needs to go further: asked on its own, as fetch_candidates does
                 got = [r for r in got if r.knn_d <= radius_m]
+            got = [_Near(techs[r.id], r) for r in got]
             batch.prefetched[wo_id] = (_question(kw), _facts_from_rows(got, kw["required_skills"], radius_m,
                                                                        batch.hours))
 
