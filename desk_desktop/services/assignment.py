@@ -199,10 +199,18 @@ _TECH_COLUMNS = """
 
 # Skills first: the test that rules out most technicians is evaluated first (PostgreSQL
 # evaluates these in the order written when they sit inside an OR, as in ``_knn_sql``).
-_ELIGIBLE_FILTER = """
-    AND (:nreq = 0 OR (SELECT count(*) FROM technician_skills s
+_SKILL_TEST = """(:nreq = 0 OR (SELECT count(*) FROM technician_skills s
           WHERE s.organization_id = :org AND s.technician_id = t.id
-            AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)
+            AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)"""
+# The same test for a query that asks it for many points (the assign job's prefetch): the
+# set of technicians with the skills is built once per query (a hashed subplan) instead of
+# looking each technician up once per point.
+_SKILL_TEST_HASHED = """(:nreq = 0 OR t.id IN (SELECT s.technician_id FROM technician_skills s
+          WHERE s.organization_id = :org AND s.skill = ANY(CAST(:req AS text[]))
+          GROUP BY s.technician_id HAVING count(*) >= :nreq))"""
+
+_ELIGIBLE_FILTER = """
+    AND """ + _SKILL_TEST + """
     AND (SELECT count(*) FROM work_orders w
           WHERE w.organization_id = :org AND w.technician_id = t.id
             AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders
@@ -230,7 +238,7 @@ def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
 
 
 @functools.cache
-def _knn_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
+def _knn_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
     """``nearest``: one walk over both positions in distance order. Per branch (fresh current
     locations, home bases) the GiST index is walked in KNN order (``<->`` in ORDER BY with a
     constant point) over at most ``:scan`` technicians; the two ordered walks are merged
@@ -255,7 +263,7 @@ def _knn_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
                 f"row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
         branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
     return f"""
-    SELECT n.rn, n.knn_d, {columns},
+    SELECT n.rn, n.knn_d, {columns or "n.id AS id"},
            ST_Distance(n.pos, {_POINT}) AS distance_m,
            ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
       FROM (SELECT t.id, t.pos, t.knn_d, t.rn
@@ -265,13 +273,13 @@ def _knn_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
              WHERE (t.knn_d <= :radius {elig}) OR t.knn_d > :radius OR t.rn = :scan
              ORDER BY t.knn_d
              LIMIT :k) n
-      JOIN technicians t ON t.id = n.id AND t.organization_id = :org
-     ORDER BY n.knn_d > :radius, distance_m, t.id
+      {"JOIN technicians t ON t.id = n.id AND t.organization_id = :org" if columns else ""}
+     ORDER BY n.knn_d > :radius, distance_m, n.id
     """
 
 
 @functools.cache
-def _radius_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
+def _radius_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
     """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius —
     ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``.
 
@@ -293,9 +301,7 @@ def _radius_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
         if eligible_only:
             skilled = f"""
         SELECT t.* FROM ({near} OFFSET 0) t
-         WHERE (:nreq = 0 OR (SELECT count(*) FROM technician_skills s
-                WHERE s.organization_id = :org AND s.technician_id = t.id
-                  AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)"""
+         WHERE {_SKILL_TEST}"""
             near = f"""
         SELECT t.* FROM ({skilled} OFFSET 0) t
          WHERE (SELECT count(*) FROM work_orders w
@@ -303,14 +309,14 @@ def _radius_sql(eligible_only: bool, columns: str = _TECH_COLUMNS) -> str:
                   AND w.status IN {OPEN_SQL}) < t.max_open_work_orders"""
         branches.append(f"SELECT n.id, n.pos FROM ({near}) n")
     return f"""
-    SELECT {columns},
+    SELECT {columns or "n.id AS id"},
            ST_Distance(n.pos, {_POINT}) AS distance_m,
            ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
       FROM ({branches[0]}
             UNION ALL
             {branches[1]}) n
-      JOIN technicians t ON t.id = n.id AND t.organization_id = :org
-     ORDER BY distance_m, t.id
+      {"JOIN technicians t ON t.id = n.id AND t.organization_id = :org" if columns else ""}
+     ORDER BY distance_m, n.id
      LIMIT :k
     """
 
@@ -680,7 +686,8 @@ def _prefetch_sql(nearest: bool) -> str:
     (``_radius_sql``) for many points at once: the same query per point (LATERAL), in the
     same order. Only the technicians' ids, distances and positions: their other facts are
     read once per technician (``_TECH_FACTS_SQL``), not once per order they are near."""
-    inner = (_knn_sql(True, "t.id") if nearest else _radius_sql(True, "t.id")).replace(_POINT, "o.pt")
+    inner = (_knn_sql(True, None) if nearest else _radius_sql(True, None))
+    inner = inner.replace(_POINT, "o.pt").replace(_SKILL_TEST, _SKILL_TEST_HASHED)
     order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
     return f"""
     SELECT o.i AS order_index, c.*
