@@ -15,6 +15,7 @@ the row is dead and shows in the dispatchers' attention list, where it can be re
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -116,16 +117,19 @@ _INSERT_NOTIFICATION = (
     .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
     .returning(Notification.id)
 )
-# Many rows in one statement whose text never changes: one array per column.
+# Many rows in one statement whose text never changes: the rows as one JSON document (one
+# parameter, encoded by the C json module, instead of arrays escaped value by value).
 _BULK_COLUMNS = (("organization_id", "bigint"), ("idempotency_key", "text"), ("event", "text"),
                  ("channel", "text"), ("recipient_kind", "text"), ("recipient_id", "bigint"),
                  ("recipient_address", "text"), ("work_order_id", "bigint"), ("subject", "text"),
                  ("body_text", "text"), ("body_html", "text"), ("status", "text"), ("last_error", "text"))
 _INSERT_NOTIFICATIONS_BULK = text(
     "INSERT INTO notifications (" + ", ".join(c for c, _ in _BULK_COLUMNS) + ") "
-    "SELECT " + ", ".join(f"r.{c}" for c, _ in _BULK_COLUMNS) + " FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _BULK_COLUMNS) + ") "
-    "WITH ORDINALITY AS r(" + ", ".join(c for c, _ in _BULK_COLUMNS) + ", n) "
-    "ORDER BY n "
+    "SELECT " + ", ".join(f"r.{c}" for c, _ in _BULK_COLUMNS) + " "
+    "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ("
+    + ", ".join(f"{c} {t}" for c, t in _BULK_COLUMNS) + ")) WITH ORDINALITY "
+    "AS r(" + ", ".join(c for c, _ in _BULK_COLUMNS) + ", n) "
+    "ORDER BY r.n "
     "ON CONFLICT (organization_id, idempotency_key) DO NOTHING RETURNING work_order_id"
 )
 
@@ -209,8 +213,8 @@ def enqueue_work_order_events(
             rows.extend(_event_rows(s, r, event, technician_id, None))
         written = 0
         if rows:
-            columns = {c: [_plain(row[c]) for row in rows] for c, _ in _BULK_COLUMNS}
-            queued = list(s.execute(_INSERT_NOTIFICATIONS_BULK, columns).scalars())
+            doc = json.dumps([{c: _plain(row[c]) for c, _ in _BULK_COLUMNS} for row in rows])
+            queued = list(s.execute(_INSERT_NOTIFICATIONS_BULK, {"rows": doc}).scalars())
             written = len(queued)
             orgs = {r.id: r.organization_id for r in facts.values()}
             for wo_id in dict.fromkeys(queued):

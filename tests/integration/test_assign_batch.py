@@ -24,6 +24,16 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
 SITE = (48.8566, 2.3522)  # Paris
 
 
+@pytest.fixture(autouse=True)
+def _batches_are_written_whole(request, caplog):
+    """The batch path must write its batch itself: falling back to order-by-order writing
+    (which would hide a broken bulk write, since it gives the same result) fails the test."""
+    caplog.set_level("WARNING", logger="desk_desktop.services.assignment")
+    yield
+    if "redone" not in request.node.name:
+        assert not [r for r in caplog.records if "redoing it order by order" in r.getMessage()]
+
+
 def _orders(uow_factory, org, n, lat=SITE[0], lon=SITE[1]):
     cust = add_customer(uow_factory(), org, email="customer@example.com")
     return [create_ticket_with_automation(uow_factory(), org, customer_id=cust, lat=lat, lon=lon,
