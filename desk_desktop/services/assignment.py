@@ -210,11 +210,21 @@ _SKILL_TEST_HASHED = """(:nreq = 0 OR t.id IN (SELECT s.technician_id FROM techn
           WHERE s.organization_id = :org AND s.skill = ANY(CAST(:req AS text[]))
           GROUP BY s.technician_id HAVING count(*) >= :nreq))"""
 
+_CAPACITY_TEST = """(SELECT count(*) FROM work_orders w
+          WHERE w.organization_id = :org AND w.technician_id = t.id
+            AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders"""
+# The same for many points: the set of technicians who are full is built once per query
+# (someone with no open order is full only when their maximum is 0).
+_CAPACITY_TEST_HASHED = """(t.max_open_work_orders > 0 AND t.id NOT IN (
+          SELECT w.technician_id FROM work_orders w
+            JOIN technicians x ON x.id = w.technician_id AND x.organization_id = :org
+           WHERE w.organization_id = :org AND w.status IN """ + OPEN_SQL + """
+           GROUP BY w.technician_id, x.max_open_work_orders
+          HAVING count(*) >= x.max_open_work_orders))"""
+
 _ELIGIBLE_FILTER = """
     AND """ + _SKILL_TEST + """
-    AND (SELECT count(*) FROM work_orders w
-          WHERE w.organization_id = :org AND w.technician_id = t.id
-            AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders
+    AND """ + _CAPACITY_TEST + """
 """
 
 # current_location is used when fresh (or when there is no home base at all).
@@ -305,9 +315,7 @@ def _radius_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str
          WHERE {_SKILL_TEST}"""
             near = f"""
         SELECT t.* FROM ({skilled} OFFSET 0) t
-         WHERE (SELECT count(*) FROM work_orders w
-                WHERE w.organization_id = :org AND w.technician_id = t.id
-                  AND w.status IN {OPEN_SQL}) < t.max_open_work_orders"""
+         WHERE {_CAPACITY_TEST}"""
         branches.append(f"SELECT n.id, n.pos FROM ({near}) n")
     return f"""
     SELECT {columns or "n.id AS id"},
@@ -742,7 +750,8 @@ def _prefetch_sql(nearest: bool) -> str:
     same order. Only the technicians' ids, distances and positions: their other facts are
     read once per technician (``_TECH_FACTS_SQL``), not once per order they are near."""
     inner = (_knn_sql(True, None) if nearest else _radius_sql(True, None))
-    inner = inner.replace(_POINT, "o.pt").replace(_SKILL_TEST, _SKILL_TEST_HASHED)
+    inner = (inner.replace(_POINT, "o.pt").replace(_SKILL_TEST, _SKILL_TEST_HASHED)
+             .replace(_CAPACITY_TEST, _CAPACITY_TEST_HASHED))
     order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
     return f"""
     SELECT o.i AS order_index, c.*
@@ -753,8 +762,17 @@ def _prefetch_sql(nearest: bool) -> str:
     """
 
 
-_TECH_FACTS_SQL = (f"SELECT {_TECH_COLUMNS} FROM technicians t "
-                   "WHERE t.organization_id = :org AND t.id = ANY(CAST(:ids AS bigint[]))")
+_TECH_FACTS_SQL = f"""
+    SELECT t.id, t.name, t.max_open_work_orders AS max_open, t.active, t.working_hours,
+           coalesce(l.n, 0) AS open_jobs,
+           (SELECT coalesce(jsonb_object_agg(s.skill, s.proficiency), '{{}}'::jsonb) FROM technician_skills s
+             WHERE s.organization_id = :org AND s.technician_id = t.id) AS skills
+      FROM technicians t
+      LEFT JOIN (SELECT w.technician_id, count(*) AS n FROM work_orders w
+                  WHERE w.organization_id = :org AND w.technician_id = ANY(CAST(:ids AS bigint[]))
+                    AND w.status IN {OPEN_SQL}
+                  GROUP BY w.technician_id) l ON l.technician_id = t.id
+     WHERE t.organization_id = :org AND t.id = ANY(CAST(:ids AS bigint[]))"""
 
 
 class _Near:
