@@ -775,18 +775,6 @@ _TECH_FACTS_SQL = f"""
      WHERE t.organization_id = :org AND t.id = ANY(CAST(:ids AS bigint[]))"""
 
 
-class _Near:
-    """A prefetched candidate row: one technician's facts, one order's distance."""
-
-    __slots__ = ("id", "name", "max_open", "active", "working_hours", "open_jobs", "skills",
-                 "distance_m", "lat", "lon")
-
-    def __init__(self, tech, r) -> None:
-        self.id, self.name, self.max_open, self.active = tech.id, tech.name, tech.max_open, tech.active
-        self.working_hours, self.open_jobs, self.skills = tech.working_hours, tech.open_jobs, tech.skills
-        self.distance_m, self.lat, self.lon = r.distance_m, r.lat, r.lon
-
-
 def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tuple[float, float] | None]], *,
               now: datetime, radius_km: float) -> None:
     """Fetch the candidates of the batch's located orders together — one query per kind of
@@ -814,8 +802,12 @@ def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tupl
         }
         rows = uow.session.execute(_stmt(_prefetch_sql(nearest)), params).all()
         ids = sorted({r.id for r in rows})
-        techs = {t.id: t for t in uow.session.execute(_stmt(_TECH_FACTS_SQL), {
-            "org": batch.organization_id, "ids": ids}).all()} if ids else {}
+        techs: dict[int, tuple] = {}
+        if ids:
+            for t in uow.session.execute(_stmt(_TECH_FACTS_SQL), {"org": batch.organization_id, "ids": ids}):
+                # Read once per technician; shared by every order they are near (nobody changes them).
+                techs[t.id] = (t.name, dict(t.skills or {}), int(t.open_jobs), int(t.max_open), bool(t.active))
+                batch.hours[t.id] = t.working_hours
         per_order: dict[int, list] = {}
         for r in rows:
             per_order.setdefault(r.order_index, []).append(r)
@@ -825,9 +817,14 @@ def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tupl
                 if any(r.rn == scan and r.knn_d <= radius_m for r in got):
                     continue  # its walk needs to go further: asked on its own, as fetch_candidates does
                 got = [r for r in got if r.knn_d <= radius_m]
-            got = [_Near(techs[r.id], r) for r in got]
-            batch.prefetched[wo_id] = (_question(kw), _facts_from_rows(got, kw["required_skills"], radius_m,
-                                                                       batch.hours))
+            facts = []
+            for r in got:
+                name, skills, open_jobs, max_open, active = techs[r.id]
+                d = float(r.distance_m)
+                facts.append(TechFacts(technician_id=r.id, name=name, distance_m=d, skills=skills,
+                                       open_jobs=open_jobs, max_open=max_open, active=active,
+                                       within_radius=d <= radius_m, lat=r.lat, lon=r.lon))
+            batch.prefetched[wo_id] = (_question(kw), facts)
 
 
 def _decide(uow: UnitOfWork, wo: WorkOrder, *, strategy: str | None, now: datetime, radius_km: float,
