@@ -154,3 +154,34 @@ def test_nested_in_a_callers_transaction_numbers_at_once_and_commits_with_the_ca
     assert [a.ticket.number[-5:], b.ticket.number[-5:]] == ["00001", "00002"]
     assert a.work_order is not None and b.work_order is None
     assert _counts(engine, actor.organization_id) == (2, 1, 3, 3)
+
+
+def test_a_connection_idle_longer_than_the_window_is_pinged_and_a_dead_one_replaced(shared, monkeypatch):
+    """make_engine pings a pooled connection on checkout only after it sat idle (a burst of
+    short transactions pays no ping); a dead idle connection is replaced, not handed out."""
+    from desk_desktop.db import session as session_module
+
+    url, engine, factory, actor = shared
+    pings: list[int] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    svc.create_ticket(uow=factory(), actor=actor, subject="a", customer_ref="C-1", category="general",
+                      priority="low")
+    svc.create_ticket(uow=factory(), actor=actor, subject="b", customer_ref="C-1", category="general",
+                      priority="low")
+    assert pings == []  # used a moment ago: no ping
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    killer = make_engine(url)
+    try:
+        with killer.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+    finally:
+        killer.dispose()
+    monkeypatch.setattr(session_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for a while
+    created = svc.create_ticket(uow=factory(), actor=actor, subject="c", customer_ref="C-1", category="general",
+                                priority="low")
+    assert created.ticket.number.endswith("-00003")
+    assert len(pings) >= 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
