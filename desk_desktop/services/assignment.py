@@ -670,7 +670,7 @@ _ORDER_COLUMNS = (("technician_id", "bigint"), ("status", "text"), ("assigned_at
                   ("scheduled_start", "timestamptz"), ("scheduled_end", "timestamptz"), ("assign_attempts", "integer"))
 _UPDATE_ORDERS = text(
     "UPDATE work_orders w SET " + ", ".join(f"{c} = v.{c}" for c, _ in _ORDER_COLUMNS)
-    + " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, "
+    + " FROM json_to_recordset(CAST(:rows AS json)) AS v(id bigint, "
     + ", ".join(f"{c} {t}" for c, t in _ORDER_COLUMNS) + ") "
     + "WHERE w.id = v.id AND w.organization_id = :org"
 )
@@ -679,7 +679,7 @@ _AUDIT_COLUMNS = (("organization_id", "bigint"), ("actor", "text"), ("action", "
 _INSERT_AUDITS = text(
     "INSERT INTO audit_log (" + ", ".join(c for c, _ in _AUDIT_COLUMNS) + ") "
     "SELECT " + ", ".join(f"r.{c}" for c, _ in _AUDIT_COLUMNS) + " "
-    "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ("
+    "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ("
     + ", ".join(f"{c} {t}" for c, t in _AUDIT_COLUMNS) + ")) WITH ORDINALITY "
     "AS r(" + ", ".join(c for c, _ in _AUDIT_COLUMNS) + ", n) ORDER BY r.n"
 )

@@ -126,7 +126,7 @@ _BULK_COLUMNS = (("organization_id", "bigint"), ("idempotency_key", "text"), ("e
 _INSERT_NOTIFICATIONS_BULK = text(
     "INSERT INTO notifications (" + ", ".join(c for c, _ in _BULK_COLUMNS) + ") "
     "SELECT " + ", ".join(f"r.{c}" for c, _ in _BULK_COLUMNS) + " "
-    "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ("
+    "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ("
     + ", ".join(f"{c} {t}" for c, t in _BULK_COLUMNS) + ")) WITH ORDINALITY "
     "AS r(" + ", ".join(c for c, _ in _BULK_COLUMNS) + ", n) "
     "ORDER BY r.n "
