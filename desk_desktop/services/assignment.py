@@ -31,10 +31,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import select, text
 
 from desk_desktop.db.models import AssignmentState, Organization, Technician, WorkOrder
@@ -378,6 +380,22 @@ def _stmt(sql: str):
     return text(sql)
 
 
+@functools.cache
+def _driver_sql(sql: str) -> str:
+    """A candidate query in the driver's own placeholder style (``:name`` → ``%(name)s``)."""
+    return re.sub(r"(?<![:\w]):([a-z_]+)\b", r"%(\1)s", sql.replace("%", "%%"))
+
+
+def _run(uow: UnitOfWork, sql: str, params: dict[str, Any]) -> list:
+    """Run a candidate query straight on the session's psycopg connection (same transaction):
+    prepared on the server at its first use, rows as named tuples — without SQLAlchemy's
+    statement and result handling for the product's hottest query."""
+    conn = uow.session.connection().connection.driver_connection
+    with conn.cursor(row_factory=namedtuple_row) as cur:
+        cur.execute(_driver_sql(sql), params, prepare=True)
+        return cur.fetchall()
+
+
 def fetch_candidates(
     uow: UnitOfWork,
     *,
@@ -405,12 +423,12 @@ def fetch_candidates(
         radius_m = radius_km * 1000.0
         params.update(lat=location[0], lon=location[1], radius=radius_m)
         if strategy != AssignmentLogic.NEAREST:
-            rows = uow.session.execute(_stmt(_radius_sql(eligible_only)), params).all()
+            rows = _run(uow, _radius_sql(eligible_only), params)
             return _facts_from_rows(rows, required_skills, radius_m, hours_out)
         params["scan"] = max(SCAN_START, 4 * k)
-        sql = _stmt(_knn_sql(eligible_only))
+        sql = _knn_sql(eligible_only)
         while True:
-            rows = uow.session.execute(sql, params).all()
+            rows = _run(uow, sql, params)
             # A branch's scan-th technician comes back when its walk limit was reached before
             # k were found: if it is still within the radius, walk further (rare; exact).
             if not any(r.rn == params["scan"] and r.knn_d <= radius_m for r in rows):
@@ -427,7 +445,7 @@ def fetch_candidates(
         order_by = "(c.id <= :last), c.id"
     else:
         order_by = "c.open_jobs, c.id"
-    rows = uow.session.execute(_stmt(_unlocated_sql(eligible_only, order_by)), params).all()
+    rows = _run(uow, _unlocated_sql(eligible_only, order_by), params)
     return _facts_from_rows(rows, required_skills, None, hours_out)
 
 
