@@ -818,11 +818,11 @@ def _prefetch(uow: UnitOfWork, batch: _Batch, orders: list[tuple[WorkOrder, tupl
             "fresh": now - timedelta(hours=FRESH_LOCATION_HOURS), "radius": radius_m,
             "lats": [kw["location"][0] for _, kw in items], "lons": [kw["location"][1] for _, kw in items],
         }
-        rows = uow.session.execute(_stmt(_prefetch_sql(nearest)), params).all()
+        rows = _run(uow, _prefetch_sql(nearest), params)
         ids = sorted({r.id for r in rows})
         techs: dict[int, tuple] = {}
         if ids:
-            for t in uow.session.execute(_stmt(_TECH_FACTS_SQL), {"org": batch.organization_id, "ids": ids}):
+            for t in _run(uow, _TECH_FACTS_SQL, {"org": batch.organization_id, "ids": ids}):
                 # Read once per technician; shared by every order they are near (nobody changes them).
                 techs[t.id] = (t.name, dict(t.skills or {}), int(t.open_jobs), int(t.max_open), bool(t.active))
                 batch.hours[t.id] = t.working_hours
