@@ -620,6 +620,7 @@ class _Batch:
     pointer_writes: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule -> (organization, technician)
     now: datetime | None = None  # the job's "now" (written with the round-robin pointer)
     organization_id: int | None = None
+    syncs: int = 0  # how often the batch had to write early to ask the database again
     # Candidates of the batch's located orders, fetched together at the start of the batch
     # (one query per kind of question): work order -> (question, facts as of the start).
     prefetched: dict[int, tuple[tuple, list[TechFacts]]] = field(default_factory=dict)
@@ -632,7 +633,9 @@ class _Batch:
 
     def sync(self, uow: UnitOfWork) -> None:
         """Write the orders' pending changes, so the database's load counts are exact again."""
-        uow.session.flush()
+        _write_orders(uow, [o for o in uow.session.dirty if isinstance(o, WorkOrder)])
+        uow.session.flush()  # anything else pending (nothing, in the assign job)
+        self.syncs += 1
         self.load.clear()
 
     def add_load(self, technician_id: int, delta: int) -> None:
