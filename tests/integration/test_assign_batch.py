@@ -188,3 +188,24 @@ def test_a_batch_that_cannot_be_written_is_redone_order_by_order(uow_factory, or
     with uow:
         n = len(list(uow.session.scalars(select(Notification).where(Notification.work_order_id.in_(ids)))))
     assert n == 4 * 2  # email + inbox each, written by the order-by-order path
+
+
+def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_factory, org, monkeypatch):
+    """Nearest lists 10 candidates. When the batch fills one of them, the next order's list
+    is asked again (the 11th nearest moves up), exactly as if each order were written at once."""
+    add_rule(uow_factory(), org, auto_assign=True, assignment_logic="nearest")
+    techs = [add_technician(uow_factory(), org, name=f"n{i:02d}", lat=48.857 + i / 200, lon=2.353,
+                            max_open=1 if i == 0 else 20) for i in range(11)]
+    ids = _orders(uow_factory, org, 3)
+    syncs = []
+    real_sync = assignment._Batch.sync
+    monkeypatch.setattr(assignment._Batch, "sync", lambda self, uow: (syncs.append(1), real_sync(self, uow)))
+    assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 3
+    assert syncs == [1]  # written early once, to ask again after n00 filled up
+    first, second, third = _get_all(uow_factory, ids)
+    assert first.technician_id == techs[0]
+    assert second.technician_id == techs[1] and third.technician_id == techs[1]
+    for wo in (second, third):
+        names = [c["name"] for c in wo.assignment_explanation["candidates"]]
+        assert names == [f"n{i:02d}" for i in range(1, 11)]  # n00 is full; n10 moved up
+        assert wo.assignment_explanation["candidates_total"] == 10
