@@ -1171,9 +1171,13 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
         failed: tuple[int, Exception] | None = None
         locations = {c.id: (float(c.lat), float(c.lon)) if c.lat is not None else None for c in claimed}
         if deferred:
-            _prefetch(uow, batch, [(orders[c.id], locations[c.id]) for c in claimed], now=now, radius_km=radius_km)
+            try:
+                _prefetch(uow, batch, [(orders[c.id], locations[c.id]) for c in claimed], now=now,
+                          radius_km=radius_km)
+            except Exception as exc:  # noqa: BLE001 — redone order by order, below
+                failed = (None, exc)
         with uow.session.no_autoflush:  # the batch writes its changes itself (Batch.sync/finish)
-            for c in claimed:
+            for c in (claimed if failed is None else ()):
                 wo = orders[c.id]
                 location = (float(c.lat), float(c.lon)) if c.lat is not None else None
                 try:
@@ -1195,9 +1199,10 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
             else:
                 uow.commit()
     if failed is not None and failed[0] is None:
-        # Writing the batch failed and the database does not say for which order: do this
-        # batch again order by order (each written as it is decided), which names the culprit.
-        log.warning("writing an assignment batch failed (%r); redoing it order by order", failed[1])
+        # Fetching or writing the batch failed and the database does not say for which order:
+        # do this batch again order by order (each asked and written on its own), which names
+        # the culprit.
+        log.warning("assignment batch failed as a whole (%r); redoing it order by order", failed[1])
         return _assign_org(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km, deferred=False)
     if failed is not None:
         # One bad order must not block the others: this batch is rolled back (no savepoint

@@ -209,3 +209,17 @@ def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_fa
         names = [c["name"] for c in wo.assignment_explanation["candidates"]]
         assert names == [f"n{i:02d}" for i in range(1, 11)]  # n00 is full; n10 moved up
         assert wo.assignment_explanation["candidates_total"] == 10
+
+
+def test_a_batch_whose_candidates_cannot_be_fetched_together_is_redone_order_by_order(uow_factory, org, monkeypatch):
+    add_rule(uow_factory(), org, auto_assign=True, assignment_logic="workload")
+    tech = add_technician(uow_factory(), org, lat=48.857, lon=2.353, max_open=20)
+    ids = _orders(uow_factory, org, 3)
+
+    def broken(*a, **kw):
+        raise RuntimeError("prefetch exploded")
+
+    monkeypatch.setattr(assignment, "_prefetch", broken)
+    result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
+    assert (result.assigned, result.errors) == (3, 0)
+    assert [wo.technician_id for wo in _get_all(uow_factory, ids)] == [tech] * 3
