@@ -19,11 +19,18 @@ the other strategies rank all eligible technicians of the organization.
 
 The ``assign`` job runs ``assign_pending``: per organization it takes a transaction-level
 advisory lock (so concurrent assigners — several workstations, a server scheduler — see
-each other's load and the round-robin pointer), claims due orders with ``FOR UPDATE SKIP
-LOCKED`` and assigns each one in a savepoint. An order nobody can take stays unassigned
-with the reason, ``assign_attempts`` + 1, and is retried after a backoff (1, 2, 4 … 60
-minutes). Every decision stores its explanation (strategy, candidates with distance,
-skills and load, why the winner won) on the order and in the audit log.
+each other's load and the round-robin pointer) and claims due orders with ``FOR UPDATE SKIP
+LOCKED``. A claimed batch is decided in memory, in claim order: the candidates of its
+located orders are fetched together at the start (one query per kind of question), the
+load each decision adds is tracked (so maximums, workload and the rotation stay exact
+inside the batch; when a technician the batch filled may have hidden someone, the order
+asks the database again after writing what is pending), and the batch is written at the
+end — orders, audit rows and outbox rows one statement each, the round-robin pointer once
+per rule. A batch that fails as a whole is redone order by order, which names the order at
+fault. An order nobody can take stays unassigned with the reason, ``assign_attempts`` + 1,
+and is retried after a backoff (1, 2, 4 … 60 minutes). Every decision stores its
+explanation (strategy, candidates with distance, skills and load, why the winner won) on
+the order and in the audit log.
 """
 
 from __future__ import annotations
