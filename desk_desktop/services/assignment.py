@@ -301,7 +301,10 @@ def _knn_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
 @functools.cache
 def _radius_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
     """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius —
-    ``ST_DWithin`` on each position's GiST index — nearest first, at most ``:k``.
+    the bounding-box test ``ST_DWithin`` would add (``&& _ST_Expand``, on each position's GiST
+    index), then the sphere distance ``<->`` (the same value as ``ST_DWithin(…, false)``
+    tests, about ten times cheaper to compute, and the radius test ``nearest`` uses) —
+    nearest first, at most ``:k``.
 
     The tests run cheapest-and-most-selective first, each level behind an ``OFFSET 0`` fence
     (left to itself the planner checks capacity and skills of everybody in the bounding
@@ -317,7 +320,7 @@ def _radius_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str
         SELECT t.id, t.max_open_work_orders, {pos} AS pos
           FROM technicians t
          WHERE t.organization_id = :org AND t.active AND {cond}
-           AND ST_DWithin({pos}, {_POINT}, :radius, false)"""
+           AND {pos} && _ST_Expand({_POINT}, :radius) AND {pos} <-> {_POINT} <= :radius"""
         if eligible_only:
             skilled = f"""
         SELECT t.* FROM ({near} OFFSET 0) t
