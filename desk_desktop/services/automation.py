@@ -209,8 +209,8 @@ def on_ticket_created(
     cache the rules are not read again. Without it the rules are always read.
 
     ``defer_insert``: decide only, write nothing — return the ``PlannedWorkOrder`` (or
-    None); the caller must execute its statement in this same transaction before commit
-    (the ticket service sends it together with the number and COMMIT in one round trip)."""
+    None); the caller writes it in this same transaction (the ticket service inserts it
+    with the ticket, in the statement that takes the number)."""
     with uow:
         rules = active_rules(uow, ticket.organization_id, rules_fingerprint)
         winner = rules.compiled.match(ticket_facts(ticket, customer_type))
@@ -247,13 +247,41 @@ WITH w AS (
 SELECT id FROM w
 """
 
-# The same statement that also sends the work order's change notification (the payload
-# ``Change("work_order", id, org, "created").payload()`` would give): for callers that send
-# it right before COMMIT, when the new id is not known in Python yet.
-INSERT_WORK_ORDER_NOTIFY_SQL = _INSERT_WORK_ORDER_SQL.replace(
-    "SELECT id FROM w",
-    "SELECT w.id, pg_notify(%(channel)s, '{\"e\":\"work_order\",\"id\":' || w.id::text || ',\"org\":' "
-    "|| CAST(%(org)s AS bigint)::text || ',\"a\":\"created\"}') FROM w",
+# The planned work order and its audit row as CTEs of the statement that inserts the
+# ticket (``services.tickets``). ``WORK_ORDER_AUDIT_CTES`` reserves the order's id
+# (``wo_id``) and writes its audit row; it reads ``{after}`` (a CTE with one row) so that it
+# runs after that one. ``WORK_ORDER_CTE`` inserts the order, reading ``{ticket}`` (a CTE
+# yielding the new ticket's ``id`` once the ticket is written) so that its
+# same-organization and foreign-key checks see the ticket. Parameters:
+# ``PlannedWorkOrder.cte_params()``.
+WORK_ORDER_AUDIT_CTES = """wo_id AS (
+    SELECT nextval(pg_get_serial_sequence('work_orders', 'id')) AS id FROM {after}
+), wa AS (
+    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
+    SELECT %(wo_org)s, %(wo_actor)s, 'work_order.created', 'work_order', wo_id.id,
+           'WO-' || repeat('0', 6 - length(wo_id.id::text)) || wo_id.id::text || %(wo_summary_tail)s,
+           CAST(%(wo_details)s AS jsonb)
+      FROM wo_id
+    RETURNING entity_id AS id
+)"""
+WORK_ORDER_CTE = """w AS (
+    INSERT INTO work_orders (id, organization_id, source_ticket_id, source, rule_id, work_type, priority, status,
+                             duration_minutes, assignment_logic, required_skills, auto_schedule,
+                             schedule_offset_minutes, notify_customer, notify_technician, needs_assignment,
+                             assign_attempts, next_assign_at, scheduled_start, scheduled_end, created_at, updated_at)
+    SELECT wo_id.id, %(wo_org)s, {ticket}.id, %(wo_source)s, %(wo_rule_id)s, %(wo_work_type)s, %(wo_priority)s,
+           %(wo_status)s, %(wo_duration)s, %(wo_logic)s, CAST(%(wo_skills)s AS text[]), %(wo_auto_schedule)s,
+           %(wo_offset)s, %(wo_notify_customer)s, %(wo_notify_technician)s, %(wo_needs_assignment)s,
+           0, %(wo_next_assign_at)s, %(wo_start)s, %(wo_end)s, %(wo_now)s, %(wo_now)s
+      FROM {ticket}, wo_id
+    RETURNING id
+)"""
+
+# The work order's change notification payload (``Change("work_order", id, org,
+# "created").payload()``, byte for byte) over the ``w`` CTE.
+WORK_ORDER_PAYLOAD_SQL = (
+    """'{"e":"work_order","id":' || w.id::text || ',"org":' || CAST(%(wo_org)s AS bigint)::text """
+    """|| ',"a":"created"}'"""
 )
 
 
@@ -268,6 +296,10 @@ class PlannedWorkOrder:
     params: dict
     scheduled_start: datetime | None
     scheduled_end: datetime | None
+
+    def cte_params(self) -> dict:
+        """The parameters of ``WORK_ORDER_AUDIT_CTES`` and ``WORK_ORDER_CTE``."""
+        return {"wo_" + k: v for k, v in self.params.items()}
 
     def created(self, work_order_id: int) -> WorkOrderCreated:
         rule = self.rule

@@ -4,20 +4,19 @@ How a number is taken (see DESIGN.md "Numbering"):
 
 * The counter is one row per (organization, period) in ``ticket_number_counters``;
   ``next_value`` is the value the next ticket of that period gets.
-* ``assign_number`` runs ONE statement that upserts the counter row
-  (``INSERT … ON CONFLICT … DO UPDATE … RETURNING``) and writes the formatted number
-  into the already inserted ticket. It must be the last statement of the ticket's
-  transaction before commit: the row lock it takes is held until commit, so taking it
-  last keeps the lock short. A concurrent writer *waits* for that lock (no ``NOWAIT``)
-  and then continues with the committed value — under READ COMMITTED, which this module
-  insists on. A rollback gives the number back, so numbers are gapless.
+* A ticket takes its number in the statement that inserts it (``services.tickets``):
+  ``COUNTER_CTE`` upserts the counter row (``INSERT … ON CONFLICT … DO UPDATE …
+  RETURNING``) and the ticket is inserted with the formatted value. That statement is the
+  last one of the ticket's transaction before commit (sent together with ``COMMIT`` when
+  the unit of work owns the transaction): the row lock it takes is held until commit, so
+  taking it last keeps the lock short. A concurrent writer *waits* for that lock (no
+  ``NOWAIT``) and then continues with the committed value — under READ COMMITTED, which
+  this module insists on. A rollback gives the number back, so numbers are gapless.
 * Deleting a ticket leaves a gap; that is by design and documented.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,7 +39,6 @@ __all__ = [
     "NumberingInvalid",
     "NumberWouldCollide",
     "NumberingContext",
-    "AssignedNumber",
     "NumberingSettings",
     "get_number_format",
     "get_numbering_settings",
@@ -48,8 +46,10 @@ __all__ = [
     "preview_next_number",
     "set_next_number",
     "load_numbering_context",
-    "assign_number",
-    "assign_number_and_commit",
+    "COUNTER_CTE",
+    "NUMBER_SQL",
+    "counter_params",
+    "numbering_conflict",
     "owns_transaction",
 ]
 
@@ -73,14 +73,6 @@ class NumberingContext:
     organization_id: int
     timezone: str
     format: NumberFormat
-
-
-@dataclass(frozen=True)
-class AssignedNumber:
-    number: str
-    value: int
-    created_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -141,28 +133,38 @@ def load_numbering_context(*, uow: UnitOfWork, organization_id: int) -> Numberin
     return NumberingContext(organization_id=organization_id, timezone=row.timezone, format=fmt)
 
 
-# The last statement of a ticket transaction: take the counter and write the number.
-# The zero-padding is done in SQL (lpad would truncate, hence the CASE) so that nothing
-# else runs between taking the lock and COMMIT.
-_ASSIGN_SQL = text(
-    """
-    WITH c AS (
-        INSERT INTO ticket_number_counters AS k (organization_id, period, next_value)
-        VALUES (:org, :period, 2)
-        ON CONFLICT (organization_id, period) DO UPDATE SET next_value = k.next_value + 1
-        RETURNING k.next_value - 1 AS value
-    )
-    UPDATE tickets AS t
-       SET number = :head || CASE WHEN length(c.value::text) >= :pad THEN c.value::text
-                                  ELSE lpad(c.value::text, :pad, '0') END
-      FROM c
-     WHERE t.id = :ticket_id AND t.organization_id = :org
-    RETURNING t.number, c.value, t.created_at, t.updated_at
-    """
+# How a ticket takes its number: these pieces go into the statement that inserts the
+# ticket (``services.tickets``), which is the LAST statement of the ticket's transaction
+# before COMMIT. ``c`` upserts the counter row — its row lock waits for a concurrent writer
+# (never NOWAIT) and is held until COMMIT — and yields the value; ``NUMBER_SQL`` formats it
+# (the zero-padding in SQL: lpad would truncate, hence the CASE). Driver placeholders.
+# ``{after}``: a CTE with one row that must be written before the lock is taken (work that
+# does not need the number stays outside the lock).
+COUNTER_CTE = """c AS (
+    INSERT INTO ticket_number_counters AS k (organization_id, period, next_value)
+    SELECT %(org)s, %(period)s, 2 FROM {after}
+    ON CONFLICT (organization_id, period) DO UPDATE SET next_value = k.next_value + 1
+    RETURNING k.next_value - 1 AS value
+)"""
+NUMBER_SQL = (
+    "%(head)s || CASE WHEN length(c.value::text) >= %(pad)s THEN c.value::text "
+    "ELSE lpad(c.value::text, %(pad)s, '0') END"
 )
 
 
-def _conflict(exc: Exception) -> NumberingConflict | None:
+def counter_params(ctx: NumberingContext, now: datetime | None = None) -> dict:
+    """Parameters of ``COUNTER_CTE`` and ``NUMBER_SQL`` for a ticket created at ``now``."""
+    local = local_time(_now(now), ctx.timezone)
+    return {
+        "org": ctx.organization_id,
+        "period": period_key(ctx.format.reset_policy, local),
+        "head": number_head(ctx.format, local),
+        "pad": ctx.format.padding,
+    }
+
+
+def numbering_conflict(exc: Exception) -> NumberingConflict | None:
+    """The domain error for a unique violation on the ticket number (else None)."""
     if "uq_tickets_organization_id_number" in str(getattr(exc, "orig", exc)):
         return NumberingConflict(
             "The next ticket number is already taken by an existing ticket; "
@@ -175,119 +177,6 @@ def owns_transaction(uow: UnitOfWork) -> bool:
     """True when the unit of work's session began the database transaction itself (bound to
     an engine), so committing it at the database is its own decision to make."""
     return isinstance(uow.session.bind, Engine)
-
-
-def _assign_params(ctx: NumberingContext, ticket_id: int, now: datetime | None) -> dict:
-    local = local_time(_now(now), ctx.timezone)
-    return {
-        "org": ctx.organization_id,
-        "period": period_key(ctx.format.reset_policy, local),
-        "head": number_head(ctx.format, local),
-        "pad": ctx.format.padding,
-        "ticket_id": ticket_id,
-    }
-
-
-def assign_number(
-    *,
-    uow: UnitOfWork,
-    ctx: NumberingContext,
-    ticket_id: int,
-    now: datetime | None = None,
-) -> AssignedNumber:
-    """Give the (already inserted) ticket its number. Call it last, right before commit
-    (inside a caller's transaction; see ``assign_number_and_commit`` for the usual case)."""
-    params = _assign_params(ctx, ticket_id, now)
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        # No savepoint around it: a RELEASE would be one more round trip under the lock.
-        # On error the whole transaction is rolled back by the unit of work anyway.
-        row = uow.session.execute(_ASSIGN_SQL, params).one()
-    except IntegrityError as exc:
-        conflict = _conflict(exc)
-        if conflict is not None:
-            raise conflict from exc
-        raise
-    return AssignedNumber(number=row.number, value=row.value, created_at=row.created_at, updated_at=row.updated_at)
-
-
-# _ASSIGN_SQL in the driver's placeholder style (run straight through psycopg), sending the
-# transaction's change notifications too (``pg_notify`` for each payload, in order; before
-# COMMIT, as ``UnitOfWork.commit`` would): one statement less per ticket. One payload (the
-# usual case) is passed as text, several as an array.
-def _with_notify(notify_cte: str) -> str:
-    return re.sub(r"(?<!:):(org|period|head|pad|ticket_id)\b", r"%(\1)s", str(_ASSIGN_SQL.text)).replace(
-        "    WITH c AS (", f"    WITH n AS (\n        {notify_cte}\n    ), c AS ("
-    ).replace("      FROM c\n", "      FROM c, n\n")
-
-
-_ASSIGN_NOTIFY_ONE_SQL = _with_notify("SELECT pg_notify(%(channel)s, %(payload)s) AS sent")
-_ASSIGN_NOTIFY_MANY_SQL = _with_notify(
-    "SELECT count(pg_notify(%(channel)s, p.payload)) AS sent "
-    "FROM unnest(CAST(%(payloads)s AS text[])) WITH ORDINALITY AS p(payload, i)"
-)
-
-
-def assign_number_and_commit(
-    *,
-    uow: UnitOfWork,
-    ctx: NumberingContext,
-    ticket_id: int,
-    now: datetime | None = None,
-    notify: tuple[str, Sequence[str]],
-    before: Sequence[tuple[str, dict]] = (),
-) -> tuple[AssignedNumber, list[tuple | None]]:
-    """Run the ``before`` statements, send the change notifications ``notify`` (channel,
-    payloads), take the number (the counter statement) and COMMIT — in ONE round trip (a
-    psycopg pipeline: the statements are sent without waiting for each other and the server
-    runs them back to back). Returns the number and the first row of each ``before``
-    statement. Only when the unit of work owns its transaction (``owns_transaction``) and
-    is committing it now (``UnitOfWork.finish_with``).
-
-    The counter's row lock is taken by the last statement before COMMIT and held only while
-    the server runs those two — never while this process waits for a CPU between two round
-    trips (on a busy machine that wait would otherwise dominate how long every other
-    writer is kept waiting). A failing statement aborts the rest, COMMIT included; the
-    unit of work then rolls back (nothing is written, no number is used)."""
-    import psycopg
-    from sqlalchemy.exc import DBAPIError
-
-    params = _assign_params(ctx, ticket_id, now)
-    channel, payloads = notify
-    params["channel"] = channel
-    if len(payloads) == 1:
-        assign_sql, params["payload"] = _ASSIGN_NOTIFY_ONE_SQL, payloads[0]
-    else:
-        assign_sql, params["payloads"] = _ASSIGN_NOTIFY_MANY_SQL, list(payloads)
-    driver = uow.session.connection().connection.driver_connection
-    statement, statement_params = assign_sql, params
-    try:
-        with driver.pipeline():
-            cursors = []
-            for query, query_params in before:
-                statement, statement_params = query, query_params
-                cur = driver.cursor()
-                cur.execute(query, query_params)
-                cursors.append(cur)
-            statement, statement_params = assign_sql, params
-            assign = driver.cursor()
-            assign.execute(assign_sql, params)
-            statement, statement_params = "COMMIT", None
-            driver.cursor().execute("COMMIT")
-    except psycopg.Error as exc:
-        if isinstance(exc, psycopg.errors.UniqueViolation):
-            conflict = _conflict(exc)
-            if conflict is not None:
-                raise conflict from exc
-        # The same exception types as a statement run through the session.
-        raise DBAPIError.instance(statement, statement_params, exc, psycopg.Error) from exc
-    rows = [cur.fetchone() if cur.description is not None else None for cur in cursors]
-    row = assign.fetchone()
-    if row is None:  # pragma: no cover - the ticket row was inserted in this transaction
-        raise DeskError("The ticket to number was not found.")
-    number, value, created_at, updated_at = row
-    return AssignedNumber(number=number, value=value, created_at=created_at, updated_at=updated_at), rows
 
 
 def _require_admin(actor: Actor) -> None:

@@ -1,17 +1,18 @@
 """Tickets: create (the single path for GUI, CLI and CSV import), read, list, update, status.
 
-``create_ticket`` runs in one transaction: validate → insert the ticket with a
-provisional number → automation (rules → work order) → audit → take the number from the
-organization's counter as the LAST statement → commit. A failure anywhere rolls back
-everything, number included (no gap). Between the insert and the last statement the
-ticket's ``number`` is a provisional placeholder starting with ``~``; nothing outside the
-transaction ever sees it.
+``create_ticket`` runs in one transaction: validate → read what the ticket needs (format,
+customer, site, the rules' fingerprint) and reserve its id → automation decides the work
+order (rules, cached per process) → ONE last statement takes the number from the
+organization's counter and inserts the ticket with it, its audit row, the work order and
+its audit row → commit. When the unit of work owns the transaction that statement, the
+change notifications and COMMIT go to the server together. A failure anywhere rolls back
+everything, number included (no gap).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields as dc_fields
@@ -255,47 +256,81 @@ def _point(lat: float, lon: float) -> WKTElement:
     return WKTElement(f"POINT({lon!r} {lat!r})", srid=4326)
 
 
-# The first statement of create_ticket: reads the numbering context, the customer and the
-# site, and — only if the customer (and the site, when one is asked for) exist and belong
-# together — inserts the ticket with a provisional number and its audit row. One round trip.
-_CREATE_SQL = """
-WITH ctx AS (
-    SELECT o.timezone,
-           s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
-           s.padding, s.separator, s.reset_policy,
-           c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
-           st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
-           st.location AS site_location,
-           ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
-           {rules_fp} AS rules_fp
-      FROM organizations o
-      LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
-      LEFT JOIN customers c ON c.organization_id = o.id AND {customer_cond}
-      LEFT JOIN sites st ON st.organization_id = o.id AND {site_cond}
-     WHERE o.id = %(org)s
-), t AS (
-    INSERT INTO tickets (organization_id, number, customer_id, customer_name, site_id, location, category,
-                         priority, tags, status, subject, description, created_by, created_at, updated_at)
-    SELECT %(org)s, %(provisional)s, ctx.customer_id, ctx.customer_name, ctx.site_id,
-           coalesce(ST_GeogFromText(CAST(%(point)s AS text)), ctx.site_location),
-           %(category)s, %(priority)s, CAST(%(tags)s AS text[]), 'new', %(subject)s, %(description)s, %(created_by)s,
-           coalesce(CAST(%(now)s AS timestamptz), now()), coalesce(CAST(%(now)s AS timestamptz), now())
-      FROM ctx
-     WHERE ctx.customer_id IS NOT NULL
-       AND (NOT %(site_wanted)s OR ctx.site_customer_id = ctx.customer_id)
-    RETURNING id, created_at, updated_at
-), a AS (
-    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
-    SELECT %(org)s, %(created_by)s, 'ticket.created', 'ticket', t.id,
-           'Created for ' || ctx.customer_name || ': ' || %(subject)s,
-           CAST(%(details)s AS jsonb) || jsonb_build_object('customer_ref', ctx.customer_ref, 'site_id', ctx.site_id)
-      FROM t, ctx
-)
-SELECT ctx.*, t.id AS ticket_id, t.created_at, t.updated_at FROM ctx LEFT JOIN t ON true
+# The first statement of create_ticket (no writes, no locks): the numbering context, the
+# customer, the site, the rules' fingerprint (automation's cache check), and — only if the
+# customer (and the site, when one is asked for) exist and belong together — the new
+# ticket's id (``nextval``: ids may have gaps, numbers never do).
+_CONTEXT_SQL = """
+SELECT o.timezone,
+       s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
+       s.padding, s.separator, s.reset_policy,
+       c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
+       st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
+       ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
+       {rules_fp} AS rules_fp,
+       CASE WHEN c.id IS NOT NULL AND (NOT %(site_wanted)s OR st.customer_id = c.id)
+            THEN nextval(pg_get_serial_sequence('tickets', 'id')) END AS ticket_id
+  FROM organizations o
+  LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
+  LEFT JOIN customers c ON c.organization_id = o.id AND {customer_cond}
+  LEFT JOIN sites st ON st.organization_id = o.id AND {site_cond}
+ WHERE o.id = %(org)s
 """
 
-# Read with the ticket insert: lets automation use its cached rules without a round trip.
+# Read with the context: lets automation use its cached rules without a round trip.
 _RULES_FP_SQL = automation.RULES_FINGERPRINT_SQL.format(org="o.id")
+
+# The last statement. Before the counter's lock: the ticket's audit row (and, when a rule
+# matched, the work order's id and audit row: automation.WORK_ORDER_AUDIT_CTES). Then take
+# the number (numbering.COUNTER_CTE: the lock, held until COMMIT) and insert the ticket with
+# it, then the work order (automation.WORK_ORDER_CTE). The change notifications are sent
+# from the result row, in order (work order first, as UnitOfWork.commit would).
+_AUDIT_CTE = """a AS (
+    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
+    VALUES (%(org)s, %(created_by)s, 'ticket.created', 'ticket', %(ticket_id)s, %(audit_summary)s,
+            CAST(%(audit_details)s AS jsonb))
+    RETURNING entity_id AS id
+)"""
+_TICKET_CTE = """t AS (
+    INSERT INTO tickets (id, organization_id, number, customer_id, customer_name, site_id, location, category,
+                         priority, tags, status, subject, description, created_by, created_at, updated_at)
+    SELECT %(ticket_id)s, %(org)s, {number}, %(customer_id)s, %(customer_name)s, %(site_id)s,
+           coalesce(ST_GeogFromText(CAST(%(point)s AS text)),
+                    (SELECT st.location FROM sites st WHERE st.organization_id = %(org)s AND st.id = %(site_id)s)),
+           %(category)s, %(priority)s, CAST(%(tags)s AS text[]), 'new', %(subject)s, %(description)s,
+           %(created_by)s, coalesce(CAST(%(now)s AS timestamptz), now()), coalesce(CAST(%(now)s AS timestamptz), now())
+      FROM c
+    RETURNING id, number, created_at, updated_at
+)"""
+
+_NOTIFY_ONE = "pg_notify(%(channel)s, %(payload)s)"
+_NOTIFY_MANY = (
+    "(SELECT count(pg_notify(%(channel)s, p.payload)) "
+    "FROM unnest(CAST(%(payloads)s AS text[])) WITH ORDINALITY AS p(payload, i))"
+)
+
+
+@functools.cache
+def _insert_sql(with_work_order: bool, notify: str | None) -> str:
+    """The last statement; ``notify``: None (the caller's commit notifies), "one" or "many"."""
+    ctes = [_AUDIT_CTE]
+    if with_work_order:
+        ctes.append(automation.WORK_ORDER_AUDIT_CTES.format(after="a"))
+    ctes.append(numbering.COUNTER_CTE.format(after="wa" if with_work_order else "a"))
+    ctes.append(_TICKET_CTE.format(number=numbering.NUMBER_SQL))
+    columns = ["t.id", "t.number", "c.value", "t.created_at", "t.updated_at"]
+    sources = ["t", "c"]
+    if with_work_order:
+        ctes.append(automation.WORK_ORDER_CTE.format(ticket="t"))
+        columns.append("w.id AS work_order_id")
+        sources.append("w")
+        if notify is not None:
+            columns.append(f"pg_notify(%(channel)s, {automation.WORK_ORDER_PAYLOAD_SQL}) AS work_order_sent")
+    else:
+        columns.append("NULL::bigint AS work_order_id")
+    if notify is not None:
+        columns.append((_NOTIFY_ONE if notify == "one" else _NOTIFY_MANY) + " AS sent")
+    return "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(columns) + " FROM " + " CROSS JOIN ".join(sources)
 
 
 @dataclass(slots=True)
@@ -304,7 +339,7 @@ class _NewTicket:
 
     id: int
     organization_id: int
-    number: str
+    number: str | None  # not taken yet
     customer_id: int
     category: str
     priority: str
@@ -362,6 +397,34 @@ def _find_site(uow: UnitOfWork, org: int, customer, site_id: int | None, site_re
 
 
 # --------------------------------------------------------------------------- create
+
+
+def _run_last_statement(driver, sql: str, params: dict, *, commit: bool):
+    """Run the statement that takes the number; with ``commit``, send COMMIT with it in
+    one round trip (a pipeline: the server runs them back to back; a failing statement
+    makes the server skip the COMMIT, and the unit of work rolls back)."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        cur = driver.cursor(row_factory=namedtuple_row)
+        if commit:
+            with driver.pipeline():
+                cur.execute(sql, params)
+                driver.cursor().execute("COMMIT")
+        else:
+            cur.execute(sql, params)
+        row = cur.fetchone()
+    except psycopg.Error as exc:
+        conflict = numbering.numbering_conflict(exc) if isinstance(exc, psycopg.errors.UniqueViolation) else None
+        if conflict is not None:
+            raise conflict from exc
+        # The same exception types as a statement run through the session.
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+    if row is None:  # pragma: no cover - the INSERT … SELECT FROM the counter always yields a row
+        raise DeskError("The ticket was not inserted.")
+    return row
+
 
 
 @dataclass(frozen=True)
@@ -477,8 +540,8 @@ def create_ticket(
     org = actor.organization_id
 
     # Called inside a caller's open transaction, the caller wants the number now; otherwise
-    # the number is taken in the round trip that commits (after the change notifications),
-    # so the counter's row lock is held for nothing but that one statement and the commit.
+    # the number is taken in the round trip that commits, so the counter's row lock is held
+    # for nothing but that one statement and the commit.
     nested = uow.in_transaction
     if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
         raise TicketInvalid("A customer is required.", "customer")
@@ -496,29 +559,16 @@ def create_ticket(
     elif site_ref is not None and str(site_ref).strip():
         site_key = str(site_ref).strip()
         site_cond, site_label = "st.ref = %(site)s", f"'{site_key}'"
-    params = {
-        "org": org,
-        "cust": customer_key,
-        "site": site_key,
-        "site_wanted": site_key is not None,
-        "provisional": PROVISIONAL_PREFIX + uuid.uuid4().hex,
-        "point": f"SRID=4326;POINT({coords[1]!r} {coords[0]!r})" if coords is not None else None,
-        "category": category,
-        "priority": priority,
-        "tags": list(tag_tuple),
-        "subject": subject,
-        "description": description,
-        "created_by": actor.name[:100],
-        "now": now,
-        "details": json.dumps({"category": category, "priority": priority, "tags": list(tag_tuple)}),
-    }
-    sql = _CREATE_SQL.format(customer_cond=customer_cond, site_cond=site_cond, rules_fp=_RULES_FP_SQL)
+    sql = _CONTEXT_SQL.format(customer_cond=customer_cond, site_cond=site_cond, rules_fp=_RULES_FP_SQL)
 
     with uow:
         session = uow.session
-        # Straight to the driver: this statement runs for every ticket, the ORM adds nothing.
-        with session.connection().connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(sql, params)
+        if nested:
+            session.flush()  # the caller's pending ORM changes, so that this statement sees them
+        # Straight to the driver: these statements run for every ticket, the ORM adds nothing.
+        driver = session.connection().connection.driver_connection
+        with driver.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(sql, {"org": org, "cust": customer_key, "site": site_key, "site_wanted": site_key is not None})
             row = cur.fetchone()
         if row is None:
             raise NotFound("The organization does not exist.")
@@ -536,48 +586,64 @@ def create_ticket(
         )
         customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
 
-        # What automation reads of the inserted row (a plain object: no ORM state to build).
-        ticket = _NewTicket(id=ticket_id, organization_id=org, number=params["provisional"], customer_id=customer.id,
+        # What automation reads of the new ticket (a plain object: no ORM state to build).
+        ticket = _NewTicket(id=ticket_id, organization_id=org, number=None, customer_id=customer.id,
                             category=category, priority=priority, tags=list(tag_tuple))
-
-        # Rules -> work order, in this same transaction (every creation path runs it). When
-        # this unit of work owns the transaction, the work order is only decided here and
-        # written in the last round trip, together with the number and COMMIT.
-        fast = not nested and numbering.owns_transaction(uow)
-        work_order = automation.on_ticket_created(
+        # Rules -> work order, in this same transaction (every creation path runs it). Only
+        # decided here: it is written with the ticket, by the last statement.
+        planned = automation.on_ticket_created(
             uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now,
-            rules_fingerprint=row.rules_fp, defer_insert=fast,
+            rules_fingerprint=row.rules_fp, defer_insert=True,
         )
-        uow.record_change("ticket", ticket_id, org, "created")
-        session.flush()  # anything automation left pending goes now, not under the counter lock
-        if fast:
-            planned = work_order
-            box: dict[str, Any] = {}
+        params = {
+            **numbering.counter_params(ctx, now),
+            **(planned.cte_params() if planned is not None else {}),
+            "ticket_id": ticket_id,
+            "customer_id": customer.id,
+            "customer_name": customer.name,
+            "site_id": site.id if site is not None else None,
+            "point": f"SRID=4326;POINT({coords[1]!r} {coords[0]!r})" if coords is not None else None,
+            "category": category,
+            "priority": priority,
+            "tags": list(tag_tuple),
+            "subject": subject,
+            "description": description,
+            "created_by": actor.name[:100],
+            "now": now,
+            "audit_summary": f"Created for {customer.name}: {subject}",
+            "audit_details": json.dumps({"category": category, "priority": priority, "tags": list(tag_tuple),
+                                         "customer_ref": customer.ref,
+                                         "site_id": site.id if site is not None else None}),
+        }
+        session.flush()  # anything pending goes now, not under the counter lock
+        box: dict[str, Any] = {}
 
-            def finish(payloads: list[str]) -> list[Change]:
-                # The work order (+ its audit row and notification), the change
-                # notifications, the number (the counter: LAST statement) and COMMIT, in
-                # one round trip.
-                before = []
-                if planned is not None:
-                    before.append((automation.INSERT_WORK_ORDER_NOTIFY_SQL,
-                                   {**planned.params, "channel": NOTIFY_CHANNEL}))
-                box["assigned"], rows = numbering.assign_number_and_commit(
-                    uow=uow, ctx=ctx, ticket_id=ticket_id, now=now, notify=(NOTIFY_CHANNEL, payloads), before=before)
-                if planned is None:
-                    return []
-                box["work_order"] = planned.created(rows[0][0])
-                return [Change("work_order", rows[0][0], org, "created")]
+        def finish(payloads: list[str]) -> list[Change]:
+            # The last statement (number, ticket, work order, notifications) and COMMIT:
+            # sent together, so the counter's lock is held only while the server runs them.
+            if len(payloads) == 1:
+                params["channel"], params["payload"], kind = NOTIFY_CHANNEL, payloads[0], "one"
+            else:
+                params["channel"], params["payloads"], kind = NOTIFY_CHANNEL, payloads, "many"
+            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, kind), params, commit=True)
+            if planned is None:
+                return []
+            return [Change("work_order", box["row"].work_order_id, org, "created")]
 
-            uow.finish_with(finish)
-            uow.commit()
-            assigned = box["assigned"]
-            work_order = box.get("work_order")
+        if not nested and numbering.owns_transaction(uow):
+            uow.record_change("ticket", ticket_id, org, "created")
+            uow.finish_with(finish)  # uow.commit() runs it
         else:
-            # Inside a caller's open transaction the caller wants the number now.
-            assigned = numbering.assign_number(uow=uow, ctx=ctx, ticket_id=ticket_id, now=now)
-            uow.commit()
-        number = assigned.number
+            # Inside a caller's open transaction (or on a caller's connection): the caller
+            # wants the number now, and the caller's commit ends the transaction.
+            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, None), params, commit=False)
+            if planned is not None:
+                uow.record_change("work_order", box["row"].work_order_id, org, "created")
+            uow.record_change("ticket", ticket_id, org, "created")
+        uow.commit()
+        inserted = box["row"]
+        number = inserted.number
+        work_order = planned.created(inserted.work_order_id) if planned is not None else None
 
     summary = TicketSummary(
         id=ticket_id,
@@ -597,8 +663,8 @@ def create_ticket(
         work_order_id=getattr(work_order, "work_order_id", None),
         work_order_status="unassigned" if work_order is not None else None,
         scheduled_start=None,
-        created_at=assigned.created_at,
-        updated_at=assigned.updated_at,
+        created_at=inserted.created_at,
+        updated_at=inserted.updated_at,
     )
     return TicketCreated(ticket=summary, work_order=work_order)
 
