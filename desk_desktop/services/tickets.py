@@ -205,8 +205,13 @@ def _clean_description(description: Any) -> str:
     return description
 
 
+@functools.cache
+def _enum_values(enum_cls) -> tuple[str, ...]:
+    return tuple(m.value for m in enum_cls)
+
+
 def _clean_enum(value: Any, enum_cls, field_name: str, label: str) -> str:
-    allowed = [m.value for m in enum_cls]
+    allowed = _enum_values(enum_cls)
     v = str(value).strip().lower() if value is not None else ""
     if v not in allowed:
         shown = f"'{value}'" if value not in (None, "") else "nothing"

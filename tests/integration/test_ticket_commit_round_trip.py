@@ -185,3 +185,29 @@ def test_a_connection_idle_longer_than_the_window_is_pinged_and_a_dead_one_repla
     assert len(pings) >= 1
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def test_every_recorded_change_is_notified_when_there_are_several(shared):
+    """The unit of work may hold more than the ticket's change (e.g. a caller's hook
+    recorded one): all of them are sent, in order, with the last statement."""
+    url, _engine, factory, actor = shared
+    uow = factory()
+    record = uow.record_change
+
+    def also_customer(entity, entity_id, organization_id, action):
+        record(entity, entity_id, organization_id, action)
+        if entity == "ticket":
+            record("customer", 7, organization_id, "updated")
+
+    uow.record_change = also_customer
+    listener = _listen(url)
+    try:
+        created = svc.create_ticket(uow=uow, actor=actor, subject="Cold office", customer_ref="C-1",
+                                    category="hvac", priority="high")
+        payloads = _received(listener, 3)
+    finally:
+        listener.close()
+    org = actor.organization_id
+    assert payloads == [Change("work_order", created.work_order.work_order_id, org, "created").payload(),
+                        Change("ticket", created.ticket.id, org, "created").payload(),
+                        Change("customer", 7, org, "updated").payload()]
