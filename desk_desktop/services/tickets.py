@@ -404,22 +404,16 @@ def _find_site(uow: UnitOfWork, org: int, customer, site_id: int | None, site_re
 # --------------------------------------------------------------------------- create
 
 
-def _run_last_statement(driver, sql: str, params: dict, *, commit: bool):
-    """Run the statement that takes the number; with ``commit``, send COMMIT with it in
-    one round trip (a pipeline: the server runs them back to back; a failing statement
-    makes the server skip the COMMIT, and the unit of work rolls back)."""
+def _run_last_statement(driver, sql: str, params: dict):
+    """Run the statement that takes the number (in autocommit mode it is the whole
+    transaction: the server commits it as soon as it ran, all or nothing)."""
     import psycopg
     from sqlalchemy.exc import DBAPIError
 
     try:
-        cur = driver.cursor(row_factory=namedtuple_row)
-        if commit:
-            with driver.pipeline():
-                cur.execute(sql, params)
-                driver.cursor().execute("COMMIT")
-        else:
+        with driver.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(sql, params)
-        row = cur.fetchone()
+            row = cur.fetchone()
     except psycopg.Error as exc:
         conflict = numbering.numbering_conflict(exc) if isinstance(exc, psycopg.errors.UniqueViolation) else None
         if conflict is not None:
@@ -544,9 +538,12 @@ def create_ticket(
     tag_tuple, coords = clean.tags, clean.coords
     org = actor.organization_id
 
-    # Called inside a caller's open transaction, the caller wants the number now; otherwise
-    # the number is taken in the round trip that commits, so the counter's row lock is held
-    # for nothing but that one statement and the commit.
+    # Called inside a caller's open transaction, the caller wants the number now and its
+    # commit ends the transaction. Otherwise everything this ticket writes is ONE statement
+    # (the last one, which takes the number), run in autocommit mode: it is the whole
+    # transaction, atomic, committed by the server as soon as it ran — so the counter's row
+    # lock is held for nothing but that statement and its commit, and no BEGIN or COMMIT
+    # round trip is needed. What comes before it only reads (and reserves the ticket id).
     nested = uow.in_transaction
     if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
         raise TicketInvalid("A customer is required.", "customer")
@@ -570,8 +567,15 @@ def create_ticket(
         session = uow.session
         if nested:
             session.flush()  # the caller's pending ORM changes, so that this statement sees them
+        one_statement = not nested and numbering.owns_transaction(uow)
         # Straight to the driver: these statements run for every ticket, the ORM adds nothing.
-        driver = session.connection().connection.driver_connection
+        connection = (
+            # A fresh session's first connection: autocommit until it goes back to the pool.
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            if one_statement
+            else session.connection()
+        )
+        driver = connection.connection.driver_connection
         with driver.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(sql, {"org": org, "cust": customer_key, "site": site_key, "site_wanted": site_key is not None})
             row = cur.fetchone()
@@ -624,24 +628,24 @@ def create_ticket(
         box: dict[str, Any] = {}
 
         def finish(payloads: list[str]) -> list[Change]:
-            # The last statement (number, ticket, work order, notifications) and COMMIT:
-            # sent together, so the counter's lock is held only while the server runs them.
+            # The last statement (number, ticket, work order, notifications): run in
+            # autocommit mode, the server commits it at once.
             if len(payloads) == 1:
                 params["channel"], params["payload"], kind = NOTIFY_CHANNEL, payloads[0], "one"
             else:
                 params["channel"], params["payloads"], kind = NOTIFY_CHANNEL, payloads, "many"
-            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, kind), params, commit=True)
+            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, kind), params)
             if planned is None:
                 return []
             return [Change("work_order", box["row"].work_order_id, org, "created")]
 
-        if not nested and numbering.owns_transaction(uow):
+        if one_statement:
             uow.record_change("ticket", ticket_id, org, "created")
             uow.finish_with(finish)  # uow.commit() runs it
         else:
             # Inside a caller's open transaction (or on a caller's connection): the caller
             # wants the number now, and the caller's commit ends the transaction.
-            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, None), params, commit=False)
+            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, None), params)
             if planned is not None:
                 uow.record_change("work_order", box["row"].work_order_id, org, "created")
             uow.record_change("ticket", ticket_id, org, "created")

@@ -211,3 +211,22 @@ def test_every_recorded_change_is_notified_when_there_are_several(shared):
     assert payloads == [Change("work_order", created.work_order.work_order_id, org, "created").payload(),
                         Change("ticket", created.ticket.id, org, "created").payload(),
                         Change("customer", 7, org, "updated").payload()]
+
+
+def test_the_pooled_connection_is_transactional_again_for_the_next_unit_of_work(shared):
+    """create_ticket runs its one writing statement in autocommit mode; the connection it
+    hands back to the pool must not carry that into the next service's transaction."""
+    from desk_desktop.db.models import Customer
+
+    _url, engine, factory, actor = shared
+    svc.create_ticket(uow=factory(), actor=actor, subject="a", customer_ref="C-1", category="general",
+                      priority="low")
+    uow = factory()
+    with uow:
+        assert uow.session.connection().connection.driver_connection.autocommit is False
+        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-2", name="Later",
+                                 customer_type="business"))
+        uow.session.flush()
+        # leaving without commit(): rolled back
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM customers WHERE ref = 'C-2'")).scalar_one() == 0
