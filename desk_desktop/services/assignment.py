@@ -203,22 +203,14 @@ _TECH_COLUMNS = """
     t.id, t.name, t.max_open_work_orders AS max_open, t.active, t.working_hours,
     (SELECT count(*) FROM work_orders w
       WHERE w.organization_id = :org AND w.technician_id = t.id AND w.status IN """ + OPEN_SQL + """) AS open_jobs,
-    (SELECT coalesce(jsonb_object_agg(s.skill, s.proficiency), '{}'::jsonb) FROM technician_skills s
-      WHERE s.organization_id = :org AND s.technician_id = t.id) AS skills
+    t.skill_levels AS skills
 """
 
 # Skills first: the test that rules out most technicians is evaluated first (PostgreSQL
 # evaluates these in the order written when they sit inside an OR, as in ``_knn_sql``).
-_SKILL_TEST = """(:nreq = 0 OR (SELECT count(*) FROM technician_skills s
-          WHERE s.organization_id = :org AND s.technician_id = t.id
-            AND s.skill = ANY(CAST(:req AS text[]))) >= :nreq)"""
-# The same test for a query that asks it for many points (the assign job's prefetch): the
-# set of technicians with the skills is built once per query (a hashed subplan) instead of
-# looking each technician up once per point.
-_SKILL_TEST_HASHED = """(:nreq = 0 OR t.id IN (SELECT s.technician_id FROM technician_skills s
-          WHERE s.organization_id = :org AND s.skill = ANY(CAST(:req AS text[]))
-          GROUP BY s.technician_id HAVING count(*) >= :nreq))"""
-
+# ``skill_levels`` is the technician row's copy of its technician_skills rows (kept exact
+# by triggers, migration 0003): the test needs no lookup per technician the walk passes.
+_SKILL_TEST = """(:nreq = 0 OR t.skill_levels ?& CAST(:req AS text[]))"""
 _CAPACITY_TEST = """(SELECT count(*) FROM work_orders w
           WHERE w.organization_id = :org AND w.technician_id = t.id
             AND w.status IN """ + OPEN_SQL + """) < t.max_open_work_orders"""
@@ -279,7 +271,7 @@ def _knn_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
     elig = _ELIGIBLE_FILTER if eligible_only else ""
     branches = []
     for which in ("current", "home"):
-        cols = (f"t.id, t.max_open_work_orders, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d, "
+        cols = (f"t.id, t.max_open_work_orders, t.skill_levels, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d, "
                 f"row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
         branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
     return f"""
@@ -317,7 +309,7 @@ def _radius_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str
         else:
             pos, cond = "t.home_base", f"t.home_base IS NOT NULL AND NOT {_USE_CURRENT}"
         near = f"""
-        SELECT t.id, t.max_open_work_orders, {pos} AS pos
+        SELECT t.id, t.max_open_work_orders, t.skill_levels, {pos} AS pos
           FROM technicians t
          WHERE t.organization_id = :org AND t.active AND {cond}
            AND {pos} && _ST_Expand({_POINT}, :radius) AND {pos} <-> {_POINT} <= :radius"""
@@ -781,8 +773,7 @@ def _prefetch_sql(nearest: bool) -> str:
     same order. Only the technicians' ids, distances and positions: their other facts are
     read once per technician (``_TECH_FACTS_SQL``), not once per order they are near."""
     inner = (_knn_sql(True, None) if nearest else _radius_sql(True, None))
-    inner = (inner.replace(_POINT, "o.pt").replace(_SKILL_TEST, _SKILL_TEST_HASHED)
-             .replace(_CAPACITY_TEST, _CAPACITY_TEST_HASHED))
+    inner = inner.replace(_POINT, "o.pt").replace(_CAPACITY_TEST, _CAPACITY_TEST_HASHED)
     order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
     return f"""
     SELECT o.i AS order_index, c.*
@@ -796,8 +787,7 @@ def _prefetch_sql(nearest: bool) -> str:
 _TECH_FACTS_SQL = f"""
     SELECT t.id, t.name, t.max_open_work_orders AS max_open, t.active, t.working_hours,
            coalesce(l.n, 0) AS open_jobs,
-           (SELECT coalesce(jsonb_object_agg(s.skill, s.proficiency), '{{}}'::jsonb) FROM technician_skills s
-             WHERE s.organization_id = :org AND s.technician_id = t.id) AS skills
+           t.skill_levels AS skills
       FROM technicians t
       LEFT JOIN (SELECT w.technician_id, count(*) AS n FROM work_orders w
                   WHERE w.organization_id = :org AND w.technician_id = ANY(CAST(:ids AS bigint[]))

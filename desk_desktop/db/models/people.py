@@ -71,6 +71,10 @@ class Technician(TenantMixin, Base):
     # null means "no known hours" (scheduling does not move the start).
     working_hours: Mapped[dict | None] = mapped_column(JSONB)
     weekly_hours: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("40"))
+    # {"hvac": 4, …}: a copy of this technician's technician_skills rows, kept exact by
+    # triggers on that table (migration 0003) — read by the candidate queries, never written
+    # by the app.
+    skill_levels: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = utcnow_column()
 
 
