@@ -232,7 +232,10 @@ _ELIGIBLE_FILTER = """
 _USE_CURRENT = ("(t.current_location IS NOT NULL AND "
                 "(coalesce(t.location_updated_at >= :fresh, false) OR t.home_base IS NULL))")
 
-_POINT = "CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography)"
+# The site as an init-plan: computed once per query. Written inline, a generic plan (the
+# candidate queries are prepared) would build the geography again for every row it
+# measures (about 15 % of the nearest query at 100,000 technicians).
+_POINT = "(SELECT CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography))"
 
 
 def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
