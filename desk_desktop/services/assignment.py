@@ -253,7 +253,7 @@ def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
 
 
 @functools.cache
-def _knn_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
+def _knn_sql(eligible_only: bool, facts: bool = True) -> str:
     """``nearest``: one walk over both positions in distance order. Per branch (fresh current
     locations, home bases) the GiST index is walked in KNN order (``<->`` in ORDER BY with a
     constant point) over at most ``:scan`` technicians; the two ordered walks are merged
@@ -270,26 +270,29 @@ def _knn_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str:
     reached before the answer was complete, and the caller walks further. The outer query
     drops neither — the caller does — and computes the columns only for the rows kept.
     The radius test uses the KNN (sphere) distance the scan orders by; the distance
-    reported is ``ST_Distance`` on the spheroid."""
+    reported is ``ST_Distance`` on the spheroid.
+
+    ``facts``: the technicians' facts (``_TECH_COLUMNS``) come along the walk from the rows
+    the index scan read (no second lookup of each technician); without, only ids."""
     elig = _ELIGIBLE_FILTER if eligible_only else ""
+    carried = "t.name, t.active, t.working_hours, " if facts else ""
     branches = []
     for which in ("current", "home"):
-        cols = (f"t.id, t.max_open_work_orders, t.skill_levels, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d, "
-                f"row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
+        cols = (f"t.id, {carried}t.max_open_work_orders, t.skill_levels, {{pos}} AS pos, "
+                f"{{pos}} <-> {_POINT} AS knn_d, row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
         branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
     return f"""
-    SELECT n.rn, n.knn_d, {columns or "n.id AS id"},
-           ST_Distance(n.pos, {_POINT}) AS distance_m,
-           ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
-      FROM (SELECT t.id, t.pos, t.knn_d, t.rn
+    SELECT t.rn, t.knn_d, {_TECH_COLUMNS if facts else "t.id AS id"},
+           ST_Distance(t.pos, {_POINT}) AS distance_m,
+           ST_Y(CAST(t.pos AS geometry)) AS lat, ST_X(CAST(t.pos AS geometry)) AS lon
+      FROM (SELECT t.*
               FROM ({branches[0]}
                     UNION ALL
                     {branches[1]}) t
              WHERE (t.knn_d <= :radius {elig}) OR t.knn_d > :radius OR t.rn = :scan
              ORDER BY t.knn_d
-             LIMIT :k) n
-      {"JOIN technicians t ON t.id = n.id AND t.organization_id = :org" if columns else ""}
-     ORDER BY n.knn_d > :radius, distance_m, n.id
+             LIMIT :k) t
+     ORDER BY t.knn_d > :radius, distance_m, t.id
     """
 
 
@@ -775,7 +778,7 @@ def _prefetch_sql(nearest: bool) -> str:
     (``_radius_sql``) for many points at once: the same query per point (LATERAL), in the
     same order. Only the technicians' ids, distances and positions: their other facts are
     read once per technician (``_TECH_FACTS_SQL``), not once per order they are near."""
-    inner = (_knn_sql(True, None) if nearest else _radius_sql(True, None))
+    inner = (_knn_sql(True, False) if nearest else _radius_sql(True, None))
     inner = inner.replace(_POINT, "o.pt").replace(_CAPACITY_TEST, _CAPACITY_TEST_HASHED)
     order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
     return f"""
