@@ -278,9 +278,11 @@ def _knn_sql(eligible_only: bool, facts: bool = True) -> str:
     carried = "t.name, t.active, t.working_hours, " if facts else ""
     branches = []
     for which in ("current", "home"):
-        cols = (f"t.id, {carried}t.max_open_work_orders, t.skill_levels, {{pos}} AS pos, "
-                f"{{pos}} <-> {_POINT} AS knn_d, row_number() OVER (ORDER BY {{pos}} <-> {_POINT}) AS rn")
-        branches.append("(" + _branch_sql(which, cols, "LIMIT :scan") + ")")
+        cols = f"t.id, {carried}t.max_open_work_orders, t.skill_levels, {{pos}} AS pos, {{pos}} <-> {_POINT} AS knn_d"
+        # Numbered over knn_d, which the scan already computed and delivers in order (no
+        # second distance computation per row for the window, no sort).
+        branches.append("(SELECT b.*, row_number() OVER (ORDER BY b.knn_d) AS rn FROM ("
+                        + _branch_sql(which, cols, "LIMIT :scan") + ") b)")
     return f"""
     SELECT t.rn, t.knn_d, {_TECH_COLUMNS if facts else "t.id AS id"},
            ST_Distance(t.pos, {_POINT}) AS distance_m,
