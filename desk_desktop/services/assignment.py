@@ -238,6 +238,14 @@ _USE_CURRENT = ("(t.current_location IS NOT NULL AND "
 _POINT = "(SELECT CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography))"
 
 
+def _spheroid_distance(a: str, b: str) -> str:
+    """Metres between two points on the WGS 84 spheroid: the value ``ST_Distance`` gives for
+    two geographies (equal to 1e-8 m), without its per-statement cache of a repeated
+    argument, which costs more than it saves for points (0.2 ms of a 1 ms nearest query)."""
+    return (f"ST_DistanceSpheroid(CAST({a} AS geometry), CAST({b} AS geometry), "
+            "CAST('SPHEROID[\"WGS 84\",6378137,298.257223563]' AS spheroid))")
+
+
 def _branch_sql(which: str, select_list: str, order_and_limit: str) -> str:
     """One of the two KNN index scans: fresh current locations, or home bases."""
     if which == "current":
@@ -270,7 +278,7 @@ def _knn_sql(eligible_only: bool, facts: bool = True) -> str:
     reached before the answer was complete, and the caller walks further. The outer query
     drops neither — the caller does — and computes the columns only for the rows kept.
     The radius test uses the KNN (sphere) distance the scan orders by; the distance
-    reported is ``ST_Distance`` on the spheroid.
+    reported is the one on the spheroid (``_spheroid_distance``).
 
     ``facts``: the technicians' facts (``_TECH_COLUMNS``) come along the walk from the rows
     the index scan read (no second lookup of each technician); without, only ids."""
@@ -285,7 +293,7 @@ def _knn_sql(eligible_only: bool, facts: bool = True) -> str:
                         + _branch_sql(which, cols, "LIMIT :scan") + ") b)")
     return f"""
     SELECT t.rn, t.knn_d, {_TECH_COLUMNS if facts else "t.id AS id"},
-           ST_Distance(t.pos, {_POINT}) AS distance_m,
+           {_spheroid_distance("t.pos", _POINT)} AS distance_m,
            ST_Y(CAST(t.pos AS geometry)) AS lat, ST_X(CAST(t.pos AS geometry)) AS lon
       FROM (SELECT t.*
               FROM ({branches[0]}
@@ -331,7 +339,7 @@ def _radius_sql(eligible_only: bool, columns: str | None = _TECH_COLUMNS) -> str
         branches.append(f"SELECT n.id, n.pos FROM ({near}) n")
     return f"""
     SELECT {columns or "n.id AS id"},
-           ST_Distance(n.pos, {_POINT}) AS distance_m,
+           {_spheroid_distance("n.pos", _POINT)} AS distance_m,
            ST_Y(CAST(n.pos AS geometry)) AS lat, ST_X(CAST(n.pos AS geometry)) AS lon
       FROM ({branches[0]}
             UNION ALL
@@ -465,7 +473,7 @@ def _technician_facts(uow: UnitOfWork, *, organization_id: int, technician_id: i
                               "fresh": now - timedelta(hours=FRESH_LOCATION_HOURS),
                               "lat": location[0] if location else None, "lon": location[1] if location else None}
     pos = f"CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END"
-    dist = f"ST_Distance({pos}, {_POINT})" if location else "NULL::float8"
+    dist = _spheroid_distance(pos, _POINT) if location else "NULL::float8"
     row = uow.session.execute(
         text(f"SELECT {_TECH_COLUMNS}, {dist} AS distance_m, ST_Y(CAST({pos} AS geometry)) AS lat, "
              f"ST_X(CAST({pos} AS geometry)) AS lon FROM technicians t WHERE t.organization_id = :org AND t.id = :tid"),
