@@ -643,6 +643,7 @@ class _Batch:
     # (one query per kind of question): work order -> (question, facts as of the start).
     prefetched: dict[int, tuple[tuple, list[TechFacts]]] = field(default_factory=dict)
     since_start: dict[int, int] = field(default_factory=dict)  # load gained since the prefetch
+    json_cache: _JsonCache = field(default_factory=lambda: _JsonCache())
 
     def write_audits(self, uow: UnitOfWork) -> None:
         for kw in self.audits or ():
@@ -651,7 +652,7 @@ class _Batch:
 
     def sync(self, uow: UnitOfWork) -> None:
         """Write the orders' pending changes, so the database's load counts are exact again."""
-        _write_orders(uow, [o for o in uow.session.dirty if isinstance(o, WorkOrder)])
+        _write_orders(uow, [o for o in uow.session.dirty if isinstance(o, WorkOrder)], self.json_cache)
         uow.session.flush()  # anything else pending (nothing, in the assign job)
         self.syncs += 1
         self.load.clear()
@@ -685,7 +686,8 @@ class _Batch:
     def finish(self, uow: UnitOfWork, actor: Actor) -> None:
         """Write what the batch decided: the orders (one UPDATE), the round-robin pointers
         (once per rule), the notifications (one query, one insert), the audit rows (one insert)."""
-        _write_orders(uow, [o for o in uow.session.dirty if isinstance(o, WorkOrder)])
+        cache = self.json_cache
+        _write_orders(uow, [o for o in uow.session.dirty if isinstance(o, WorkOrder)], cache)
         self.load.clear()
         for rule_id, (org_id, tech_id) in self.pointer_writes.items():
             _write_pointer(uow, org_id, rule_id, tech_id, self.now)
@@ -696,8 +698,9 @@ class _Batch:
             notifications.enqueue_work_order_events(uow=uow, events=self.notices, actor=actor)
             self.notices = []
         if self.audits:
-            _write_audits(uow, self.audits)
+            _write_audits(uow, self.audits, cache)
             self.audits = []
+        self.json_cache = _JsonCache()
 
 
 # What the assign job changes on an order, written for a whole batch in one statement. The
@@ -730,26 +733,69 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _write_orders(uow: UnitOfWork, orders: list[WorkOrder]) -> None:
+class _JsonCache:
+    """JSON text of the explanations a batch writes, encoded once: each one goes into the
+    order's row and again into its audit row. Keeps the objects alive so ids stay unique."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Any, str]] = {}
+
+    def encode(self, value: Any) -> str:
+        if not isinstance(value, dict):
+            return json.dumps(value, default=_json_default)
+        hit = self._by_id.get(id(value))
+        if hit is None or hit[0] is not value:
+            hit = (value, json.dumps(value, default=_json_default))
+            self._by_id[id(value)] = hit
+        return hit[1]
+
+
+def _json_rows(rows: list[dict], key: str, cache: _JsonCache) -> str:
+    """``json.dumps(rows)`` with each row's ``key`` value spliced in from the cache."""
+    parts = []
+    for row in rows:
+        value = row.pop(key)
+        head = json.dumps(row, default=_json_default)
+        parts.append(f'{head[:-1]}, "{key}": {cache.encode(value)}}}' if row else f'{{"{key}": {cache.encode(value)}}}')
+    return "[" + ",".join(parts) + "]"
+
+
+def _write_orders(uow: UnitOfWork, orders: list[WorkOrder], cache: _JsonCache | None = None) -> None:
     """The batch's changed orders in one UPDATE (instead of one per order); the session then
     forgets them — nothing in this transaction reads them through the ORM again."""
+    cache = cache or _JsonCache()
     by_org: dict[int, list[dict]] = {}
     for wo in orders:
         row = {c: getattr(wo, c) for c, _ in _ORDER_COLUMNS}
         row["id"] = wo.id
         by_org.setdefault(wo.organization_id, []).append(row)
     for org_id, rows in by_org.items():
-        uow.session.execute(_UPDATE_ORDERS, {"org": org_id, "rows": json.dumps(rows, default=_json_default)})
+        uow.session.execute(_UPDATE_ORDERS, {"org": org_id,
+                                             "rows": _json_rows(rows, "assignment_explanation", cache)})
     for wo in orders:
         uow.session.expunge(wo)
 
 
-def _write_audits(uow: UnitOfWork, entries: list[dict]) -> None:
+def _write_audits(uow: UnitOfWork, entries: list[dict], cache: _JsonCache | None = None) -> None:
     """``audit()`` for many rows in one INSERT: the same columns and values."""
-    rows = [{"organization_id": e.get("organization_id") or e["actor"].organization_id, "actor": e["actor"].name,
-             "action": e["action"], "entity": e["entity"], "entity_id": e.get("entity_id"),
-             "summary": e.get("summary", ""), "details": e.get("details")} for e in entries]
-    uow.session.execute(_INSERT_AUDITS, {"rows": json.dumps(rows, default=_json_default)})
+    cache = cache or _JsonCache()
+    rows = []
+    for e in entries:
+        details = e.get("details")
+        if isinstance(details, dict) and isinstance(details.get("explanation"), dict):
+            rest = {k: v for k, v in details.items() if k != "explanation"}
+            details_json = _json_rows([{**rest, "explanation": details["explanation"]}], "explanation", cache)[1:-1]
+        else:
+            details_json = json.dumps(details, default=_json_default)
+        rows.append({"organization_id": e.get("organization_id") or e["actor"].organization_id,
+                     "actor": e["actor"].name, "action": e["action"], "entity": e["entity"],
+                     "entity_id": e.get("entity_id"), "summary": e.get("summary", ""), "details": details_json})
+    parts = []
+    for row in rows:
+        details_json = row.pop("details")
+        head = json.dumps(row, default=_json_default)
+        parts.append(f'{head[:-1]}, "details": {details_json}}}')
+    uow.session.execute(_INSERT_AUDITS, {"rows": "[" + ",".join(parts) + "]"})
 
 
 def _question(kw: dict) -> tuple:
