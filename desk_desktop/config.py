@@ -53,7 +53,7 @@ class SmtpSettings:
         return bool(self.host)
 
     @classmethod
-    def from_url(cls, url: str, from_address: str = "dispatch@localhost") -> "SmtpSettings":
+    def from_url(cls, url: str, from_address: str = "dispatch@localhost") -> SmtpSettings:
         from urllib.parse import parse_qs, unquote, urlsplit
 
         parts = urlsplit(url)
@@ -94,7 +94,7 @@ class Settings:
     def uses_private_cluster(self) -> bool:
         return not self.database_url
 
-    def with_database_url(self, url: str | None) -> "Settings":
+    def with_database_url(self, url: str | None) -> Settings:
         return replace(self, database_url=url)
 
 

@@ -109,7 +109,7 @@ class UnitOfWork:
         self._finish: Callable[[list[str]], Iterable[Change]] | None = None
         self.session: Session = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         if self._depth == 0:
             self.session = self._session_factory()
             self._committed = False

@@ -19,7 +19,7 @@ class Actor:
     is_admin: bool = False
 
     @classmethod
-    def system(cls, organization_id: int, name: str = "scheduler") -> "Actor":
+    def system(cls, organization_id: int, name: str = "scheduler") -> Actor:
         return cls(organization_id=organization_id, name=name, dispatcher_id=None, is_admin=True)
 
 

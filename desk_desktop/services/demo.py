@@ -157,7 +157,8 @@ def demo_rules():
 def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, tickets: int = 300,
               seed: int = 2026, actor_name: str = "demo") -> DemoSummary:
     """Load the demo organization into an empty database (refuses if it already exists)."""
-    from desk_desktop.services import assignment, rules, tickets as ticket_service
+    from desk_desktop.services import assignment, rules
+    from desk_desktop.services import tickets as ticket_service
 
     now = now or datetime.now(UTC)
     rng = random.Random(seed)
