@@ -226,27 +226,6 @@ def on_ticket_created(
         return result
 
 
-_INSERT_WORK_ORDER_SQL = """
-WITH w AS (
-    INSERT INTO work_orders (organization_id, source_ticket_id, source, rule_id, work_type, priority, status,
-                             duration_minutes, assignment_logic, required_skills, auto_schedule,
-                             schedule_offset_minutes, notify_customer, notify_technician, needs_assignment,
-                             assign_attempts, next_assign_at, scheduled_start, scheduled_end, created_at, updated_at)
-    VALUES (%(org)s, %(ticket_id)s, %(source)s, %(rule_id)s, %(work_type)s, %(priority)s, %(status)s,
-            %(duration)s, %(logic)s, CAST(%(skills)s AS text[]), %(auto_schedule)s,
-            %(offset)s, %(notify_customer)s, %(notify_technician)s, %(needs_assignment)s,
-            0, %(next_assign_at)s, %(start)s, %(end)s, %(now)s, %(now)s)
-    RETURNING id
-), a AS (
-    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
-    SELECT %(org)s, %(actor)s, 'work_order.created', 'work_order', w.id,
-           'WO-' || repeat('0', 6 - length(w.id::text)) || w.id::text || %(summary_tail)s,
-           CAST(%(details)s AS jsonb)
-      FROM w
-)
-SELECT id FROM w
-"""
-
 # The planned work order and its audit row as CTEs of the statement that inserts the
 # ticket (``services.tickets``). ``WORK_ORDER_AUDIT_CTES`` reserves the order's id
 # (``wo_id``) and writes its audit row; it reads ``{after}`` (a CTE with one row) so that it
@@ -277,6 +256,14 @@ WORK_ORDER_CTE = """w AS (
     RETURNING id
 )"""
 
+# The same two rows on their own, for a ticket that exists already (``process_ticket``):
+# one statement made of the same CTEs, with the ticket's id given.
+_INSERT_WORK_ORDER_SQL = (
+    "WITH one AS (SELECT 1), t AS (SELECT CAST(%(wo_ticket_id)s AS bigint) AS id), "
+    + WORK_ORDER_AUDIT_CTES.format(after="one") + ", " + WORK_ORDER_CTE.format(ticket="t")
+    + "\nSELECT id FROM w"
+)
+
 # The work order's change notification payload (``Change("work_order", id, org,
 # "created").payload()``, byte for byte) over the ``w`` CTE.
 WORK_ORDER_PAYLOAD_SQL = (
@@ -287,9 +274,9 @@ WORK_ORDER_PAYLOAD_SQL = (
 
 @dataclass(frozen=True)
 class PlannedWorkOrder:
-    """The work order a rule decided on for a ticket, not yet written: ``params`` for
-    ``_INSERT_WORK_ORDER_SQL`` / ``INSERT_WORK_ORDER_NOTIFY_SQL``; ``created(id)`` is the
-    result once the statement ran."""
+    """The work order a rule decided on for a ticket, not yet written: ``cte_params()`` for
+    ``WORK_ORDER_AUDIT_CTES`` / ``WORK_ORDER_CTE`` (and ``_INSERT_WORK_ORDER_SQL``, made of
+    them); ``created(id)`` is the result once the statement ran."""
 
     organization_id: int
     rule: RuleTemplate
@@ -371,7 +358,7 @@ def plan_work_order(*, actor: Actor, ticket: Ticket, rule: RuleTemplate, now: da
 def _insert_work_order(*, uow: UnitOfWork, planned: PlannedWorkOrder) -> WorkOrderCreated:
     """Insert the planned work order and its audit row, in one statement straight through
     the driver (same transaction; no ORM unit of work)."""
-    params = planned.params
+    params = planned.cte_params()
     session = uow.session
     session.flush()  # anything the ORM holds (e.g. the ticket) goes first, as before
     with session.connection().connection.driver_connection.cursor() as cur:
