@@ -140,6 +140,28 @@ def as_superuser(connection):
 
 
 @pytest.fixture
+def acme_with_hvac_rule(fresh_db):
+    """A fresh database with organization "acme" (its admin ``Actor``), customer C-1 and one
+    rule turning hvac tickets into repair orders: ``(url, engine, uow_factory, actor)``."""
+    from desk_desktop.db.models import Customer
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
+    engine = make_engine(fresh_db)
+    factory = UnitOfWorkFactory(engine)
+    actor = make_org(factory(), slug="acme")
+    uow = factory()
+    with uow:
+        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-1", name="Northwind",
+                                 customer_type="business"))
+        uow.commit()
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(name="HVAC", trigger_categories=("hvac",),
+                                                            wo_type="repair", wo_priority="high",
+                                                            wo_duration_minutes=60))
+    yield fresh_db, engine, factory, actor
+    engine.dispose()
+
+
+@pytest.fixture
 def org(uow_factory):
     return make_org(uow_factory())
 

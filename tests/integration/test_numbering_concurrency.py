@@ -13,7 +13,6 @@ from sqlalchemy import text
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services import tickets as svc
 from desk_desktop.services.common import Actor
-from tests.conftest import make_org
 
 WRITERS = 8
 PER_WRITER = 200
@@ -38,22 +37,9 @@ def _writer(url: str, org_id: int, count: int, start_evt, out_q) -> None:
 
 
 @pytest.fixture
-def shared(fresh_db):
-    engine = make_engine(fresh_db)
-    factory = UnitOfWorkFactory(engine)
-    actor = make_org(factory(), slug="acme")
-    from desk_desktop.db.models import Customer
-    from desk_desktop.services.rules import RuleDraft, create_rule
-
-    uow = factory()
-    with uow:
-        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-1", name="Northwind",
-                                 customer_type="business"))
-        uow.commit()
-    # A rule so that about half of the tickets also create a work order.
-    create_rule(uow=factory(), actor=actor, draft=RuleDraft(name="HVAC", trigger_categories=("hvac",)))
-    yield fresh_db, engine, factory, actor
-    engine.dispose()
+def shared(acme_with_hvac_rule):
+    # The rule makes about half of the tickets also create a work order.
+    return acme_with_hvac_rule
 
 
 def _numbers(engine, org_id):

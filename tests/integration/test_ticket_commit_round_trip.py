@@ -15,30 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from desk_desktop.db.session import NOTIFY_CHANNEL, Change, UnitOfWorkFactory, make_engine
+from desk_desktop.db.session import NOTIFY_CHANNEL, Change, make_engine
 from desk_desktop.services import automation
 from desk_desktop.services import tickets as svc
-from tests.conftest import make_org
 
 
 @pytest.fixture
-def shared(fresh_db):
-    engine = make_engine(fresh_db)
-    factory = UnitOfWorkFactory(engine)
-    actor = make_org(factory(), slug="acme")
-    from desk_desktop.db.models import Customer
-    from desk_desktop.services.rules import RuleDraft, create_rule
-
-    uow = factory()
-    with uow:
-        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-1", name="Northwind",
-                                 customer_type="business"))
-        uow.commit()
-    create_rule(uow=factory(), actor=actor, draft=RuleDraft(name="HVAC", trigger_categories=("hvac",),
-                                                            wo_type="repair", wo_priority="high",
-                                                            wo_duration_minutes=60))
-    yield fresh_db, engine, factory, actor
-    engine.dispose()
+def shared(acme_with_hvac_rule):
+    return acme_with_hvac_rule
 
 
 def _listen(url: str) -> psycopg.Connection:
