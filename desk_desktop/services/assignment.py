@@ -750,14 +750,15 @@ class _JsonCache:
         return hit[1]
 
 
+def _json_object(fields: dict, key: str, encoded: str) -> str:
+    """``json.dumps({**fields, key: value})`` where ``encoded`` is ``value``'s JSON already."""
+    head = json.dumps(fields, default=_json_default)
+    return f'{head[:-1]}, "{key}": {encoded}}}' if fields else f'{{"{key}": {encoded}}}'
+
+
 def _json_rows(rows: list[dict], key: str, cache: _JsonCache) -> str:
     """``json.dumps(rows)`` with each row's ``key`` value spliced in from the cache."""
-    parts = []
-    for row in rows:
-        value = row.pop(key)
-        head = json.dumps(row, default=_json_default)
-        parts.append(f'{head[:-1]}, "{key}": {cache.encode(value)}}}' if row else f'{{"{key}": {cache.encode(value)}}}')
-    return "[" + ",".join(parts) + "]"
+    return "[" + ",".join(_json_object(row, key, cache.encode(row.pop(key))) for row in rows) + "]"
 
 
 def _write_orders(uow: UnitOfWork, orders: list[WorkOrder], cache: _JsonCache | None = None) -> None:
@@ -779,22 +780,18 @@ def _write_orders(uow: UnitOfWork, orders: list[WorkOrder], cache: _JsonCache | 
 def _write_audits(uow: UnitOfWork, entries: list[dict], cache: _JsonCache | None = None) -> None:
     """``audit()`` for many rows in one INSERT: the same columns and values."""
     cache = cache or _JsonCache()
-    rows = []
+    parts = []
     for e in entries:
         details = e.get("details")
         if isinstance(details, dict) and isinstance(details.get("explanation"), dict):
             rest = {k: v for k, v in details.items() if k != "explanation"}
-            details_json = _json_rows([{**rest, "explanation": details["explanation"]}], "explanation", cache)[1:-1]
+            details_json = _json_object(rest, "explanation", cache.encode(details["explanation"]))
         else:
             details_json = json.dumps(details, default=_json_default)
-        rows.append({"organization_id": e.get("organization_id") or e["actor"].organization_id,
-                     "actor": e["actor"].name, "action": e["action"], "entity": e["entity"],
-                     "entity_id": e.get("entity_id"), "summary": e.get("summary", ""), "details": details_json})
-    parts = []
-    for row in rows:
-        details_json = row.pop("details")
-        head = json.dumps(row, default=_json_default)
-        parts.append(f'{head[:-1]}, "details": {details_json}}}')
+        row = {"organization_id": e.get("organization_id") or e["actor"].organization_id,
+               "actor": e["actor"].name, "action": e["action"], "entity": e["entity"],
+               "entity_id": e.get("entity_id"), "summary": e.get("summary", "")}
+        parts.append(_json_object(row, "details", details_json))
     uow.session.execute(_INSERT_AUDITS, {"rows": "[" + ",".join(parts) + "]"})
 
 
