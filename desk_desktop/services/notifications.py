@@ -15,6 +15,7 @@ the row is dead and shows in the dispatchers' attention list, where it can be re
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,8 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, literal, select, text
+from sqlalchemy import BigInteger, and_, any_, bindparam, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from desk_desktop.db.models import Customer, Notification, Organization, Site, Technician, Ticket, WorkOrder
@@ -200,27 +202,64 @@ def enqueue_work_order_events(
         s = uow.session
         ids = sorted({wo_id for wo_id, _, _ in events})
         facts = {r.id: r for r in s.execute(_context_query(None).where(WorkOrder.id.in_(ids)))}
-        rows: list[dict] = []
-        for wo_id, event, technician_id in events:
-            r = facts.get(wo_id)
-            if r is None or (actor is not None and r.organization_id != actor.organization_id):
-                raise NotFound(f"Work order {work_order_number(wo_id)} does not exist.")
-            if not (r.notify_customer or r.notify_technician):
-                continue
-            if technician_id is not None and technician_id != r.technician_id:
-                # About a technician the order no longer has (unassigned): their own facts.
-                r = s.execute(_context_query(technician_id).where(WorkOrder.id == wo_id)).one()
-            rows.extend(_event_rows(s, r, event, technician_id, None))
+        rows = outbox_rows(facts=facts, events=events, actor=actor, session=s)
         written = 0
         if rows:
-            doc = json.dumps([{c: _plain(row[c]) for c, _ in _BULK_COLUMNS} for row in rows])
-            queued = list(s.execute(_INSERT_NOTIFICATIONS_BULK, {"rows": doc}).scalars())
+            queued = list(s.execute(_INSERT_NOTIFICATIONS_BULK, {"rows": encode_outbox_rows(rows)}).scalars())
             written = len(queued)
             orgs = {r.id: r.organization_id for r in facts.values()}
             for wo_id in dict.fromkeys(queued):
                 uow.record_change("notification", wo_id, orgs[wo_id], "queued")
         uow.commit()
     return written
+
+
+# For a caller that runs the statements itself (the assign job's statement pipe): the
+# facts query and the insert of ``enqueue_work_order_events``, in the driver's placeholder
+# style, and the rows in between, computed without the database.
+
+@functools.cache
+def work_order_facts_sql() -> str:
+    """The messages' facts (``_context_query``) of the work orders ``%(ids)s``."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    stmt = _context_query(None).where(WorkOrder.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    return str(stmt.compile(dialect=dialect()))
+
+
+@functools.cache
+def outbox_insert_sql() -> str:
+    """The bulk insert of ``enqueue_work_order_events`` (``%(rows)s``: ``encode_outbox_rows``);
+    returns the work order of each row written."""
+    return str(_INSERT_NOTIFICATIONS_BULK).replace(":rows", "%(rows)s")
+
+
+def outbox_rows(*, facts: dict[int, Any], events: Sequence[tuple[int, str, int | None]], actor: Actor | None,
+                session=None) -> list[dict]:
+    """The outbox rows of ``events`` from the orders' facts (rows of ``work_order_facts_sql``).
+    An event about a given technician, and ``unassigned``, need ``session`` (the former
+    technician's facts and the transaction id are read then)."""
+    rows: list[dict] = []
+    for wo_id, event, technician_id in events:
+        if event not in EVENTS:
+            raise UnknownNotificationEvent(f"Unknown notification event {event!r}; expected one of {', '.join(EVENTS)}.")
+        r = facts.get(wo_id)
+        if r is None or (actor is not None and r.organization_id != actor.organization_id):
+            raise NotFound(f"Work order {work_order_number(wo_id)} does not exist.")
+        if not (r.notify_customer or r.notify_technician):
+            continue
+        if session is None and (event == EVENT_UNASSIGNED or technician_id is not None):
+            raise ValueError(f"{event} for a given technician needs a session")
+        if technician_id is not None and technician_id != r.technician_id:
+            # About a technician the order no longer has (unassigned): their own facts.
+            r = session.execute(_context_query(technician_id).where(WorkOrder.id == wo_id)).one()
+        rows.extend(_event_rows(session, r, event, technician_id, None))
+    return rows
+
+
+def encode_outbox_rows(rows: list[dict]) -> str:
+    return json.dumps([{c: _plain(row[c]) for c, _ in _BULK_COLUMNS} for row in rows])
 
 
 def _plain(value):

@@ -136,10 +136,14 @@ def _normalized(wo: WorkOrder, names: dict[int, str]) -> dict:
             "end": wo.scheduled_end, "reason": wo.unassigned_reason, "explanation": e}
 
 
+@pytest.mark.parametrize("part", [assignment.PIPE_PART, 3])
 @pytest.mark.parametrize("logic", ["nearest", "skill_match", "workload", "round_robin"])
-def test_the_batch_decides_and_writes_what_the_order_by_order_path_does(uow_factory, org, logic):
-    """Two identical organizations; one batch is decided in memory and written at the end,
-    the other one order at a time with every write done at once (``deferred=False``)."""
+def test_the_batch_decides_and_writes_what_the_order_by_order_path_does(uow_factory, org, logic, part,
+                                                                       monkeypatch):
+    """Two identical organizations; one batch is decided in memory and written in parts of
+    ``part`` orders (each part while the next is decided), the other one order at a time
+    with every write done at once (``deferred=False``)."""
+    monkeypatch.setattr(assignment, "PIPE_PART", part)
     results = [_run_twin(uow_factory, org, logic, deferred=True)]
     twin = make_org(uow_factory(), slug="twin")
     with acting_as(uow_factory, twin):
@@ -171,17 +175,17 @@ def _run_twin(uow_factory, actor, logic, *, deferred):
             sorted(queued.get(i, 0) for i in ids))
 
 
-def test_a_batch_that_cannot_be_written_is_redone_order_by_order(uow_factory, org, monkeypatch):
+def test_a_batch_that_cannot_be_written_is_redone_order_by_order(uow_factory, org, monkeypatch, caplog):
     add_rule(uow_factory(), org, auto_assign=True, assignment_logic="nearest", notify_technician=True)
     add_technician(uow_factory(), org, lat=48.857, lon=2.353, max_open=20, email="t@example.com")
     ids = _orders(uow_factory, org, 4)
-
-    def broken(**kw):
-        raise RuntimeError("outbox unavailable")
-
-    monkeypatch.setattr(notifications, "enqueue_work_order_events", broken)
+    # The batch's outbox insert fails on the server (the order-by-order path queues each
+    # order's messages with its own statement).
+    monkeypatch.setattr(notifications, "outbox_insert_sql", lambda: "INSERT INTO no_such_outbox VALUES (1)")
     result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
     assert (result.assigned, result.errors) == (4, 0)
+    assert any("redoing it order by order" in r.getMessage() and "no_such_outbox" in r.getMessage()
+               for r in caplog.records)
     orders = _get_all(uow_factory, ids)
     assert all(wo.technician_id is not None for wo in orders)
     uow = uow_factory()
@@ -190,9 +194,13 @@ def test_a_batch_that_cannot_be_written_is_redone_order_by_order(uow_factory, or
     assert n == 4 * 2  # email + inbox each, written by the order-by-order path
 
 
-def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_factory, org, monkeypatch):
-    """Nearest lists 10 candidates. When the batch fills one of them, the next order's list
-    is asked again (the 11th nearest moves up), exactly as if each order were written at once."""
+@pytest.mark.parametrize("spare", [assignment.NEAREST_SPARE, 0])
+def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_factory, org, monkeypatch, spare):
+    """Nearest lists 10 candidates. When the batch fills one of them, the 11th nearest moves
+    up, exactly as if each order were written at once: taken from the spare candidates the
+    batch fetched beforehand or, without spares, by asking again after writing what is
+    pending."""
+    monkeypatch.setattr(assignment, "NEAREST_SPARE", spare)
     add_rule(uow_factory(), org, auto_assign=True, assignment_logic="nearest")
     techs = [add_technician(uow_factory(), org, name=f"n{i:02d}", lat=48.857 + i / 200, lon=2.353,
                             max_open=1 if i == 0 else 20) for i in range(11)]
@@ -201,7 +209,7 @@ def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_fa
     real_sync = assignment._Batch.sync
     monkeypatch.setattr(assignment._Batch, "sync", lambda self, uow: (syncs.append(1), real_sync(self, uow)))
     assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 3
-    assert syncs == [1]  # written early once, to ask again after n00 filled up
+    assert syncs == ([] if spare else [1])  # without spares: written early once, to ask again after n00 filled up
     first, second, third = _get_all(uow_factory, ids)
     assert first.technician_id == techs[0]
     assert second.technician_id == techs[1] and third.technician_id == techs[1]
@@ -223,3 +231,39 @@ def test_a_batch_whose_candidates_cannot_be_fetched_together_is_redone_order_by_
     result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
     assert (result.assigned, result.errors) == (3, 0)
     assert [wo.technician_id for wo in _get_all(uow_factory, ids)] == [tech] * 3
+
+
+def test_a_part_that_fails_while_the_next_is_decided_leaves_nothing_half_written(uow_factory, org, monkeypatch,
+                                                                                 caplog):
+    """The audit rows of the second part of a batch are refused by the server while the job
+    decides the third: the whole batch is rolled back and redone order by order — every
+    order assigned once, one audit row and one set of messages each, nothing twice."""
+    monkeypatch.setattr(assignment, "PIPE_PART", 2)
+    add_rule(uow_factory(), org, auto_assign=True, assignment_logic="workload", notify_technician=True)
+    techs = [add_technician(uow_factory(), org, name=f"w{i}", lat=48.85 + i / 100, lon=2.35, max_open=20,
+                            email=f"w{i}@example.com") for i in range(3)]
+    ids = _orders(uow_factory, org, 7)
+    real_doc, calls = assignment._audit_doc, []
+
+    def second_part_refused(entries, cache):
+        calls.append(len(entries))
+        doc = real_doc(entries, cache)
+        return doc.replace('"work_order.assigned"', "null", 1) if len(calls) == 2 else doc  # action NOT NULL
+
+    monkeypatch.setattr(assignment, "_audit_doc", second_part_refused)
+    result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
+    assert (result.assigned, result.unassigned, result.errors) == (7, 0, 0)
+    assert calls[:2] == [2, 2]  # the first two parts went to the server before the failure showed
+    assert any("redoing it order by order" in r.getMessage() and "NotNullViolation" in r.getMessage()
+               for r in caplog.records)
+    orders = _get_all(uow_factory, ids)
+    load = Counter(wo.technician_id for wo in orders)
+    assert set(load) == set(techs) and max(load.values()) - min(load.values()) == 1  # 3, 2, 2
+    uow = uow_factory()
+    with uow:
+        audits = Counter(uow.session.scalars(select(AuditEntry.entity_id).where(
+            AuditEntry.action == "work_order.assigned", AuditEntry.entity_id.in_(ids))))
+        queued = Counter(uow.session.scalars(select(Notification.work_order_id)
+                                             .where(Notification.work_order_id.in_(ids))))
+    assert audits == {i: 1 for i in ids}
+    assert queued == {i: 2 for i in ids}  # the technician's email and inbox, once
