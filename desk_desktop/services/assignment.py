@@ -21,13 +21,16 @@ The ``assign`` job runs ``assign_pending``: per organization it takes a transact
 advisory lock (so concurrent assigners — several workstations, a server scheduler — see
 each other's load and the round-robin pointer) and claims due orders with ``FOR UPDATE SKIP
 LOCKED``. A claimed batch is decided in memory, in claim order: the candidates of its
-located orders are fetched together at the start (one query per kind of question), the
-load each decision adds is tracked (so maximums, workload and the rotation stay exact
-inside the batch; when a technician the batch filled may have hidden someone, the order
-asks the database again after writing what is pending), and the batch is written at the
-end — orders, audit rows and outbox rows one statement each, the round-robin pointer once
-per rule. A batch that fails as a whole is redone order by order, which names the order at
-fault. An order nobody can take stays unassigned with the reason, ``assign_attempts`` + 1,
+located orders are fetched together at the start (one query per kind of question, with
+each technician's facts and open orders read once), the load each decision adds is
+tracked (so maximums, workload and the rotation stay exact inside the batch; when a
+technician the batch filled may have hidden someone, the order asks the database again
+after writing what is pending), and the batch is written in parts of ``PIPE_PART`` orders
+— orders, audit rows and outbox rows one statement each per part, run by a statement pipe
+(``db.pipe``) on the same transaction while the next part is decided, so the server writes
+while the client decides — and the round-robin pointer once per rule. A batch that fails
+as a whole, or whose writing fails, is rolled back and redone order by order, which names
+the order at fault. An order nobody can take stays unassigned with the reason, ``assign_attempts`` + 1,
 and is retried after a backoff (1, 2, 4 … 60 minutes). Every decision stores its
 explanation (strategy, candidates with distance, skills and load, why the winner won) on
 the order and in the audit log.
@@ -732,7 +735,8 @@ class _Batch:
 
     def finish(self, uow: UnitOfWork, actor: Actor) -> None:
         """Write what the batch decided: the orders (one UPDATE), the round-robin pointers
-        (once per rule), the notifications (one query, one insert), the audit rows (one insert)."""
+        (once per rule), the notifications (one query, one insert), the audit rows (one insert)
+        — with a pipe, the last part through it, then wait until all of it is written."""
         if self.pipe is not None:
             self.write_part(uow, actor)
             self._write_outbox(uow, actor)
@@ -872,7 +876,7 @@ def _fetch(uow: UnitOfWork, batch: _Batch | None, work_order_id: int | None = No
         return fetch_candidates(uow, **kw)
     pre = batch.prefetched.pop(work_order_id, None) if work_order_id is not None else None
     if pre is not None and pre[0] == _question(kw) and not any(v < 0 for v in batch.since_start.values()):
-        question, found, limit = pre
+        _, found, limit = pre
         # Eligible now: below their limit with the load of the batch so far. Complete unless
         # the query stopped at its limit and someone had to be left out (then someone beyond
         # it may belong in the answer).
@@ -920,15 +924,16 @@ def _prefetch_sql(nearest: bool) -> str:
     """
 
 
+# Each technician's open orders counted through the partial index of open orders by
+# technician (a few entries each), not by aggregating the organization's open orders: that
+# grows with every order the job assigns (97 ms per batch at 10,000 open orders, against
+# 20 ms at the start).
 _TECH_FACTS_SQL = f"""
     SELECT t.id, t.name, t.max_open_work_orders AS max_open, t.active, t.working_hours,
-           coalesce(l.n, 0) AS open_jobs,
+           (SELECT count(*) FROM work_orders w
+             WHERE w.organization_id = :org AND w.technician_id = t.id AND w.status IN {OPEN_SQL}) AS open_jobs,
            t.skill_levels AS skills
       FROM technicians t
-      LEFT JOIN (SELECT w.technician_id, count(*) AS n FROM work_orders w
-                  WHERE w.organization_id = :org AND w.technician_id = ANY(CAST(:ids AS bigint[]))
-                    AND w.status IN {OPEN_SQL}
-                  GROUP BY w.technician_id) l ON l.technician_id = t.id
      WHERE t.organization_id = :org AND t.id = ANY(CAST(:ids AS bigint[]))"""
 
 
