@@ -877,18 +877,17 @@ def _fetch(uow: UnitOfWork, batch: _Batch | None, work_order_id: int | None = No
     pre = batch.prefetched.pop(work_order_id, None) if work_order_id is not None else None
     if pre is not None and pre[0] == _question(kw) and not any(v < 0 for v in batch.since_start.values()):
         _, found, limit = pre
-        # Eligible now: below their limit with the load of the batch so far. Complete unless
-        # the query stopped at its limit and someone had to be left out (then someone beyond
-        # it may belong in the answer).
-        facts, dropped = [], False
+        # Eligible now: below their limit with the load of the batch so far. The answer is
+        # complete if the query did not stop at its limit, or if enough of what it found are
+        # still eligible (everyone beyond its limit is farther than all of them).
+        k = kw.get("k", MAX_CANDIDATES)
+        facts = []
         for f in found:
             extra = batch.since_start.get(f.technician_id, 0)
-            if f.open_jobs + extra >= f.max_open:
-                dropped = True
-                continue
-            facts.append(TechFacts(**{**f.__dict__, "open_jobs": f.open_jobs + extra}) if extra else f)
-        if not (dropped and len(found) >= limit):
-            return facts[:kw.get("k", MAX_CANDIDATES)]
+            if f.open_jobs + extra < f.max_open:
+                facts.append(TechFacts(**{**f.__dict__, "open_jobs": f.open_jobs + extra}) if extra else f)
+        if len(found) < limit or len(facts) >= k:
+            return facts[:k]
     if any(v < 0 for v in batch.load.values()):
         batch.sync(uow)  # someone gave up an order: they may be eligible again, which the query must see
     facts = fetch_candidates(uow, **kw)
