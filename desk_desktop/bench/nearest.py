@@ -132,17 +132,19 @@ def _measure_baseline(factory, org_id: int, sites, now, *, spheroid_fn: bool = F
 
 
 def _uses_index(factory, org_id: int, site, now) -> bool:
-    from desk_desktop.services.assignment import OPEN_STATUSES, _knn_sql
+    from desk_desktop.services.assignment import OPEN_STATUSES, _index_skill, _knn_sql
 
     lat, lon, skill = site
     uow = factory()
     with uow:
-        plan = uow.session.execute(text("EXPLAIN " + _knn_sql(True)), {
+        # The statement fetch_candidates runs for this site: its home-base walk is on the
+        # index of the required skill.
+        plan = uow.session.execute(text("EXPLAIN " + _knn_sql(True, True, _index_skill([skill]))), {
             "org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K, "open": OPEN_STATUSES,
             "req": [skill], "nreq": 1, "scan": 1000, "fresh": now - timedelta(hours=12)}).scalars().all()
     joined = "\n".join(plan)
     return ("Order By: (home_base <->" in joined and "Order By: (current_location <->" in joined
-            and "Index Scan using idx_technicians_home_base" in joined)
+            and f"Index Scan using ix_technicians_home_base_{skill} " in joined)
 
 
 def run(settings: Settings, args) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk_desktop.db.base import Base, TenantMixin, utcnow_column
+from desk_desktop.domain.enums import Skill
 
 
 class Customer(TenantMixin, Base):
@@ -76,6 +78,15 @@ class Technician(TenantMixin, Base):
     # by the app.
     skill_levels: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = utcnow_column()
+
+    # Per known skill, the home bases of the technicians who have it (migration 0005): the
+    # nearest query walks the index of a required skill and so passes only technicians who
+    # have it. Home bases rarely move; current locations (updated all day) keep one index.
+    __table_args__ = tuple(
+        Index(f"ix_technicians_home_base_{skill.value}", "home_base", postgresql_using="gist",
+              postgresql_where=text(f"skill_levels ? '{skill.value}'"))
+        for skill in Skill
+    )
 
 
 class TechnicianSkill(TenantMixin, Base):
