@@ -674,11 +674,6 @@ class _Batch:
     outbox_facts: list[tuple[Future, list[tuple[int, str, int | None]]]] = field(default_factory=list)
     outbox_written: list[Future] = field(default_factory=list)
 
-    def write_audits(self, uow: UnitOfWork) -> None:
-        for kw in self.audits or ():
-            audit(uow, **kw)
-        self.audits = [] if self.audits is not None else None
-
     def sync(self, uow: UnitOfWork) -> None:
         """Write the orders' pending changes, so the database's load counts are exact again."""
         _write_orders(uow, [o for o in uow.session.dirty if isinstance(o, WorkOrder)], self.json_cache)
@@ -690,14 +685,14 @@ class _Batch:
         self.load[technician_id] = self.load.get(technician_id, 0) + delta
         self.since_start[technician_id] = self.since_start.get(technician_id, 0) + delta
 
-    def with_load(self, facts: list[TechFacts], *, eligible_only: bool, k: int, ordered_by_load: bool,
-                  load: dict[int, int] | None = None) -> tuple[list[TechFacts], bool]:
+    def with_load(self, facts: list[TechFacts], *, eligible_only: bool, k: int,
+                  ordered_by_load: bool) -> tuple[list[TechFacts], bool]:
         """The facts with this batch's unwritten load added. Technicians it has filled up are
         left out when only eligible ones were asked for. Returns ``(facts, stale)``: stale when
         the query may have left out someone who now belongs in the answer (it returned a full
         ``k`` rows and dropped some, or ordered by load) — the caller then asks again after
         ``sync``."""
-        load = self.load if load is None else load
+        load = self.load
         out: list[TechFacts] = []
         changed = dropped = False
         for f in facts:
