@@ -15,6 +15,8 @@ is aborted and the statements after it fail too; ``drain`` raises the first erro
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -49,6 +51,13 @@ def _fast_switching(on: bool) -> None:
             _switch["users"] -= 1
             if _switch["users"] == 0 and _switch["saved"] is not None:
                 sys.setswitchinterval(_switch["saved"])
+
+
+@functools.cache
+def driver_sql(sql: str) -> str:
+    """SQL written for ``text()`` (``:name``) in the driver's placeholder style (``%(name)s``,
+    literal ``%`` doubled): what ``StatementPipe.submit`` and direct driver calls take."""
+    return re.sub(r"(?<![:\w]):([a-z_]+)\b", r"%(\1)s", sql.replace("%", "%%"))
 
 
 def drain_before_use(driver_connection: Any) -> None:

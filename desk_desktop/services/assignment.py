@@ -41,7 +41,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,7 +51,7 @@ from sqlalchemy import select, text
 
 from desk_desktop.db.models import AssignmentState, Organization, Technician, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
-from desk_desktop.db.pipe import StatementFailed, StatementPipe, drain_before_use
+from desk_desktop.db.pipe import StatementFailed, StatementPipe, drain_before_use, driver_sql
 from desk_desktop.db.session import UnitOfWork, UnitOfWorkFactory
 from desk_desktop.domain.enums import (
     ASSIGNMENT_LOGIC_HELP,
@@ -70,7 +69,7 @@ from desk_desktop.domain.scoring import (
     rank_candidates,
     why_winner,
 )
-from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
+from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit, insert_json_rows_sql
 
 log = logging.getLogger(__name__)
 
@@ -418,12 +417,6 @@ def _stmt(sql: str):
     return text(sql)
 
 
-@functools.cache
-def _driver_sql(sql: str) -> str:
-    """A candidate query in the driver's own placeholder style (``:name`` → ``%(name)s``)."""
-    return re.sub(r"(?<![:\w]):([a-z_]+)\b", r"%(\1)s", sql.replace("%", "%%"))
-
-
 def _run(uow: UnitOfWork, sql: str, params: dict[str, Any]) -> list:
     """Run a candidate query straight on the session's psycopg connection (same transaction):
     prepared on the server at its first use, rows as named tuples — without SQLAlchemy's
@@ -431,7 +424,7 @@ def _run(uow: UnitOfWork, sql: str, params: dict[str, Any]) -> list:
     conn = uow.session.connection().connection.driver_connection
     drain_before_use(conn)
     with conn.cursor(row_factory=namedtuple_row) as cur:
-        cur.execute(_driver_sql(sql), params, prepare=True)
+        cur.execute(driver_sql(sql), params, prepare=True)
         return cur.fetchall()
 
 
@@ -715,12 +708,12 @@ class _Batch:
         cache, self.json_cache = self.json_cache, _JsonCache()
         orders = [o for o in uow.session.dirty if isinstance(o, WorkOrder)]
         for org_id, doc in _order_docs(orders, cache).items():
-            pipe.submit(_driver_sql(str(_UPDATE_ORDERS)), {"org": org_id, "rows": doc})
+            pipe.submit(driver_sql(_UPDATE_ORDERS_SQL), {"org": org_id, "rows": doc})
         for wo in orders:
             uow.session.expunge(wo)
         self.load.clear()
         if self.audits:
-            pipe.submit(_driver_sql(str(_INSERT_AUDITS)), {"rows": _audit_doc(self.audits, cache)})
+            pipe.submit(driver_sql(_INSERT_AUDITS_SQL), {"rows": _audit_doc(self.audits, cache)})
             self.audits = []
         self._write_outbox(uow, actor, ready_only=True)
         notices, self.notices = self.notices, []
@@ -789,21 +782,17 @@ _ORDER_COLUMNS = (("technician_id", "bigint"), ("status", "text"), ("assigned_at
                   ("needs_assignment", "boolean"), ("next_assign_at", "timestamptz"),
                   ("unassigned_reason", "text"), ("assignment_explanation", "jsonb"), ("updated_at", "timestamptz"),
                   ("scheduled_start", "timestamptz"), ("scheduled_end", "timestamptz"), ("assign_attempts", "integer"))
-_UPDATE_ORDERS = text(
+_UPDATE_ORDERS_SQL = (
     "UPDATE work_orders w SET " + ", ".join(f"{c} = v.{c}" for c, _ in _ORDER_COLUMNS)
     + " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, "
     + ", ".join(f"{c} {t}" for c, t in _ORDER_COLUMNS) + ") "
     + "WHERE w.id = v.id AND w.organization_id = :org"
 )
+_UPDATE_ORDERS = text(_UPDATE_ORDERS_SQL)
 _AUDIT_COLUMNS = (("organization_id", "bigint"), ("actor", "text"), ("action", "text"), ("entity", "text"),
                   ("entity_id", "bigint"), ("summary", "text"), ("details", "jsonb"))
-_INSERT_AUDITS = text(
-    "INSERT INTO audit_log (" + ", ".join(c for c, _ in _AUDIT_COLUMNS) + ") "
-    "SELECT " + ", ".join(f"r.{c}" for c, _ in _AUDIT_COLUMNS) + " "
-    "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ("
-    + ", ".join(f"{c} {t}" for c, t in _AUDIT_COLUMNS) + ")) WITH ORDINALITY "
-    "AS r(" + ", ".join(c for c, _ in _AUDIT_COLUMNS) + ", n) ORDER BY r.n"
-)
+_INSERT_AUDITS_SQL = insert_json_rows_sql("audit_log", _AUDIT_COLUMNS, jsonb=True)
+_INSERT_AUDITS = text(_INSERT_AUDITS_SQL)
 
 
 def _json_default(value: Any) -> Any:
@@ -1349,10 +1338,9 @@ def _assign_org(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, l
             with uow.session.no_autoflush:  # the batch writes its changes itself (Batch.sync/finish)
                 for n, c in enumerate(claimed if failed is None else (), start=1):
                     wo = orders[c.id]
-                    location = (float(c.lat), float(c.lon)) if c.lat is not None else None
                     try:
                         ok = _assign_automatically(uow, actor, wo, now=now, radius_km=radius_km, batch=batch,
-                                                   location=location)
+                                                   location=locations[c.id])
                         if batch.pipe is not None and n % PIPE_PART == 0 and n < len(claimed):
                             batch.write_part(uow, actor)
                     except StatementFailed as exc:

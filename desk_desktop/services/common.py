@@ -9,6 +9,22 @@ from desk_desktop.db.models import AuditEntry
 from desk_desktop.db.session import UnitOfWork
 
 
+def insert_json_rows_sql(table: str, columns: tuple[tuple[str, str], ...], *, jsonb: bool = False,
+                         tail: str = "") -> str:
+    """``INSERT INTO table (columns…)`` of the rows in one JSON document ``:rows`` (an array of
+    objects, one parameter), in the order of the array. ``columns``: (name, SQL type) pairs.
+    ``jsonb``: read the document as jsonb — cheaper when a column is jsonb itself (a json
+    document would parse each such value a second time). ``tail``: e.g. an ON CONFLICT clause."""
+    names = ", ".join(c for c, _ in columns)
+    fn = "jsonb_to_recordset" if jsonb else "json_to_recordset"
+    return (f"INSERT INTO {table} ({names}) "
+            f"SELECT {', '.join(f'r.{c}' for c, _ in columns)} "
+            f"FROM ROWS FROM ({fn}(CAST(:rows AS {'jsonb' if jsonb else 'json'})) AS ("
+            + ", ".join(f"{c} {t}" for c, t in columns) + f")) WITH ORDINALITY AS r({names}, n) "
+            f"ORDER BY r.n{' ' + tail if tail else ''}")
+
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who is doing something: a dispatcher, the scheduler, the CLI, an import."""

@@ -33,10 +33,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from desk_desktop.db.models import Customer, Notification, Organization, Site, Technician, Ticket, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.db.pipe import driver_sql
 from desk_desktop.db.session import UnitOfWork, UnitOfWorkFactory
 from desk_desktop.domain.enums import NotificationChannel, NotificationStatus
 from desk_desktop.services.channels import ChannelRegistry, DeliveryFailed, OutgoingMessage
-from desk_desktop.services.common import Actor, DeskError, NotFound, audit
+from desk_desktop.services.common import Actor, DeskError, NotFound, audit, insert_json_rows_sql
 from desk_desktop.services.notification_templates import MessageContext, render_customer, render_technician
 
 log = logging.getLogger(__name__)
@@ -125,15 +126,10 @@ _BULK_COLUMNS = (("organization_id", "bigint"), ("idempotency_key", "text"), ("e
                  ("channel", "text"), ("recipient_kind", "text"), ("recipient_id", "bigint"),
                  ("recipient_address", "text"), ("work_order_id", "bigint"), ("subject", "text"),
                  ("body_text", "text"), ("body_html", "text"), ("status", "text"), ("last_error", "text"))
-_INSERT_NOTIFICATIONS_BULK = text(
-    "INSERT INTO notifications (" + ", ".join(c for c, _ in _BULK_COLUMNS) + ") "
-    "SELECT " + ", ".join(f"r.{c}" for c, _ in _BULK_COLUMNS) + " "
-    "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ("
-    + ", ".join(f"{c} {t}" for c, t in _BULK_COLUMNS) + ")) WITH ORDINALITY "
-    "AS r(" + ", ".join(c for c, _ in _BULK_COLUMNS) + ", n) "
-    "ORDER BY r.n "
-    "ON CONFLICT (organization_id, idempotency_key) DO NOTHING RETURNING work_order_id"
-)
+_INSERT_NOTIFICATIONS_BULK_SQL = insert_json_rows_sql(
+    "notifications", _BULK_COLUMNS,
+    tail="ON CONFLICT (organization_id, idempotency_key) DO NOTHING RETURNING work_order_id")
+_INSERT_NOTIFICATIONS_BULK = text(_INSERT_NOTIFICATIONS_BULK_SQL)
 
 
 def enqueue_work_order_event(
@@ -192,10 +188,6 @@ def enqueue_work_order_events(
     once — the same rows (recipients, content, idempotency keys), written with one query for
     the work orders' facts and one insert, in the caller's transaction. Events are queued in
     the order given. Returns the number of rows written (duplicates are not written)."""
-    for _, event, _ in events:
-        if event not in EVENTS:
-            raise UnknownNotificationEvent(
-                f"Unknown notification event {event!r}; expected one of {', '.join(EVENTS)}.")
     if not events:
         return 0
     with uow:
@@ -232,7 +224,7 @@ def work_order_facts_sql() -> str:
 def outbox_insert_sql() -> str:
     """The bulk insert of ``enqueue_work_order_events`` (``%(rows)s``: ``encode_outbox_rows``);
     returns the work order of each row written."""
-    return str(_INSERT_NOTIFICATIONS_BULK).replace(":rows", "%(rows)s")
+    return driver_sql(_INSERT_NOTIFICATIONS_BULK_SQL)
 
 
 def outbox_rows(*, facts: dict[int, Any], events: Sequence[tuple[int, str, int | None]], actor: Actor | None,
@@ -240,10 +232,11 @@ def outbox_rows(*, facts: dict[int, Any], events: Sequence[tuple[int, str, int |
     """The outbox rows of ``events`` from the orders' facts (rows of ``work_order_facts_sql``).
     An event about a given technician, and ``unassigned``, need ``session`` (the former
     technician's facts and the transaction id are read then)."""
-    rows: list[dict] = []
-    for wo_id, event, technician_id in events:
+    for _, event, _ in events:
         if event not in EVENTS:
             raise UnknownNotificationEvent(f"Unknown notification event {event!r}; expected one of {', '.join(EVENTS)}.")
+    rows: list[dict] = []
+    for wo_id, event, technician_id in events:
         r = facts.get(wo_id)
         if r is None or (actor is not None and r.organization_id != actor.organization_id):
             raise NotFound(f"Work order {work_order_number(wo_id)} does not exist.")

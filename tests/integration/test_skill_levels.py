@@ -3,7 +3,7 @@ kept by triggers on ``technician_skills``) follow every change of the skill rows
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
@@ -72,8 +72,6 @@ def test_the_nearest_walk_for_a_skill_takes_that_skills_home_base_index_and_find
     """Migration 0005: per skill, an index of the home bases of the technicians who have it.
     The nearest query for a required skill walks it — and answers exactly what the walk over
     everybody's home bases answers."""
-    from datetime import timedelta
-
     from desk_desktop.services import assignment
 
     with uow_factory() as uow:
