@@ -187,7 +187,7 @@ class LoginDialog(QDialog):
         self.status.setText(f"Connecting to {details.host}…")
         self._pending = (details, password)
         self._set_busy(True)
-        self._runner.submit(self._check, details, password or None, on_done=self._on_check_done,
+        self._runner.submit(self._check, details, password or None, owner=self, on_done=self._on_check_done,
                             on_error=self._on_check_failed)
 
     def _on_check_failed(self, exc: BaseException) -> None:

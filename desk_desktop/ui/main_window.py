@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
         describe = self._db_description
         if describe is None:
             return
-        self.ctx.runner.submit(describe, on_done=self._on_health_ok, on_error=self._on_health_failed)
+        self.ctx.runner.submit(describe, owner=self, key="health", on_done=self._on_health_ok, on_error=self._on_health_failed)
 
     def _on_health_ok(self, description: str) -> None:
         was_down = self.conn_label.text().startswith("●  Disconnected")

@@ -114,7 +114,7 @@ class StartupController(QObject):
         self.window.show_working(where + "\nThe first start creates the database and loads demo data; "
                                  "this takes a few seconds.")
         self.window.show()
-        self.runner.submit(start_workstation, self.settings, on_done=self._on_started, on_error=self._on_failed)
+        self.runner.submit(start_workstation, self.settings, owner=self, on_done=self._on_started, on_error=self._on_failed)
         QTimer.singleShot(0, self._preload_views)
 
     def _preload_views(self) -> None:
@@ -178,7 +178,7 @@ class StartupController(QObject):
         self._login_tries += 1
         if self._login_tries == 1:
             self.window.show_working("Logging in with the password kept on this computer…")
-            self.runner.submit(remembered_login, details,
+            self.runner.submit(remembered_login, details, owner=self,
                                on_done=lambda result: self._on_remembered(result, details, message),
                                on_error=lambda _exc: self._show_login_dialog(details, message))
         else:

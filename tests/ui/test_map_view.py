@@ -186,7 +186,7 @@ def open_page(qtbot, ctx, size=(1440, 900)):
     page.resize(*size)
     page.show()
     qtbot.waitUntil(lambda: page.ready, timeout=20000)
-    qtbot.waitUntil(lambda: js(qtbot, page, "DeskMap.counts().technicians") > 0 or not page._technicians,
+    qtbot.waitUntil(lambda: js(qtbot, page, "DeskMap.counts().technicians") > 0 or not page.canvas.technicians,
                     timeout=10000)
     return page
 
@@ -259,7 +259,7 @@ def test_on_shift_handles_overnight_spans():
 
 def test_page_loads_offline_with_vendored_leaflet_and_markers(qtbot, uow_factory, org, city):
     page = open_page(qtbot, _ctx(uow_factory, org))
-    html = (Path(page._tmp.name) / "map.html").read_text()
+    html = (page.canvas.html_path).read_text()
     assert "cdn" not in html.lower() and "https://code.jquery" not in html
     assert js(qtbot, page, "typeof L !== 'undefined' && typeof L.markerClusterGroup === 'function'") is True
     assert js(qtbot, page, "window.DESK_BASEMAP.features.length") > 200
@@ -297,7 +297,7 @@ def test_page_loads_offline_with_vendored_leaflet_and_markers(qtbot, uow_factory
     # No network here: the bundled outline map is what the dispatcher sees, and the legend says so.
     assert js(qtbot, page, "DeskMap.map.hasLayer(DeskMap.layers.basemap)") is True
     # The side list shows exactly the unassigned orders, most urgent first.
-    model = page.unassigned_model
+    model = page.unassigned.model
     listed = [model.order_at(r).id for r in range(model.rowCount())]
     assert sorted(listed) == sorted(city["unassigned"])
     prios = [model.order_at(r).priority for r in range(model.rowCount())]
@@ -326,10 +326,10 @@ def _loads(uow_factory, org):
 
 
 def _select_in_list(qtbot, page, order_id):
-    row = page.unassigned_model.row_of(order_id)
+    row = page.unassigned.model.row_of(order_id)
     assert row >= 0
     with qtbot.waitSignal(page.candidates_shown, timeout=10000) as sig:
-        page.unassigned_view.selectRow(row)
+        page.unassigned.view.selectRow(row)
     return sig.args[0]
 
 
@@ -341,7 +341,7 @@ def test_reloaded_page_gets_everything_again(qtbot, uow_factory, org, city):
     counts = js(qtbot, page, "DeskMap.counts()")
     assert counts["technicians"] == 60
     assert counts["orders"] == len(city["orders"])
-    assert page.unassigned_model.rowCount() == len(city["unassigned"])
+    assert page.unassigned.model.rowCount() == len(city["unassigned"])
 
 
 def test_selecting_an_order_ranks_candidates_nearest_first_and_highlights_them(qtbot, uow_factory, org, city):
@@ -362,7 +362,7 @@ def test_selecting_an_order_ranks_candidates_nearest_first_and_highlights_them(q
         assert c.distance_m == pytest.approx(d, rel=0.006)
         assert "electrical" in c.matched_skills
     # The table shows them in that order, with their distance.
-    table = page.candidates_table
+    table = page.candidates.table
     assert table.item(0, 1).text() == eligible[0].name
     assert table.item(0, 2).text().endswith("km") or table.item(0, 2).text().endswith("m")
     # The map centres the order and numbers the candidates.
@@ -390,14 +390,14 @@ def test_click_on_technician_marker_then_confirm_assigns(qtbot, uow_factory, org
         assert js(qtbot, page, f"DeskMap.clickOrder({order_id})") is True
     result = sig.args[0]
     assert page.selected_work_order_id == order_id
-    assert page.unassigned_view.selectionModel().selectedRows()[0].row() == page.unassigned_model.row_of(order_id)
+    assert page.unassigned.view.selectionModel().selectedRows()[0].row() == page.unassigned.model.row_of(order_id)
     second = [c for c in result.candidates if c.eligible][1]  # not the strategy's first choice
     # A click on the technician's marker on the map, through the QWebChannel bridge.
     assert js(qtbot, page, f"DeskMap.clickTechnician({second.technician_id})") is True
-    qtbot.waitUntil(lambda: page.confirm_bar.isVisible(), timeout=5000)
-    assert second.name in page.confirm_label.text()
+    qtbot.waitUntil(lambda: page.candidates.confirm_bar.isVisible(), timeout=5000)
+    assert second.name in page.candidates.confirm_label.text()
     with qtbot.waitSignal(page.assigned, timeout=10000):
-        qtbot.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(page.candidates.confirm_button, Qt.MouseButton.LeftButton)
     with uow_factory() as uow:
         wo = uow.session.get(WorkOrder, order_id)
         assert wo.technician_id == second.technician_id
@@ -413,7 +413,7 @@ def test_click_on_technician_marker_then_confirm_assigns(qtbot, uow_factory, org
     # The map and the list follow without a reload.
     qtbot.waitUntil(lambda: js(qtbot, page, f"DeskMap.orderInfo({order_id}).unassigned") is False, timeout=10000)
     assert js(qtbot, page, f"DeskMap.orderInfo({order_id}).technician") == second.technician_id
-    assert page.unassigned_model.row_of(order_id) == -1
+    assert page.unassigned.model.row_of(order_id) == -1
     assert "assigned to" in page.message_label.text()
     assert js(qtbot, page, "DeskMap.selectedCandidates()") == []
 
@@ -424,7 +424,7 @@ def test_assign_button_on_a_candidate_and_refusal_is_explained(qtbot, uow_factor
     result = _select_in_list(qtbot, page, order_id)
     first = result.candidates[0]
     assert first.eligible and first.rank == 1
-    button = page.candidates_table.cellWidget(0, 3).findChild(QPushButton)
+    button = page.candidates.table.cellWidget(0, 3).findChild(QPushButton)
     with qtbot.waitSignal(page.assigned, timeout=10000):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     with uow_factory() as uow:
@@ -435,10 +435,10 @@ def test_assign_button_on_a_candidate_and_refusal_is_explained(qtbot, uow_factor
     _select_in_list(qtbot, page, other)
     unskilled = next(t for t, info in city["techs"].items() if "networking" not in info["skills"])
     js(qtbot, page, f"DeskMap.clickTechnician({unskilled})")
-    qtbot.waitUntil(lambda: page.confirm_bar.isVisible(), timeout=5000)
-    assert page.confirm_button.text() == "Assign anyway"
-    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
-    assert not page.confirm_bar.isVisible()
+    qtbot.waitUntil(lambda: page.candidates.confirm_bar.isVisible(), timeout=5000)
+    assert page.candidates.confirm_button.text() == "Assign anyway"
+    qtbot.mouseClick(page.candidates.cancel_button, Qt.MouseButton.LeftButton)
+    assert not page.candidates.confirm_bar.isVisible()
     with uow_factory() as uow:
         assert uow.session.get(WorkOrder, other).technician_id is None
 
@@ -482,12 +482,12 @@ def test_changes_committed_elsewhere_move_markers_live(qtbot, fresh_db):
             uow.session.execute(text("UPDATE work_orders SET technician_id = :t, status = 'assigned', "
                                      "assigned_at = now() WHERE id = :i"), {"t": tech_id, "i": wo_id})
             uow.commit()
-        assert page.unassigned_model.row_of(wo_id) >= 0
+        assert page.unassigned.model.row_of(wo_id) >= 0
         with qtbot.waitSignal(page.map_drawn, timeout=10000, check_params_cb=lambda what: what == "changes"):
             ctx.live.changed.emit("work_order", wo_id, "updated")
         info = js(qtbot, page, f"DeskMap.orderInfo({wo_id})")
         assert info["unassigned"] is False and info["technician"] == tech_id
-        assert page.unassigned_model.row_of(wo_id) == -1
+        assert page.unassigned.model.row_of(wo_id) == -1
         # The technician's line to their next job is there.
         assert js(qtbot, page, f"DeskMap.routeRows[{tech_id}] !== undefined") is True
 

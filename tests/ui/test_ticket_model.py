@@ -174,9 +174,10 @@ def test_stale_results_are_dropped(qapp, uow_factory, org, seeded):
     delayed = []
 
     class DeferredRunner(InlineRunner):
-        def submit(self, fn, *args, on_done=None, on_error=None, **kwargs):
-            delayed.append(lambda: super(DeferredRunner, self).submit(fn, *args, on_done=on_done,
-                                                                       on_error=on_error, **kwargs))
+        """Asked at once, answered when the test says (in any order)."""
+
+        def _start(self, request, fn, args, kwargs):
+            delayed.append(lambda: super(DeferredRunner, self)._start(request, fn, args, kwargs))
 
     ctx = UiContext(uow_factory=uow_factory, actor=org, settings=Settings(), runner=DeferredRunner())
     m = TicketTableModel(ctx, page_size=50)

@@ -113,7 +113,6 @@ class RulesPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.read_only = not ctx.actor.is_admin
-        self._generation = 0
         self._loading = False
         self._switching = False
         self._select_after_load: int | None = None
@@ -313,13 +312,14 @@ class RulesPage(QWidget):
         return b
 
     def _submit(self, fn: Callable[..., Any], *, on_done: Callable[[Any], None],
-                on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
+                on_error: Callable[[BaseException], None] | None = None, key: str | None = None,
+                **kwargs: Any) -> None:
         def _failed(exc: BaseException) -> None:
             if not isinstance(exc, DeskError):
                 log.error("rule editor task failed: %s\n%s", exc, getattr(exc, "__traceback_text__", ""))
             (on_error or self._show_error)(exc)
 
-        self.ctx.runner.submit(fn, on_done=on_done, on_error=_failed, **kwargs)
+        self.ctx.runner.submit(fn, owner=self, key=key, on_done=on_done, on_error=_failed, **kwargs)
 
     def _service(self, fn: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
         factory, actor = self.ctx.uow_factory, self.ctx.actor
@@ -395,26 +395,21 @@ class RulesPage(QWidget):
     def refresh(self) -> None:
         """Reload the rules (and tags / ticket numbers for the pickers) in the background."""
         self._live_timer.stop()
-        self._generation += 1
-        gen = self._generation
         self._loading = True
         self._submit(
             _load_everything,
             uow_factory=self.ctx.uow_factory,
             actor=self.ctx.actor,
-            on_done=lambda data: self._on_loaded(gen, data),
-            on_error=lambda exc: self._on_load_failed(gen, exc),
+            key="rules",  # a newer refresh supersedes this one
+            on_done=self._on_loaded,
+            on_error=self._on_load_failed,
         )
 
-    def _on_load_failed(self, gen: int, exc: BaseException) -> None:
-        if gen != self._generation:
-            return
+    def _on_load_failed(self, exc: BaseException) -> None:
         self._loading = False
         self.show_status("Could not load the rules: " + _rule_error_text(exc), "error")
 
-    def _on_loaded(self, gen: int, data: dict[str, Any]) -> None:
-        if gen != self._generation:
-            return  # a newer refresh is on its way
+    def _on_loaded(self, data: dict[str, Any]) -> None:
         self._loading = False
         rules = list(data["rules"])
         keep = self._select_after_load if self._select_after_load is not None else self.selected_rule_id()

@@ -346,8 +346,7 @@ class AttachmentsPanel(QWidget):
         self._ticket_id: int | None = None
         self._stored: dict[int, FileRow] = {}
         self._uploads: list[FileRow] = []
-        self._load_gen = 0
-        self._shut = False
+        self._shut = False  # the window is closing: start nothing new
 
         self.drop_zone = DropZone()
         self.message = QLabel("")
@@ -401,22 +400,18 @@ class AttachmentsPanel(QWidget):
     def reload(self) -> None:
         ticket_id = self._ticket_id
         if ticket_id is None or self._shut:
+            self.ctx.runner.drop(self, key="list")  # no list of another ticket arrives now
             return
-        self._load_gen += 1
-        gen = self._load_gen
 
         def done(result) -> None:
-            if gen != self._load_gen or ticket_id != self._ticket_id:
-                return
             infos, thumbs = result
             self._apply_list(infos, thumbs)
 
         def failed(exc: BaseException) -> None:
-            if gen == self._load_gen:
-                self._show_message(f"Could not load the attachments: {exc}")
+            self._show_message(f"Could not load the attachments: {exc}")
 
         self.ctx.runner.submit(load_attachments, self.ctx.uow_factory, self.ctx.actor, ticket_id,
-                               on_done=done, on_error=failed)
+                               owner=self, key="list", on_done=done, on_error=failed)
 
     def pick_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Attach files")
@@ -432,6 +427,7 @@ class AttachmentsPanel(QWidget):
 
     def shutdown(self) -> None:
         self._shut = True
+        self.ctx.runner.drop(self)
         self._poll_timer.stop()
         for row in self._uploads:
             row.cancel_event.set()
@@ -486,7 +482,7 @@ class AttachmentsPanel(QWidget):
             if row in self._uploads:
                 self._uploads.remove(row)
             self.upload_finished.emit(row.name, True)
-            if ticket_id != self._ticket_id or self._shut:
+            if ticket_id != self._ticket_id:
                 row.deleteLater()
                 return
             existing = self._stored.get(info.id)
@@ -511,7 +507,7 @@ class AttachmentsPanel(QWidget):
             self.upload_finished.emit(row.name, False)
 
         self.ctx.runner.submit(upload_file, self.ctx.uow_factory, self.ctx.actor, self.ctx.settings, ticket_id,
-                               path, progress, cancel, on_done=done, on_error=failed)
+                               path, progress, cancel, owner=self, on_done=done, on_error=failed)
 
     def _connect_row(self, row: FileRow) -> None:
         row.open_requested.connect(self.open_attachment)
@@ -588,7 +584,7 @@ class AttachmentsPanel(QWidget):
             self._show_message(f"Could not open '{row.info.original_name}': {exc}")
 
         self.ctx.runner.submit(download_for_opening, self.ctx.uow_factory, self.ctx.actor, attachment_id,
-                               row.info.safe_name, on_done=done, on_error=failed)
+                               row.info.safe_name, owner=self, on_done=done, on_error=failed)
 
     def open_local_file(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(path))
@@ -630,7 +626,7 @@ class AttachmentsPanel(QWidget):
             self._show_message(f"Could not save '{row.info.original_name}': {exc}")
 
         self.ctx.runner.submit(download_file, self.ctx.uow_factory, self.ctx.actor, attachment_id, dest,
-                               override, reason, on_done=done, on_error=failed)
+                               override, reason, owner=self, on_done=done, on_error=failed)
 
     def _on_row_visibility_toggled(self, attachment_id: int, is_public: bool) -> None:
         def done(_info) -> None:
@@ -641,4 +637,4 @@ class AttachmentsPanel(QWidget):
             self.reload()
 
         self.ctx.runner.submit(set_visibility, self.ctx.uow_factory, self.ctx.actor, attachment_id, is_public,
-                               on_done=done, on_error=failed)
+                               owner=self, on_done=done, on_error=failed)

@@ -128,7 +128,7 @@ class AttentionPanel(QWidget):
 
     def refresh(self) -> None:
         self.ctx.runner.submit(load_attention, self.ctx.uow_factory, self.ctx.actor,
-                               on_done=self._on_loaded, on_error=self._on_failed)
+                               owner=self, key="list", on_done=self._on_loaded, on_error=self._on_failed)
 
     def _on_failed(self, exc: BaseException) -> None:
         self.message.setText(f"Could not load the attention list: {exc}")
@@ -198,7 +198,7 @@ class AttentionPanel(QWidget):
         def done(_view) -> None:
             self.refresh()
 
-        self.ctx.runner.submit(retry, self.ctx.uow_factory, self.ctx.actor, notification_id,
+        self.ctx.runner.submit(retry, self.ctx.uow_factory, self.ctx.actor, notification_id, owner=self,
                                on_done=done, on_error=self._on_failed)
         for item in self.items["dead"]:
             b = item.findChild(QPushButton, f"retry-{notification_id}")

@@ -153,7 +153,6 @@ class TicketDetailPane(QWidget):
         self.setObjectName("DetailPane")
         self._data: DetailData | None = None
         self._ticket_id: int | None = None
-        self._loading_id: int | None = None
         self._filling = False
         self._drafts: dict[int, dict] = {}
         self._saving = False
@@ -439,13 +438,9 @@ class TicketDetailPane(QWidget):
 
     # ----------------------------------------------------------------- loading
     def _load(self, ticket_id: int, *, focus: bool = False) -> None:
-        self._loading_id = ticket_id
         self.busy.setVisible(True)
 
         def done(data: DetailData) -> None:
-            if self._loading_id != ticket_id:
-                return
-            self._loading_id = None
             self.busy.setVisible(False)
             self._fill(data)
             if focus:
@@ -453,14 +448,11 @@ class TicketDetailPane(QWidget):
             self.ticket_loaded.emit(ticket_id)
 
         def failed(exc: BaseException) -> None:
-            if self._loading_id != ticket_id:
-                return
-            self._loading_id = None
             self.busy.setVisible(False)
             self._show_banner(f"Could not load the ticket: {exc}", "ErrorBanner")
 
         self.ctx.runner.submit(load_detail, self.ctx.uow_factory, self.ctx.actor, ticket_id,
-                               on_done=done, on_error=failed)
+                               owner=self, key="detail", on_done=done, on_error=failed)
 
     def _fill(self, data: DetailData) -> None:
         t = data.ticket
@@ -763,7 +755,7 @@ class TicketDetailPane(QWidget):
             self.save_failed.emit(message)
 
         self.ctx.runner.submit(save_ticket, self.ctx.uow_factory, self.ctx.actor, ticket_id, changes,
-                               on_done=done, on_error=failed)
+                               owner=self, on_done=done, on_error=failed)
 
     def set_status(self, status: str) -> None:
         if self._data is None:
@@ -786,7 +778,7 @@ class TicketDetailPane(QWidget):
             self._show_banner(f"Status not changed: {exc}", "ErrorBanner")
 
         self.ctx.runner.submit(change_status, self.ctx.uow_factory, self.ctx.actor, ticket_id, status,
-                               on_done=done, on_error=failed)
+                               owner=self, on_done=done, on_error=failed)
 
     def _on_attachments_count_changed(self, count: int) -> None:
         self.attachments_heading.setText(f"Attachments ({count})" if count else "Attachments")

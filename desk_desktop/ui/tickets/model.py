@@ -12,8 +12,8 @@ start or at the end of the order, and grows it page by page with keyset paginati
   grows upwards with ``fetch_previous()`` when the view reaches its top.
 
 The total count is fetched separately (for the "x–y of N" label) and never delays rows.
-Every database call runs through ``ctx.runner``; results of a superseded request (the
-filter changed meanwhile) are dropped by a generation counter.
+Every database call runs through ``ctx.runner`` with this model as owner; the rows of a
+superseded request (the filter changed meanwhile) are dropped by the runner (key ``window``).
 
 Live updates (``reload_in_place``) re-read the loaded window and swap the rows with a
 ``layoutChanged`` that maps persistent indexes by ticket id, so the selection, the
@@ -195,9 +195,9 @@ class TicketTableModel(QAbstractTableModel):
         self._filters = FilterState()
         self._sort = DEFAULT_SORT
         self._win = _Window()
-        self._gen = 0
         self._total: int | None = None
-        self._pending = 0
+        self._loading = False
+        ctx.runner.owner_settled.connect(self._on_request_settled)
         self._priority_icons = {p: dot_icon(c) for p, c in PRIORITY_COLORS.items()}
         self._bold = QFont()
         self._bold.setBold(True)
@@ -221,7 +221,7 @@ class TicketTableModel(QAbstractTableModel):
 
     @property
     def is_loading(self) -> bool:
-        return self._pending > 0
+        return self._loading
 
     def window_range(self) -> tuple[int, int] | None:
         """Absolute (first, last) positions, 1-based, of the loaded rows in the full result."""
@@ -361,30 +361,23 @@ class TicketTableModel(QAbstractTableModel):
         self.set_sort_key(f"{key}_{direction}")
 
     # -------------------------------------------------------------- loading
-    def _busy(self, delta: int) -> None:
-        was = self._pending > 0
-        self._pending += delta
-        now = self._pending > 0
-        if was != now:
-            self.loading_changed.emit(now)
+    def _on_request_settled(self, owner) -> None:
+        if owner is self and self._loading and not self._ctx.runner.in_flight(self):
+            self._loading = False
+            self.loading_changed.emit(False)
 
-    def _submit(self, fn, *args, on_done, **kwargs) -> None:
-        self._busy(+1)
-        gen = self._gen
-
-        def done(result):
-            self._busy(-1)
-            if gen == self._gen:
-                on_done(result)
+    def _submit(self, fn, *args, key: str, on_done, **kwargs) -> None:
+        """Rows (``key="window"``: a new load, growth or reload supersedes the one in flight) or the count."""
+        if not self._loading:
+            self._loading = True
+            self.loading_changed.emit(True)
 
         def failed(exc):
-            self._busy(-1)
-            if gen == self._gen:
-                self._win.fetching = False
-                log.warning("ticket list request failed: %s", exc)
-                self.load_failed.emit(str(exc) or exc.__class__.__name__)
+            self._win.fetching = False
+            log.warning("ticket list request failed: %s", exc)
+            self.load_failed.emit(str(exc) or exc.__class__.__name__)
 
-        self._ctx.runner.submit(fn, *args, on_done=done, on_error=failed, **kwargs)
+        self._ctx.runner.submit(fn, *args, owner=self, key=key, on_done=on_done, on_error=failed, **kwargs)
 
     def refresh(self) -> None:
         """Reload from the start of the order (new filter or sort, or a full refresh)."""
@@ -402,7 +395,6 @@ class TicketTableModel(QAbstractTableModel):
         self._load_anchor("end")
 
     def _load_anchor(self, anchor: str) -> None:
-        self._gen += 1
         self._win.fetching = True
         filters = self._filters.to_filter()
         sort = self._sort if anchor == "start" else reverse_sort(self._sort)
@@ -417,8 +409,8 @@ class TicketTableModel(QAbstractTableModel):
             self.endResetModel()
             self.rows_loaded.emit()
 
-        self._submit(_list_page, uowf, actor, filters, sort, None, self._page_size, on_done=arrived)
-        self._submit(_count, uowf, actor, filters, on_done=self._count_arrived)
+        self._submit(_list_page, uowf, actor, filters, sort, None, self._page_size, key="window", on_done=arrived)
+        self._submit(_count, uowf, actor, filters, key="count", on_done=self._count_arrived)
 
     def _count_arrived(self, total: int) -> None:
         self._total = int(total)
@@ -473,7 +465,7 @@ class TicketTableModel(QAbstractTableModel):
             self.rows_loaded.emit()
 
         self._submit(_list_page, self._ctx.uow_factory, self._ctx.actor, self._filters.to_filter(), sort,
-                     w.cursor, self._page_size, on_done=arrived)
+                     w.cursor, self._page_size, key="window", on_done=arrived)
 
     def reload_in_place(self) -> None:
         """Re-read the loaded window (a change elsewhere) keeping selection and scroll."""
@@ -490,13 +482,12 @@ class TicketTableModel(QAbstractTableModel):
             rows = list(page.rows)
             if anchor == "end":
                 rows.reverse()
-            if anchor != self._win.anchor or self._win.fetching:
-                return
             self._swap_rows(rows, page.next_cursor)
             self.rows_loaded.emit()
 
-        self._submit(_reload_window, uowf, actor, filters, sort, limit, RELOAD_PAGE_ROWS, on_done=arrived)
-        self._submit(_count, uowf, actor, filters, on_done=self._count_arrived)
+        self._submit(_reload_window, uowf, actor, filters, sort, limit, RELOAD_PAGE_ROWS, key="window",
+                     on_done=arrived)
+        self._submit(_count, uowf, actor, filters, key="count", on_done=self._count_arrived)
 
     def _swap_rows(self, rows: list, cursor) -> None:
         old = self._win.rows

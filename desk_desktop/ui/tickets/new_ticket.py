@@ -94,7 +94,6 @@ class NewTicketDialog(QDialog):
         self.setMinimumWidth(620)
         self._customer = None
         self._customers: list = []
-        self._search_gen = 0
         self._created = None
         self._touched: set[str] = set()
         self._saving = False
@@ -250,7 +249,7 @@ class NewTicketDialog(QDialog):
         self.another_button.clicked.connect(self._reset_for_another)
 
         self._search_customers()
-        ctx.runner.submit(load_tags, ctx.uow_factory, ctx.actor,
+        ctx.runner.submit(load_tags, ctx.uow_factory, ctx.actor, owner=self,
                           on_done=lambda tags: self._tag_model.setStringList(list(tags)), on_error=lambda e: None)
         self.customer_edit.setFocus()
 
@@ -258,6 +257,7 @@ class NewTicketDialog(QDialog):
     def _on_customer_text_edited(self, text: str) -> None:
         if self._customer is not None and text != self._customer.name:
             self._customer = None
+            self.ctx.runner.drop(self, key="sites")  # the sites of the customer no longer chosen
             self.customer_chosen.setText("")
             self.site_combo.clear()
             self.site_combo.addItem("Choose a customer first", None)
@@ -265,13 +265,9 @@ class NewTicketDialog(QDialog):
         self._search_timer.start()
 
     def _search_customers(self) -> None:
-        self._search_gen += 1
-        gen = self._search_gen
         text = self.customer_edit.text().strip()
 
         def done(customers) -> None:
-            if gen != self._search_gen:
-                return
             self._customers = list(customers)
             self.customer_list.clear()
             for c in self._customers:
@@ -288,7 +284,7 @@ class NewTicketDialog(QDialog):
                 self._set_error("customer", "")
 
         self.ctx.runner.submit(search_customers, self.ctx.uow_factory, self.ctx.actor, text,
-                               on_done=done, on_error=lambda exc: self._set_error("customer", str(exc)))
+                               owner=self, key="customers", on_done=done, on_error=lambda exc: self._set_error("customer", str(exc)))
 
     def _on_customer_list_item_chosen(self, item: QListWidgetItem) -> None:
         cid = item.data(Qt.ItemDataRole.UserRole)
@@ -309,8 +305,6 @@ class NewTicketDialog(QDialog):
         self.site_combo.setEnabled(False)
 
         def done(sites) -> None:
-            if self._customer is not customer:
-                return
             self.site_combo.clear()
             self.site_combo.addItem("No site (customer's address)", None)
             for s in sites:
@@ -320,7 +314,7 @@ class NewTicketDialog(QDialog):
             self.site_combo.setEnabled(True)
 
         self.ctx.runner.submit(load_sites, self.ctx.uow_factory, self.ctx.actor, customer.id,
-                               on_done=done, on_error=lambda exc: self._set_error("site", str(exc)))
+                               owner=self, key="sites", on_done=done, on_error=lambda exc: self._set_error("site", str(exc)))
         self.subject_edit.setFocus()
 
     # ----------------------------------------------------------------- validation
@@ -399,7 +393,7 @@ class NewTicketDialog(QDialog):
         self.create_button.setText("Creating…")
         self.busy.setVisible(True)
         self.banner.setVisible(False)
-        self.ctx.runner.submit(create, self.ctx.uow_factory, self.ctx.actor, self.fields(),
+        self.ctx.runner.submit(create, self.ctx.uow_factory, self.ctx.actor, self.fields(), owner=self,
                                on_done=self._on_created, on_error=self._on_create_failed)
 
     def _on_created(self, created) -> None:

@@ -71,20 +71,10 @@ ATTENTION_ENTITIES = {"work_order", "work_orders", "workorder", "notification", 
 
 
 def _technicians(uow_factory, actor):
-    """Technicians for the assignee filter: (id, name), by name.
+    """Active technicians for the assignee filter, by name."""
+    from desk_desktop.services import people
 
-    There is no dedicated technician listing service yet; the map's data service lists
-    them (with positions we do not need here)."""
-    for module_name in ("desk_desktop.services.tickets", "desk_desktop.services.assignment"):
-        import importlib
-
-        fn = getattr(importlib.import_module(module_name), "list_technicians", None)
-        if fn is not None:
-            return tuple(sorted(((t.id, t.name) for t in fn(uow=uow_factory(), actor=actor)), key=lambda x: x[1]))
-    from desk_desktop.services import mapdata
-
-    data = mapdata.load_map_data(uow=uow_factory(), actor=actor)
-    return tuple(sorted(((t.id, t.name) for t in data.technicians), key=lambda x: x[1]))
+    return people.list_technicians(uow=uow_factory(), actor=actor)
 
 
 class MultiSelectButton(QToolButton):
@@ -602,7 +592,7 @@ class TicketsPage(QWidget):
         qs.setValue(SETTINGS_SPLITTER, self.splitter.saveState())
 
     def _load_technicians(self) -> None:
-        self.ctx.runner.submit(_technicians, self.ctx.uow_factory, self.ctx.actor,
+        self.ctx.runner.submit(_technicians, self.ctx.uow_factory, self.ctx.actor, owner=self, key="technicians",
                                on_done=self._on_technicians_loaded, on_error=lambda exc: None)
 
     def _on_technicians_loaded(self, techs) -> None:
@@ -611,8 +601,8 @@ class TicketsPage(QWidget):
         try:
             while self.assignee_combo.count() > 2:
                 self.assignee_combo.removeItem(2)
-            for tid, name in techs:
-                self.assignee_combo.addItem(f"Assignee: {name}", int(tid))
+            for tech in techs:
+                self.assignee_combo.addItem(f"Assignee: {tech.name}", tech.id)
             idx = self.assignee_combo.findData(current)
             if idx < 0 and current is not None:
                 self.assignee_combo.addItem("Assignee: (saved technician)", current)
