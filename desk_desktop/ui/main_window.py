@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desk_desktop import APP_NAME
 from desk_desktop.resources import resource_path
 from desk_desktop.ui.context import UiContext
+from desk_desktop.ui.styling import restyle
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ class MainWindow(QMainWindow):
 
         # Status bar: database · connection · scheduler · busy
         self.db_label = QLabel("Database: connecting…")
-        self.conn_label = QLabel("")
-        self.scheduler_label = QLabel("")
+        self.conn_label = QLabel("", objectName="ConnectionState")
+        self.scheduler_label = QLabel("", objectName="SchedulerState")
         self.busy_label = QLabel("")
         sb = self.statusBar()
         sb.addWidget(self.db_label, 1)
@@ -142,20 +143,21 @@ class MainWindow(QMainWindow):
         describe = self._db_description
         if describe is None:
             return
-        self.ctx.runner.submit(describe, owner=self, key="health", on_done=self._on_health_ok, on_error=self._on_health_failed)
+        self.ctx.runner.submit(describe, owner=self, key="health", on_done=self._on_health_ok,
+                               on_error=self._on_health_failed)
 
     def _on_health_ok(self, description: str) -> None:
         was_down = self.conn_label.text().startswith("●  Disconnected")
         self.db_label.setText(f"Database: {description}")
         self.conn_label.setText("●  Connected")
-        self.conn_label.setStyleSheet("color: #1a7f37; font-weight: 600;")
+        restyle(self.conn_label, tone="good")
         if was_down:
             self.refresh_all()
 
     def _on_health_failed(self, exc: BaseException) -> None:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         self.conn_label.setText("●  Disconnected")
-        self.conn_label.setStyleSheet("color: #b42318; font-weight: 600;")
+        restyle(self.conn_label, tone="bad")
         self.conn_label.setToolTip(first_line)
 
     def _update_scheduler_label(self) -> None:
@@ -170,10 +172,10 @@ class MainWindow(QMainWindow):
         if last_error:
             text += " · last error"
             self.scheduler_label.setToolTip(str(last_error))
-            self.scheduler_label.setStyleSheet("color: #b54708;")
+            restyle(self.scheduler_label, tone="warn")
         else:
             self.scheduler_label.setToolTip("")
-            self.scheduler_label.setStyleSheet("")
+            restyle(self.scheduler_label, tone="")
         self.scheduler_label.setText(text)
 
     def _on_runner_busy_changed(self, busy: bool) -> None:

@@ -1,20 +1,21 @@
-"""Changing a widget's look at run time: app.qss selects on a dynamic property, set here.
+"""Changing a widget's look at run time: app.qss selects on dynamic properties, set here.
 
-    set_role(label, "error-banner")   # QLabel[role="error-banner"] in resources/styles/app.qss
+    restyle(label, banner="error")   # QLabel[banner="error"] in resources/styles/app.qss
 
-Qt does not re-read style sheets when a property changes; ``set_role`` re-polishes.
+Qt does not re-read style sheets when a property changes; ``restyle`` re-polishes.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtWidgets import QWidget
 
 
-def set_role(widget: QWidget, role: str, name: str = "role") -> None:
-    """Set the property ``name`` (default ``role``) to ``role`` and restyle the widget."""
-    if widget.property(name) == role:
-        return
-    widget.setProperty(name, role)
+def restyle(widget: QWidget, **properties: Any) -> None:
+    """Set the dynamic properties and restyle ``widget`` by them."""
+    for name, value in properties.items():
+        widget.setProperty(name, value)
     style = widget.style()
     style.unpolish(widget)
     style.polish(widget)

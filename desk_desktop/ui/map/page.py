@@ -20,7 +20,7 @@ from desk_desktop.ui.map.candidates import CandidatesPanel
 from desk_desktop.ui.map.canvas import MapCanvas
 from desk_desktop.ui.map.cells import format_distance
 from desk_desktop.ui.map.unassigned import UnassignedList
-from desk_desktop.ui.styling import set_role
+from desk_desktop.ui.styling import restyle
 
 log = logging.getLogger(__name__)
 
@@ -246,21 +246,21 @@ class MapPage(QWidget):
         self.assigned.emit((work_order_id, technician_id))
 
     # ---------------------------------------------------------------- messages
-    def _show_message(self, text: str, role: str) -> None:
-        set_role(self.message_label, role)
+    def _show_message(self, text: str, banner: str) -> None:
+        restyle(self.message_label, banner=banner)
         self.message_label.setText(text)
         self.message_label.show()
 
     def _show_error(self, text: str) -> None:
         log.warning("map: %s", text)
-        self._show_message(text, "error-banner")
+        self._show_message(text, "error")
         self.error_shown.emit(text)
 
     def _show_success(self, text: str) -> None:
-        self._show_message(text, "success-banner")
+        self._show_message(text, "success")
 
     def _show_info(self, text: str) -> None:
-        self._show_message(text, "info-banner")
+        self._show_message(text, "info")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.canvas.remove_files()

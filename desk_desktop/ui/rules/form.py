@@ -42,7 +42,9 @@ from desk_desktop.domain.enums import (
     WorkOrderType,
 )
 from desk_desktop.services import rules as rule_service
-from desk_desktop.ui.rules.widgets import ERROR, TEXT_MUTED, ChipGroup, TagEditor, humanize
+from desk_desktop.ui.card import Card
+from desk_desktop.ui.rules.widgets import ChipGroup, TagEditor, humanize
+from desk_desktop.ui.styling import restyle
 
 RuleDraft = rule_service.RuleDraft
 
@@ -61,26 +63,6 @@ FIELD_ORDER = (
     "required_skills",
     "schedule_offset_minutes",
 )
-
-FORM_STYLE = f"""
-QFrame#ruleSection {{ background: #ffffff; border: 1px solid #e2e8f0; border-radius: 8px; }}
-QLabel#sectionTitle {{ font-size: 14px; font-weight: 600; color: #0f172a; }}
-QLabel#sectionHint {{ color: {TEXT_MUTED}; }}
-QLabel#fieldLabel {{ color: #334155; font-weight: 600; }}
-QLabel#fieldError {{ color: {ERROR}; }}
-QLabel#logicHelp {{ color: {TEXT_MUTED}; }}
-QLabel#formTitle {{ font-size: 18px; font-weight: 600; color: #0f172a; }}
-QLabel#dirtyBadge {{ background: #fef3c7; color: #92400e; border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
-QLabel#staleNote {{ background: #fff7ed; color: #9a3412; border: 1px solid #fed7aa; border-radius: 6px; padding: 6px 10px; }}
-QLabel#problemSummary {{ color: {ERROR}; }}
-QPushButton#saveButton {{
-    background: #2563eb; color: white; border: none; border-radius: 6px; padding: 7px 18px; font-weight: 600;
-}}
-QPushButton#saveButton:disabled {{ background: #93c5fd; }}
-QPushButton#discardButton {{ border: 1px solid #cbd5e1; border-radius: 6px; padding: 6px 14px; background: white; }}
-QPushButton#discardButton:disabled {{ color: #94a3b8; }}
-"""
-
 
 def _validate(draft: Any, other_names: Sequence[str]) -> list[Any]:
     """The service's messages: ``rules.validate_rule`` plus, when the pure domain check
@@ -146,21 +128,9 @@ def _comparable(draft: Any) -> Any:
     return dataclasses.replace(d, **{f: tuple(sorted(getattr(d, f))) for f in LIST_FIELDS})
 
 
-def _section(title: str, hint: str | None = None) -> tuple[QFrame, QVBoxLayout]:
-    frame = QFrame()
-    frame.setObjectName("ruleSection")
-    lay = QVBoxLayout(frame)
-    lay.setContentsMargins(16, 12, 16, 14)
-    lay.setSpacing(8)
-    t = QLabel(title)
-    t.setObjectName("sectionTitle")
-    lay.addWidget(t)
-    if hint:
-        h = QLabel(hint)
-        h.setObjectName("sectionHint")
-        h.setWordWrap(True)
-        lay.addWidget(h)
-    return frame, lay
+def _section(title: str, hint: str | None = None) -> tuple[Card, QVBoxLayout]:
+    card = Card(title, hint or "", margins=(16, 12, 16, 14))
+    return card, card.body
 
 
 def _label(text: str) -> QLabel:
@@ -178,7 +148,6 @@ class RuleForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setStyleSheet(FORM_STYLE)
         self.rule_id: int | None = None
         self._baseline: Any = new_rule_draft()
         self._other_names: tuple[str, ...] = ()
@@ -708,11 +677,11 @@ class RuleForm(QWidget):
             )
         elif self._read_only and self._loaded:
             self.problem_summary.setText("Read-only: only an administrator can change rules.")
-            self.problem_summary.setStyleSheet(f"color: {TEXT_MUTED};")
+            restyle(self.problem_summary, tone="muted")
         else:
             self.problem_summary.clear()
         if problems:
-            self.problem_summary.setStyleSheet("")
+            restyle(self.problem_summary, tone="")
         can_edit = self._loaded and not self._read_only and not self._busy
         self.save_button.setEnabled(can_edit and dirty and not problems)
         self.discard_button.setEnabled(can_edit and dirty)

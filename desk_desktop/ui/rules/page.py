@@ -45,21 +45,9 @@ from desk_desktop.ui.rules.model import (
 )
 from desk_desktop.ui.rules.tryit import TryItPanel
 from desk_desktop.ui.rules.widgets import SwitchDelegate, TwoLineDelegate, configure_table
+from desk_desktop.ui.styling import restyle
 
 log = logging.getLogger(__name__)
-
-PAGE_STYLE = """
-QLabel#pageTitle { font-size: 20px; font-weight: 600; color: #0f172a; }
-QLabel#pageHint { color: #5b6b7d; }
-QLabel#readOnlyNote { background: #eef3fa; color: #1f3a5f; border: 1px solid #c9d8ee; border-radius: 6px;
-    padding: 8px 12px; }
-QLabel#statusLine { color: #3b4a5c; }
-QLabel#statusLine[tone="error"] { color: #b42318; }
-QLabel#statusLine[tone="good"] { color: #1a7f37; }
-QTableView#ruleList { font-size: 13px; outline: 0; }
-QTableView#ruleList::item { padding: 4px 6px; }
-QPushButton#listButton { padding: 5px 10px; }
-"""
 
 FIELD_LABELS = {
     "name": "name", "description": "description", "active": "active", "trigger_categories": "categories",
@@ -119,7 +107,6 @@ class RulesPage(QWidget):
         self._after_save: Callable[[], None] | None = None
         self.ask_unsaved: Callable[[str, list[str]], str] = self._ask_unsaved_dialog
         self.confirm: Callable[[str, str, str], bool] = self._confirm_dialog
-        self.setStyleSheet(PAGE_STYLE)
 
         root = QVBoxLayout(self)
         root.setContentsMargins(20, 16, 20, 12)
@@ -331,9 +318,7 @@ class RulesPage(QWidget):
 
     def show_status(self, text: str, tone: str = "") -> None:
         self.status_line.setText(text)
-        self.status_line.setProperty("tone", tone)
-        self.status_line.style().unpolish(self.status_line)
-        self.status_line.style().polish(self.status_line)
+        restyle(self.status_line, tone=tone)
         self.status_changed.emit(text)
         self._status_timer.start(12_000 if tone == "error" else 8_000)
 

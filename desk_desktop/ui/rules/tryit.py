@@ -15,7 +15,6 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCompleter,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,19 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_desktop.ui.rules.widgets import ACCENT, TEXT_MUTED
-
-TRY_STYLE = f"""
-QFrame#trySection {{ background: #ffffff; border: 1px solid #e2e8f0; border-radius: 8px; }}
-QLabel#sectionTitle {{ font-size: 14px; font-weight: 600; color: #0f172a; }}
-QLabel#sectionHint {{ color: {TEXT_MUTED}; }}
-QLabel#resultHeadline {{ font-size: 14px; font-weight: 600; padding: 8px 10px; border-radius: 6px; }}
-QLabel#resultHeadline[tone="good"] {{ background: #e7f6ec; color: #14532d; }}
-QLabel#resultHeadline[tone="warn"] {{ background: #fff7e6; color: #7a4a00; }}
-QLabel#resultHeadline[tone="error"] {{ background: #fdecea; color: #8a1c12; }}
-QLabel#resultHeadline[tone="info"] {{ background: #eef3fa; color: #1f3a5f; }}
-QLabel#draftNote {{ color: #7a4a00; }}
-"""
+from desk_desktop.ui.card import Card
+from desk_desktop.ui.rules.widgets import ACCENT
+from desk_desktop.ui.styling import restyle
 
 # Replay table columns
 R_RULE, R_EDITED, R_SAVED, R_SAMPLES = 0, 1, 2, 3
@@ -86,20 +75,9 @@ class BarDelegate(QStyledItemDelegate):
         return QSize(max(s.width(), 120), s.height())
 
 
-def _section(title: str, hint: str) -> tuple[QFrame, QVBoxLayout]:
-    frame = QFrame()
-    frame.setObjectName("trySection")
-    lay = QVBoxLayout(frame)
-    lay.setContentsMargins(16, 12, 16, 14)
-    lay.setSpacing(8)
-    t = QLabel(title)
-    t.setObjectName("sectionTitle")
-    h = QLabel(hint)
-    h.setObjectName("sectionHint")
-    h.setWordWrap(True)
-    lay.addWidget(t)
-    lay.addWidget(h)
-    return frame, lay
+def _section(title: str, hint: str) -> tuple[Card, QVBoxLayout]:
+    card = Card(title, hint, margins=(16, 12, 16, 14))
+    return card, card.body
 
 
 def _table(headers: Sequence[str]) -> QTableWidget:
@@ -120,9 +98,7 @@ def _table(headers: Sequence[str]) -> QTableWidget:
 
 def _headline(label: QLabel, text: str, tone: str) -> None:
     label.setText(text)
-    label.setProperty("tone", tone)
-    label.style().unpolish(label)
-    label.style().polish(label)
+    restyle(label, tone=tone)
     label.show()
 
 
@@ -132,7 +108,6 @@ class TryItPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setStyleSheet(TRY_STYLE)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 8, 4)
         outer.setSpacing(14)

@@ -23,10 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 ACCENT = "#2d6cdf"
-ACCENT_SOFT = "#e3ecfb"
-BORDER = "#c3cdd9"
-TEXT_MUTED = "#5b6b7d"
-ERROR = "#b42318"
 
 
 def humanize(value: str) -> str:
@@ -103,20 +99,6 @@ class FlowLayout(QLayout):
         return y + line_height - rect.y() + m.bottom()
 
 
-CHIP_STYLE = f"""
-QPushButton[chip="true"] {{
-    border: 1px solid {BORDER}; border-radius: 13px; padding: 3px 12px; min-height: 18px;
-    background: #ffffff; color: #1e293b;
-}}
-QPushButton[chip="true"]:hover {{ border-color: {ACCENT}; }}
-QPushButton[chip="true"]:checked {{
-    background: {ACCENT}; border-color: {ACCENT}; color: #ffffff;
-}}
-QPushButton[chip="true"]:disabled {{ color: #94a3b8; background: #f8fafc; }}
-QPushButton[chip="true"]:checked:disabled {{ background: #93c5fd; border-color: #93c5fd; color: #ffffff; }}
-"""
-
-
 class ChipGroup(QWidget):
     """A multi-select list shown as toggle chips. ``values()`` are in the given order."""
 
@@ -124,7 +106,6 @@ class ChipGroup(QWidget):
 
     def __init__(self, options: Sequence[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setStyleSheet(CHIP_STYLE)
         self._layout = FlowLayout(self)
         self._buttons: dict[str, QPushButton] = {}
         for value, label in options:
@@ -162,14 +143,6 @@ class ChipGroup(QWidget):
         return self._layout.heightForWidth(width)
 
 
-TAG_STYLE = f"""
-QToolButton[tagchip="true"] {{
-    border: 1px solid {ACCENT}; border-radius: 12px; padding: 2px 8px; background: {ACCENT_SOFT}; color: #1e3a8a;
-}}
-QToolButton[tagchip="true"]:hover {{ background: #bfdbfe; }}
-"""
-
-
 class TagEditor(QWidget):
     """Free tags: type (with completion from tags in use) and press Enter; click a tag to remove it."""
 
@@ -177,7 +150,6 @@ class TagEditor(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setStyleSheet(TAG_STYLE)
         self._tags: list[str] = []
         # The input and the tags share one flowing line (tags wrap under it when many).
         self._chips = FlowLayout(self)

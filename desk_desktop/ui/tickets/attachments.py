@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.style import SCAN_BADGES, category_pixmap, chip_style, format_when, human_size
 
 log = logging.getLogger(__name__)
@@ -135,15 +136,15 @@ class FileRow(QFrame):
         self.icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.icon.setPixmap(category_pixmap("other", THUMB))
         self.name_label = QLabel(name)
-        self.name_label.setStyleSheet("font-weight: 600;")
+        self.name_label.setObjectName("FileName")
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.scan_badge = QLabel("")
         self.mismatch_badge = QLabel("Extension mismatch")
-        self.mismatch_badge.setStyleSheet(chip_style("#8a5a00", "#fff4dc"))
+        self.mismatch_badge.setObjectName("MismatchChip")
         self.mismatch_badge.setVisible(False)
         self.meta_label = QLabel("")
-        self.meta_label.setObjectName("Muted")
+        self.meta_label.setObjectName("FileMeta")
         self.meta_label.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -220,12 +221,8 @@ class FileRow(QFrame):
         self.scan_badge.setStyleSheet(chip_style("#5f6368", "#f1f3f4") if cancelled
                                       else chip_style("#b42318", "#fdecea"))
         self.meta_label.setText(message)
-        self.meta_label.setObjectName("Muted" if cancelled else "FieldError")
-        self.meta_label.style().unpolish(self.meta_label)
-        self.meta_label.style().polish(self.meta_label)
-        self.setProperty("failed", not cancelled)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self.meta_label, tone="muted" if cancelled else "error")
+        restyle(self, failed=not cancelled)
 
     def set_info(self, info, thumbnail: QImage | None = None) -> None:
         self.state = "stored"
@@ -270,9 +267,7 @@ class FileRow(QFrame):
                 who += f" · downloaded {info.download_count}×"
             meta += "\n" + who
         self.meta_label.setText(meta)
-        self.meta_label.setObjectName("FieldError" if status == "infected" else "Muted")
-        self.meta_label.style().unpolish(self.meta_label)
-        self.meta_label.style().polish(self.meta_label)
+        restyle(self.meta_label, tone="error" if status == "infected" else "muted")
         self.public_check.blockSignals(True)
         self.public_check.setChecked(bool(info.is_public))
         self.public_check.blockSignals(False)
@@ -289,9 +284,7 @@ class FileRow(QFrame):
         else:
             self.open_button.setToolTip("Open a copy with the default application")
             self.save_button.setToolTip("Save a copy (the download is recorded)")
-        self.setProperty("failed", False)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, failed=False)
 
     def _on_cancel_clicked(self) -> None:
         self.cancel_event.set()
@@ -320,9 +313,7 @@ class DropZone(QFrame):
         lay.addWidget(self.pick_button)
 
     def set_active(self, active: bool) -> None:
-        self.setProperty("active", active)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, active=active)
         self.label.setText("Release to attach" if active else "Drop files here to attach them")
 
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_desktop.ui.card import Card
 from desk_desktop.ui.tickets.style import PRIORITY_COLORS, format_when, title
 
 log = logging.getLogger(__name__)
@@ -99,17 +100,11 @@ class AttentionPanel(QWidget):
         for key, heading in (("unassigned", "Work orders without a technician"),
                              ("dead", "Notifications that could not be delivered"),
                              ("quarantined", "Quarantined files")):
-            card = QFrame()
-            card.setObjectName("Card")
-            cl = QVBoxLayout(card)
-            cl.setContentsMargins(14, 12, 14, 14)
-            cl.setSpacing(6)
-            label = QLabel(heading)
-            label.setObjectName("CardTitle")
-            cl.addWidget(label)
+            card = Card(heading, spacing=6)
+            label = card.title_label
             rows = QVBoxLayout()
             rows.setSpacing(6)
-            cl.addLayout(rows)
+            card.body.addLayout(rows)
             body_layout.addWidget(card)
             self.sections[key] = (card, label, rows)
         body_layout.addStretch(1)

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.domain.enums import Category, Priority
+from desk_desktop.ui.card import Card
+from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attachments import AttachmentsPanel
 from desk_desktop.ui.tickets.style import (
     PRIORITY_COLORS,
@@ -109,16 +111,9 @@ def change_status(uow_factory, actor, ticket_id: int, status: str):
     return tickets.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=ticket_id, status=status)
 
 
-def _card(title_text: str) -> tuple[QFrame, QVBoxLayout, QLabel]:
-    card = QFrame()
-    card.setObjectName("Card")
-    layout = QVBoxLayout(card)
-    layout.setContentsMargins(14, 12, 14, 14)
-    layout.setSpacing(8)
-    heading = QLabel(title_text)
-    heading.setObjectName("CardTitle")
-    layout.addWidget(heading)
-    return card, layout, heading
+def _card(title_text: str) -> tuple[Card, QVBoxLayout, QLabel]:
+    card = Card(title_text)
+    return card, card.body, card.title_label
 
 
 def _muted(text: str = "") -> QLabel:
@@ -260,7 +255,7 @@ class TicketDetailPane(QWidget):
         # ---------------------------------------------------------------- customer
         self.customer_card, customer_layout, _ = _card("Customer")
         self.customer_name = _value_label()
-        self.customer_name.setStyleSheet("font-weight: 600;")
+        self.customer_name.setObjectName("CustomerName")
         self.customer_contact = _muted("")
         self.customer_contact.setWordWrap(True)
         self.site_label = _muted("")
@@ -273,8 +268,7 @@ class TicketDetailPane(QWidget):
         self.wo_card, wo_layout, self.wo_heading = _card("Work order")
         self.wo_status_chip = QLabel("")
         head = QHBoxLayout()
-        self.wo_number = QLabel("")
-        self.wo_number.setStyleSheet("font-weight: 600; font-size: 14px;")
+        self.wo_number = QLabel("", objectName="WorkOrderNumber")
         head.addWidget(self.wo_number)
         head.addWidget(self.wo_status_chip)
         head.addStretch(1)
@@ -300,7 +294,7 @@ class TicketDetailPane(QWidget):
         wo_layout.addWidget(self.explanation_label)
         self.explanation_toggle = QPushButton("Show all candidates")
         self.explanation_toggle.setFlat(True)
-        self.explanation_toggle.setStyleSheet("color: #2d6cdf; border: none; padding: 0; text-align: left;")
+        self.explanation_toggle.setObjectName("LinkButton")
         self.explanation_toggle.setCursor(Qt.CursorShape.PointingHandCursor)
         self.explanation_toggle.clicked.connect(self._on_explanation_toggle_clicked)
         self._explanation_full = ""
@@ -449,7 +443,7 @@ class TicketDetailPane(QWidget):
 
         def failed(exc: BaseException) -> None:
             self.busy.setVisible(False)
-            self._show_banner(f"Could not load the ticket: {exc}", "ErrorBanner")
+            self._show_banner(f"Could not load the ticket: {exc}", "error")
 
         self.ctx.runner.submit(load_detail, self.ctx.uow_factory, self.ctx.actor, ticket_id,
                                owner=self, key="detail", on_done=done, on_error=failed)
@@ -490,7 +484,7 @@ class TicketDetailPane(QWidget):
             self._clear_errors()
             self.banner.setVisible(False)
         elif draft is not None:
-            self._show_banner("Your unsaved edits to this ticket were kept.", "InfoBanner")
+            self._show_banner("Your unsaved edits to this ticket were kept.", "info")
         self._update_dirty()
 
         # customer
@@ -686,19 +680,16 @@ class TicketDetailPane(QWidget):
         label.setVisible(bool(message))
         label.setProperty("local", bool(message) and local)
         if editor is not None:
-            editor.setProperty("invalid", bool(message))
-            editor.style().unpolish(editor)
-            editor.style().polish(editor)
+            restyle(editor, invalid=bool(message))
 
     def _clear_errors(self) -> None:
         for name in EDITABLE_FIELDS:
             self._set_error(name, "")
 
     def _show_banner(self, text: str, kind: str) -> None:
-        self.banner.setObjectName(kind)
+        """``kind``: "error", "info" or "success" (``QLabel[banner=…]`` in app.qss)."""
         self.banner.setText(text)
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
+        restyle(self.banner, banner=kind)
         self.banner.setVisible(bool(text))
 
     def revert(self) -> None:
@@ -734,7 +725,7 @@ class TicketDetailPane(QWidget):
             self.save_button.setText("Save changes")
             self._drafts.pop(ticket_id, None)
             self._clear_errors()
-            self._show_banner("Saved.", "SuccessBanner")
+            self._show_banner("Saved.", "success")
             self.ticket_saved.emit(ticket_id)
             if self._ticket_id == ticket_id:
                 self._load(ticket_id)
@@ -748,9 +739,9 @@ class TicketDetailPane(QWidget):
                 field = "site_id"
             if field in self.errors:
                 self._set_error(field, message, local=False)
-                self._show_banner("Not saved — fix the highlighted field. Your edits are still here.", "ErrorBanner")
+                self._show_banner("Not saved — fix the highlighted field. Your edits are still here.", "error")
             else:
-                self._show_banner(f"Not saved: {message} Your edits are still here.", "ErrorBanner")
+                self._show_banner(f"Not saved: {message} Your edits are still here.", "error")
             self._update_dirty()
             self.save_failed.emit(message)
 
@@ -765,7 +756,7 @@ class TicketDetailPane(QWidget):
             b.setEnabled(False)
 
         def done(_summary) -> None:
-            self._show_banner(f"Status changed to {title(status).lower()}.", "SuccessBanner")
+            self._show_banner(f"Status changed to {title(status).lower()}.", "success")
             self.ticket_saved.emit(ticket_id)
             if self._ticket_id == ticket_id:
                 if self._changes():
@@ -775,7 +766,7 @@ class TicketDetailPane(QWidget):
         def failed(exc: BaseException) -> None:
             for b in self.status_buttons.values():
                 b.setEnabled(True)
-            self._show_banner(f"Status not changed: {exc}", "ErrorBanner")
+            self._show_banner(f"Status not changed: {exc}", "error")
 
         self.ctx.runner.submit(change_status, self.ctx.uow_factory, self.ctx.actor, ticket_id, status,
                                owner=self, on_done=done, on_error=failed)

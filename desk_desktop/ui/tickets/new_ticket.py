@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QDialog,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -26,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, Category, Priority
-from desk_desktop.ui.tickets.style import PAGE_STYLESHEET, title
+from desk_desktop.ui.card import Card
+from desk_desktop.ui.styling import restyle
+from desk_desktop.ui.tickets.style import title
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,6 @@ class NewTicketDialog(QDialog):
         self.ctx = ctx
         self.setWindowTitle("New ticket")
         self.setModal(True)
-        self.setStyleSheet(PAGE_STYLESHEET)
         self.setMinimumWidth(620)
         self._customer = None
         self._customers: list = []
@@ -134,7 +134,7 @@ class NewTicketDialog(QDialog):
         self.subject_edit = QLineEdit()
         self.subject_edit.setPlaceholderText("What is wrong, in one line")
         self.subject_counter = QLabel(f"0 / {SUBJECT_MAX}")
-        self.subject_counter.setObjectName("Muted")
+        self.subject_counter.setObjectName("Counter")
         self.description_edit = QPlainTextEdit()
         self.description_edit.setPlaceholderText("Details: symptoms, access instructions, contact on site…")
         self.description_edit.setMinimumHeight(110)
@@ -218,11 +218,8 @@ class NewTicketDialog(QDialog):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.create_button)
 
-        self.form = QFrame()
-        self.form.setObjectName("Card")
-        fl = QVBoxLayout(self.form)
-        fl.setContentsMargins(16, 14, 16, 14)
-        fl.addLayout(grid)
+        self.form = Card(margins=(16, 14, 16, 14))
+        self.form.body.addLayout(grid)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 16)
@@ -325,7 +322,7 @@ class NewTicketDialog(QDialog):
     def _on_subject_edited(self, text: str) -> None:
         n = len(text.strip())
         self.subject_counter.setText(f"{n} / {SUBJECT_MAX}")
-        self.subject_counter.setStyleSheet("color: #b42318;" if n > SUBJECT_MAX else "")
+        restyle(self.subject_counter, tone="error" if n > SUBJECT_MAX else "")
         if n > SUBJECT_MAX or "subject" in self._touched:
             self._touched.add("subject")
             self._validate(only_touched=True)
@@ -359,9 +356,7 @@ class NewTicketDialog(QDialog):
                   "tags": self.tags_edit, "description": self.description_edit,
                   "category": self.category_combo}.get(name)
         if editor is not None:
-            editor.setProperty("invalid", bool(message))
-            editor.style().unpolish(editor)
-            editor.style().polish(editor)
+            restyle(editor, invalid=bool(message))
 
     # ----------------------------------------------------------------- saving
     def fields(self) -> dict:
@@ -401,19 +396,15 @@ class NewTicketDialog(QDialog):
         self._created = created
         self.busy.setVisible(False)
         t = created.ticket
-        self.banner.setObjectName("SuccessBanner")
         self.banner.setText(f"<span style='font-size:16px'>Ticket <b>{t.number}</b> created.</span><br>"
                             f"{describe_outcome(created)}")
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
+        restyle(self.banner, banner="success")
         self.banner.setVisible(True)
         self.open_button.setVisible(True)
         self.open_button.setFocus()  # before the create button hides: focus must not jump to the form
         self.create_button.setVisible(False)
         self.cancel_button.setText("Close")
-        self.open_button.setProperty("primary", True)
-        self.open_button.style().unpolish(self.open_button)
-        self.open_button.style().polish(self.open_button)
+        restyle(self.open_button, primary=True)
         self.open_button.setDefault(True)
         self.another_button.setVisible(True)
         self.ticket_created.emit(t.id, t.number)
@@ -434,10 +425,8 @@ class NewTicketDialog(QDialog):
         field = mapping.get(field, field)
         if field in self.errors:
             self._set_error(field, message)
-        self.banner.setObjectName("ErrorBanner")
         self.banner.setText(f"The ticket was not created: {message}")
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
+        restyle(self.banner, banner="error")
         self.banner.setVisible(True)
 
     @property

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.domain.enums import Category, Priority, TicketStatus
+from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attention import AttentionPanel
 from desk_desktop.ui.tickets.detail import TicketDetailPane
 from desk_desktop.ui.tickets.model import (
@@ -48,7 +49,7 @@ from desk_desktop.ui.tickets.model import (
     FilterState,
     TicketTableModel,
 )
-from desk_desktop.ui.tickets.style import PAGE_STYLESHEET, title
+from desk_desktop.ui.tickets.style import title
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +124,7 @@ class MultiSelectButton(QToolButton):
 
     def _update_text(self) -> None:
         chosen = [self._actions[v].text() for v in self.selected()]
-        self.setProperty("active", bool(chosen))
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, active=bool(chosen))
         if not chosen:
             self.setText(f"{self._label}: Any")
         elif len(chosen) <= 2:
@@ -245,7 +244,6 @@ class TicketsPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("TicketsPage")
-        self.setStyleSheet(PAGE_STYLESHEET)
         self._restoring = False
         self._pending_select: str | None = None  # "first" / "last" once the jump's rows arrive
 

@@ -42,45 +42,6 @@ CATEGORY_GLYPHS = {
     "other": ("FILE", "#546E7A"),
 }
 
-ACCENT = "#2d6cdf"
-
-# Complements resources/styles/app.qss (the application theme) with what only this view has.
-PAGE_STYLESHEET = f"""
-QFrame#Card {{ background: #ffffff; border: 1px solid #d3dbe6; border-radius: 8px; }}
-QLabel#CardTitle {{ font-weight: 600; color: #1d2733; font-size: 14px; }}
-QLabel#Muted {{ color: #5b6b7d; }}
-QLabel#FieldLabel {{ color: #3b4a5c; }}
-QLabel#FieldError {{ color: #b42318; }}
-QLabel#ErrorBanner {{ color: #8c1d18; background: #fdecea; border: 1px solid #f4c7c3;
-    border-radius: 6px; padding: 6px 10px; }}
-QLabel#InfoBanner {{ color: #0b4a8b; background: #e8f0fb; border: 1px solid #c5d8f2;
-    border-radius: 6px; padding: 6px 10px; }}
-QLabel#SuccessBanner {{ color: #1b5e20; background: #e8f5e9; border: 1px solid #c8e6c9;
-    border-radius: 6px; padding: 8px 12px; }}
-QLabel#TicketNumber {{ color: #5b6b7d; font-weight: 600; }}
-QLabel#TicketTitle {{ font-size: 18px; font-weight: 600; color: #1d2733; }}
-QLabel#Explanation {{ color: #1d2733; background: #f4f7fb; border-left: 3px solid {ACCENT};
-    padding: 6px 10px; }}
-QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"], QComboBox[invalid="true"] {{
-    border: 1px solid #b42318; background: #fff8f7; }}
-QFrame#DropZone {{ background: #fbfcfe; border: 2px dashed #b8c4d4; border-radius: 8px; }}
-QFrame#DropZone[active="true"] {{ background: #eaf2fc; border: 2px dashed {ACCENT}; }}
-QFrame#FileRow {{ background: #ffffff; border: 1px solid #e1e6ed; border-radius: 6px; }}
-QFrame#FileRow[failed="true"] {{ background: #fff8f7; border: 1px solid #f4c7c3; }}
-QProgressBar {{ border: 1px solid #c3cdd9; border-radius: 4px; background: #eef1f4; max-height: 10px;
-    text-align: center; font-size: 1px; color: transparent; }}
-QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}
-QFrame#TimelineItem {{ border-left: 2px solid #c3cdd9; padding-left: 10px; }}
-QTabWidget#ListTabs::pane {{ border: none; background: transparent; }}
-QToolButton#FilterButton {{ background: #ffffff; border: 1px solid #b8c4d3; border-radius: 4px;
-    padding: 5px 22px 5px 10px; }}
-QToolButton#FilterButton:hover {{ background: #eef3fa; }}
-QToolButton#FilterButton[active="true"] {{ border: 1px solid #2d6cdf; background: #eef4fd; color: #1d4fa8;
-    font-weight: 600; }}
-QToolButton#FilterButton::menu-indicator {{ subcontrol-origin: padding; subcontrol-position: right center;
-    right: 6px; }}
-"""
-
 
 ACRONYMS = {"hvac": "HVAC", "it_hardware": "IT hardware"}
 
