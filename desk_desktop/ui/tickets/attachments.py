@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 THUMB = 44
 PENDING_POLL_MS = 3000
-ATTACHMENT_ENTITIES = {"attachment", "attachments", "blob", "blobs"}
+ATTACHMENT_ENTITIES = {"attachment"}
 
 
 # ------------------------------------------------------------------ work functions (pool)

@@ -425,8 +425,8 @@ class TicketDetailPane(QWidget):
             return
         t = data.ticket
         mine = (entity == "ticket" and entity_id == t.id) or (
-            entity in ("work_order", "work_orders") and t.work_order is not None and entity_id == t.work_order.id
-        ) or (entity in ("work_order", "work_orders") and t.work_order is None and action == "created")
+            entity == "work_order" and t.work_order is not None and entity_id == t.work_order.id
+        ) or (entity == "work_order" and t.work_order is None and action == "created")
         if mine:
             self.reload()
 

@@ -66,9 +66,9 @@ DEFAULT_HIDDEN = (COL_CUSTOMER, COL_CATEGORY, COL_SCHEDULED)
 RESPONSIVE_DROP_ORDER = (COL_SCHEDULED, COL_CATEGORY, COL_CREATED, COL_CUSTOMER, COL_TECHNICIAN, COL_STATUS)
 MIN_SUBJECT_WIDTH = 170
 
-TICKET_ENTITIES = {"ticket", "tickets", "work_order", "work_orders", "workorder"}
-ATTENTION_ENTITIES = {"work_order", "work_orders", "workorder", "notification", "notifications",
-                      "attachment", "attachments", "blob", "blobs"}
+# The entities services record changes of (``uow.record_change``) that these lists show.
+TICKET_ENTITIES = {"ticket", "work_order"}
+ATTENTION_ENTITIES = {"work_order", "notification", "attachment"}
 
 
 def _technicians(uow_factory, actor):
