@@ -1,1 +1,6 @@
-"""The dispatch map: technicians and open work orders on a Leaflet map (folium + QtWebEngine)."""
+"""The dispatch map: technicians and open work orders on a Leaflet map (folium + QtWebEngine).
+
+``page.MapPage`` composes ``canvas.MapCanvas`` (the web page and keeping it current),
+``unassigned.UnassignedList`` and ``candidates.CandidatesPanel``; ``builder`` writes the
+page, ``payload`` the data it draws, ``cells`` how the side panel writes its rows.
+"""
