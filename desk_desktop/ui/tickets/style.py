@@ -112,5 +112,8 @@ def format_when(value: datetime | None, *, with_year: bool = False) -> str:
 
 
 def chip_style(fg: str, bg: str) -> str:
+    """The one style sheet computed at run time: a status, priority or scan chip takes its
+    colours from the tables above, which the ticket list also paints its icons with; a copy
+    of every pair in app.qss would be the same fact written twice."""
     return (f"color: {fg}; background: {bg}; border-radius: 9px; padding: 2px 9px; "
             f"font-weight: 600;")
