@@ -194,7 +194,6 @@ class MainWindow(QMainWindow):
         box.button(QMessageBox.StandardButton.Discard).setText("Quit without saving")
         box.button(QMessageBox.StandardButton.Cancel).setText("Go back")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self._discard_box = box  # reachable by tests
         return box.exec() == QMessageBox.StandardButton.Discard
 
     # ---------------------------------------------------------------- state

@@ -447,10 +447,6 @@ class RuleForm(QWidget):
             self._grid.addWidget(self._right_host, 1, 0)
             self._grid.setColumnStretch(1, 0)
 
-    @property
-    def two_columns(self) -> bool:
-        return self._two_columns
-
     # ------------------------------------------------------------------ building blocks
     def _error_label(self, field: str) -> QLabel:
         lbl = QLabel()
@@ -535,9 +531,6 @@ class RuleForm(QWidget):
 
     def problems(self) -> list[Any]:
         return list(self._problems) + list(self._server_problems)
-
-    def is_valid(self) -> bool:
-        return not self.problems()
 
     def set_read_only(self, read_only: bool) -> None:
         self._read_only = read_only

@@ -101,10 +101,8 @@ class RulesPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.read_only = not ctx.actor.is_admin
-        self._loading = False
         self._switching = False
         self._select_after_load: int | None = None
-        self._after_save: Callable[[], None] | None = None
         self.ask_unsaved: Callable[[str, list[str]], str] = self._ask_unsaved_dialog
         self.confirm: Callable[[str, str, str], bool] = self._confirm_dialog
 
@@ -380,7 +378,6 @@ class RulesPage(QWidget):
     def refresh(self) -> None:
         """Reload the rules (and tags / ticket numbers for the pickers) in the background."""
         self._live_timer.stop()
-        self._loading = True
         self._submit(
             _load_everything,
             uow_factory=self.ctx.uow_factory,
@@ -391,11 +388,9 @@ class RulesPage(QWidget):
         )
 
     def _on_load_failed(self, exc: BaseException) -> None:
-        self._loading = False
         self.show_status("Could not load the rules: " + _rule_error_text(exc), "error")
 
     def _on_loaded(self, data: dict[str, Any]) -> None:
-        self._loading = False
         rules = list(data["rules"])
         keep = self._select_after_load if self._select_after_load is not None else self.selected_rule_id()
         self._select_after_load = None

@@ -204,7 +204,7 @@ class TryItPanel(QWidget):
         self._replay_section = sec
         outer.addWidget(sec, 0)
         self._outer = outer
-        self._filler = outer.addStretch(1)
+        outer.addStretch(1)
 
         self.test_button.clicked.connect(self._on_test_clicked)
         self.ticket_edit.returnPressed.connect(self._on_test_clicked)

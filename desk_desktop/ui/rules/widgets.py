@@ -153,7 +153,6 @@ class TagEditor(QWidget):
         self._tags: list[str] = []
         # The input and the tags share one flowing line (tags wrap under it when many).
         self._chips = FlowLayout(self)
-        self._chips_host = self
         self.edit = QLineEdit(self)
         self.edit.setObjectName("tagInput")
         self.edit.setPlaceholderText("Add a tag, press Enter")

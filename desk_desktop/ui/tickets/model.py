@@ -119,10 +119,6 @@ class FilterState:
             text=self.text.strip() or None,
         )
 
-    @property
-    def is_default(self) -> bool:
-        return self == FilterState()
-
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
@@ -272,11 +268,6 @@ class TicketTableModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def ticket_at(self, row: int):
-        if 0 <= row < len(self._win.rows):
-            return self._win.rows[row]
-        return None
 
     def row_of(self, ticket_id: int) -> int:
         for i, t in enumerate(self._win.rows):
