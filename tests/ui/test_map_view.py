@@ -418,6 +418,38 @@ def test_click_on_technician_marker_then_confirm_assigns(qtbot, uow_factory, org
     assert js(qtbot, page, "DeskMap.selectedCandidates()") == []
 
 
+def test_a_ranking_that_arrives_after_another_order_was_chosen_is_not_shown(qtbot, uow_factory, org, city):
+    """The dispatcher clicks one order, then another before the first ranking came back:
+    only the second order's candidates are shown, whatever order the answers arrive in."""
+    from desk_desktop.ui.map import page as map_page
+
+    rankings = []
+
+    class SlowRankings(InlineRunner):
+        """Everything runs at once except the rankings, which wait for the test."""
+
+        def _start(self, request, fn, args, kwargs):
+            if fn is map_page.list_candidates:
+                rankings.append(lambda: InlineRunner._start(self, request, fn, args, kwargs))
+            else:
+                super()._start(request, fn, args, kwargs)
+
+    page = open_page(qtbot, _ctx(uow_factory, org, runner=SlowRankings()))
+    first = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["plumbing"])
+    second = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["electrical"])
+    page.unassigned.view.selectRow(page.unassigned.model.row_of(first))
+    page.unassigned.view.selectRow(page.unassigned.model.row_of(second))
+    shown = []
+    page.candidates_shown.connect(shown.append)
+    rankings[1]()  # the second order's ranking first
+    rankings[0]()  # then the first one's, late
+    assert [r.work_order_id for r in shown] == [second]
+    assert page.selected_work_order_id == second
+    names = [page.candidates.table.item(r, 1).text() for r in range(page.candidates.table.rowCount())]
+    assert names == [c.name for c in shown[0].candidates]
+    assert page.candidates.order_heading.text().startswith(f"WO-{second:06d}")
+
+
 def test_assign_button_on_a_candidate_and_refusal_is_explained(qtbot, uow_factory, org, city):
     page = open_page(qtbot, _ctx(uow_factory, org))
     order_id = next(w for w in city["unassigned"] if city["orders"][w]["required"] == ["hvac"])
