@@ -31,6 +31,7 @@ from desk_desktop.ui.tickets.style import (
     PRIORITY_COLORS,
     STATUS_COLORS,
     chip_style,
+    field_error_label,
     format_when,
     title,
 )
@@ -230,11 +231,7 @@ class TicketDetailPane(QWidget):
                 Qt.AlignmentFlag.AlignTop if name == "description" else Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(label, row, 0, align)
             grid.addWidget(self.editors[name], row, 1)
-            err = QLabel("")
-            err.setObjectName("FieldError")
-            err.setWordWrap(True)
-            err.setVisible(False)
-            self.errors[name] = err
+            self.errors[name] = err = field_error_label()
             grid.addWidget(err, row + 1, 1)
             row += 2
         form_layout.addLayout(grid)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, Category, Priority
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.styling import restyle
-from desk_desktop.ui.tickets.style import title
+from desk_desktop.ui.tickets.style import field_error_label, title
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,7 @@ class NewTicketDialog(QDialog):
                 grid.addLayout(box, row, 1)
             else:
                 grid.addWidget(widget, row, 1)
-            err = QLabel("")
-            err.setObjectName("FieldError")
-            err.setWordWrap(True)
-            err.setVisible(False)
-            self.errors[name] = err
+            self.errors[name] = err = field_error_label()
             grid.addWidget(err, row + 1, 1)
             row += 2
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPixmap
+from PySide6.QtWidgets import QLabel
 
 PRIORITY_COLORS = {
     "urgent": "#C62828",
@@ -109,6 +110,14 @@ def format_when(value: datetime | None, *, with_year: bool = False) -> str:
     if with_year or local.year != now.year:
         return local.strftime("%d %b %Y %H:%M")
     return local.strftime("%d %b %H:%M")
+
+
+def field_error_label() -> QLabel:
+    """The (hidden until needed) message under a form field."""
+    label = QLabel("", objectName="FieldError")
+    label.setWordWrap(True)
+    label.setVisible(False)
+    return label
 
 
 def chip_style(fg: str, bg: str) -> str:
