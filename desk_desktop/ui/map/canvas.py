@@ -8,18 +8,17 @@ browser has built the markers, the rows the side list, tooltips and candidate de
 (``mapdata.load_map_data``; read after the build so the two do not fight over the CPU).
 Later changes go as small upserts (``DeskMap.applyChanges``): the page is never reloaded
 for data. One read runs at a time, so an older snapshot never overwrites a newer one.
-Clicks and tooltip requests come back over ``QWebChannel`` (``MapBridge``).
+Clicks and tooltip requests come back over ``QWebChannel`` (``bridge.MapBridge``).
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -29,9 +28,8 @@ from desk_desktop.services import mapdata
 from desk_desktop.services.mapdata import MapData, MapTechnician, MapWorkOrder
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map import payload
+from desk_desktop.ui.map.bridge import MapBridge, WebPage
 from desk_desktop.ui.map.unassigned import sort_unassigned
-
-log = logging.getLogger(__name__)
 
 
 # Work done on the worker pool: the query AND the JavaScript text (20,000 rows of JSON are
@@ -53,45 +51,6 @@ def build_page(*args, **kwargs):
     from desk_desktop.ui.map.builder import build_map_page
 
     return build_map_page(*args, **kwargs)
-
-
-class MapBridge(QObject):
-    """The object the page sees as ``channel.objects.bridge``; its slots are called from JavaScript."""
-
-    page_ready = Signal()
-    technician_clicked = Signal(int)
-    work_order_clicked = Signal(int)
-    map_drawn = Signal(str, float)
-
-    def __init__(self, describer, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._describer = describer  # (kind, id) -> tooltip html
-
-    @Slot()
-    def pageReady(self) -> None:  # noqa: N802 - called from JavaScript
-        self.page_ready.emit()
-
-    @Slot(int)
-    def technicianClicked(self, technician_id: int) -> None:  # noqa: N802
-        self.technician_clicked.emit(int(technician_id))
-
-    @Slot(int)
-    def workOrderClicked(self, work_order_id: int) -> None:  # noqa: N802
-        self.work_order_clicked.emit(int(work_order_id))
-
-    @Slot(str, float)
-    def drawn(self, what: str, millis: float) -> None:
-        self.map_drawn.emit(what, float(millis))
-
-    @Slot(str, int, result=str)
-    def describe(self, kind: str, item_id: int) -> str:
-        """Tooltip HTML for a marker ("t" technician, "o" work order), from data already in memory."""
-        return self._describer(kind, int(item_id))
-
-
-class _Page(QWebEnginePage):
-    def javaScriptConsoleMessage(self, level, message, line, source):  # noqa: N802
-        log.debug("map page: %s (%s:%s)", message, source, line)
 
 
 class MapCanvas(QWidget):
@@ -162,7 +121,7 @@ class MapCanvas(QWidget):
 
     def _start(self) -> None:
         self.view = QWebEngineView(self)
-        self.web_page = _Page(self.view)
+        self.web_page = WebPage(self.view)
         self.view.setPage(self.web_page)
         s = self.web_page.settings()
         s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
