@@ -3,8 +3,8 @@
 folium links Leaflet, jQuery, Bootstrap and awesome-markers from CDNs by default
 (``folium.folium._default_js`` / ``_default_css``); with no network such a page shows
 nothing. Here the map's ``default_js`` / ``default_css`` are replaced (on the instance,
-not the shared class lists) with the files under ``resources/vendor`` and
-``resources/map``. The page is written to a file and loaded from it (``setHtml`` stops
+not the shared class lists) with the files under ``desk_desktop/resources/vendor`` and
+``desk_desktop/resources/map``. The page is written to a file and loaded from it (``setHtml`` stops
 at 2 MB). This module imports no Qt: the page is plain files.
 """
 
