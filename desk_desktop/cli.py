@@ -96,7 +96,13 @@ def main(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    ctx = CliContext(args)
+    from desk_desktop.config import SettingsError
+
+    try:
+        ctx = CliContext(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = args.func(ctx)
         return int(result or 0)
