@@ -17,7 +17,7 @@ APT_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 clamav c
 	libxcb-xinerama0 libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 \
 	libasound2 libdbus-1-3 libfontconfig1 fonts-dejavu-core python3-venv appstream desktop-file-utils
 
-.PHONY: run test sysdeps venv lint bench dist test-dist install clean help
+.PHONY: run test sysdeps venv lint bench dist test-dist install constraints clean help
 
 help:
 	@echo "make run    - start Desk Dispatcher (installs what it needs first)"
@@ -42,11 +42,16 @@ sysdeps:
 	  fi; \
 	fi
 
-$(STAMP): pyproject.toml
+# The versions in constraints.txt are the ones the tests ran with (make constraints refreshes it).
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,build]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,build]'
 	@touch $(STAMP)
+
+constraints: venv
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable --exclude desk-desktop; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 venv: sysdeps $(STAMP)
 
