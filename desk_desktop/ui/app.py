@@ -28,7 +28,6 @@ def create_application(argv: list[str] | None = None):
 
     from desk_desktop import APP_ID, APP_NAME, __version__
     from desk_desktop.resources import resource_path
-
     from desk_desktop.ui.map.profile import register_scheme
 
     register_scheme()  # the offline basemap's desk-offline: scheme, declared before the application exists

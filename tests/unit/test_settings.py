@@ -82,3 +82,12 @@ def test_the_cli_prints_one_line_for_a_bad_setting(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == "error: DESK_CLAMD_TIMEOUT: 'ten' is not a number\n"
     assert proc.stdout == ""
+
+
+def test_the_gui_prints_one_line_for_a_bad_setting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY") and not k.startswith("DESK_")}
+    env.update(_env(tmp_path, DESK_LOG_LEVEL="loud"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "desk_desktop", "--self-check"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: DESK_LOG_LEVEL: 'loud': expected one of DEBUG, INFO, WARNING, ERROR\n"
