@@ -146,3 +146,29 @@ def test_about_shows_the_versions_of_everything_and_the_licences(qtbot, db_url):
         dialog.grab().save(str(SHOTS / "about.png"))
     finally:
         engine.dispose()
+
+
+def test_the_menus_open_preferences_and_the_log_folder(qtbot, tmp_path, monkeypatch, log_file):
+    from PySide6.QtGui import QAction, QDesktopServices
+    from PySide6.QtWidgets import QMainWindow
+
+    from desk_desktop.ui.menus import add_app_menus
+
+    monkeypatch.setenv("DESK_CONFIG_DIR", str(tmp_path / "config"))
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    window = QMainWindow()
+    window.ctx = type("Ctx", (), {"settings": load_settings()})()
+    qtbot.addWidget(window)
+    add_app_menus(window)
+    assert [a.text() for a in window.menuBar().actions()] == ["&Edit", "&Help"]
+
+    window.findChild(QAction, "OpenLogFolderAction").trigger()
+    assert opened == [str(log_file.parent)]
+
+    window.findChild(QAction, "PreferencesAction").trigger()
+    dialog = window.preferences_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=2000)
+    dialog.editors["assign_radius_km"].setValue(12)
+    dialog.save()
+    assert window.ctx.settings.assign_radius_km == 12  # the open window uses the saved value
