@@ -78,5 +78,5 @@ def licences_html() -> str:
     for folder, what, licence in VENDORED:
         path = resource_path("vendor", folder, "LICENSE")
         text = path.read_text(encoding="utf-8") if path.exists() else f"(missing: {path})"
-        parts.append(f"<h4>{html.escape(what)} — {html.escape(licence)}</h4><pre>{html.escape(text)}</pre>")
+        parts.append(f"<h4>{html.escape(what)} — {html.escape(licence)}</h4><pre style='white-space: pre-wrap'>{html.escape(text)}</pre>")
     return "".join(parts)
