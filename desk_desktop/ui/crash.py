@@ -3,13 +3,16 @@
 ``CrashReporter.install()`` replaces ``sys.excepthook``, which PySide6 calls for an
 exception raised in a slot or an event handler. The dialog says what happened, where the
 log file is, and offers "Copy details" (the traceback and versions, for a bug report) and
-"Open log folder". While one dialog is open, further exceptions are only logged.
+"Open log folder". While one dialog is open, further exceptions are only logged. An
+exception that ends a background thread (``threading.excepthook``) is logged too; no
+dialog, as widgets belong to the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -85,13 +88,24 @@ class CrashReporter(QObject):
         self.log_file = log_file
         self.dialog: CrashDialog | None = None
         self._previous = sys.excepthook
+        self._previous_thread_hook = threading.excepthook
 
     def install(self) -> None:
         self._previous = sys.excepthook
+        self._previous_thread_hook = threading.excepthook
         sys.excepthook = self.handle
+        threading.excepthook = self.handle_thread
 
     def uninstall(self) -> None:
         sys.excepthook = self._previous
+        threading.excepthook = self._previous_thread_hook
+
+    @staticmethod
+    def handle_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        log.critical("Uncaught exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
     def handle(self, exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):

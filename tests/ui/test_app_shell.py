@@ -62,6 +62,27 @@ def test_an_exception_in_a_slot_shows_the_crash_dialog_and_lands_in_the_log(qtbo
     dialog.grab().save(str(SHOTS / "crash_dialog.png"))
 
 
+def test_an_exception_that_ends_a_thread_lands_in_the_log(log_file):
+    import threading
+
+    from desk_desktop.ui.crash import CrashReporter
+
+    reporter = CrashReporter(log_file)
+    reporter.install()
+    try:
+        def listen() -> None:
+            raise TypeError("notifies() got an unexpected keyword argument 'stop_after'")
+
+        thread = threading.Thread(target=listen, name="desk-listener")
+        thread.start()
+        thread.join()
+    finally:
+        reporter.uninstall()
+    logged = log_file.read_text(encoding="utf-8")
+    assert "CRITICAL desk_desktop.ui.crash [desk-listener] Uncaught exception in thread desk-listener" in logged
+    assert "TypeError: notifies() got an unexpected keyword argument 'stop_after'" in logged
+
+
 def _preferences(qtbot, tmp_path, monkeypatch):
     from desk_desktop.ui.settings import PreferencesDialog
 
