@@ -199,7 +199,7 @@ def _check_clamd(value: str) -> None:
     if value.startswith(("unix:/", "/")):
         return
     if value.startswith("tcp:"):
-        host, sep, port = value[4:].lstrip("/").rpartition(":")
+        _host, sep, port = value[4:].lstrip("/").rpartition(":")
         if sep and port.isdigit() and 0 < int(port) < 65536:
             return
     raise ValueError("expected unix:/path/to/clamd.ctl or tcp:HOST:PORT")
