@@ -15,15 +15,16 @@ APT_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 clamav c
 	xvfb xauth libmagic1 libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 \
 	libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 \
-	libasound2 libdbus-1-3 libfontconfig1 fonts-dejavu-core python3-venv
+	libasound2 libdbus-1-3 libfontconfig1 fonts-dejavu-core python3-venv appstream desktop-file-utils
 
-.PHONY: run test sysdeps venv lint bench dist test-dist clean help
+.PHONY: run test sysdeps venv lint bench dist test-dist install constraints clean help
 
 help:
 	@echo "make run    - start Desk Dispatcher (installs what it needs first)"
 	@echo "make test   - run the whole test suite (installs what it needs first)"
 	@echo "make dist   - build the one-folder application bundle into dist/"
-	@echo "make bench  - run every benchmark (see PERFORMANCE.md)"
+	@echo "make bench  - run every benchmark (desk-desktop bench NAME --json)"
+	@echo "make install PREFIX=/usr/local - desktop entry, icon and AppStream metainfo (and the bundle from make dist)"
 
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -41,11 +42,16 @@ sysdeps:
 	  fi; \
 	fi
 
-$(STAMP): pyproject.toml
+# The versions in constraints.txt are the ones the tests ran with (make constraints refreshes it).
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,build]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,build]'
 	@touch $(STAMP)
+
+constraints: venv
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable --exclude desk-desktop; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 venv: sysdeps $(STAMP)
 
@@ -78,6 +84,25 @@ dist: venv
 # The frozen-bundle test alone (it also runs as part of `make test`).
 test-dist: venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -m slow tests
+
+# Desktop integration under $(DESTDIR)$(PREFIX): the .desktop entry, the icon under the name the
+# entry uses (Icon=desk-desktop), the AppStream metainfo; and the one-folder bundle with a
+# desk-desktop command when `make dist` built one (otherwise desk-desktop comes from pip).
+PREFIX ?= /usr/local
+DESKTOP_DIR := desk_desktop/resources/desktop
+METAINFO_ID := io.github.deskdispatcher.DeskDesktop
+install:
+	install -Dm644 $(DESKTOP_DIR)/desk-desktop.desktop $(DESTDIR)$(PREFIX)/share/applications/desk-desktop.desktop
+	install -Dm644 desk_desktop/resources/icons/app.svg $(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/desk-desktop.svg
+	install -Dm644 $(DESKTOP_DIR)/desk-desktop.metainfo.xml $(DESTDIR)$(PREFIX)/share/metainfo/$(METAINFO_ID).metainfo.xml
+	@if [ -x dist/desk-desktop/desk-desktop ]; then \
+	  rm -rf $(DESTDIR)$(PREFIX)/lib/desk-desktop; mkdir -p $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin; \
+	  cp -a dist/desk-desktop $(DESTDIR)$(PREFIX)/lib/desk-desktop; \
+	  ln -sfn ../lib/desk-desktop/desk-desktop $(DESTDIR)$(PREFIX)/bin/desk-desktop; \
+	  echo "Installed the bundle: $(PREFIX)/bin/desk-desktop"; \
+	else \
+	  echo "No bundle in dist/ (make dist builds one): the entry runs the desk-desktop that pip installed."; \
+	fi
 
 clean:
 	rm -rf build dist $(VENV)

@@ -3,4 +3,3 @@
 __version__ = "0.1.0"
 APP_NAME = "Desk Dispatcher"
 APP_ID = "desk-desktop"
-ORG_NAME = "Desk Dispatcher"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from desk_desktop.cli import CliContext
+from desk_desktop.cli import CliContext, add_password_options, read_password
 
 
 def register(sub, common) -> None:
@@ -23,19 +23,19 @@ def register(sub, common) -> None:
     a.add_argument("--timezone", default="UTC", help="IANA time zone for ticket numbers and schedules (default UTC)")
     a.set_defaults(func=run_add_organization)
 
-    d = asub.add_parser("add-dispatcher", parents=[common],
+    d = asub.add_parser("add-dispatcher", parents=[common], allow_abbrev=False,
                         help="create a login role for a dispatcher and map it to an organization")
     d.add_argument("--org", required=True, help="organization slug")
     d.add_argument("--login", required=True, help="PostgreSQL login name (lowercase)")
     d.add_argument("--name", help="display name (default: the login)")
     d.add_argument("--admin", action="store_true", help="may change rules, numbering and open quarantined files")
-    d.add_argument("--password", help="initial password (default: a generated one, printed once)")
+    add_password_options(d)  # default: a generated one, printed once
     d.add_argument("--existing-role", action="store_true", help="map a login role that already exists")
     d.set_defaults(func=run_add_dispatcher)
 
-    pw = asub.add_parser("set-password", parents=[common], help="set a new password for a dispatcher")
+    pw = asub.add_parser("set-password", parents=[common], allow_abbrev=False, help="set a new password for a dispatcher")
     pw.add_argument("--login", required=True)
-    pw.add_argument("--password", help="new password (default: a generated one, printed once)")
+    add_password_options(pw)  # default: a generated one, printed once
     pw.set_defaults(func=run_set_password)
 
     r = asub.add_parser("remove-dispatcher", parents=[common], help="unmap a dispatcher and drop its login role")
@@ -99,7 +99,7 @@ def run_add_dispatcher(ctx: CliContext) -> int:
     with _AdminConnection(ctx) as uows:
         created = admin.add_dispatcher(uow=uows(), org_slug=ctx.args.org, login=ctx.args.login,
                                        display_name=ctx.args.name, is_admin=ctx.args.admin,
-                                       password=ctx.args.password, existing_role=ctx.args.existing_role)
+                                       password=read_password(ctx.args), existing_role=ctx.args.existing_role)
     d = created.dispatcher
     data = asdict(d) | {"password": created.password if created.generated else None,
                         "password_generated": created.generated}
@@ -112,7 +112,7 @@ def run_set_password(ctx: CliContext) -> int:
     from desk_desktop.services import admin
 
     with _AdminConnection(ctx) as uows:
-        created = admin.set_dispatcher_password(uow=uows(), login=ctx.args.login, password=ctx.args.password)
+        created = admin.set_dispatcher_password(uow=uows(), login=ctx.args.login, password=read_password(ctx.args))
     ctx.emit({"login": created.dispatcher.login, "password": created.password if created.generated else None,
               "password_generated": created.generated},
              f"Password of '{created.dispatcher.login}' changed.\n" + _password_lines(created))

@@ -14,10 +14,11 @@ administrator of the ticket's organization named after the operating-system user
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from typing import Any
 
-from desk_desktop.cli import CliContext, CliError
+from desk_desktop.cli import CliContext, CliError, Progress, show_progress
 
 
 def register(sub, common) -> None:
@@ -31,6 +32,7 @@ def register(sub, common) -> None:
     a.add_argument("--public", action="store_true", help="visible to the customer (default: internal)")
     a.add_argument("--allow-executables", action="store_true",
                    help="accept honestly named programs and scripts (never disguised ones)")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     a.add_argument("files", nargs="+", metavar="FILE")
     a.set_defaults(func=run_add)
 
@@ -148,6 +150,13 @@ def _line(info) -> str:
             f"{_size(info.size)}  scan: {info.status_text}  [{', '.join(flags)}]")
 
 
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # the service reports the missing file
+
+
 def run_add(ctx: CliContext) -> int:
     from desk_desktop.services import attachments
     from desk_desktop.services.common import DeskError
@@ -158,15 +167,19 @@ def run_add(ctx: CliContext) -> int:
     added: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     for path in ctx.args.files:
+        bar = Progress(_file_size(path), unit=f"MiB  {os.path.basename(path)}", scale=2**20,
+                       enabled=show_progress(ctx))
         try:
             info = attachments.add_attachment(
                 uow_factory=ctx.database().uow_factory, actor=actor, ticket_id=ticket_id, source=path,
                 is_public=ctx.args.public, scanner=scanner, allow_executables=ctx.args.allow_executables,
+                progress=lambda done, _total, bar=bar: bar.update(done),
             )
         except DeskError as exc:
             errors.append({"file": path, "error": str(exc)})
             print(f"error: {path}: {exc}", file=sys.stderr)
             continue
+        bar.update(info.size, final=True)
         added.append(_as_dict(info))
         if not ctx.json:
             print(_line(info))

@@ -1,4 +1,4 @@
-"""desk-desktop bench NAME [--json] — see PERFORMANCE.md."""
+"""desk-desktop bench NAME [--json]: one performance target measured, one JSON object printed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from desk_desktop.cli import CliContext, CliError
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("bench", parents=[common], help="performance benchmarks (PERFORMANCE.md)")
+    p = sub.add_parser("bench", parents=[common], help="measure one performance target (prints name, value, unit, target, ok)")
     p.add_argument("name", choices=sorted(BENCHES))
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run, not the target figures)")
     p.set_defaults(func=run)

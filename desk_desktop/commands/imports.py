@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from desk_desktop.cli import CliContext, CliError
+from desk_desktop.cli import CliContext, CliError, Progress, show_progress
 
 COLUMN_ALIASES = {
     "customer": "customer_ref",
@@ -59,31 +59,6 @@ def register(sub, common) -> None:
     t.add_argument("--org", help="organization slug (default: your own)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     t.set_defaults(func=run_tickets)
-
-
-class Progress:
-    """A one-line progress bar on stderr, drawn only on a terminal."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = max(total, 1)
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self._last = 0.0
-
-    def update(self, done: int, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = done / self.total
-        bar = "#" * int(frac * 30)
-        rate = done / max(now - self.started, 1e-6)
-        sys.stderr.write(f"\r[{bar:<30}] {done}/{self.total} tickets  {rate:6.0f}/s")
-        if final:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def read_rows(path: Path) -> tuple[list[int], list[dict]]:
@@ -189,7 +164,7 @@ def run_tickets(ctx: CliContext) -> int:
         print(f"error: {len(bad_lines)} of {len(rows)} rows are not valid; nothing was imported.", file=sys.stderr)
         return 1
 
-    progress = Progress(len(rows), enabled=sys.stderr.isatty() and not ctx.json and not ctx.args.no_progress)
+    progress = Progress(len(rows), unit="tickets", enabled=show_progress(ctx))
     created: list[str] = []
     work_orders = 0
     started = time.monotonic()

@@ -26,14 +26,21 @@ def create_application(argv: list[str] | None = None):
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from desk_desktop import APP_ID, APP_NAME, ORG_NAME
+    from desk_desktop import APP_ID, APP_NAME, __version__
     from desk_desktop.resources import resource_path
+    from desk_desktop.ui.map.profile import register_scheme
 
+    register_scheme()  # the offline basemap's desk-offline: scheme, declared before the application exists
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
-    app.setOrganizationName(ORG_NAME)
+    # Organization and application are both "desk-desktop", so QSettings (window state only)
+    # lives in the same folder as desk.toml (~/.config/desk-desktop/desk-desktop.conf).
+    app.setOrganizationName(APP_ID)
     app.setApplicationName(APP_ID)
+    app.setApplicationVersion(__version__)
     app.setApplicationDisplayName(APP_NAME)
+    # Wayland matches windows to the desktop entry by this name (desk-desktop.desktop).
+    app.setDesktopFileName(APP_ID)
     app.setWindowIcon(QIcon(str(resource_path("icons", "app.svg"))))
     apply_style(app)
     return app
@@ -92,30 +99,53 @@ def _quit_on_signals(app) -> None:
 
 
 def run_gui(argv: list[str]) -> int:
-    from desk_desktop.config import load_settings
+    from desk_desktop.config import SettingsError, load_settings
+    from desk_desktop.logfile import configure_logging
 
     parser = argparse.ArgumentParser(prog="desk-desktop")
     parser.add_argument("--database-url")
     parser.add_argument("--self-check", action="store_true", help="verify this installation and exit")
     args, qt_args = parser.parse_known_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _report_bad_setting(exc, qt_args)
     if args.database_url:
         settings = settings.with_database_url(args.database_url)
-    logging.basicConfig(level=os.environ.get("DESK_LOG_LEVEL", "WARNING"))
+    log_file = configure_logging(settings.log_level)
     if args.self_check:
         from desk_desktop.ui.selfcheck import run_self_check
 
         return run_self_check(settings)
 
     app = create_application(qt_args)
+    log.info("%s starting; log file %s", app.applicationDisplayName(), log_file)
 
+    from desk_desktop.ui.crash import CrashReporter
     from desk_desktop.ui.startup import StartupController
+
+    crash_reporter = CrashReporter(log_file)
+    crash_reporter.install()
 
     controller = StartupController(settings, build_main_window=build_main_window)
     controller.start()
     _quit_on_signals(app)
     code = app.exec()
     controller.shutdown()
+    crash_reporter.uninstall()
     if controller.error is not None and code == 0:
         return 1
     return code
+
+
+def _report_bad_setting(exc: Exception, qt_args: list[str]) -> int:
+    """A bad setting stops the start: one line on stderr and in a message box (no traceback)."""
+    print(f"error: {exc}", file=sys.stderr)
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        from PySide6.QtWidgets import QMessageBox
+
+        from desk_desktop import APP_NAME
+
+        create_application(qt_args)
+        QMessageBox.critical(None, APP_NAME, f"A setting is wrong, so {APP_NAME} cannot start:\n\n{exc}")
+    return 2

@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self._scheduler_timer.timeout.connect(self._update_scheduler_label)
         self._scheduler_timer.start()
 
+        from desk_desktop.ui.menus import add_app_menus
+
+        add_app_menus(self)  # Edit → Preferences; Help → About, Open log folder
         self._restore_state()
         self.check_connection()
         self._update_scheduler_label()

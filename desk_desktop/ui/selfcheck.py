@@ -22,6 +22,7 @@ VENDOR_FILES = (
     ("leaflet", "leaflet.js"),
     ("leaflet", "leaflet.css"),
     ("leaflet.markercluster", "leaflet.markercluster.js"),
+    ("protomaps-leaflet", "protomaps-leaflet.js"),
     ("world-atlas", "countries-50m.geojson"),
 )
 

@@ -175,6 +175,8 @@ class StartupController(QObject):
         details = load_login_details(self.settings.config_dir)
         if details is None and self.settings.database_url:
             details = ConnectionDetails.from_url(self.settings.database_url)
+        if details is not None and not details.user and self.settings.db_user:  # DESK_DB_USER
+            details = details.with_changes(user=self.settings.db_user)
         self._login_tries += 1
         if self._login_tries == 1:
             self.window.show_working("Logging in with the password kept on this computer…")

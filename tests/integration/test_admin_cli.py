@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import uuid
 
 import psycopg
@@ -38,7 +40,7 @@ def _connect(url: str, login: str, password: str | None):
     return psycopg.connect(host=u.query["host"], dbname=u.database, user=login, password=password, connect_timeout=5)
 
 
-def test_administrator_sets_up_organizations_and_dispatchers(shared, capsys, test_server):
+def test_administrator_sets_up_organizations_and_dispatchers(shared, capsys, test_server, monkeypatch):
     url, suffix, created = shared
     slug = f"north-{suffix}"
     code, out, err = run(capsys, "admin", "add-organization", "--slug", slug, "--name", "North District",
@@ -68,7 +70,8 @@ def test_administrator_sets_up_organizations_and_dispatchers(shared, capsys, tes
             stored = conn.execute(text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": login}).scalar()
         assert stored.startswith("SCRAM-SHA-256$") and one_time not in stored
 
-        code, out, err = run(capsys, "admin", "set-password", "--login", login, "--password", "correct horse 42",
+        monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse 42\n"))
+        code, out, err = run(capsys, "admin", "set-password", "--login", login, "--password-stdin",
                              "--database-url", url)
         assert code == 0, err
         with _connect(url, login, "correct horse 42") as conn:
@@ -76,8 +79,9 @@ def test_administrator_sets_up_organizations_and_dispatchers(shared, capsys, tes
 
     admin_login = f"t_boss_{suffix}"
     created.append(admin_login)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-enough\n"))
     code, out, err = run(capsys, "admin", "add-dispatcher", "--org", slug, "--login", admin_login, "--admin",
-                         "--password", "s3cret-enough", "--database-url", url)
+                         "--password-stdin", "--database-url", url)
     assert code == 0, err
     assert "as administrator" in out and "s3cret-enough" not in out
 

@@ -3,8 +3,8 @@
 folium links Leaflet, jQuery, Bootstrap and awesome-markers from CDNs by default
 (``folium.folium._default_js`` / ``_default_css``); with no network such a page shows
 nothing. Here the map's ``default_js`` / ``default_css`` are replaced (on the instance,
-not the shared class lists) with the files under ``resources/vendor`` and
-``resources/map``. The page is written to a file and loaded from it (``setHtml`` stops
+not the shared class lists) with the files under ``desk_desktop/resources/vendor`` and
+``desk_desktop/resources/map``. The page is written to a file and loaded from it (``setHtml`` stops
 at 2 MB). This module imports no Qt: the page is plain files.
 """
 
@@ -23,6 +23,7 @@ QWEBCHANNEL_JS = "qrc:///qtwebchannel/qwebchannel.js"
 MAX_ZOOM = 19
 DEFAULT_CENTER = (41.8781, -87.6298)  # replaced by the data's bounds on the first load
 BASEMAP_GEOJSON = ("vendor", "world-atlas", "countries-50m.geojson")
+OFFLINE_ATTRIBUTION = "Offline map: Protomaps, &copy; OpenStreetMap contributors"
 
 
 def _uri(*parts: str) -> str:
@@ -45,6 +46,26 @@ def vendored_css() -> list[tuple[str, str]]:
         ("markerclustercss", _uri("vendor", "leaflet.markercluster", "MarkerCluster.css")),
         ("desk_map_css", _uri("map", "desk_map.css")),
     ]
+
+
+class _DeskOfflineInit(MacroElement):
+    """Runs ``DeskOffline.attach(map, tileLayer, url, attribution)``: the offline basemap, shown when tiles fail."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            DeskOffline.attach({{ this._parent.get_name() }}, {{ this.tile_name }}, {{ this.url|tojson }},
+                               {{ this.attribution|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, tile_name: str | None, url: str, attribution: str) -> None:
+        super().__init__()
+        self._name = "DeskOfflineInit"
+        self.tile_name = tile_name or "null"
+        self.url = url
+        self.attribution = attribution
 
 
 class _DeskMapInit(MacroElement):
@@ -95,8 +116,13 @@ def build_map_page(
     center: tuple[float, float] = DEFAULT_CENTER,
     zoom: int = 10,
     with_bridge: bool = True,
+    offline_map_url: str | None = None,
 ) -> BuiltPage:
-    """Write ``map.html`` (and ``basemap.js``) into ``out_dir``; return its path."""
+    """Write ``map.html`` (and ``basemap.js``) into ``out_dir``; return its path.
+
+    With ``offline_map_url`` (profile.OFFLINE_URL when DESK_OFFLINE_MAP is set) the page also
+    draws that PMTiles basemap when the tiles cannot be reached.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     basemap = write_basemap_script(out_dir)
     m = folium.Map(
@@ -111,6 +137,9 @@ def build_map_page(
     if with_bridge:
         js.append(("qwebchannel", QWEBCHANNEL_JS))
     js += [("desk_basemap", basemap.as_uri()), ("desk_map", _uri("map", "desk_map.js"))]
+    if offline_map_url:
+        js += [("protomaps_leaflet", _uri("vendor", "protomaps-leaflet", "protomaps-leaflet.js")),
+               ("desk_offline", _uri("map", "desk_offline.js"))]
     m.default_js = js
     m.default_css = vendored_css()
     tile_name = None
@@ -121,6 +150,8 @@ def build_map_page(
         tiles.add_to(m)
         tile_name = tiles.get_name()
     m.add_child(_DeskMapInit(tile_name, {"maxZoom": MAX_ZOOM}))
+    if offline_map_url:
+        m.add_child(_DeskOfflineInit(tile_name, offline_map_url, OFFLINE_ATTRIBUTION))
     html = m.get_root().render()
     path = out_dir / "map.html"
     path.write_text(html, encoding="utf-8")
