@@ -51,7 +51,7 @@ class AboutDialog(QDialog):
         layout.addWidget(buttons)
         from desk_desktop.services.server_info import server_versions
 
-        ctx.runner.submit(lambda: server_versions(uow=ctx.uow_factory()),
+        ctx.runner.submit(lambda: server_versions(uow=ctx.uow_factory()), owner=self,
                           on_done=self._on_server_versions, on_error=self._on_server_error)
 
     def version_text(self) -> str:

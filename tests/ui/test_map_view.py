@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,6 +165,7 @@ def build_city(uow_factory, actor, *, technicians: int = 60, orders: int = 70, s
 
 def _ctx(uow_factory, actor, runner=None, **settings):
     settings.setdefault("tile_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    settings.setdefault("data_dir", Path(tempfile.gettempdir()) / "desk-test-map")  # the web profile's cache
     return UiContext(uow_factory=uow_factory, actor=actor, settings=Settings(**settings),
                      runner=runner or InlineRunner())
 

@@ -29,6 +29,7 @@ from desk_desktop.services.mapdata import MapData, MapTechnician, MapWorkOrder
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map import payload
 from desk_desktop.ui.map.bridge import MapBridge, WebPage
+from desk_desktop.ui.map.profile import OFFLINE_URL, map_profile
 from desk_desktop.ui.map.unassigned import sort_unassigned
 
 
@@ -121,7 +122,7 @@ class MapCanvas(QWidget):
 
     def _start(self) -> None:
         self.view = QWebEngineView(self)
-        self.web_page = WebPage(self.view)
+        self.web_page = WebPage(map_profile(self.ctx.settings), self.view)
         self.view.setPage(self.web_page)
         s = self.web_page.settings()
         s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
@@ -133,7 +134,8 @@ class MapCanvas(QWidget):
         self.view.loadFinished.connect(self._on_view_load_finished)
         self._layout.addWidget(self.view)
         self.ctx.runner.submit(build_page, Path(self._tmp.name), tile_url=self.ctx.settings.tile_url,
-                               tile_attribution=self.ctx.settings.tile_attribution, owner=self,
+                               tile_attribution=self.ctx.settings.tile_attribution,
+                               offline_map_url=OFFLINE_URL if self.ctx.settings.offline_map else None, owner=self,
                                on_done=lambda built: self.view.load(QUrl.fromLocalFile(str(built.html_path))),
                                on_error=lambda exc: self.failed.emit(f"The map page could not be prepared: {exc}"))
         self.refresh()

@@ -3,7 +3,7 @@ and the ``desk-offline:`` scheme that serves the offline basemap file (DESK_OFFL
 
 The default profile keeps nothing between runs, so every start downloaded every tile
 again, and it sent Chromium's own User-Agent, which the OpenStreetMap tile policy asks
-applications not to do. ``create_map_profile()`` makes the profile, stored under
+applications not to do. ``map_profile()`` gives the profile, stored under
 the data folder (``<data>/web``, cache ``<data>/web-cache``).
 
 protomaps-leaflet reads a .pmtiles file with HTTP range requests (``fetch`` with a
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QFile, QIODevice, QObject, qVersion
+from PySide6.QtCore import QCoreApplication, QFile, QIODevice, QObject, qVersion
 from PySide6.QtWebEngineCore import (
     QWebEngineProfile,
     QWebEngineUrlRequestJob,
@@ -71,12 +71,17 @@ class OfflineMapHandler(QWebEngineUrlSchemeHandler):
         job.reply(b"application/octet-stream", file)
 
 
-def create_map_profile(settings: Settings, parent: QObject | None = None) -> QWebEngineProfile:
-    """The map's persistent profile; the offline handler is installed when a file is configured.
+def map_profile(settings: Settings) -> QWebEngineProfile:
+    """The map views' profile: made on first use and kept by the application, one per process
+    (pages using it must be deleted before it, and two profiles must not share a folder)."""
+    app = QCoreApplication.instance()
+    return app.findChild(QWebEngineProfile, PROFILE_NAME) or create_map_profile(settings, app)
 
-    Create it once per process and keep it: pages using it must be deleted before it.
-    """
+
+def create_map_profile(settings: Settings, parent: QObject | None = None) -> QWebEngineProfile:
+    """A new persistent map profile; the offline handler is installed when a file is configured."""
     profile = QWebEngineProfile(PROFILE_NAME, parent)
+    profile.setObjectName(PROFILE_NAME)
     profile.setPersistentStoragePath(str(settings.data_dir / "web"))
     profile.setCachePath(str(settings.data_dir / "web-cache"))
     profile.setHttpCacheType(QWebEngineProfile.HttpCacheType.DiskHttpCache)
