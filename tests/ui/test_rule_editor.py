@@ -73,7 +73,7 @@ def rule(uow_factory, actor, name, **kw):
     return rule_service.create_rule(uow=uow_factory(), actor=actor, draft=RuleDraft(name=name, **kw))
 
 
-def counts(uow_factory, actor) -> dict[str, int]:
+def counts(uow_factory, actor) -> dict[str, object]:
     with uow_factory() as uow:
         s = uow.session
         org = actor.organization_id
@@ -83,8 +83,11 @@ def counts(uow_factory, actor) -> dict[str, int]:
             "tickets": s.scalar(select(func.count()).select_from(Ticket).where(Ticket.organization_id == org)),
             "rules": s.scalar(text("SELECT count(*) FROM ticket_work_order_rules WHERE organization_id = :o"),
                               {"o": org}),
-            "rule_updates": s.scalar(text("SELECT coalesce(max(updated_at)::text, '') <> '' AND true "
-                                          "FROM ticket_work_order_rules WHERE organization_id = :o"), {"o": org}),
+            # Every column of every rule: any saved edit changes it (updated_at alone would not:
+            # the whole test runs in one transaction, where now() does not move).
+            "rules_content": s.scalar(text("SELECT md5(coalesce(string_agg(r::text, '|' ORDER BY r.id), '')) "
+                                           "FROM ticket_work_order_rules r WHERE r.organization_id = :o"),
+                                      {"o": org}),
         }
 
 
@@ -286,7 +289,7 @@ def test_reordering_changes_which_rule_wins(qtbot, uow_factory, org, shop):
     ticket = new_ticket(uow_factory, org, customer_ref=shop["business"], category="hvac").ticket
     page = make_page(qtbot, uow_factory, org)
     assert dry_run_winner(qtbot, page, ticket.number) == "All HVAC"
-    assert "Commercial HVAC" in page.try_panel.headline_text("test") or "All HVAC" in page.try_panel.headline_text("test")
+    assert f"{ticket.number} would get a work order from “All HVAC”" in page.try_panel.headline_text("test")
 
     # Move "Commercial HVAC" up with the button.
     click_row(qtbot, page, "Commercial HVAC")
