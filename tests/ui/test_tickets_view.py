@@ -593,16 +593,21 @@ def test_sorting_from_the_header_is_kept_between_runs(qtbot, page, demo, pool):
 
 
 # ------------------------------------------------------------------------- screenshots
-def _frame(page, ctx):
-    """The real main window when it can be built here, else the page on its own."""
-    try:
-        from desk_desktop.ui.main_window import MainWindow
+def _main_window(ctx, url: str):
+    """The real main window over ``url``, its status bar describing that database."""
+    from desk_desktop.bootstrap import Database
+    from desk_desktop.ui.main_window import MainWindow
 
-        win = MainWindow(ctx, db_description=lambda: "PostgreSQL 15 · PostGIS 3 · demo database")
-        win.show_page("tickets")
-        return win, win.pages["tickets"]
-    except Exception:  # noqa: BLE001 - the page alone still shows the product
-        return page, page
+    db = Database(url=url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
+    win = MainWindow(ctx, db_description=db.describe)
+    win.show_page("tickets")
+    return win, win.pages["tickets"]
+
+
+def _side_by_side(a, b) -> bool:
+    """``b`` is to the right of ``a`` (two columns), as a dispatcher sees them."""
+    return a.isVisible() and b.isVisible() and b.mapToGlobal(QPoint(0, 0)).x() >= a.mapToGlobal(
+        QPoint(a.width(), 0)).x()
 
 
 @pytest.fixture(scope="module")
@@ -631,10 +636,7 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
     SHOTS.mkdir(parents=True, exist_ok=True)
     ctx = make_ctx(demo, pool, Settings(clamd_address=clamd.address, clamd_timeout=10))
     try:
-        win, page = _frame(None, ctx)
-        if page is None:
-            page = TicketsPage(ctx)
-            win = page
+        win, page = _main_window(ctx, demo.url)
         qtbot.addWidget(win)
         win.resize(1440, 900)
         win.show()
@@ -656,12 +658,17 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
         page.table.selectRow(page.model.row_of(target.id))
         qtbot.waitUntil(lambda: page.detail.data is not None and page.detail.data.ticket.id == target.id
                         and len(page.detail.attachments.rows()) == 2, timeout=WAIT)
-        qtbot.waitUntil(lambda: page.attention.count >= 0 and page.attention._data is not None, timeout=WAIT)
+        from desk_desktop.ui.tickets.attention import load_attention
+
+        needing = load_attention(demo.uow_factory, demo.actor).total
+        assert needing > 0  # the demo has work needing attention: the tab shows how much
+        qtbot.waitUntil(lambda: page.list_tabs.tabText(1) == f"Needs attention ({needing})", timeout=WAIT)
+        qtbot.waitUntil(lambda: win.conn_label.text().endswith("Connected"), timeout=WAIT)
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_list.png"))
 
         page.splitter.setSizes([360, 1100])
-        qtbot.waitUntil(lambda: page.detail._columns == 2, timeout=WAIT)
+        qtbot.waitUntil(lambda: _side_by_side(page.detail.form_card, page.detail.wo_card), timeout=WAIT)
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_detail.png"))
         page.splitter.setSizes([800, 480])
@@ -700,10 +707,7 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
             assert (pix.width(), pix.height()) == (1440, 900), name
         qtbot.waitUntil(lambda: ctx.runner.active == 0, timeout=WAIT)
         QApplication.processEvents()
-        if win is not page:
-            win.close()  # the main window shuts its pages down
-        else:
-            page.shutdown()
+        win.close()  # the main window shuts its pages down
     finally:
         pool.waitForDone(30_000)
         QApplication.processEvents()
