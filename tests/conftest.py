@@ -8,6 +8,10 @@
 - ``fresh_db``: a separate migrated database for tests that need real commits and real
   concurrent connections (dropped afterwards).
 - ``org``: an organization in the test's transaction, as an admin ``Actor``.
+- No test reaches the internet (tests/local_net.py): map tiles come from a local tile
+  server (``DESK_TILE_URL``, ``hermetic_settings()``), the web engine's other requests
+  end in a local trap, and a test whose process or web engine tried a non-local
+  address fails.
 """
 
 from __future__ import annotations
@@ -23,6 +27,66 @@ import pytest  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine  # noqa: E402
+from tests.local_net import OutboundTrap, SocketGuard, TileServer  # noqa: E402
+
+_net: dict = {}
+
+
+def pytest_configure(config):
+    """Before any QApplication exists: local tiles and the outbound trap for every web
+    engine of the session (GUI processes the tests start inherit the environment)."""
+    _net["tiles"] = TileServer().start()
+    _net["trap"] = OutboundTrap().start()
+    _net["guard"] = SocketGuard()
+    os.environ["DESK_TILE_URL"] = _net["tiles"].url_template
+    os.environ["DESK_TILE_ATTRIBUTION"] = "test tiles"
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] += " " + _net["trap"].chromium_flags
+
+
+def pytest_unconfigure(config):
+    for key in ("tiles", "trap"):
+        if key in _net:
+            _net.pop(key).stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def socket_guard():
+    """This process's connections to non-local addresses are refused and remembered."""
+    guard = _net["guard"]
+    guard.install()
+    yield guard
+    guard.uninstall()
+
+
+@pytest.fixture(scope="session")
+def outbound_trap():
+    """Where every web engine's requests for non-local hosts end (remembered)."""
+    return _net["trap"]
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(socket_guard, outbound_trap):
+    """Fail the test if it (or a web engine it ran) tried to reach a non-local address."""
+    socket_guard.take()
+    outbound_trap.take()
+    yield
+    tried = socket_guard.take() + outbound_trap.take()
+    if tried:
+        pytest.fail(f"the test tried to reach the internet: {tried}", pytrace=False)
+
+
+def local_tile_url() -> str:
+    """The session's local tile server (an OpenStreetMap-style URL template)."""
+    return _net["tiles"].url_template
+
+
+def hermetic_settings(**overrides):
+    """``Settings`` for a test: local map tiles; anything else as given."""
+    from desk_desktop.config import Settings
+
+    overrides.setdefault("tile_url", local_tile_url())
+    overrides.setdefault("tile_attribution", "test tiles")
+    return Settings(**overrides)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtWidgets import QApplication, QTableView
 
 from desk_desktop.bootstrap import Workstation, open_database, resolve_actor
-from desk_desktop.config import Settings
 from desk_desktop.services.demo import load_demo
+from tests.conftest import hermetic_settings
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
@@ -17,7 +17,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 @pytest.fixture(scope="module")
 def demo_db(test_server):
     url = test_server.create_database("desk_mainwin")
-    db = open_database(Settings(database_url=url))
+    db = open_database(hermetic_settings(database_url=url))
     load_demo(uow_factory=db.uow_factory)
     db.close()
     yield url
@@ -40,7 +40,7 @@ def _tickets_table(window) -> QTableView:
 def test_main_window_shows_demo_tickets_and_the_database_in_the_status_bar(qtbot, demo_db, tmp_path):
     from desk_desktop.ui.app import apply_style, build_main_window
 
-    settings = Settings(database_url=demo_db, data_dir=tmp_path)
+    settings = hermetic_settings(database_url=demo_db, data_dir=tmp_path)
     db = open_database(settings)
     actor, _ = resolve_actor(db, load_demo_if_empty=False)
     from desk_desktop.bootstrap import describe_identity

@@ -14,7 +14,6 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 from sqlalchemy import func, select, text
 
-from desk_desktop.config import Settings
 from desk_desktop.db.models import AuditEntry, Customer, Ticket, WorkOrder
 from desk_desktop.services import rules as rule_service
 from desk_desktop.services import tickets as ticket_service
@@ -25,6 +24,7 @@ from desk_desktop.ui.rules.model import COL_ACTIVE, COL_NAME, COL_ORDERS, COL_TR
 from desk_desktop.ui.rules.page import RulesPage
 from desk_desktop.ui.rules.tryit import D_RESULT, D_RULE, R_EDITED, R_RULE, R_SAMPLES
 from desk_desktop.ui.workers import InlineRunner
+from tests.conftest import hermetic_settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 _refs = itertools.count(1)
@@ -92,7 +92,7 @@ def counts(uow_factory, actor) -> dict[str, object]:
 
 
 def make_page(qtbot, uow_factory, actor, *, size=(1440, 900), styled=False) -> RulesPage:
-    ctx = UiContext(uow_factory=uow_factory, actor=actor, settings=Settings(), runner=InlineRunner(),
+    ctx = UiContext(uow_factory=uow_factory, actor=actor, settings=hermetic_settings(), runner=InlineRunner(),
                     live=LiveUpdates())
     page = RulesPage(ctx)
     _ALIVE.append(page)
@@ -655,7 +655,7 @@ def test_work_runs_on_the_worker_pool_against_a_real_database(qtbot, fresh_db):
         rule(factory, actor, "All HVAC", trigger_categories=("hvac",))
         ticket = new_ticket(factory, actor, customer_ref=business, category="network", priority="high").ticket
         runner = TaskRunner()
-        ctx = UiContext(uow_factory=factory, actor=actor, settings=Settings(), runner=runner, live=LiveUpdates())
+        ctx = UiContext(uow_factory=factory, actor=actor, settings=hermetic_settings(), runner=runner, live=LiveUpdates())
         with qtbot.waitSignal(runner.busy_changed, timeout=10000, check_params_cb=lambda busy: busy is False):
             page = RulesPage(ctx)
             _ALIVE.append(page)

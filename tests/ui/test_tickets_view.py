@@ -15,7 +15,6 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
-from desk_desktop.config import Settings
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services import attachments as attachment_service
 from desk_desktop.services import tickets as ticket_service
@@ -25,6 +24,7 @@ from desk_desktop.ui.tickets.model import COL_NUMBER, ROLE_SUMMARY, ROLE_TICKET_
 from desk_desktop.ui.tickets.page import TicketsPage
 from desk_desktop.ui.tickets.style import SCAN_BADGES
 from desk_desktop.ui.workers import TaskRunner
+from tests.conftest import hermetic_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
@@ -72,7 +72,7 @@ def pool():
 
 
 def make_ctx(demo, pool, settings=None):
-    return UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings or Settings(),
+    return UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings or hermetic_settings(),
                      runner=TaskRunner(pool=pool))
 
 
@@ -375,7 +375,7 @@ def test_new_ticket_dialog_creates_a_ticket_and_tells_what_the_rule_did(qtbot, p
 # ------------------------------------------------------------------------- attachments
 @pytest.fixture
 def scanning_ctx(demo, pool, clamd):
-    return make_ctx(demo, pool, Settings(clamd_address=clamd.address, clamd_timeout=10))
+    return make_ctx(demo, pool, hermetic_settings(clamd_address=clamd.address, clamd_timeout=10))
 
 
 @pytest.fixture
@@ -634,7 +634,7 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
     old_style = app.styleSheet()
     app.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = make_ctx(demo, pool, Settings(clamd_address=clamd.address, clamd_timeout=10))
+    ctx = make_ctx(demo, pool, hermetic_settings(clamd_address=clamd.address, clamd_timeout=10))
     try:
         win, page = _main_window(ctx, demo.url)
         qtbot.addWidget(win)
@@ -740,7 +740,7 @@ def test_assignee_filter_lists_technicians_and_filters(qtbot, page, demo):
 
 def test_scan_result_arriving_later_updates_the_row(qtbot, demo, pool, clamd, isolated_settings, tmp_path):
     """Uploaded while the scanner is down: 'pending'; the rescan job finds it clean later."""
-    ctx = make_ctx(demo, pool, Settings(clamd_address=f"unix:{tmp_path / 'no-clamd.sock'}", clamd_timeout=2))
+    ctx = make_ctx(demo, pool, hermetic_settings(clamd_address=f"unix:{tmp_path / 'no-clamd.sock'}", clamd_timeout=2))
     page = TicketsPage(ctx)
     qtbot.addWidget(page)
     page.show()
