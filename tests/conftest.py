@@ -72,7 +72,7 @@ def _no_internet(socket_guard, outbound_trap):
     yield
     tried = socket_guard.take() + outbound_trap.take()
     if tried:
-        pytest.fail(f"the test tried to reach the internet: {tried}", pytrace=False)
+        pytest.fail(f"the test tried to reach the internet: {sorted(set(tried))}", pytrace=False)
 
 
 def local_tile_url() -> str:
