@@ -203,6 +203,32 @@ def as_superuser(connection):
         yield
 
 
+@contextmanager
+def demo_database(test_server, prefix: str, **demo_options):
+    """A new database holding the demo organization (``load_demo(**demo_options)``).
+
+    Yields ``(url, summary)``. Connected as a dispatcher (``DESK_TEST_AS_DISPATCHER=1``)
+    the URL logs in as an administrator dispatcher of the demo organization (no
+    superuser), as a dispatcher's workstation would; otherwise as the superuser.
+    """
+    from desk_desktop.services.demo import load_demo
+    from tests import dispatcher_mode
+
+    admin_url = test_server.create_database(prefix)
+    engine = make_engine(admin_url)
+    try:
+        summary = load_demo(uow_factory=UnitOfWorkFactory(engine), **demo_options)
+    finally:
+        engine.dispose()
+    url = dispatcher_mode.demo_url(test_server, admin_url, summary.organization_slug) \
+        if dispatcher_mode.ENABLED else admin_url
+    try:
+        yield url, summary
+    finally:
+        test_server.drop_database(admin_url)
+        dispatcher_mode.drop_demo_role(test_server, url)
+
+
 @pytest.fixture
 def acme_with_hvac_rule(fresh_db):
     """A fresh database with organization "acme" (its admin ``Actor``), customer C-1 and one

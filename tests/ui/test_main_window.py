@@ -8,20 +8,15 @@ import pytest
 from PySide6.QtWidgets import QApplication, QTableView
 
 from desk_desktop.bootstrap import Workstation, open_database, resolve_actor
-from desk_desktop.services.demo import load_demo
-from tests.conftest import hermetic_settings
+from tests.conftest import demo_database, hermetic_settings
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def demo_db(test_server):
-    url = test_server.create_database("desk_mainwin")
-    db = open_database(hermetic_settings(database_url=url))
-    load_demo(uow_factory=db.uow_factory)
-    db.close()
-    yield url
-    test_server.drop_database(url)
+    with demo_database(test_server, "desk_mainwin") as (url, _summary):
+        yield url
 
 
 def _server_version(db) -> str:

@@ -24,7 +24,7 @@ from desk_desktop.ui.tickets.model import COL_NUMBER, ROLE_SUMMARY, ROLE_TICKET_
 from desk_desktop.ui.tickets.page import TicketsPage
 from desk_desktop.ui.tickets.style import SCAN_BADGES
 from desk_desktop.ui.workers import TaskRunner
-from tests.conftest import hermetic_settings
+from tests.conftest import demo_database, hermetic_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
@@ -36,16 +36,18 @@ SCAN_PENDING_LABEL = SCAN_BADGES["pending"][0]
 @pytest.fixture(scope="module")
 def demo(test_server):
     """One database with the lead's demo organization, shared by this module's tests."""
-    from desk_desktop.services.demo import load_demo
+    with demo_database(test_server, "desk_tickets_ui", tickets=70) as (url, summary):
+        yield from _demo_namespace(url, summary)
 
-    url = test_server.create_database("desk_tickets_ui")
+
+def _demo_namespace(url, summary):
     engine = make_engine(url)
     uow_factory = UnitOfWorkFactory(engine)
-    summary = load_demo(uow_factory=uow_factory, tickets=70)
     actor = Actor(organization_id=summary.organization_id, name="dana.whitfield", is_admin=True)
-    yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
-    engine.dispose()
-    test_server.drop_database(url)
+    try:
+        yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -613,16 +615,8 @@ def _side_by_side(a, b) -> bool:
 @pytest.fixture(scope="module")
 def pristine_demo(test_server):
     """The demo data exactly as a dispatcher first sees it (no test tickets)."""
-    from desk_desktop.services.demo import load_demo
-
-    url = test_server.create_database("desk_tickets_shots")
-    engine = make_engine(url)
-    uow_factory = UnitOfWorkFactory(engine)
-    summary = load_demo(uow_factory=uow_factory, tickets=120)
-    actor = Actor(organization_id=summary.organization_id, name="dana.whitfield", is_admin=True)
-    yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
-    engine.dispose()
-    test_server.drop_database(url)
+    with demo_database(test_server, "desk_tickets_shots", tickets=120) as (url, summary):
+        yield from _demo_namespace(url, summary)
 
 
 def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_path):
