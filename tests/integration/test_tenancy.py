@@ -9,6 +9,7 @@ cluster-wide, so they carry a per-run suffix and are dropped at the end.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -582,4 +583,5 @@ def test_ticket_search_can_use_the_trigram_index_for_a_dispatcher(tenants):
             plan = "\n".join(r[0] for r in conn.execute(text(
                 "EXPLAIN SELECT id FROM tickets WHERE search_text ILIKE '%boiler leaks%'")))
             conn.rollback()
-    assert "ix_tickets_search_trgm" in plan, plan
+    # The search condition itself is answered by an index (whichever), not filtered row by row.
+    assert re.search(r"Index Cond: \(search_text ~~\* ", plan), plan
