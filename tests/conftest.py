@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
@@ -249,6 +251,80 @@ def acme_with_hvac_rule(fresh_db):
                                                             wo_duration_minutes=60))
     yield fresh_db, engine, factory, actor
     engine.dispose()
+
+
+@pytest.fixture
+def db(fresh_db):
+    """``(url, uow_factory)`` of a fresh database (real commits, real connections)."""
+    engine = make_engine(fresh_db)
+    yield fresh_db, UnitOfWorkFactory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 recording what it receives (tests/smtp_recorder.py)."""
+    from tests.smtp_recorder import SmtpRecorder
+
+    rec = SmtpRecorder().start()
+    yield rec
+    rec.stop()
+
+
+def registry(port: int, **smtp_settings):
+    """The inbox and e-mail channels, e-mail going to the local SMTP server on ``port``."""
+    from desk_desktop.config import SmtpSettings
+    from desk_desktop.services.channels import ChannelRegistry, EmailChannel, InboxChannel
+
+    smtp_settings.setdefault("timeout", 5)
+    return ChannelRegistry([InboxChannel(), EmailChannel(SmtpSettings(host="127.0.0.1", port=port, **smtp_settings))])
+
+
+def haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in metres between (lat, lon) points on a sphere of radius
+    6,371,008.8 m — computed independently of PostGIS."""
+    import math
+
+    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(h))
+
+
+@dataclass(frozen=True)
+class AddedCustomer:
+    id: int
+    ref: str
+
+
+_customer_numbers = itertools.count(1)
+
+
+def add_customer(uow_factory, actor, *, ref: str | None = None, name: str | None = None,
+                 customer_type: str = "business", email: str | None = None) -> AddedCustomer:
+    """A customer of ``actor``'s organization (committed through a unit of work)."""
+    from desk_desktop.db.models import Customer
+
+    n = next(_customer_numbers)
+    ref = ref or f"CU{n:05d}"
+    with uow_factory() as uow:
+        customer = Customer(organization_id=actor.organization_id, ref=ref, name=name or f"Customer {n}",
+                            customer_type=customer_type, email=email or f"{ref.lower()}@example.com")
+        uow.session.add(customer)
+        uow.session.flush()
+        added = AddedCustomer(customer.id, ref)
+        uow.commit()
+    return added
+
+
+def new_ticket(uow_factory, actor, *, category: str = "hvac", priority: str = "medium", subject: str | None = None,
+               **fields):
+    """A ticket made the way users make them: the public ``create_ticket`` (numbering,
+    automation, the real fast path). ``fields``: customer_ref or customer_id, tags, lat,
+    lon, site_ref, now, … Returns its ``TicketCreated``."""
+    from desk_desktop.services.tickets import create_ticket
+
+    return create_ticket(uow=uow_factory(), actor=actor, subject=subject or f"{category} problem",
+                         category=category, priority=priority, **fields)
 
 
 @pytest.fixture

@@ -9,32 +9,13 @@ import time
 import pytest
 from sqlalchemy import select
 
-from desk_desktop.config import Settings, SmtpSettings
+from desk_desktop.config import Settings
 from desk_desktop.db.models import WorkOrder
-from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.jobs.scheduler import AppScheduler
-from desk_desktop.services.channels import ChannelRegistry, EmailChannel, InboxChannel
+from desk_desktop.services.channels import ChannelRegistry, InboxChannel
 from desk_desktop.services.tickets import create_ticket
+from tests.conftest import registry
 from tests.notify_seed import seed
-from tests.smtp_recorder import SmtpRecorder
-
-
-@pytest.fixture
-def db(fresh_db):
-    engine = make_engine(fresh_db)
-    yield fresh_db, UnitOfWorkFactory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def smtp():
-    rec = SmtpRecorder().start()
-    yield rec
-    rec.stop()
-
-
-def registry(port: int) -> ChannelRegistry:
-    return ChannelRegistry([InboxChannel(), EmailChannel(SmtpSettings(host="127.0.0.1", port=port, timeout=5))])
 
 
 def wait_until(predicate, timeout: float, what: str):

@@ -14,9 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 from sqlalchemy import func, select, text
 
-from desk_desktop.db.models import AuditEntry, Customer, Ticket, WorkOrder
+from desk_desktop.db.models import AuditEntry, Ticket, WorkOrder
 from desk_desktop.services import rules as rule_service
-from desk_desktop.services import tickets as ticket_service
 from desk_desktop.services.common import Actor
 from desk_desktop.services.rules import RuleDraft
 from desk_desktop.ui.context import LiveUpdates, UiContext
@@ -24,7 +23,8 @@ from desk_desktop.ui.rules.model import COL_ACTIVE, COL_NAME, COL_ORDERS, COL_TR
 from desk_desktop.ui.rules.page import RulesPage
 from desk_desktop.ui.rules.tryit import D_RESULT, D_RULE, R_EDITED, R_RULE, R_SAMPLES
 from desk_desktop.ui.workers import InlineRunner
-from tests.conftest import hermetic_settings
+from tests import conftest
+from tests.conftest import add_customer, hermetic_settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 _refs = itertools.count(1)
@@ -52,20 +52,10 @@ def _delete_pages_in_order():
 # --------------------------------------------------------------------------- helpers
 
 
-def add_customer(uow_factory, actor, *, customer_type: str, name: str) -> str:
-    ref = f"CU{next(_refs):04d}"
-    with uow_factory() as uow:
-        uow.session.add(Customer(organization_id=actor.organization_id, ref=ref, name=name,
-                                 customer_type=customer_type, email=f"{ref.lower()}@example.com"))
-        uow.commit()
-    return ref
-
-
-def new_ticket(uow_factory, actor, *, customer_ref, category, priority="medium", tags=(), subject=None):
-    return ticket_service.create_ticket(
-        uow=uow_factory(), actor=actor, subject=subject or f"{category} problem", category=category,
-        priority=priority, customer_ref=customer_ref, tags=tuple(tags), lat=41.88, lon=-87.63,
-    )
+def new_ticket(uow_factory, actor, *, customer_ref, tags=(), **kw):
+    """Through the public create_ticket (conftest), at a site in Chicago."""
+    return conftest.new_ticket(uow_factory, actor, customer_ref=customer_ref, tags=tuple(tags), lat=41.88, lon=-87.63,
+                               **kw)
 
 
 def rule(uow_factory, actor, name, **kw):
@@ -155,8 +145,8 @@ def saved_names(uow_factory, actor) -> list[str]:
 @pytest.fixture
 def shop(uow_factory, org):
     """Two customers and three rules: HVAC for anyone, commercial HVAC, plumbing leaks."""
-    business = add_customer(uow_factory, org, customer_type="business", name="Northside Dental Group")
-    home = add_customer(uow_factory, org, customer_type="residential", name="Maria Kowalski")
+    business = add_customer(uow_factory, org, customer_type="business", name="Northside Dental Group").ref
+    home = add_customer(uow_factory, org, customer_type="residential", name="Maria Kowalski").ref
     rule(uow_factory, org, "All HVAC", trigger_categories=("hvac",), wo_type="repair", wo_priority="medium")
     rule(uow_factory, org, "Commercial HVAC", trigger_categories=("hvac",), trigger_customer_types=("business",),
          wo_type="repair", wo_priority="high", auto_assign=True, assignment_logic="skill_match",
@@ -651,7 +641,7 @@ def test_work_runs_on_the_worker_pool_against_a_real_database(qtbot, fresh_db):
     try:
         factory = UnitOfWorkFactory(engine)
         actor = make_org(factory(), slug="pool")
-        business = add_customer(factory, actor, customer_type="business", name="Prairie State Bank")
+        business = add_customer(factory, actor, customer_type="business", name="Prairie State Bank").ref
         rule(factory, actor, "All HVAC", trigger_categories=("hvac",))
         ticket = new_ticket(factory, actor, customer_ref=business, category="network", priority="high").ticket
         runner = TaskRunner()
