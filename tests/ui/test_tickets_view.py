@@ -96,6 +96,19 @@ def page(qtbot, ctx, isolated_settings, pool):
     QApplication.processEvents()
 
 
+def _open_new_ticket_dialog():
+    """The new-ticket dialog on screen, if any (as a person sees it: a visible window)."""
+    from desk_desktop.ui.tickets.new_ticket import NewTicketDialog
+
+    shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, NewTicketDialog) and w.isVisible()]
+    return shown[0] if shown else None
+
+
+def _row_of(panel, attachment_id: int):
+    """The attachments panel's row showing stored attachment ``attachment_id``."""
+    return next(r for r in panel.rows() if r.info is not None and r.info.id == attachment_id)
+
+
 def wait_loaded(qtbot, page):
     qtbot.waitUntil(lambda: page.model.rowCount() > 0 and not page.model.is_loading
                     and page.model.total is not None, timeout=WAIT)
@@ -331,8 +344,8 @@ def test_an_invalid_edit_shows_the_message_and_keeps_the_text(qtbot, page, demo)
 # ------------------------------------------------------------------------- new ticket
 def test_new_ticket_dialog_creates_a_ticket_and_tells_what_the_rule_did(qtbot, page, demo):
     qtbot.keyClick(page, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: getattr(page, "_dialog", None) is not None and page._dialog.isVisible(), timeout=WAIT)
-    dlg = page._dialog
+    qtbot.waitUntil(lambda: _open_new_ticket_dialog() is not None, timeout=WAIT)
+    dlg = _open_new_ticket_dialog()
 
     # Inline validation: nothing is created without a customer and a subject.
     qtbot.mouseClick(dlg.create_button, Qt.MouseButton.LeftButton)
@@ -446,16 +459,16 @@ def test_dropping_files_uploads_them_with_progress_and_shows_category_and_scan(q
     panel.ask_save_path = lambda suggested: str(target)
     qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: target.exists() and target.read_bytes() == report.read_bytes(), timeout=WAIT)
-    qtbot.waitUntil(lambda: "downloaded 1×" in panel._stored[row.info.id].meta_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "downloaded 1×" in _row_of(panel, row.info.id).meta_label.text(), timeout=WAIT)
 
     # Open hands a downloaded copy to the default application (also counted).
     opened = []
     panel.open_local_file = opened.append
-    photo_row = panel._stored[by_name["ceiling-stain.png"].info.id]
+    photo_row = _row_of(panel, by_name["ceiling-stain.png"].info.id)
     qtbot.mouseClick(photo_row.open_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(opened), timeout=WAIT)
     assert Path(opened[0]).read_bytes() == photo.read_bytes()
-    qtbot.waitUntil(lambda: "downloaded 1×" in panel._stored[photo_row.info.id].meta_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "downloaded 1×" in _row_of(panel, photo_row.info.id).meta_label.text(), timeout=WAIT)
 
     # A folder is refused with a reason, the files next to it are attached.
     folder = tmp_path / "site-photos"
@@ -674,7 +687,8 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
         dlg.show()
         qtbot.keyClicks(dlg.customer_edit, "Magnificent")
         qtbot.waitUntil(lambda: dlg.customer_list.count() == 1 and dlg.customer_list.isVisible(), timeout=WAIT)
-        dlg.choose_customer(dlg._customers[0])
+        qtbot.mouseClick(dlg.customer_list.viewport(), Qt.MouseButton.LeftButton,
+                         pos=dlg.customer_list.visualItemRect(dlg.customer_list.item(0)).center())
         qtbot.waitUntil(lambda: dlg.site_combo.isEnabled(), timeout=WAIT)
         dlg.category_combo.setCurrentIndex(dlg.category_combo.findData("hvac"))
         dlg.priority_combo.setCurrentIndex(dlg.priority_combo.findData("high"))
