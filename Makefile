@@ -66,8 +66,9 @@ run: venv
 test: venv
 	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider --durations=30 tests
-	@echo "== the database suite again, connected as a dispatcher (row-level security applies) =="
-	DESK_TEST_AS_DISPATCHER=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -q tests/integration
+	@echo "== the database and UI suites again, connected as a dispatcher (row-level security applies) =="
+	DESK_TEST_AS_DISPATCHER=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -q -m "not slow" \
+	  tests/integration tests/ui
 
 lint: venv
 	$(VENV)/bin/ruff check desk_desktop tests

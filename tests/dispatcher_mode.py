@@ -183,3 +183,28 @@ def url_as(url: str, org) -> str:
     if role is None:
         raise AssertionError(f"organization {key!r} was not made by make_org in {db}")
     return dispatcher_url(_admin_url[db], role)
+
+
+def demo_url(test_server, url: str, org_slug: str) -> str:
+    """``url`` logging in as a new administrator dispatcher of organization ``org_slug``
+    (the demo databases of the UI tests); ``drop_demo_role`` removes it."""
+    from desk_desktop.services.session_info import dispatcher_url
+
+    role = f"t_demo_{uuid.uuid4().hex[:10]}"
+    test_server._admin(f"CREATE ROLE {_q(role)} LOGIN IN ROLE desk_dispatcher")
+    eng = create_engine(url, poolclass=NullPool)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text("INSERT INTO dispatchers (organization_id, login_role, display_name, is_admin) "
+                              "SELECT id, :r, 'Demo administrator', true FROM organizations WHERE slug = :s"),
+                         {"r": role, "s": org_slug})
+    finally:
+        eng.dispose()
+    return dispatcher_url(url, role)
+
+
+def drop_demo_role(test_server, url: str) -> None:
+    role = make_url(url).username
+    if role and role.startswith("t_demo_"):
+        test_server._admin(f"DROP ROLE IF EXISTS {_q(role)}")
+

@@ -54,11 +54,27 @@ def _status(data_dir: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def _contents(data_dir: Path) -> dict[str, int]:
+    """How many organizations, customers and tickets the private database holds."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(LocalCluster(data_dir / "cluster").url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                    for t in ("organizations", "customers", "tickets")}
+    finally:
+        engine.dispose()
+
+
 def test_first_start_kill_restart_and_quit_stops_the_private_cluster(data_dir):
     # First start: creates the private database, loads the demo, shows the tickets.
     proc, ready = _start_until_ready(data_dir)
     assert "rows=" in ready and int(ready.split("rows=")[1].split()[0]) > 0
     assert _status(data_dir)["running"] is True
+    first = _contents(data_dir)
+    assert first["organizations"] == 1 and first["tickets"] > 0
 
     # The app is killed hard: the cluster keeps running (orphaned), nothing is corrupted...
     proc.send_signal(signal.SIGKILL)
@@ -66,6 +82,7 @@ def test_first_start_kill_restart_and_quit_stops_the_private_cluster(data_dir):
     # ...and the next start works, with the same data (no second demo load).
     proc, ready = _start_until_ready(data_dir, timeout=120)
     assert _status(data_dir)["running"] is True
+    assert _contents(data_dir) == first
 
     # Quitting (SIGTERM, like closing the window) shuts down in order and stops the cluster.
     proc.send_signal(signal.SIGTERM)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from desk_desktop.db.listen import ChangeListener, libpq_conninfo
-from desk_desktop.db.session import NOTIFY_CHANNEL, Change, UnitOfWorkFactory, make_engine, normalize_url
+from desk_desktop.db.session import NOTIFY_CHANNEL, Change, normalize_url
 from desk_desktop.services.tickets import create_ticket
 from tests.notify_seed import seed
 
@@ -46,13 +46,6 @@ class Client:
                 raise AssertionError("no matching change arrived") from None
             if predicate(change):
                 return at, change
-
-
-@pytest.fixture
-def db(fresh_db):
-    engine = make_engine(fresh_db)
-    yield fresh_db, UnitOfWorkFactory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -9,32 +9,13 @@ import time
 import pytest
 from sqlalchemy import select
 
-from desk_desktop.config import Settings, SmtpSettings
+from desk_desktop.config import Settings
 from desk_desktop.db.models import WorkOrder
-from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.jobs.scheduler import AppScheduler
-from desk_desktop.services.channels import ChannelRegistry, EmailChannel, InboxChannel
+from desk_desktop.services.channels import ChannelRegistry, InboxChannel
 from desk_desktop.services.tickets import create_ticket
+from tests.conftest import registry
 from tests.notify_seed import seed
-from tests.smtp_recorder import SmtpRecorder
-
-
-@pytest.fixture
-def db(fresh_db):
-    engine = make_engine(fresh_db)
-    yield fresh_db, UnitOfWorkFactory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def smtp():
-    rec = SmtpRecorder().start()
-    yield rec
-    rec.stop()
-
-
-def registry(port: int) -> ChannelRegistry:
-    return ChannelRegistry([InboxChannel(), EmailChannel(SmtpSettings(host="127.0.0.1", port=port, timeout=5))])
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -163,7 +144,7 @@ def test_cli_reports_failures_with_a_non_zero_exit(db):
     assert "unknown job(s): coffee" in proc.stderr
 
 
-def test_headless_scheduler_assigns_another_workstations_ticket_at_once(db, smtp):
+def test_headless_scheduler_assigns_another_workstations_ticket_at_once(db, smtp, tmp_path):
     """Sweeps an hour apart: only LISTEN/NOTIFY can get the new ticket's order assigned quickly."""
     import os
     import signal
@@ -174,10 +155,13 @@ def test_headless_scheduler_assigns_another_workstations_ticket_at_once(db, smtp
     url, uow_factory = db
     sd = seed(uow_factory)
     env = {k: v for k, v in os.environ.items() if k != "DESK_DATABASE_URL"}
-    env.update(DESK_SMTP_URL=smtp.url, DESK_CLAMD="unix:/nonexistent/clamd.ctl")
-    proc = subprocess.Popen([sys.executable, "-m", "desk_desktop", "scheduler", "--database-url", url,
-                             "--interval", "3600", "--jobs", "assign,notify"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # DEBUG: the scheduler reports each finished job ("job assign finished in …").
+    env.update(DESK_SMTP_URL=smtp.url, DESK_CLAMD="unix:/nonexistent/clamd.ctl", DESK_LOG_LEVEL="DEBUG")
+    log = tmp_path / "scheduler.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "desk_desktop", "scheduler", "--database-url", url,
+                                 "--interval", "3600", "--jobs", "assign,notify"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
     try:
         def listening():
             with uow_factory() as uow:
@@ -186,7 +170,8 @@ def test_headless_scheduler_assigns_another_workstations_ticket_at_once(db, smtp
                     "AND datname = current_database()")).scalar_one()
 
         wait_until(listening, 60, "the scheduler's listener")
-        time.sleep(0.5)  # let its first (empty) sweep finish
+        # Its first (empty) sweep is over: from now on only a notification runs the assign job.
+        wait_until(lambda: "job assign finished" in log.read_text(), 60, "the scheduler's first assign sweep")
         created = create_ticket(uow=uow_factory(), actor=sd.actor, subject="Boiler out", category="hvac",
                                 priority="urgent", customer_ref=sd.customer_refs[0], site_ref=sd.site_refs[0])
         committed = time.monotonic()
@@ -201,6 +186,7 @@ def test_headless_scheduler_assigns_another_workstations_ticket_at_once(db, smtp
         assert len(smtp.wait_for(2, timeout=15)) == 2
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    err = log.read_text()
     assert proc.returncode == 0, err[-2000:]
     assert "scheduler stopped" in err

@@ -15,28 +15,12 @@ import sys
 import time
 from collections import Counter
 
-import pytest
 from sqlalchemy import func, select, text, update
 
 from desk_desktop.db.models import AuditEntry, Customer, Notification, WorkOrder
-from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services.tickets import create_ticket
 from tests.notify_seed import seed
 from tests.smtp_recorder import SmtpRecorder
-
-
-@pytest.fixture
-def db(fresh_db):
-    engine = make_engine(fresh_db)
-    yield fresh_db, UnitOfWorkFactory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def smtp():
-    rec = SmtpRecorder().start()
-    yield rec
-    rec.stop()
 
 
 def _env(smtp: SmtpRecorder) -> dict[str, str]:

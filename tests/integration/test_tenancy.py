@@ -9,6 +9,7 @@ cluster-wide, so they carry a per-run suffix and are dropped at the end.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -142,7 +143,9 @@ def _as(tenants_: Tenants, who: str, sql: str, **params):
 def _denied(tenants_: Tenants, who: str, sql: str, **params) -> str:
     with pytest.raises(DBAPIError) as info:
         _as(tenants_, who, sql, **params)
-    assert info.value.orig.sqlstate in ("42501", "42P17"), info.value.orig
+    # insufficient_privilege: what a missing grant, a policy's WITH CHECK and our own triggers
+    # (migrations/versions/0002_tenancy.py) raise. Nothing else counts as a denial.
+    assert info.value.orig.sqlstate == "42501", info.value.orig
     return str(info.value.orig)
 
 
@@ -580,4 +583,5 @@ def test_ticket_search_can_use_the_trigram_index_for_a_dispatcher(tenants):
             plan = "\n".join(r[0] for r in conn.execute(text(
                 "EXPLAIN SELECT id FROM tickets WHERE search_text ILIKE '%boiler leaks%'")))
             conn.rollback()
-    assert "ix_tickets_search_trgm" in plan, plan
+    # The search condition itself is answered by an index (whichever), not filtered row by row.
+    assert re.search(r"Index Cond: \(search_text ~~\* ", plan), plan

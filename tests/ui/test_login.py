@@ -177,12 +177,12 @@ def test_app_start_against_a_shared_server_asks_for_the_password_then_opens_the_
         qtbot, server, memory_keyring, tmp_path):
     """The real start-up path: the server refuses the password-less login, the login dialog
     appears, the dispatcher types the password, and the main window opens as that dispatcher."""
-    from desk_desktop.config import Settings
     from desk_desktop.ui.app import build_main_window
     from desk_desktop.ui.startup import StartupController
+    from tests.conftest import hermetic_settings
 
     url = ConnectionDetails(host=server.host, user=server.user, database=server.database).url(None)
-    settings = Settings(database_url=url, data_dir=tmp_path, config_dir=tmp_path)
+    settings = hermetic_settings(database_url=url, data_dir=tmp_path, config_dir=tmp_path)
     controller = StartupController(settings, build_main_window=build_main_window)
     qtbot.addWidget(controller.window)
     controller.start()

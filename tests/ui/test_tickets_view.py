@@ -15,7 +15,6 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
-from desk_desktop.config import Settings
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services import attachments as attachment_service
 from desk_desktop.services import tickets as ticket_service
@@ -25,6 +24,7 @@ from desk_desktop.ui.tickets.model import COL_NUMBER, ROLE_SUMMARY, ROLE_TICKET_
 from desk_desktop.ui.tickets.page import TicketsPage
 from desk_desktop.ui.tickets.style import SCAN_BADGES
 from desk_desktop.ui.workers import TaskRunner
+from tests.conftest import demo_database, hermetic_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
@@ -36,16 +36,18 @@ SCAN_PENDING_LABEL = SCAN_BADGES["pending"][0]
 @pytest.fixture(scope="module")
 def demo(test_server):
     """One database with the lead's demo organization, shared by this module's tests."""
-    from desk_desktop.services.demo import load_demo
+    with demo_database(test_server, "desk_tickets_ui", tickets=70) as (url, summary):
+        yield from _demo_namespace(url, summary)
 
-    url = test_server.create_database("desk_tickets_ui")
+
+def _demo_namespace(url, summary):
     engine = make_engine(url)
     uow_factory = UnitOfWorkFactory(engine)
-    summary = load_demo(uow_factory=uow_factory, tickets=70)
     actor = Actor(organization_id=summary.organization_id, name="dana.whitfield", is_admin=True)
-    yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
-    engine.dispose()
-    test_server.drop_database(url)
+    try:
+        yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def pool():
 
 
 def make_ctx(demo, pool, settings=None):
-    return UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings or Settings(),
+    return UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings or hermetic_settings(),
                      runner=TaskRunner(pool=pool))
 
 
@@ -92,6 +94,19 @@ def page(qtbot, ctx, isolated_settings, pool):
     p.shutdown()
     pool.waitForDone(30_000)
     QApplication.processEvents()
+
+
+def _open_new_ticket_dialog():
+    """The new-ticket dialog on screen, if any (as a person sees it: a visible window)."""
+    from desk_desktop.ui.tickets.new_ticket import NewTicketDialog
+
+    shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, NewTicketDialog) and w.isVisible()]
+    return shown[0] if shown else None
+
+
+def _row_of(panel, attachment_id: int):
+    """The attachments panel's row showing stored attachment ``attachment_id``."""
+    return next(r for r in panel.rows() if r.info is not None and r.info.id == attachment_id)
 
 
 def wait_loaded(qtbot, page):
@@ -329,8 +344,8 @@ def test_an_invalid_edit_shows_the_message_and_keeps_the_text(qtbot, page, demo)
 # ------------------------------------------------------------------------- new ticket
 def test_new_ticket_dialog_creates_a_ticket_and_tells_what_the_rule_did(qtbot, page, demo):
     qtbot.keyClick(page, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: getattr(page, "_dialog", None) is not None and page._dialog.isVisible(), timeout=WAIT)
-    dlg = page._dialog
+    qtbot.waitUntil(lambda: _open_new_ticket_dialog() is not None, timeout=WAIT)
+    dlg = _open_new_ticket_dialog()
 
     # Inline validation: nothing is created without a customer and a subject.
     qtbot.mouseClick(dlg.create_button, Qt.MouseButton.LeftButton)
@@ -375,7 +390,7 @@ def test_new_ticket_dialog_creates_a_ticket_and_tells_what_the_rule_did(qtbot, p
 # ------------------------------------------------------------------------- attachments
 @pytest.fixture
 def scanning_ctx(demo, pool, clamd):
-    return make_ctx(demo, pool, Settings(clamd_address=clamd.address, clamd_timeout=10))
+    return make_ctx(demo, pool, hermetic_settings(clamd_address=clamd.address, clamd_timeout=10))
 
 
 @pytest.fixture
@@ -444,16 +459,16 @@ def test_dropping_files_uploads_them_with_progress_and_shows_category_and_scan(q
     panel.ask_save_path = lambda suggested: str(target)
     qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: target.exists() and target.read_bytes() == report.read_bytes(), timeout=WAIT)
-    qtbot.waitUntil(lambda: "downloaded 1×" in panel._stored[row.info.id].meta_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "downloaded 1×" in _row_of(panel, row.info.id).meta_label.text(), timeout=WAIT)
 
     # Open hands a downloaded copy to the default application (also counted).
     opened = []
     panel.open_local_file = opened.append
-    photo_row = panel._stored[by_name["ceiling-stain.png"].info.id]
+    photo_row = _row_of(panel, by_name["ceiling-stain.png"].info.id)
     qtbot.mouseClick(photo_row.open_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(opened), timeout=WAIT)
     assert Path(opened[0]).read_bytes() == photo.read_bytes()
-    qtbot.waitUntil(lambda: "downloaded 1×" in panel._stored[photo_row.info.id].meta_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "downloaded 1×" in _row_of(panel, photo_row.info.id).meta_label.text(), timeout=WAIT)
 
     # A folder is refused with a reason, the files next to it are attached.
     folder = tmp_path / "site-photos"
@@ -593,31 +608,28 @@ def test_sorting_from_the_header_is_kept_between_runs(qtbot, page, demo, pool):
 
 
 # ------------------------------------------------------------------------- screenshots
-def _frame(page, ctx):
-    """The real main window when it can be built here, else the page on its own."""
-    try:
-        from desk_desktop.ui.main_window import MainWindow
+def _main_window(ctx, url: str):
+    """The real main window over ``url``, its status bar describing that database."""
+    from desk_desktop.bootstrap import Database
+    from desk_desktop.ui.main_window import MainWindow
 
-        win = MainWindow(ctx, db_description=lambda: "PostgreSQL 15 · PostGIS 3 · demo database")
-        win.show_page("tickets")
-        return win, win.pages["tickets"]
-    except Exception:  # noqa: BLE001 - the page alone still shows the product
-        return page, page
+    db = Database(url=url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
+    win = MainWindow(ctx, db_description=db.describe)
+    win.show_page("tickets")
+    return win, win.pages["tickets"]
+
+
+def _side_by_side(a, b) -> bool:
+    """``b`` is to the right of ``a`` (two columns), as a dispatcher sees them."""
+    return a.isVisible() and b.isVisible() and b.mapToGlobal(QPoint(0, 0)).x() >= a.mapToGlobal(
+        QPoint(a.width(), 0)).x()
 
 
 @pytest.fixture(scope="module")
 def pristine_demo(test_server):
     """The demo data exactly as a dispatcher first sees it (no test tickets)."""
-    from desk_desktop.services.demo import load_demo
-
-    url = test_server.create_database("desk_tickets_shots")
-    engine = make_engine(url)
-    uow_factory = UnitOfWorkFactory(engine)
-    summary = load_demo(uow_factory=uow_factory, tickets=120)
-    actor = Actor(organization_id=summary.organization_id, name="dana.whitfield", is_admin=True)
-    yield SimpleNamespace(url=url, engine=engine, uow_factory=uow_factory, actor=actor, summary=summary)
-    engine.dispose()
-    test_server.drop_database(url)
+    with demo_database(test_server, "desk_tickets_shots", tickets=120) as (url, summary):
+        yield from _demo_namespace(url, summary)
 
 
 def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_path):
@@ -629,12 +641,9 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
     old_style = app.styleSheet()
     app.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = make_ctx(demo, pool, Settings(clamd_address=clamd.address, clamd_timeout=10))
+    ctx = make_ctx(demo, pool, hermetic_settings(clamd_address=clamd.address, clamd_timeout=10))
     try:
-        win, page = _frame(None, ctx)
-        if page is None:
-            page = TicketsPage(ctx)
-            win = page
+        win, page = _main_window(ctx, demo.url)
         qtbot.addWidget(win)
         win.resize(1440, 900)
         win.show()
@@ -656,12 +665,17 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
         page.table.selectRow(page.model.row_of(target.id))
         qtbot.waitUntil(lambda: page.detail.data is not None and page.detail.data.ticket.id == target.id
                         and len(page.detail.attachments.rows()) == 2, timeout=WAIT)
-        qtbot.waitUntil(lambda: page.attention.count >= 0 and page.attention._data is not None, timeout=WAIT)
+        from desk_desktop.ui.tickets.attention import load_attention
+
+        needing = load_attention(demo.uow_factory, demo.actor).total
+        assert needing > 0  # the demo has work needing attention: the tab shows how much
+        qtbot.waitUntil(lambda: page.list_tabs.tabText(1) == f"Needs attention ({needing})", timeout=WAIT)
+        qtbot.waitUntil(lambda: win.conn_label.text().endswith("Connected"), timeout=WAIT)
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_list.png"))
 
         page.splitter.setSizes([360, 1100])
-        qtbot.waitUntil(lambda: page.detail._columns == 2, timeout=WAIT)
+        qtbot.waitUntil(lambda: _side_by_side(page.detail.form_card, page.detail.wo_card), timeout=WAIT)
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_detail.png"))
         page.splitter.setSizes([800, 480])
@@ -673,7 +687,8 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
         dlg.show()
         qtbot.keyClicks(dlg.customer_edit, "Magnificent")
         qtbot.waitUntil(lambda: dlg.customer_list.count() == 1 and dlg.customer_list.isVisible(), timeout=WAIT)
-        dlg.choose_customer(dlg._customers[0])
+        qtbot.mouseClick(dlg.customer_list.viewport(), Qt.MouseButton.LeftButton,
+                         pos=dlg.customer_list.visualItemRect(dlg.customer_list.item(0)).center())
         qtbot.waitUntil(lambda: dlg.site_combo.isEnabled(), timeout=WAIT)
         dlg.category_combo.setCurrentIndex(dlg.category_combo.findData("hvac"))
         dlg.priority_combo.setCurrentIndex(dlg.priority_combo.findData("high"))
@@ -700,10 +715,7 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
             assert (pix.width(), pix.height()) == (1440, 900), name
         qtbot.waitUntil(lambda: ctx.runner.active == 0, timeout=WAIT)
         QApplication.processEvents()
-        if win is not page:
-            win.close()  # the main window shuts its pages down
-        else:
-            page.shutdown()
+        win.close()  # the main window shuts its pages down
     finally:
         pool.waitForDone(30_000)
         QApplication.processEvents()
@@ -736,7 +748,7 @@ def test_assignee_filter_lists_technicians_and_filters(qtbot, page, demo):
 
 def test_scan_result_arriving_later_updates_the_row(qtbot, demo, pool, clamd, isolated_settings, tmp_path):
     """Uploaded while the scanner is down: 'pending'; the rescan job finds it clean later."""
-    ctx = make_ctx(demo, pool, Settings(clamd_address=f"unix:{tmp_path / 'no-clamd.sock'}", clamd_timeout=2))
+    ctx = make_ctx(demo, pool, hermetic_settings(clamd_address=f"unix:{tmp_path / 'no-clamd.sock'}", clamd_timeout=2))
     page = TicketsPage(ctx)
     qtbot.addWidget(page)
     page.show()

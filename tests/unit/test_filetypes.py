@@ -270,6 +270,29 @@ def test_unreachable_scanner(tmp_path):
         scanner.scan_bytes(b"x")
 
 
+def _one_reply_clamd(path, reply: str):
+    """A stand-in clamd on a Unix socket: reads one INSTREAM to its end, answers ``reply``."""
+    import socket
+    import struct
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            stream = conn.makefile("rb")
+            assert stream.read(10) == b"zINSTREAM\0"
+            while (size := struct.unpack("!L", stream.read(4))[0]) != 0:
+                stream.read(size)
+            conn.sendall(reply.encode() + b"\0")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return path
+
+
 @pytest.mark.parametrize("reply,status,detail", [
     ("stream: OK", "clean", None),
     ("stream: Eicar-Test-Signature FOUND", "infected", "Eicar-Test-Signature"),
@@ -278,8 +301,8 @@ def test_unreachable_scanner(tmp_path):
     ("stream: Can't allocate memory ERROR", "not_scanned", "error"),
     ("", "not_scanned", "error"),
 ])
-def test_reply_interpretation(reply, status, detail):
-    res = ClamdScanner._interpret(reply)
+def test_reply_interpretation(reply, status, detail, tmp_path):
+    res = ClamdScanner(f"unix:{_one_reply_clamd(tmp_path / 'clamd.sock', reply)}", timeout=5).scan_bytes(b"data")
     assert res.status == status
     if status == "infected":
         assert res.signature == detail

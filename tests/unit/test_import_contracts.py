@@ -15,7 +15,7 @@ def test_import_linter_contracts_hold():
     assert exe, "import-linter is not installed"
     proc = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Contracts: 2 kept, 0 broken" in proc.stdout
+    assert " kept, 0 broken" in proc.stdout  # however many contracts there are
 
 
 def test_headless_cli_does_not_import_qt():
