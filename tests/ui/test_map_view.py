@@ -29,6 +29,7 @@ from desk_desktop.db.models import (
     WorkOrder,
 )
 from desk_desktop.services import mapdata
+from tests.conftest import local_tile_url
 
 pytest.importorskip("PySide6.QtWebEngineWidgets")
 
@@ -164,7 +165,7 @@ def build_city(uow_factory, actor, *, technicians: int = 60, orders: int = 70, s
 
 
 def _ctx(uow_factory, actor, runner=None, **settings):
-    settings.setdefault("tile_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    settings.setdefault("tile_url", local_tile_url())
     settings.setdefault("data_dir", Path(tempfile.gettempdir()) / "desk-test-map")  # the web profile's cache
     return UiContext(uow_factory=uow_factory, actor=actor, settings=Settings(**settings),
                      runner=runner or InlineRunner())
