@@ -89,6 +89,8 @@ class Settings:
     max_attachment_bytes: int = 100 * 1024 * 1024
     # Optional login details for a shared server (password comes from the keyring).
     db_user: str | None = None
+    # The change listener's own address (LISTEN needs a session, e.g. PgBouncer in session mode).
+    listen_url: str | None = None
 
     @property
     def uses_private_cluster(self) -> bool:
@@ -138,4 +140,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         assign_radius_km=float(pick("DESK_ASSIGN_RADIUS_KM", "assign_radius_km", 100)),
         max_attachment_bytes=int(float(pick("DESK_MAX_ATTACHMENT_MB", "max_attachment_mb", 100)) * 1024 * 1024),
         db_user=pick("DESK_DB_USER", "db_user"),
+        listen_url=pick("DESK_LISTEN_URL", "listen_url"),
     )
