@@ -82,6 +82,10 @@ def listen_url(settings: Settings, db: Database) -> str:
     from desk_desktop.services.common import DeskError
 
     url = settings.listen_url or db.url
+    given, own = make_url(normalize_url(url)), make_url(normalize_url(db.url))
+    if given.password is None and own.password is not None and given.username in (None, own.username):
+        # The password typed at login (never in a file) serves the listener's address too.
+        url = given.set(username=own.username, password=own.password).render_as_string(hide_password=False)
     if through_transaction_pooler(url):
         raise DeskError("Live updates need a session: the database URL goes through a transaction pool "
                         "(pooler=transaction), where LISTEN does not work. Set DESK_LISTEN_URL to PgBouncer's "

@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
@@ -183,8 +184,6 @@ class ChangeListener:
                 log.exception("listener status callback failed")
 
     def _run(self) -> None:
-        import time
-
         import psycopg
 
         delay = self.backoff_initial

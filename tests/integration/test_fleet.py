@@ -135,3 +135,41 @@ def test_killing_the_leaders_process_hands_the_periodic_work_over(bounced, smtp)
     assert result["auto_assigned_orders"] == 1
     received = Counter(m.key for m in smtp.received())
     assert list(received.values()) == [1], received
+
+
+def test_the_pooler_option_decides_prepared_statements_and_where_the_listener_connects(bounced):
+    from desk_desktop.bootstrap import Database, engine_for, listen_url, through_transaction_pooler
+    from desk_desktop.config import Settings
+    from desk_desktop.services.common import DeskError
+
+    url, bouncer = bounced
+    user = make_url(url).username
+    pooled = bouncer.url(user)
+    assert through_transaction_pooler(pooled) and not through_transaction_pooler(url)
+    with pytest.raises(DeskError, match="pooler=statement is not understood"):
+        through_transaction_pooler(url + "&pooler=statement")
+
+    engine = engine_for(pooled)
+    try:
+        # Prepared on one server connection (psycopg prepares a statement after 5 runs), then
+        # run while that server connection is busy with another client: only a connection
+        # that never prepares works through a transaction pool.
+        same = text("SELECT count(*) + :i FROM organizations")
+        with engine.connect() as a, engine.connect() as b:
+            for i in range(8):
+                assert a.execute(same, {"i": i}).scalar() == i
+                a.commit()
+            b.execute(text("SELECT 1"))  # b's open transaction holds the server connection a used
+            assert a.execute(same, {"i": 99}).scalar() == 99
+            a.commit()
+            b.rollback()
+        db = Database(url=pooled, engine=engine, uow_factory=UnitOfWorkFactory(engine))
+        with pytest.raises(DeskError, match="DESK_LISTEN_URL"):
+            listen_url(Settings(database_url=pooled), db)
+        assert listen_url(Settings(database_url=pooled, listen_url=bouncer.listen_url(user)), db) \
+            == bouncer.listen_url(user)
+        with_password = Database(url=pooled.replace(f"{user}@", f"{user}:s3cret@"), engine=engine,
+                                 uow_factory=UnitOfWorkFactory(engine))
+        assert f"{user}:s3cret@" in listen_url(Settings(listen_url=bouncer.listen_url(user)), with_password)
+    finally:
+        engine.dispose()
