@@ -639,7 +639,6 @@ def _idle_rate(monitor: Monitor, fleet: Fleet, seconds: float) -> float:
 
 def run(settings: Settings, args) -> dict[str, Any]:
     from desk_desktop.db.pgbouncer import PgBouncer
-
     from desk_desktop.services.common import DeskError
 
     if settings.database_url:
