@@ -218,6 +218,8 @@ def start_workstation(settings: Settings, *, with_scheduler: bool = True, with_l
     db = open_database(settings)
     try:
         actor, demo_loaded = resolve_actor(db)
+        if with_listener:
+            listen_url(settings, db)  # a listener that cannot work is refused now, with the fix
         ws = Workstation(settings=settings, db=db, actor=actor, demo_loaded=demo_loaded,
                          identity=describe_identity(db, actor))
         if with_scheduler:

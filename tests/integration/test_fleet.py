@@ -44,16 +44,14 @@ def spec_for(bouncer: PgBouncer, url: str, smtp: SmtpRecorder, sd: fl.Seeded) ->
     return fl.FleetSpec(url=bouncer.url(user), listen_url=bouncer.listen_url(user), smtp_url=smtp.url, seeded=sd)
 
 
-def wait_for(predicate, timeout: float, what: str, fleet: fl.Fleet | None = None):
+def wait_for(predicate, timeout: float, what: str, fleet: fl.Fleet):
+    """Until ``predicate()`` holds, taking in the fleet's leadership events meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        if fleet is not None:
-            fleet.poll(0.2)
-        else:
-            time.sleep(0.2)
+        fleet.poll(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -138,7 +136,7 @@ def test_killing_the_leaders_process_hands_the_periodic_work_over(bounced, smtp)
 
 
 def test_the_pooler_option_decides_prepared_statements_and_where_the_listener_connects(bounced):
-    from desk_desktop.bootstrap import Database, engine_for, listen_url, through_transaction_pooler
+    from desk_desktop.bootstrap import Database, engine_for, listen_url, start_workstation, through_transaction_pooler
     from desk_desktop.config import Settings
     from desk_desktop.services.common import DeskError
 
@@ -168,6 +166,9 @@ def test_the_pooler_option_decides_prepared_statements_and_where_the_listener_co
             listen_url(Settings(database_url=pooled), db)
         assert listen_url(Settings(database_url=pooled, listen_url=bouncer.listen_url(user)), db) \
             == bouncer.listen_url(user)
+        fl.seed(url, technicians=1, customers=1)
+        with pytest.raises(DeskError, match="DESK_LISTEN_URL"):  # refused at start-up, not later in the window
+            start_workstation(Settings(database_url=pooled))
         with_password = Database(url=pooled.replace(f"{user}@", f"{user}:s3cret@"), engine=engine,
                                  uow_factory=UnitOfWorkFactory(engine))
         assert f"{user}:s3cret@" in listen_url(Settings(listen_url=bouncer.listen_url(user)), with_password)
