@@ -12,7 +12,8 @@ reads the server's CPU time from ``/proc`` and its statement counts from
 Measured:
 
 - idle statements/s of the fleet's database with no load, for a small fleet (5) and for N:
-  with one leader per organization they should not grow with N (within ±20 %);
+  with one leader per organization they should not grow with N (within ±20 %); for
+  contrast also for the small fleet without the election (every scheduler sweeps);
 - then for ``--seconds`` a load from the workstations themselves: 10 new tickets/s (half
   match an auto-assigning rule) and 2 dispatcher actions/s (reassign by hand, reschedule);
   every commit's changes are timed from the commit to their arrival at every *other*
@@ -42,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
 from pathlib import Path
@@ -279,6 +280,7 @@ class FleetSpec:
     seeded: Seeded
     intervals: dict[str, float] = field(default_factory=lambda: dict(INTERVALS))
     leader_seconds: float = LEADER_SECONDS
+    elect: bool = True  # False: no leader election, every scheduler sweeps (the contrast)
 
 
 class Station:
@@ -396,16 +398,21 @@ def _worker(spec: FleetSpec, worker: int, indexes: list[int], commands: Any, eve
 
     logging.basicConfig(level=os.environ.get("DESK_LOG_LEVEL", "WARNING"))
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: already running" is the design
-    from desk_desktop.bootstrap import start_listener, start_workstation
+    from desk_desktop.bootstrap import listen_url, start_listener, start_workstation
+    from desk_desktop.db.listen import ChangeListener
 
     stations: list[Station] = []
     try:
         with tempfile.TemporaryDirectory(prefix="desk-fleet-ws-") as folder:
             settings = _settings(spec, folder)
             for i in indexes:
-                ws = start_workstation(settings, intervals=spec.intervals)
+                ws = start_workstation(settings, intervals=spec.intervals, with_listener=spec.elect)
                 st = Station(i, ws, events, worker)
-                start_listener(ws, on_change=st.arrived, leader_seconds=spec.leader_seconds)
+                if spec.elect:
+                    start_listener(ws, on_change=st.arrived, leader_seconds=spec.leader_seconds)
+                else:
+                    ws.listener = ChangeListener(listen_url(settings, ws.db), on_change=st.arrived)
+                    ws.listener.start()
                 stations.append(st)
             for st in stations:
                 st.ws.listener.wait_connected(30)
@@ -672,6 +679,11 @@ def run(settings: Settings, args) -> dict[str, Any]:
         spec = FleetSpec(url=app_url, listen_url=listen, smtp_url=smtp.url, seeded=sd)
         monitor = Monitor(server.admin_url, server.database).start()
 
+        everyone = Fleet(replace(spec, elect=False), workstations=SMALL_FLEET, processes=1).start()
+        try:
+            idle_small_unelected = _idle_rate(monitor, everyone, IDLE_SECONDS)
+        finally:
+            everyone.stop()
         small = Fleet(spec, workstations=SMALL_FLEET, processes=1).start()
         try:
             idle_small = _idle_rate(monitor, small, IDLE_SECONDS)
@@ -759,6 +771,7 @@ def run(settings: Settings, args) -> dict[str, Any]:
             "server_cpu_seconds_per_ticket": round(cpu / tickets, 4) if tickets else None,
             "idle_statements_per_s": {str(SMALL_FLEET): round(idle_small, 2), str(n): round(idle_n, 2)},
             "idle_ratio": round(idle_ratio, 3) if idle_ratio is not None else None,
+            "idle_statements_per_s_without_election": {str(SMALL_FLEET): round(idle_small_unelected, 2)},
             "leaders_seen": len(leaders),
             "intervals_seconds": {**INTERVALS, "leader_heartbeat": LEADER_SECONDS},
             "checks": checks,
