@@ -37,6 +37,7 @@ import email
 import multiprocessing as mp
 import os
 import random
+import shutil
 import signal
 import statistics
 import tempfile
@@ -112,9 +113,9 @@ class FleetServer:
     def __init__(self, *, max_connections: int, cluster_user: str = "postgres") -> None:
         from desk_desktop.db.local_cluster import LocalCluster
 
-        base = Path(tempfile.mkdtemp(prefix="desk-fleet-"))
-        os.chmod(base, 0o711)
-        self.cluster = LocalCluster(base / "cluster", cluster_user=cluster_user)
+        self.base = Path(tempfile.mkdtemp(prefix="desk-fleet-"))
+        os.chmod(self.base, 0o711)
+        self.cluster = LocalCluster(self.base / "cluster", cluster_user=cluster_user)
         self.max_connections = max_connections
 
     def start(self, database: str = "fleet") -> str:
@@ -148,6 +149,7 @@ class FleetServer:
 
     def close(self) -> None:
         self.cluster.destroy()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def server_cpu_seconds(postmaster_pid: int) -> dict[int, float]:
@@ -393,7 +395,7 @@ def _load(stations: list[Station], spec: FleetSpec, *, start_at: float, seconds:
     return {"counts": dict(counts), "errors": errors}
 
 
-def _worker(spec: FleetSpec, worker: int, indexes: list[int], commands: Any, events: Any) -> None:
+def _worker(spec: FleetSpec, worker: int, indexes: list[int], folder: str, commands: Any, events: Any) -> None:
     import logging
 
     logging.basicConfig(level=os.environ.get("DESK_LOG_LEVEL", "WARNING"))
@@ -403,28 +405,27 @@ def _worker(spec: FleetSpec, worker: int, indexes: list[int], commands: Any, eve
 
     stations: list[Station] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="desk-fleet-ws-") as folder:
-            settings = _settings(spec, folder)
-            for i in indexes:
-                ws = start_workstation(settings, intervals=spec.intervals, with_listener=spec.elect)
-                st = Station(i, ws, events, worker)
-                if spec.elect:
-                    start_listener(ws, on_change=st.arrived, leader_seconds=spec.leader_seconds)
-                else:
-                    ws.listener = ChangeListener(listen_url(settings, ws.db), on_change=st.arrived)
-                    ws.listener.start()
-                stations.append(st)
-            for st in stations:
-                st.ws.listener.wait_connected(30)
-            events.put(("ready", worker, os.getpid(), len(stations)))
-            while True:
-                command, arg = commands.get()
-                if command == "load":
-                    events.put(("loaded", worker, _load(stations, spec, **arg)))
-                elif command == "report":
-                    events.put(("report", worker, {st.index: (st.commits, st.seen) for st in stations}))
-                elif command == "stop":
-                    break
+        settings = _settings(spec, folder)
+        for i in indexes:
+            ws = start_workstation(settings, intervals=spec.intervals, with_listener=spec.elect)
+            st = Station(i, ws, events, worker)
+            if spec.elect:
+                start_listener(ws, on_change=st.arrived, leader_seconds=spec.leader_seconds)
+            else:
+                ws.listener = ChangeListener(listen_url(settings, ws.db), on_change=st.arrived)
+                ws.listener.start()
+            stations.append(st)
+        for st in stations:
+            st.ws.listener.wait_connected(30)
+        events.put(("ready", worker, os.getpid(), len(stations)))
+        while True:
+            command, arg = commands.get()
+            if command == "load":
+                events.put(("loaded", worker, _load(stations, spec, **arg)))
+            elif command == "report":
+                events.put(("report", worker, {st.index: (st.commits, st.seen) for st in stations}))
+            elif command == "stop":
+                break
     except Exception as exc:  # noqa: BLE001 - the parent reports it
         events.put(("failed", worker, f"{type(exc).__name__}: {exc}"))
     finally:
@@ -441,11 +442,12 @@ class Fleet:
         self.workstations = workstations
         self.processes = max(1, min(processes, workstations))
         ctx = mp.get_context("spawn")
+        self.folder = tempfile.mkdtemp(prefix="desk-fleet-ws-")  # the workstations' data folder
         self._events = ctx.Queue()
         self._commands = [ctx.Queue() for _ in range(self.processes)]
         self._procs = [ctx.Process(target=_worker, name=f"fleet-worker-{w}", daemon=True,
-                                   args=(spec, w, list(range(w, workstations, self.processes)), self._commands[w],
-                                         self._events))
+                                   args=(spec, w, list(range(w, workstations, self.processes)), self.folder,
+                                         self._commands[w], self._events))
                        for w in range(self.processes)]
         self.pids: dict[int, int] = {}
         self.leaders: list[tuple[int, int, bool, float]] = []  # (worker, workstation, leading, time)
@@ -548,6 +550,7 @@ class Fleet:
             if p.is_alive():
                 p.kill()
                 p.join(10)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- analysis
