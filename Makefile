@@ -15,7 +15,7 @@ APT_PACKAGES := postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3 clamav c
 	xvfb xauth libmagic1 libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 \
 	libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 \
-	libasound2 libdbus-1-3 libfontconfig1 fonts-dejavu-core python3-venv appstream desktop-file-utils
+	libasound2 libdbus-1-3 libfontconfig1 fonts-dejavu-core python3-venv appstream desktop-file-utils pgbouncer
 
 .PHONY: run test sysdeps venv lint bench dist test-dist install constraints clean help
 

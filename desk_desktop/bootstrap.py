@@ -2,6 +2,11 @@
 
 Nothing here runs at import time. The GUI, the CLI and the tests all build their
 objects through these functions, so they run the exact same code.
+
+A database URL ending in ``?pooler=transaction`` goes through a transaction-pooling
+PgBouncer: its connections then use no server-side prepared statements (PgBouncer before
+1.21 cannot route them), and the change listener needs its own session address
+(``DESK_LISTEN_URL``: PgBouncer in session mode, or the server itself).
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from desk_desktop.config import Settings
 from desk_desktop.db import migrate
 from desk_desktop.db.local_cluster import LocalCluster
-from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+from desk_desktop.db.session import UnitOfWorkFactory, make_engine, normalize_url
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,45 @@ class Database:
             self.cluster.release_lease_and_stop_if_last()
 
 
+POOLER_OPTION = "pooler"
+POOLER_MODES = ("transaction", "session")
+
+
+def through_transaction_pooler(url: str) -> bool:
+    """Whether ``url`` says it goes through a transaction pool (``?pooler=transaction``)."""
+    from desk_desktop.services.common import DeskError
+
+    mode = make_url(normalize_url(url)).query.get(POOLER_OPTION)
+    if mode is not None and mode not in POOLER_MODES:
+        raise DeskError(f"The database URL's pooler={mode} is not understood: use pooler=transaction "
+                        "(PgBouncer in transaction mode) or pooler=session.")
+    return mode == "transaction"
+
+
+def engine_for(url: str, **kw: Any) -> Engine:
+    """An engine for ``url``; through a transaction pooler without server-side prepared statements."""
+    if through_transaction_pooler(url):
+        kw.setdefault("connect_args", {})["prepare_threshold"] = None
+    bare = make_url(normalize_url(url)).difference_update_query([POOLER_OPTION])
+    return make_engine(bare.render_as_string(hide_password=False), **kw)
+
+
+def listen_url(settings: Settings, db: Database) -> str:
+    """Where the change listener connects: ``DESK_LISTEN_URL``, else the database's own URL."""
+    from desk_desktop.services.common import DeskError
+
+    url = settings.listen_url or db.url
+    given, own = make_url(normalize_url(url)), make_url(normalize_url(db.url))
+    if given.password is None and own.password is not None and given.username in (None, own.username):
+        # The password typed at login (never in a file) serves the listener's address too.
+        url = given.set(username=own.username, password=own.password).render_as_string(hide_password=False)
+    if through_transaction_pooler(url):
+        raise DeskError("Live updates need a session: the database URL goes through a transaction pool "
+                        "(pooler=transaction), where LISTEN does not work. Set DESK_LISTEN_URL to PgBouncer's "
+                        "session-mode database or to the server itself.")
+    return url
+
+
 def private_cluster(settings: Settings) -> LocalCluster:
     return LocalCluster(settings.data_dir / "cluster", cluster_user=settings.cluster_user, bindir=settings.pg_bindir)
 
@@ -68,7 +113,7 @@ def open_database(settings: Settings, *, migrate_private: bool = True, check_sch
         url = cluster.url
     else:
         url = settings.database_url  # type: ignore[assignment]
-    engine = make_engine(url)
+    engine = engine_for(url)
     try:
         if cluster is not None and migrate_private:
             migrate.upgrade(engine)
@@ -163,21 +208,47 @@ def _is_superuser(db: Database) -> bool:
             "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user")).scalar())
 
 
-def start_workstation(settings: Settings, *, with_scheduler: bool = True, with_listener: bool = True) -> Workstation:
-    """Open the database, find the actor, start the scheduler and the change listener."""
+def start_workstation(settings: Settings, *, with_scheduler: bool = True, with_listener: bool = True,
+                      intervals: dict[str, float] | None = None) -> Workstation:
+    """Open the database, find the actor, start the scheduler.
+
+    ``with_listener``: the caller starts the change listener (``start_listener``), which
+    elects the organization's scheduler leader; until elected this scheduler only runs what
+    its own commits kick. Without a listener the scheduler does all its periodic work."""
     db = open_database(settings)
     try:
         actor, demo_loaded = resolve_actor(db)
+        if with_listener:
+            listen_url(settings, db)  # a listener that cannot work is refused now, with the fix
         ws = Workstation(settings=settings, db=db, actor=actor, demo_loaded=demo_loaded,
                          identity=describe_identity(db, actor))
         if with_scheduler:
             from desk_desktop.jobs.scheduler import AppScheduler
             from desk_desktop.services.scanning import scanner_from_settings
 
-            ws.scheduler = AppScheduler(db.uow_factory, settings, scanner=scanner_from_settings(settings))
+            ws.scheduler = AppScheduler(db.uow_factory, settings, scanner=scanner_from_settings(settings),
+                                        intervals=intervals, standby=with_listener)
             db.uow_factory.add_commit_listener(ws.scheduler.on_commit)
             ws.scheduler.start()
         return ws
     except Exception:
         db.close()
         raise
+
+
+def start_listener(ws: Workstation, *, on_change: Any, on_reconnect: Any = lambda: None,
+                   leader_seconds: float | None = None) -> Any:
+    """Start the workstation's change listener (``ws.listener``). With a scheduler it also
+    runs the leader election, handing leadership to ``ws.scheduler.set_leader``."""
+    from desk_desktop.db.listen import ChangeListener
+
+    election: dict[str, Any] = {}
+    if ws.scheduler is not None:
+        election = {"leader_key": ws.actor.organization_id, "on_leadership": ws.scheduler.set_leader}
+        if leader_seconds is not None:
+            election["leader_seconds"] = leader_seconds
+    listener = ChangeListener(listen_url(ws.settings, ws.db), on_change=on_change, on_reconnect=on_reconnect,
+                              **election)
+    listener.start()
+    ws.listener = listener
+    return listener

@@ -114,6 +114,8 @@ class Settings:
     log_level: str = "INFO"
     # Optional login details for a shared server (password comes from the keyring).
     db_user: str | None = None
+    # The change listener's own address (LISTEN needs a session, e.g. PgBouncer in session mode).
+    listen_url: str | None = None
 
     @property
     def uses_private_cluster(self) -> bool:
@@ -271,6 +273,7 @@ def _settings_from(env: dict[str, str], file_values: dict[str, Any], config_file
         travel_speed_kmh=src.number("DESK_TRAVEL_SPEED_KMH", "travel_speed_kmh", 40.0),
         log_level=log_level.upper(),
         db_user=src.text("DESK_DB_USER", "db_user"),
+        listen_url=src.text("DESK_LISTEN_URL", "listen_url"),
     )
 
 

@@ -12,6 +12,12 @@ def register(sub, common) -> None:
     p = sub.add_parser("bench", parents=[common], help="measure one performance target (prints name, value, unit, target, ok)")
     p.add_argument("name", choices=sorted(BENCHES))
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run, not the target figures)")
+    fleet = p.add_argument_group("fleet")
+    fleet.add_argument("--workstations", type=int, help="simulated workstations (default 50)")
+    fleet.add_argument("--seconds", type=float, help="seconds of load (default 30)")
+    fleet.add_argument("--processes", type=int, help="worker processes hosting the workstations (default 4)")
+    fleet.add_argument("--pgbouncer", action="store_true", help="through PgBouncer (pools in transaction mode, "
+                       "listeners in session mode)")
     p.set_defaults(func=run)
 
 

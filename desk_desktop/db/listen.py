@@ -5,6 +5,15 @@ listener decodes each notification into a ``Change`` and hands it to ``on_change
 listener thread: the receiver marshals to its own thread, e.g. ``ui.live.LiveBridge``).
 Notifications sent while the connection is down are lost, so after every reconnect the
 listener calls ``on_reconnect`` and the receiver re-queries everything.
+
+The same connection elects the organization's scheduler leader (``leader_key``): it holds
+a session-level advisory lock keyed by the organization while it leads, and announces
+itself with a heartbeat notification every ``leader_seconds``. The others stand by
+without a query; only when no heartbeat came for two to three periods do they try the
+lock (``pg_try_advisory_lock``). The lock dies with the leader's connection, so a killed
+leader is replaced within about three periods, and ``on_leadership`` tells the scheduler.
+Through PgBouncer this connection must be in session mode (``DESK_LISTEN_URL``): LISTEN
+and session locks mean nothing through a transaction pool.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
@@ -21,10 +31,14 @@ from desk_desktop.db.session import NOTIFY_CHANNEL, Change, normalize_url
 
 log = logging.getLogger(__name__)
 
+LEADER_LOCK_CLASS = 0x6465736B  # "desk": the advisory lock's first key; the second is the organization
+LEADER_ENTITY = "scheduler"  # heartbeat notifications: Change("scheduler", None, org, "leader")
+
 
 def libpq_conninfo(url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq URI for ``psycopg.connect``."""
-    u = make_url(normalize_url(url)).set(drivername="postgresql")
+    """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq URI for ``psycopg.connect``
+    (without the app's own ``pooler`` option, which libpq does not know)."""
+    u = make_url(normalize_url(url)).set(drivername="postgresql").difference_update_query(["pooler"])
     return u.render_as_string(hide_password=False)
 
 
@@ -56,8 +70,17 @@ class ChangeListener:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         on_status: Callable[[bool, str | None], None] | None = None,
+        leader_key: int | None = None,
+        on_leadership: Callable[[bool], None] | None = None,
+        leader_seconds: float = 5.0,
     ) -> None:
         self.conninfo = libpq_conninfo(url)
+        self.leader_key = leader_key
+        self.on_leadership = on_leadership
+        self.leader_seconds = leader_seconds
+        self.leading = False
+        self._last_beat = 0.0  # when this connection last heard (or sent) a heartbeat
+        self._patience = 0.0  # silence after which a standby tries the lock
         self.on_change = on_change
         self.on_reconnect = on_reconnect
         self.on_status = on_status
@@ -105,7 +128,7 @@ class ChangeListener:
         import psycopg
         from psycopg import sql
 
-        conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10,
+        conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10, prepare_threshold=None,
                                application_name="desk-desktop listener")
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         return conn
@@ -119,6 +142,39 @@ class ChangeListener:
             except Exception:  # noqa: BLE001
                 pass
         self.connected.clear()
+
+    # ------------------------------------------------------------ leadership
+    def _lead(self, conn, now: float) -> None:
+        """Leader: send the heartbeat when due. Standby: try the lock after a silence."""
+        if self.leading:
+            if now - self._last_beat >= self.leader_seconds:
+                beat = Change(LEADER_ENTITY, None, self.leader_key, "leader").payload()
+                conn.execute("SELECT pg_notify(%s, %s)", (self.channel, beat))
+                self._last_beat = now
+            return
+        if now - self._last_beat < self._patience:
+            return
+        self._last_beat = now
+        self._patience = self.leader_seconds * (2 + random.random())
+        got = conn.execute("SELECT pg_try_advisory_lock(CAST(%s AS integer), CAST(%s AS integer))",
+                           (LEADER_LOCK_CLASS, self.leader_key)).fetchone()[0]
+        if got:
+            self.leading = True
+            log.info("this workstation now leads the scheduler of organization %s", self.leader_key)
+            self._safe(self.on_leadership, True)
+
+    def _heard(self, change: Change, now: float) -> bool:
+        """A heartbeat (for us or another organization): note it; it is no data change."""
+        if change.entity != LEADER_ENTITY:
+            return False
+        if change.organization_id == self.leader_key:
+            self._last_beat = now
+        return True
+
+    def _step_down(self) -> None:
+        if self.leading:
+            self.leading = False
+            self._safe(self.on_leadership, False)
 
     def _status(self, up: bool, error: str | None) -> None:
         if self.on_status is not None:
@@ -152,11 +208,14 @@ class ChangeListener:
             if not first:
                 # Whatever was sent while we were away is lost: everyone re-queries.
                 self._safe(self.on_reconnect)
+            self._last_beat, self._patience = 0.0, 0.0  # a fresh connection tries the lock at once
             try:
                 while not self._stop.is_set():
+                    if self.leader_key is not None:
+                        self._lead(conn, time.monotonic())
                     for note in conn.notifies(timeout=self.poll_seconds, stop_after=None):
                         change = parse_payload(note.payload)
-                        if change is not None:
+                        if change is not None and not self._heard(change, time.monotonic()):
                             self._safe(self.on_change, change)
                         if self._stop.is_set():
                             break
@@ -167,13 +226,16 @@ class ChangeListener:
                 log.warning("listener connection lost (%s); reconnecting", self.last_error)
                 self._status(False, self.last_error)
             finally:
-                self._close()
+                self._close()  # the lock, if held, goes with the connection
+                self._step_down()
             if not self._stop.is_set():
                 self._stop.wait(delay * (0.5 + random.random() / 2))
                 delay = min(self.backoff_max, delay * 2)
 
     @staticmethod
     def _safe(fn, *args) -> None:
+        if fn is None:
+            return
         try:
             fn(*args)
         except Exception:  # noqa: BLE001 - a receiver's bug must not kill the listener

@@ -8,6 +8,14 @@ crashed process's work is picked up by another. Jobs coalesce and never overlap
 (``max_instances=1``). ``kick(name)`` runs a job now; a kick that arrives while the job runs
 makes it run once more when it finishes, so no change is missed.
 
+Many workstations, one leader: built with ``standby=True`` (a workstation), the scheduler
+leaves the periodic sweeps to the organization's leader — ``set_leader(True)`` is called
+by the change listener while it holds the leader lock (``db.listen``) — and only runs a job
+when kicked by a commit of its own process, which stays immediate and is safe anywhere
+(claims with ``SKIP LOCKED``). Other workstations' changes kick the leader only. Idle
+polling therefore does not grow with the number of seats; when the leader goes away
+another workstation takes the lock and catches up at once.
+
 Jobs run on the scheduler's thread pool: they never touch widgets. ``state`` is a snapshot
 for the status bar (running or stopped, the last error of any job whose latest run failed).
 """
@@ -64,9 +72,12 @@ class SchedulerState:
     last_error_job: str | None = None
     last_error_at: datetime | None = None
     busy: tuple[str, ...] = ()
+    leading: bool = True
 
     def describe(self) -> str:
         text = "Background jobs: running" if self.running else "Background jobs: stopped"
+        if self.running and not self.leading:
+            text += ", standing by"
         if self.busy:
             text += f" ({', '.join(self.busy)})"
         if self.last_error:
@@ -91,6 +102,7 @@ class AppScheduler:
         notify_limit: int = 50,
         rescan_limit: int = 20,
         jobs: Iterable[str] = JOB_NAMES,
+        standby: bool = False,
     ) -> None:
         self.uow_factory = uow_factory
         self.settings = settings
@@ -115,6 +127,9 @@ class AppScheduler:
         self._stopping = threading.Event()
         self._in_job = threading.local()
         self._listeners: list[Callable[[SchedulerState], None]] = []
+        self._leading = threading.Event()
+        if not standby:
+            self._leading.set()
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -157,6 +172,25 @@ class AppScheduler:
         log.info("scheduler %s stopped", self.worker_id)
         self._notify_listeners()
 
+    # ------------------------------------------------------------ leadership
+    @property
+    def leading(self) -> bool:
+        return self._leading.is_set()
+
+    def set_leader(self, leading: bool) -> None:
+        """Take over (or give up) the periodic work; a new leader catches up at once."""
+        if leading == self._leading.is_set():
+            return
+        if leading:
+            self._leading.set()
+            log.info("scheduler %s leads the periodic work", self.worker_id)
+            for name in self.jobs:
+                self.kick(name)
+        else:
+            self._leading.clear()
+            log.info("scheduler %s stands by", self.worker_id)
+        self._notify_listeners()
+
     # ------------------------------------------------------------ triggers
     def kick(self, name: str) -> None:
         """Run ``name`` as soon as possible (again after the current run, if it is running)."""
@@ -191,8 +225,9 @@ class AppScheduler:
             self.kick(name)
 
     def on_change(self, change: Change) -> None:
-        """For the change listener (another workstation's commit)."""
-        self.on_commit((change,))
+        """For the change listener (another workstation's commit): the leader's business."""
+        if self._leading.is_set():
+            self.on_commit((change,))
 
     # ------------------------------------------------------------ state
     @property
@@ -209,6 +244,7 @@ class AppScheduler:
             last_error_job=latest.name if latest else None,
             last_error_at=latest.finished_at if latest else None,
             busy=busy,
+            leading=self._leading.is_set(),
         )
 
     def add_listener(self, callback: Callable[[SchedulerState], None]) -> None:
@@ -255,6 +291,8 @@ class AppScheduler:
         return results
 
     def _run_job(self, name: str) -> None:
+        if not self._leading.is_set() and not self._dirty[name].is_set():
+            return  # a periodic tick on a standby: the leader sweeps
         if not self._job_locks[name].acquire(blocking=False):
             self._dirty[name].set()
             return

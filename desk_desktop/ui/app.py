@@ -63,17 +63,11 @@ def build_main_window(ws, runner=None):
     live = LiveUpdates()
     ctx = UiContext(uow_factory=ws.db.uow_factory, actor=ws.actor, settings=ws.settings,
                     runner=runner or TaskRunner(), live=live, scheduler=ws.scheduler)
-    bridge = None
-    try:
-        from desk_desktop.db.listen import ChangeListener
-        from desk_desktop.ui.live import LiveBridge
+    from desk_desktop.bootstrap import start_listener
+    from desk_desktop.ui.live import LiveBridge
 
-        bridge = LiveBridge(live, scheduler=ws.scheduler, organization_id=ws.actor.organization_id)
-        listener = ChangeListener(ws.db.url, on_change=bridge.on_change, on_reconnect=bridge.on_reconnect)
-        listener.start()
-        ws.listener = listener
-    except ImportError:  # pragma: no cover
-        log.warning("live updates are not available in this build")
+    bridge = LiveBridge(live, scheduler=ws.scheduler, organization_id=ws.actor.organization_id)
+    start_listener(ws, on_change=bridge.on_change, on_reconnect=bridge.on_reconnect)
     window = MainWindow(ctx, db_description=ws.db.describe, identity=ws.identity)
     window._live_bridge = bridge  # keep it alive with the window
     live.refresh_all.connect(window.refresh_all)
