@@ -29,12 +29,15 @@ def libpq_conninfo(url: str) -> str:
 
 
 def parse_payload(payload: str) -> Change | None:
+    """The change a payload announces; None for a malformed one, or one without an
+    organization (every change the app sends names one: any role that can connect can
+    NOTIFY, and "org": null would otherwise pass every organization's filter)."""
     try:
         data = json.loads(payload)
         return Change(
             entity=str(data["e"]),
             entity_id=int(data["id"]) if data.get("id") is not None else None,
-            organization_id=int(data["org"]) if data.get("org") is not None else None,
+            organization_id=int(data["org"]),
             action=str(data.get("a", "")),
         )
     except (ValueError, KeyError, TypeError):
