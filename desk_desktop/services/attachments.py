@@ -743,12 +743,15 @@ def download_attachment(
     dest: Any,
     admin_override: bool = False,
     reason: str | None = None,
+    replace: bool = False,
 ) -> DownloadResult:
     """Stream an attachment to ``dest`` and count the download.
 
     ``dest``: a binary writable stream, a file path, or an existing folder (the file is
     saved there under its safe name). Files are written to a temporary name and renamed
-    when complete and verified. Only a clean file is handed out: a quarantined one raises
+    when complete and verified. An existing file is never replaced unless ``replace``
+    (a user who confirmed it): saved into a folder, the new file is numbered
+    (``report (1).pdf``); saved under a file name that exists, ``ValidationFailed``. Only a clean file is handed out: a quarantined one raises
     ``AttachmentQuarantined``, a pending or not scanned one ``AttachmentNotScanned``,
     unless an administrator overrides it with a reason (audited; the database lets only
     an administrator read the bytes of a file that is not clean).
@@ -781,12 +784,17 @@ def download_attachment(
 
         target_path: Path | None = None
         tmp_path: Path | None = None
+        into_folder = False
         if isinstance(dest, (str, os.PathLike)):
             target_path = Path(dest)
             if target_path.is_dir():
                 target_path = target_path / info.safe_name
+                into_folder = True
             if not target_path.parent.is_dir():
                 raise ValidationFailed(f"Folder {target_path.parent} does not exist.", field="dest")
+            if not replace and not into_folder and os.path.lexists(target_path):
+                raise ValidationFailed(f"{target_path} already exists; choose another name or remove it first.",
+                                       field="dest")
             tmp_path = target_path.with_name(f".{target_path.name}.{uuid.uuid4().hex[:8]}.part")
             out: BinaryIO = open(tmp_path, "wb")  # noqa: SIM115
         elif hasattr(dest, "write"):
@@ -810,7 +818,11 @@ def download_attachment(
                 out.flush()
                 os.fsync(out.fileno())
                 out.close()
-                os.replace(tmp_path, target_path)
+                if replace:
+                    os.replace(tmp_path, target_path)
+                else:
+                    target_path = _link_without_replacing(tmp_path, target_path, numbered=into_folder)
+                    tmp_path.unlink()
                 tmp_path = None
         finally:
             if tmp_path is not None:
@@ -843,6 +855,19 @@ def download_attachment(
             path=str(target_path) if target_path else None, download_count=row.download_count,
             downloaded_at=row.last_downloaded_at, downloaded_by=actor.name, override=override,
         )
+
+
+def _link_without_replacing(tmp_path: Path, target: Path, *, numbered: bool) -> Path:
+    """Give the finished temporary file its name without replacing anything (a hard link
+    fails if the name exists, atomically): ``numbered`` tries ``name (1).ext``, ``name (2).ext``…"""
+    for n in range(1000 if numbered else 1):
+        candidate = target if n == 0 else target.with_name(f"{target.stem} ({n}){target.suffix}")
+        try:
+            os.link(tmp_path, candidate)
+            return candidate
+        except FileExistsError:
+            continue
+    raise ValidationFailed(f"{target} already exists; choose another name or remove it first.", field="dest")
 
 
 def set_attachment_visibility(*, uow, actor: Actor, attachment_id: int, is_public: bool) -> AttachmentInfo:

@@ -224,10 +224,13 @@ def upgrade() -> None:
                 RETURN NEW;
             END IF;
             IF TG_OP = 'UPDATE' THEN
-                IF {_changed(OUTBOX_FIXED)} THEN
+                IF {_changed(c for c in OUTBOX_FIXED if c != "recipient_address")} THEN
                     RAISE EXCEPTION 'A queued message cannot be rewritten.' USING ERRCODE = '42501';
                 END IF;
-                RETURN NEW;
+                IF NEW.recipient_address IS NOT DISTINCT FROM OLD.recipient_address THEN
+                    RETURN NEW;
+                END IF;
+                -- The address became known (retry): checked as on insert.
             END IF;
             SELECT w.technician_id, t.customer_id INTO wo FROM work_orders w
               LEFT JOIN tickets t ON t.id = w.source_ticket_id AND t.organization_id = w.organization_id
@@ -237,11 +240,11 @@ def upgrade() -> None:
                     USING ERRCODE = '42501';
             END IF;
             IF NEW.recipient_kind = 'customer' AND NEW.recipient_id IS NOT DISTINCT FROM wo.customer_id THEN
-                SELECT nullif(btrim(email), '') INTO expected FROM customers
+                SELECT nullif(btrim(email, E' \\t\\n\\r\\f\\v'), '') INTO expected FROM customers
                  WHERE id = NEW.recipient_id AND organization_id = NEW.organization_id;
             ELSIF NEW.recipient_kind = 'technician'
                   AND (NEW.recipient_id = wo.technician_id OR NEW.event = 'work_order.unassigned') THEN
-                SELECT nullif(btrim(email), '') INTO expected FROM technicians
+                SELECT nullif(btrim(email, E' \\t\\n\\r\\f\\v'), '') INTO expected FROM technicians
                  WHERE id = NEW.recipient_id AND organization_id = NEW.organization_id;
             ELSE
                 RAISE EXCEPTION 'A message may go only to the work order''s customer or technician.'

@@ -83,11 +83,12 @@ def load_attachments(uow_factory, actor, ticket_id: int):
 
 
 def download_file(uow_factory, actor, attachment_id: int, dest: str, admin_override: bool = False,
-                  reason: str | None = None):
+                  reason: str | None = None, replace: bool = False):
     from desk_desktop.services import attachments
 
     return attachments.download_attachment(uow_factory=uow_factory, actor=actor, attachment_id=attachment_id,
-                                           dest=dest, admin_override=admin_override, reason=reason)
+                                           dest=dest, admin_override=admin_override, reason=reason,
+                                           replace=replace)
 
 
 def download_for_opening(uow_factory, actor, attachment_id: int, safe_name: str) -> str:
@@ -659,8 +660,9 @@ class AttachmentsPanel(QWidget):
         def failed(exc: BaseException) -> None:
             self._show_message(f"Could not save '{display_name(row.info.original_name)}': {exc}")
 
+        # The save dialog has asked before replacing an existing file.
         self.ctx.runner.submit(download_file, self.ctx.uow_factory, self.ctx.actor, attachment_id, dest,
-                               override, reason, on_done=done, on_error=failed)
+                               override, reason, True, on_done=done, on_error=failed)
 
     def _on_row_visibility_toggled(self, attachment_id: int, is_public: bool) -> None:
         def done(_info) -> None:
