@@ -17,14 +17,14 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from desk_desktop.db.session import NOTIFY_CHANNEL, Change, normalize_url
+from desk_desktop.db.session import NOTIFY_CHANNEL, Change, secure_url
 
 log = logging.getLogger(__name__)
 
 
 def libpq_conninfo(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq URI for ``psycopg.connect``."""
-    u = make_url(normalize_url(url)).set(drivername="postgresql")
+    u = make_url(secure_url(url)).set(drivername="postgresql")
     return u.render_as_string(hide_password=False)
 
 
