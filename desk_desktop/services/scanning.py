@@ -21,6 +21,7 @@ office files) is *not scanned*, never clean.
 
 from __future__ import annotations
 
+import functools
 import io
 import socket
 import struct
@@ -53,6 +54,7 @@ def is_container(head: bytes) -> bool:
     return head.startswith(_CONTAINER_MAGIC) or head[257:262] == b"ustar"
 
 
+@functools.cache
 def canary_oversized(trusted_max_bytes: int) -> bytes:
     """A small zip whose one member unpacks to more than ``trusted_max_bytes``."""
     buf = io.BytesIO()

@@ -53,7 +53,7 @@ def _scanner(settings):
         return None
 
 
-def upload_file(uow_factory, actor, settings, ticket_id: int, path: str, progress, cancel):
+def upload_file(uow_factory, actor, scanner, ticket_id: int, path: str, progress, cancel):
     from desk_desktop.services import attachments
     from desk_desktop.services.common import DeskError
 
@@ -62,7 +62,7 @@ def upload_file(uow_factory, actor, settings, ticket_id: int, path: str, progres
 
     return attachments.add_attachment(
         uow_factory=uow_factory, actor=actor, ticket_id=ticket_id, source=path,
-        scanner=_scanner(settings), progress=progress, cancel=cancel,
+        scanner=scanner, progress=progress, cancel=cancel,
     )
 
 
@@ -369,6 +369,7 @@ class AttachmentsPanel(QWidget):
         self._load_gen = 0
         self._shut = False
         self._open_copies: list[Path] = []  # temporary folders of opened copies, removed at shutdown
+        self._scanner = None
 
         self.drop_zone = DropZone()
         self.message = QLabel("")
@@ -534,7 +535,9 @@ class AttachmentsPanel(QWidget):
             row.dismissed.connect(lambda: self._dismiss(row))
             self.upload_finished.emit(row.name, False)
 
-        self.ctx.runner.submit(upload_file, self.ctx.uow_factory, self.ctx.actor, self.ctx.settings, ticket_id,
+        if self._scanner is None:  # one per panel: it checks clamd's archive alerts once (canaries)
+            self._scanner = _scanner(self.ctx.settings)
+        self.ctx.runner.submit(upload_file, self.ctx.uow_factory, self.ctx.actor, self._scanner, ticket_id,
                                path, progress, cancel, on_done=done, on_error=failed)
 
     def _connect_row(self, row: FileRow) -> None:
