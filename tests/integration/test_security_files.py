@@ -27,7 +27,7 @@ from desk_desktop.services.scanning import REASON_CONTAINERS, canary_encrypted, 
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.tickets.attachments import AttachmentsPanel, FileRow
 from desk_desktop.ui.workers import TaskRunner
-from tests.clamd_util import EICAR, STREAM_MAX_BYTES, ClamdServer
+from tests.clamd_util import STREAM_MAX_BYTES, ClamdServer
 from tests.integration.test_attachments import add_ticket, upload
 
 WAIT = 20_000
@@ -192,8 +192,8 @@ def test_saving_never_replaces_an_existing_file_unless_confirmed(uow_factory, or
 
 def test_cli_get_out_refuses_to_replace_a_file(fresh_db, clamd, tmp_path, capsys):
     from desk_desktop.cli import main
-    from tests.conftest import make_org
     from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+    from tests.conftest import make_org
 
     engine = make_engine(fresh_db)
     try:
