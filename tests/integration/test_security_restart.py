@@ -147,11 +147,19 @@ def _oks(path: Path, after: float = 0.0) -> list[list[str]]:
     return [p for p in _lines(path) if p[0] == "ok" and float(p[1]) > after]
 
 
+def _parent_pid(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _kill_postgres(cluster: LocalCluster) -> None:
     """SIGKILL the postmaster and every backend (a power cut, as far as PostgreSQL knows)."""
     postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
-    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
-    for pid in [postmaster, *map(int, children)]:
+    children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+                if _parent_pid(stat) == postmaster]
+    for pid in [postmaster, *children]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
