@@ -13,4 +13,5 @@ BENCHES = {
     "ticket_list": "desk_desktop.bench.ticket_list",
     "map": "desk_desktop.bench.map",
     "startup": "desk_desktop.bench.startup",
+    "soak": "desk_desktop.bench.soak",
 }
