@@ -71,8 +71,8 @@ def drive(url: str, hours: int, changes: int, moves: int, uploads: int) -> None:
                     uow.commit()
             elif step == "upload":
                 attachments.add_attachment(uow_factory=uows, actor=actor, ticket_id=rng.choice(ticket_ids),
-                                           source=io.BytesIO(rng.randbytes(UPLOAD_BYTES)),
-                                           original_name=f"site-photo-{hour}-{i}.bin")
+                                           source=io.BytesIO(b"%PDF-1.4\n" + rng.randbytes(UPLOAD_BYTES) + b"\n%%EOF\n"),
+                                           original_name=f"site-report-{hour}-{i}.pdf")
         print(f"hour {hour}", flush=True)
     engine.dispose()
 
