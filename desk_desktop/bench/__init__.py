@@ -14,4 +14,5 @@ BENCHES = {
     "map": "desk_desktop.bench.map",
     "startup": "desk_desktop.bench.startup",
     "fleet": "desk_desktop.bench.fleet",
+    "soak": "desk_desktop.bench.soak",
 }

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from desk_desktop.db.session import NOTIFY_CHANNEL, Change, normalize_url
+from desk_desktop.db.session import NOTIFY_CHANNEL, Change, secure_url
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,23 @@ LEADER_ENTITY = "scheduler"  # heartbeat notifications: Change("scheduler", None
 
 
 def libpq_conninfo(url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq URI for ``psycopg.connect``
-    (without the app's own ``pooler`` option, which libpq does not know)."""
-    u = make_url(normalize_url(url)).set(drivername="postgresql").difference_update_query(["pooler"])
+    """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq URI for ``psycopg.connect``, with
+    the remote-server defaults of ``secure_url`` and without the app's own ``pooler`` option
+    (libpq does not know it)."""
+    u = make_url(secure_url(url)).set(drivername="postgresql").difference_update_query(["pooler"])
     return u.render_as_string(hide_password=False)
 
 
 def parse_payload(payload: str) -> Change | None:
+    """The change a payload announces; None for a malformed one, or one without an
+    organization (every change the app sends names one: any role that can connect can
+    NOTIFY, and "org": null would otherwise pass every organization's filter)."""
     try:
         data = json.loads(payload)
         return Change(
             entity=str(data["e"]),
             entity_id=int(data["id"]) if data.get("id") is not None else None,
-            organization_id=int(data["org"]) if data.get("org") is not None else None,
+            organization_id=int(data["org"]),
             action=str(data.get("a", "")),
         )
     except (ValueError, KeyError, TypeError):

@@ -11,6 +11,12 @@ it can take that lock *exclusively* (no one else is using it) and the cluster is
 by ``desk-desktop server start``. Locks die with their process, so a SIGKILLed instance
 never keeps the cluster alive for ever (the next instance to exit last stops it), and a
 stale ``postmaster.pid`` left by a crash is detected and removed before the next start.
+
+Started as root, the folder belongs to the cluster user, so whoever can act as that user
+could replace ``run`` or a lock file with a symbolic link (to ``/etc``…) for root to
+``chown``/``chmod``/create through. Root therefore never follows a link there: folders are
+opened with ``O_NOFOLLOW`` and changed through the open descriptor, files are created with
+``O_NOFOLLOW``; a link is refused with an error naming it.
 """
 
 from __future__ import annotations
@@ -141,8 +147,8 @@ class LocalCluster:
         return proc
 
     def _prepare_dirs(self) -> None:
-        for d in (self.base_dir, self.socket_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        self.base_dir.parent.mkdir(parents=True, exist_ok=True)
+        owner: tuple[int, int] | None = None
         if self.as_root:
             try:
                 pw = pwd.getpwnam(self.cluster_user)
@@ -151,10 +157,12 @@ class LocalCluster:
                     f"Running as root, the private cluster needs the unprivileged system user "
                     f"'{self.cluster_user}' (created by the postgresql package), or set DESK_CLUSTER_USER."
                 ) from exc
-            for d in (self.base_dir, self.socket_dir):
-                os.chown(d, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.base_dir, 0o700)
-        os.chmod(self.socket_dir, 0o700)
+            owner = (pw.pw_uid, pw.pw_gid)
+        base = _own_dir(self.base_dir, owner)
+        try:
+            os.close(_own_dir(Path(self.socket_dir.name), owner, parent_fd=base))
+        finally:
+            os.close(base)
 
     # ----------------------------------------------------------------- state
     @property
@@ -207,8 +215,8 @@ class LocalCluster:
             str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
             "--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--locale=C.UTF-8",
         ])
-        conf = self.data_dir / "postgresql.conf"
-        with conf.open("a") as fh:
+        conf = os.open(self.data_dir / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(conf, "a") as fh:
             fh.write(
                 "\n# Desk Dispatcher private cluster: Unix socket only.\n"
                 "listen_addresses = ''\n"
@@ -280,8 +288,7 @@ class LocalCluster:
         """Mark this process as a user of the cluster (shared lock, released by the kernel on death)."""
         if self._lease_fd is not None:
             return
-        path = self.base_dir / "clients.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_no_follow(self.base_dir / "clients.lock")
         fcntl.flock(fd, fcntl.LOCK_SH)
         self._lease_fd = fd
 
@@ -291,7 +298,7 @@ class LocalCluster:
 
     def pin(self) -> None:
         """Keep the cluster running after the last app exits (``server start``)."""
-        self.pin_file.touch()
+        os.close(_open_no_follow(self.pin_file))
 
     def unpin(self) -> None:
         self.pin_file.unlink(missing_ok=True)
@@ -323,13 +330,46 @@ class _FileLock:
         self.path, self.mode, self.fd = path, mode, None
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.fd = _open_no_follow(self.path)
         fcntl.flock(self.fd, self.mode)
         return self
 
     def __exit__(self, *exc):
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def _open_no_follow(path: Path) -> int:
+    """Open (creating it if needed) a file of the cluster folder, never through a link."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if path.is_symlink():
+            raise ClusterError(f"{path} is a symbolic link; the cluster folder must not contain links "
+                               "(remove it).") from exc
+        raise
+
+
+def _own_dir(path: Path, owner: tuple[int, int] | None, *, parent_fd: int | None = None) -> int:
+    """Create ``path`` (relative to ``parent_fd`` if given) if missing and open it without
+    following a link; give it to ``owner`` and mode 0700 through the descriptor."""
+    try:
+        os.mkdir(path, 0o700, dir_fd=parent_fd)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+    except OSError as exc:
+        raise ClusterError(f"{path} in the cluster folder is a symbolic link or not a folder; the cluster "
+                           "folder must not contain links (remove it).") from exc
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+        os.fchmod(fd, 0o700)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _clean_env(home: str) -> dict[str, str]:

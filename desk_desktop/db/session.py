@@ -51,6 +51,26 @@ def normalize_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+# Connections to another computer: the server's certificate is checked against its name
+# (``verify-full``) unless the URL chooses another ``sslmode``, and the password is only
+# ever answered to a SCRAM challenge (``require_auth``), so an active attacker who strips
+# TLS and asks for a clear-text password gets nothing (channel binding, libpq's default
+# ``prefer``, is used whenever the connection has TLS). A URL that sets either keeps it.
+_LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+REMOTE_DEFAULTS = {"sslmode": "verify-full", "require_auth": "scram-sha-256"}
+
+
+def secure_url(url: str) -> str:
+    """``url`` (normalized) with the defaults for a remote server added (see above);
+    a Unix socket or this computer's own address is left as it is."""
+    u = make_url(normalize_url(url))
+    host = str(u.host or u.query.get("host") or "")
+    if host.startswith("/") or host in _LOCAL_HOSTS:
+        return u.render_as_string(hide_password=False)
+    missing = {k: v for k, v in REMOTE_DEFAULTS.items() if k not in u.query}
+    return u.update_query_dict(missing).render_as_string(hide_password=False)
+
+
 # A pooled connection handed back less than this long ago is not pinged again when it is
 # checked out (HikariCP's "alive bypass window", default 500 ms): it was just used, a ping
 # would learn nothing, and for a burst of short transactions (an import, a bench writer)
@@ -63,7 +83,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
     pre_ping = kw.pop("pool_pre_ping", True)
     kw.setdefault("pool_size", 5)
     kw.setdefault("max_overflow", 10)
-    engine = create_engine(normalize_url(url), pool_pre_ping=False, **kw)
+    engine = create_engine(secure_url(url), pool_pre_ping=False, **kw)
     if pre_ping:
         _ping_idle_connections(engine)
     return engine

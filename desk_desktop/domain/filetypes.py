@@ -53,11 +53,14 @@ _add(_D, ("ods",), "application/vnd.oasis.opendocument.spreadsheet")
 _add(_D, ("odp",), "application/vnd.oasis.opendocument.presentation")
 _add(_D, ("odg",), "application/vnd.oasis.opendocument.graphics")
 _add(_D, ("epub",), "application/epub+zip")
-# Text documents: any of the text extensions fits any of these (a CSV saved as .txt,
-# a log with commas detected as CSV... are not contradictions).
+# Text: any of the text extensions fits any of these (a CSV saved as .txt, a log with
+# commas detected as CSV... are not contradictions). Prose is a document; data files
+# (CSV, JSON, XML, logs) are "other", as the platform lists them.
 _TEXT_EXTENSIONS = ("txt", "text", "log", "csv", "tsv", "json", "xml", "md", "ini", "cfg", "conf", "yaml", "yml")
-_add(_D, _TEXT_EXTENSIONS, "text/plain", "text/csv", "text/tab-separated-values", "text/x-log",
-     "application/json", "text/json", "application/xml", "text/xml", "text/markdown", "application/x-ndjson")
+_add(_D, _TEXT_EXTENSIONS, "text/plain", "text/markdown")
+DATA_TEXT_TYPES = ("text/csv", "text/tab-separated-values", "text/x-log", "application/json", "text/json",
+                   "application/xml", "text/xml", "application/x-ndjson")
+_add(AttachmentCategory.OTHER, _TEXT_EXTENSIONS, *DATA_TEXT_TYPES)
 _add(_D, ("html", "htm"), "text/html")
 # Video
 _add(_V, ("mp4", "m4v"), "video/mp4")
@@ -131,6 +134,27 @@ EXECUTABLE_EXTENSIONS = frozenset(
 ) | {"vbs", "vbe", "wsf", "wsh", "jse", "pif", "reg", "appimage", "deb", "rpm", "apk", "dmg", "pkg"}
 
 
+# Names the desktop runs, installs, mounts or follows when such a file is opened, whatever
+# is inside (an HTML file named .hta runs as a program; .lnk/.url point anywhere): refused
+# by name at upload and never opened, only saved.
+RUNNABLE_EXTENSIONS = frozenset(
+    (EXECUTABLE_EXTENSIONS - {"bin", "out", "elf", "o", "so", "core", "run"})
+    | {"hta", "htaccess", "vbs", "vbe", "js", "jse", "mjs", "wsf", "wsh", "wsc", "sct", "cmd", "bat", "ps1", "psm1",
+       "psd1", "ps1xml", "psc1", "jar", "jnlp", "iso", "img", "vhd", "vhdx", "udf", "lnk", "url", "website", "scf",
+       "pif", "scr", "com", "cpl", "msi", "msp", "mst", "msc", "reg", "inf", "chm", "hlp", "application",
+       "appref-ms", "gadget", "settingcontent-ms", "library-ms", "searchconnector-ms", "xbap", "appx", "appxbundle",
+       "msix", "msixbundle", "desktop", "app", "command", "workflow", "action", "terminal", "xpi", "crx",
+       "elf", "sh", "bash", "py", "pyw", "pl", "rb", "php", "ps2", "ade", "adp", "mde", "mda", "accde", "mam",
+       "xll", "xla", "xlam", "ppam", "one", "onepkg", "diagcab", "mshxml", "dll", "ocx", "sys", "drv"}
+)
+
+
+def is_runnable_name(name: str) -> bool:
+    """True when opening a file of this name would run, install, mount or follow something
+    (whatever its content): such files are saved, never opened."""
+    return extension_of(name) in RUNNABLE_EXTENSIONS
+
+
 def normalize_mime(mime: str | None) -> str:
     return (mime or "application/octet-stream").split(";", 1)[0].strip().lower()
 
@@ -200,11 +224,16 @@ def extension_mismatch(name: str, mime: str | None) -> bool:
 
 
 def refusal_reason(name: str, mime: str | None, *, allow_executables: bool = False) -> str | None:
-    """Why this upload is refused, or None. Programs and scripts are refused by default;
-    a program or script whose name claims another type (a document, an image...) is
-    refused always."""
+    """Why this upload is refused, or None. Programs and scripts are refused by default,
+    and so is any name the desktop would run when opened (``.hta``, ``.js``, ``.lnk``…,
+    whatever the content); a program or script whose name claims another type (a
+    document, an image...) is refused always."""
     m = normalize_mime(mime)
     if m not in _EXECUTABLES:
+        if is_runnable_name(name) and not allow_executables:
+            return (f"'{display_name(name)}' has a name ending in .{extension_of(name)}, which the computer runs "
+                    "when it is opened; such files are not accepted as attachments. Put it in an archive (zip) "
+                    "if it really must be attached.")
         return None
     ext = extension_of(name)
     honest = ext in _EXECUTABLES[m] or ext in EXECUTABLE_EXTENSIONS or (ext == "" and "" in _EXECUTABLES[m])

@@ -197,11 +197,22 @@ def add_dispatcher(*, uow: UnitOfWork, org_slug: str, login: str, display_name: 
         if mapped is not None:
             raise DispatcherExists(f"'{login}' is already a dispatcher of '{mapped}'. "
                                    "Remove it first to move it to another organization.")
-        role = uow.session.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :l"),
-                                   {"l": login}).one_or_none()
+        role = uow.session.execute(
+            text("SELECT r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb, r.rolreplication, "
+                 "array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                 "      WHERE m.member = r.oid AND g.rolname <> :group ORDER BY 1) AS member_of "
+                 "FROM pg_roles r WHERE r.rolname = :l"),
+            {"l": login, "group": DISPATCHER_GROUP}).one_or_none()
         if role is not None and (role.rolsuper or role.rolbypassrls):
             raise ValidationFailed(f"'{login}' is a superuser (or bypasses row-level security) and cannot be a "
                                    "dispatcher: it would see every organization.", "login")
+        if role is not None and (role.rolcreaterole or role.rolcreatedb or role.rolreplication):
+            raise ValidationFailed(f"'{login}' may create roles or databases, or replicate, and cannot be a "
+                                   "dispatcher: it could give itself more than a dispatcher's rights. Remove those "
+                                   "attributes (ALTER ROLE … NOCREATEROLE NOCREATEDB NOREPLICATION) first.", "login")
+        if role is not None and role.member_of:
+            raise ValidationFailed(f"'{login}' is a member of {', '.join(role.member_of)} and cannot be a dispatcher: "
+                                   "it would hold those roles' rights too. Revoke the memberships first.", "login")
         if role is not None and not existing_role:
             raise DispatcherExists(f"A database role '{login}' already exists on this server (roles are shared by "
                                    "all databases of a server). Choose another login, or map it with --existing-role.")

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from desk_desktop.db import sql
 from desk_desktop.domain import filetypes
 from desk_desktop.domain.enums import AttachmentCategory, ScanStatus
 from desk_desktop.services.common import (
@@ -41,7 +42,7 @@ from desk_desktop.services.common import (
     ValidationFailed,
     audit,
 )
-from desk_desktop.services.scanning import ClamdScanner, ScannerUnavailable, ScanResult
+from desk_desktop.services.scanning import REASON_ERROR, ClamdScanner, ScannerUnavailable, ScanResult
 from desk_desktop.services.sniffing import HEAD_BYTES, looks_like_zip, sniff_head, zip_container_type
 from desk_desktop.services.thumbnails import ThumbnailFailed, make_thumbnail
 
@@ -76,6 +77,14 @@ class AttachmentQuarantined(DeskError):
     def __init__(self, message: str, *, signature: str | None) -> None:
         super().__init__(message)
         self.signature = signature
+
+
+class AttachmentNotScanned(DeskError):
+    """The file is not known to be clean yet (pending) or could not be scanned."""
+
+    def __init__(self, message: str, *, scan_status: str) -> None:
+        super().__init__(message)
+        self.scan_status = scan_status
 
 
 class UploadCancelled(DeskError):
@@ -407,8 +416,8 @@ def add_attachment(
         uow = uow_factory()
         with uow:
             uow.session.execute(
-                text("UPDATE blobs SET scan_reason = 'waiting for the virus scanner' "
-                     "WHERE id = :b AND scan_status = 'pending' AND scan_reason IS NULL"),
+                text("SELECT desk_record_scan(id, 'pending', NULL, 'waiting for the virus scanner', NULL) "
+                     "FROM blobs WHERE id = :b AND scan_status = 'pending' AND scan_reason IS NULL"),
                 {"b": blob_id},
             )
             uow.commit()
@@ -575,23 +584,20 @@ def _scan_blob(*, uow_factory, blob_id: int, scanner: ClamdScanner) -> ScanResul
 def _scan_locked(uow, row, scanner: ClamdScanner) -> ScanResult | None:
     s = uow.session
     try:
-        result = scanner.scan_stream(_iter_chunks(s, row.id), size=row.size)
+        sent = [0]
+        result = scanner.scan_file(_pending_chunks(uow, row.id, sent), size=row.size)
+        if result.is_clean and sent[0] != row.size:
+            result = ScanResult(ScanStatus.NOT_SCANNED, reason=f"{REASON_ERROR}: only {sent[0]} of {row.size} bytes "
+                                                              "could be read for the scan")
     except ScannerUnavailable as exc:
         attempts = row.scan_attempts + 1
         if attempts >= MAX_UNAVAILABLE_ATTEMPTS:
             result = ScanResult(ScanStatus.NOT_SCANNED,
                                 reason=f"scanner unavailable: gave up after {attempts} attempts ({exc})")
         else:
-            s.execute(
-                text("UPDATE blobs SET scan_attempts = :n, scan_reason = :r WHERE id = :b"),
-                {"n": attempts, "r": f"scanner unavailable: {exc}", "b": row.id},
-            )
+            _record_scan(uow, row.id, ScanStatus.PENDING, reason=f"scanner unavailable: {exc}", attempts=attempts)
             return None
-    s.execute(
-        text("UPDATE blobs SET scan_status = :st, scan_signature = :sig, scan_reason = :r, scanned_at = now(), "
-             "scan_attempts = scan_attempts + 1 WHERE id = :b"),
-        {"st": str(result.status), "sig": result.signature, "r": result.reason, "b": row.id},
-    )
+    _record_scan(uow, row.id, result.status, signature=result.signature, reason=result.reason)
     attachments = s.execute(
         text("SELECT id, original_name, category FROM attachments WHERE blob_id = :b AND organization_id = :o "
              "ORDER BY id"),
@@ -627,6 +633,23 @@ def _scan_locked(uow, row, scanner: ClamdScanner) -> ScanResult | None:
                        "reason": result.reason})
         uow.record_change("attachment", att.id, row.organization_id, "updated")
     return result
+
+
+def _record_scan(uow, blob_id: int, status: ScanStatus, *, signature: str | None = None,
+                 reason: str | None = None, attempts: int | None = None) -> None:
+    """Scan columns change only through the database's ``desk_record_scan`` (migration 0006),
+    which allows pending -> verdict, pending -> pending and not_scanned -> pending."""
+    sql.execute(uow, "SELECT desk_record_scan(:b, :st, :sig, :r, :n)",
+                {"b": blob_id, "st": str(status), "sig": signature, "r": reason, "n": attempts})
+
+
+def _pending_chunks(uow, blob_id: int, sent: list[int]) -> Iterator[bytes]:
+    """The bytes of a pending file, for the scanner (counted in ``sent[0]``): a pending
+    file's chunks are not readable directly (only clean ones are), ``desk_scan_chunks``
+    hands them to the scan."""
+    for row in sql.stream(uow, "SELECT data FROM desk_scan_chunks(:b)", {"b": blob_id}, batch=4):
+        sent[0] += len(row.data)
+        yield bytes(row.data)
 
 
 def _make_thumbnails(s, blob_row, attachments) -> None:
@@ -720,41 +743,58 @@ def download_attachment(
     dest: Any,
     admin_override: bool = False,
     reason: str | None = None,
+    replace: bool = False,
 ) -> DownloadResult:
     """Stream an attachment to ``dest`` and count the download.
 
     ``dest``: a binary writable stream, a file path, or an existing folder (the file is
     saved there under its safe name). Files are written to a temporary name and renamed
-    when complete and verified. A quarantined file raises ``AttachmentQuarantined``
-    unless an administrator overrides it with a reason (audited).
+    when complete and verified. An existing file is never replaced unless ``replace``
+    (a user who confirmed it): saved into a folder, the new file is numbered
+    (``report (1).pdf``); saved under a file name that exists, ``ValidationFailed``. Only a clean file is handed out: a quarantined one raises
+    ``AttachmentQuarantined``, a pending or not scanned one ``AttachmentNotScanned``,
+    unless an administrator overrides it with a reason (audited; the database lets only
+    an administrator read the bytes of a file that is not clean).
     """
     uow = uow_factory()
     with uow:
         s = uow.session
         info = _load_info(s, actor, attachment_id)
         override = False
-        if info.quarantined:
-            if not admin_override:
+        if not info.is_clean:
+            if not admin_override and info.quarantined:
                 raise AttachmentQuarantined(
                     f"'{filetypes.display_name(info.original_name)}' is quarantined: the virus scanner found "
                     f"{info.scan_signature}. It cannot be downloaded; an administrator can override this "
                     "with a reason.",
                     signature=info.scan_signature,
                 )
+            if not admin_override:
+                raise AttachmentNotScanned(
+                    f"'{filetypes.display_name(info.original_name)}' is {info.status_text}: only files the virus "
+                    "scanner found clean can be opened or saved; an administrator can override this with a reason.",
+                    scan_status=info.scan_status,
+                )
             if not actor.is_admin:
-                raise PermissionDenied("Only an administrator can download a quarantined file.")
+                raise PermissionDenied(f"Only an administrator can download a file that is {info.status_text}.")
             if not reason or not reason.strip():
-                raise ValidationFailed("Give a reason for downloading a quarantined file.", field="reason")
+                raise ValidationFailed(f"Give a reason for downloading a file that is {info.status_text}.",
+                                       field="reason")
             override = True
 
         target_path: Path | None = None
         tmp_path: Path | None = None
+        into_folder = False
         if isinstance(dest, (str, os.PathLike)):
             target_path = Path(dest)
             if target_path.is_dir():
                 target_path = target_path / info.safe_name
+                into_folder = True
             if not target_path.parent.is_dir():
                 raise ValidationFailed(f"Folder {target_path.parent} does not exist.", field="dest")
+            if not replace and not into_folder and os.path.lexists(target_path):
+                raise ValidationFailed(f"{target_path} already exists; choose another name or remove it first.",
+                                       field="dest")
             tmp_path = target_path.with_name(f".{target_path.name}.{uuid.uuid4().hex[:8]}.part")
             out: BinaryIO = open(tmp_path, "wb")  # noqa: SIM115
         elif hasattr(dest, "write"):
@@ -778,7 +818,11 @@ def download_attachment(
                 out.flush()
                 os.fsync(out.fileno())
                 out.close()
-                os.replace(tmp_path, target_path)
+                if replace:
+                    os.replace(tmp_path, target_path)
+                else:
+                    target_path = _link_without_replacing(tmp_path, target_path, numbered=into_folder)
+                    tmp_path.unlink()
                 tmp_path = None
         finally:
             if tmp_path is not None:
@@ -796,10 +840,10 @@ def download_attachment(
         if override:
             audit(uow, actor=actor, action="attachment.quarantine_override", entity="attachment",
                   entity_id=attachment_id,
-                  summary=f"Downloaded quarantined '{filetypes.display_name(info.original_name)}' "
-                          f"({info.scan_signature}) by administrator override: {reason.strip()}",
-                  details={"signature": info.scan_signature, "reason": reason.strip(),
-                           "path": str(target_path) if target_path else None})
+                  summary=f"Downloaded '{filetypes.display_name(info.original_name)}' ({info.status_text}) "
+                          f"by administrator override: {reason.strip()}",
+                  details={"signature": info.scan_signature, "scan_status": info.scan_status,
+                           "reason": reason.strip(), "path": str(target_path) if target_path else None})
         else:
             audit(uow, actor=actor, action="attachment.downloaded", entity="attachment", entity_id=attachment_id,
                   summary=f"Downloaded '{filetypes.display_name(info.original_name)}'",
@@ -811,6 +855,19 @@ def download_attachment(
             path=str(target_path) if target_path else None, download_count=row.download_count,
             downloaded_at=row.last_downloaded_at, downloaded_by=actor.name, override=override,
         )
+
+
+def _link_without_replacing(tmp_path: Path, target: Path, *, numbered: bool) -> Path:
+    """Give the finished temporary file its name without replacing anything (a hard link
+    fails if the name exists, atomically): ``numbered`` tries ``name (1).ext``, ``name (2).ext``…"""
+    for n in range(1000 if numbered else 1):
+        candidate = target if n == 0 else target.with_name(f"{target.stem} ({n}){target.suffix}")
+        try:
+            os.link(tmp_path, candidate)
+            return candidate
+        except FileExistsError:
+            continue
+    raise ValidationFailed(f"{target} already exists; choose another name or remove it first.", field="dest")
 
 
 def set_attachment_visibility(*, uow, actor: Actor, attachment_id: int, is_public: bool) -> AttachmentInfo:
@@ -896,11 +953,7 @@ def request_rescan(*, uow, actor: Actor, attachment_id: int) -> AttachmentInfo:
                 "could not be scanned can be queued for another scan.",
                 field="scan_status",
             )
-        s.execute(
-            text("UPDATE blobs SET scan_status = 'pending', scan_reason = :r, scan_signature = NULL, "
-                 "scan_attempts = 0 WHERE id = :b AND organization_id = :o AND scan_status = 'not_scanned'"),
-            {"r": f"scan requested again by {actor.name}", "b": info.blob_id, "o": actor.organization_id},
-        )
+        _record_scan(uow, info.blob_id, ScanStatus.PENDING, reason=f"scan requested again by {actor.name}")
         audit(uow, actor=actor, action="attachment.rescan_requested", entity="attachment", entity_id=attachment_id,
               summary=f"Asked for '{filetypes.display_name(info.original_name)}' to be scanned again "
                       f"(was: {info.scan_reason})",

@@ -9,6 +9,7 @@ implement the same two methods and are added to a ``ChannelRegistry``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import smtplib
 import socket
 import ssl
@@ -20,6 +21,8 @@ from typing import Protocol
 
 from desk_desktop.config import Settings, SmtpSettings
 from desk_desktop.domain.enums import NotificationChannel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class OutgoingMessage:
 
     @property
     def message_id(self) -> str:
-        """Stable across retries, so a receiving system can drop a duplicate delivery."""
+        """Stable across retries (delivery is at least once), so a receiving system can drop a
+        duplicate delivery."""
         digest = hashlib.sha256(self.idempotency_key.encode()).hexdigest()[:32]
         return f"<{digest}.{self.notification_id}@desk-dispatcher>"
 
@@ -76,6 +80,9 @@ class EmailChannel:
     def __init__(self, smtp: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None) -> None:
         if not smtp.enabled:
             raise ValueError("SMTP is not configured (set DESK_SMTP_URL)")
+        if smtp.user and not (smtp.use_tls or smtp.starttls):
+            raise ValueError("DESK_SMTP_URL logs in over an unencrypted connection (the password would travel in "
+                             "clear text): use smtps:// or add ?starttls=1")
         self.smtp = smtp
         self._ssl_context = ssl_context
         self._conn: smtplib.SMTP | None = None
@@ -213,5 +220,8 @@ def channels_from_settings(settings: Settings) -> ChannelRegistry:
     for a process that has it (they stay pending and show in the attention list)."""
     registry = ChannelRegistry([InboxChannel()])
     if settings.smtp.enabled:
-        registry.add(EmailChannel(settings.smtp))
+        try:
+            registry.add(EmailChannel(settings.smtp))
+        except ValueError as exc:  # refused settings: no email from this process, said loudly
+            log.error("email notifications are off: %s", exc)
     return registry

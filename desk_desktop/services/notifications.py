@@ -3,7 +3,7 @@
 ``enqueue_work_order_event`` writes outbox rows in the caller's transaction (so a rolled
 back assignment never notifies anyone). Each row has a unique idempotency key built from
 the event, the state it announces, the recipient and the channel; inserting is
-``ON CONFLICT DO NOTHING``, so the same event is never queued — and never sent — twice.
+``ON CONFLICT DO NOTHING``, so the same event is never queued twice.
 
 ``send_due`` is the ``notify`` job: it claims due rows with ``FOR UPDATE SKIP LOCKED`` and
 puts a lease on them (``claimed_by``/``claimed_until``) in a short transaction, sends
@@ -11,6 +11,12 @@ them outside any transaction, and marks each one sent (only if it still holds th
 A process that dies while sending loses its lease when it expires and another process
 sends the message. Failures back off exponentially with jitter; after ``MAX_ATTEMPTS``
 the row is dead and shows in the dispatchers' attention list, where it can be retried.
+
+Delivery is *at least once*: a process that dies after the mail server accepted a message
+but before its "sent" commit leaves the row to be sent again when the lease expires. Every
+attempt of one outbox row carries the same ``Message-ID`` (derived from its idempotency
+key, ``channels.OutgoingMessage.message_id``), so a receiving system that de-duplicates
+by Message-ID shows it once; nothing here can promise exactly once.
 """
 
 from __future__ import annotations
@@ -432,7 +438,8 @@ def _finish(uow_factory: UnitOfWorkFactory, msg: OutgoingMessage, *, worker_id: 
     with uow:
         s = uow.session
         if error is None:
-            # The common case in one statement; the lease check makes it exactly-once.
+            # The common case in one statement; the lease check keeps a process that lost its
+            # lease from marking a row another process now owns.
             done = s.execute(
                 text("UPDATE notifications SET status = 'sent', sent_at = coalesce(CAST(:now AS timestamptz), now()), "
                      "last_error = NULL, claimed_by = NULL, claimed_until = NULL "

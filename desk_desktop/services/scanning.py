@@ -10,13 +10,24 @@ clamd reports files above its MaxFileSize/MaxScanSize as OK without looking at t
 a bigger file is *not scanned* (size limit exceeded). Errors are *not scanned* too.
 A scanner that cannot be reached raises ``ScannerUnavailable``: the caller leaves the
 file *pending* and the ``rescan`` job tries again later.
+
+Inside archives clamd says OK for a member past its limits, or an encrypted one, unless
+``clamd.conf`` has ``AlertExceedsMax yes`` and ``AlertEncrypted yes`` (Debian's default is
+``no`` for both). Before its first scan a scanner sends two canary archives (a small zip
+whose member unpacks past the trusted size, and an encrypted zip); if clamd does not
+report both, every archive (zip, rar, 7z, tar, gzip, bzip2, xz, cab…, and the zip-based
+office files) is *not scanned*, never clean.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import socket
 import struct
-from collections.abc import Iterable
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from desk_desktop.domain.enums import ScanStatus
@@ -29,6 +40,41 @@ SEND_CHUNK = 256 * 1024
 REASON_UNAVAILABLE = "scanner unavailable"
 REASON_SIZE_LIMIT = "size limit exceeded"
 REASON_ERROR = "error"
+REASON_CONTAINERS = ("archive not checked: the scanner does not report archive members past its limits or "
+                     "encrypted members (clamd.conf needs AlertExceedsMax yes and AlertEncrypted yes)")
+
+# The first bytes of archives clamd unpacks (and could wave through unchecked).
+_CONTAINER_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08", b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c",
+                    b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"MSCF", b"ISc(", b"\x60\xea",
+                    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"!<arch>", b"\xed\xab\xee\xdb", b"xar!", b"LZIP")
+
+
+def is_container(head: bytes) -> bool:
+    """True when these first bytes (at least 512 for tar) start an archive clamd unpacks."""
+    return head.startswith(_CONTAINER_MAGIC) or head[257:262] == b"ustar"
+
+
+@functools.cache
+def canary_oversized(trusted_max_bytes: int) -> bytes:
+    """A small zip whose one member unpacks to more than ``trusted_max_bytes``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("big.bin", "w") as member:
+        block = bytes(1024 * 1024)
+        for _ in range(trusted_max_bytes // len(block) + 2):
+            member.write(block)
+    return buf.getvalue()
+
+
+def canary_encrypted() -> bytes:
+    """A zip whose one member is marked encrypted (traditional PKWARE encryption)."""
+    data = b"\x00" * 12 + b"canary"
+    crc = zlib.crc32(b"canary")
+    name = b"secret.txt"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 1, 0, 0, 0, crc, len(data), 6, len(name), 0) + name + data
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 1, 0, 0, 0, crc, len(data), 6, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local), 0)
+    return local + central + end
 
 
 class ScannerUnavailable(Exception):
@@ -79,6 +125,7 @@ class ClamdScanner:
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
         self.trusted_max_bytes = trusted_max_bytes
+        self._containers_checked: bool | None = None  # the canaries' verdict, once known
 
     def __repr__(self) -> str:
         return f"ClamdScanner({self.address!r})"
@@ -147,6 +194,9 @@ class ClamdScanner:
                 reason=f"{REASON_SIZE_LIMIT}: the file ({_mib(size)}) is larger than the scanner's "
                        f"{_mib(self.trusted_max_bytes)} limit",
             )
+        return self._scan_raw(chunks)
+
+    def _scan_raw(self, chunks: Iterable[bytes]) -> ScanResult:
         sock = self._connect()
         sent = 0
         try:
@@ -187,6 +237,30 @@ class ClamdScanner:
     def scan_bytes(self, data: bytes) -> ScanResult:
         return self.scan_stream([data], size=len(data))
 
+    def reports_container_limits(self) -> bool:
+        """Whether clamd reports archive members past its limits and encrypted members
+        (sends the two canaries once; raises ``ScannerUnavailable`` if clamd is down)."""
+        if self._containers_checked is None:
+            results = [self._scan_raw([canary]) for canary in (canary_oversized(self.trusted_max_bytes),
+                                                                canary_encrypted())]
+            self._containers_checked = all(r.status != ScanStatus.CLEAN for r in results)
+        return self._containers_checked
+
+    def scan_file(self, chunks: Iterable[bytes], *, size: int | None = None) -> ScanResult:
+        """``scan_stream``, except that an archive is *not scanned* when clamd does not report
+        what it skips inside archives (see the module docstring)."""
+        it = iter(chunks)
+        head = b""
+        first: list[bytes] = []
+        for chunk in it:
+            first.append(chunk)
+            head += bytes(chunk[:512])
+            if len(head) >= 512:
+                break
+        if is_container(head) and not self.reports_container_limits():
+            return ScanResult(ScanStatus.NOT_SCANNED, reason=REASON_CONTAINERS)
+        return self.scan_stream(_chain(first, it), size=size)
+
     @staticmethod
     def _interpret(reply: str) -> ScanResult:
         if not reply:
@@ -203,6 +277,11 @@ class ClamdScanner:
                 return ScanResult(ScanStatus.NOT_SCANNED, reason=f"{REASON_SIZE_LIMIT}: {signature}")
             return ScanResult(ScanStatus.INFECTED, signature=signature or "unknown")
         return ScanResult(ScanStatus.NOT_SCANNED, reason=f"{REASON_ERROR}: clamd said '{reply}'")
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
 
 
 def _mib(n: int) -> str:

@@ -31,7 +31,7 @@ KEYRING_SERVICE = "desk-desktop"
 PRIVATE_LOGIN_ROLE = "desk_local"
 PRIVATE_ORG_SLUG = "local"
 PRIVATE_ORG_NAME = "My organization"
-SSL_MODES = ("prefer", "require", "verify-ca", "verify-full", "disable")
+SSL_MODES = ("verify-full", "verify-ca", "require", "prefer", "disable")
 
 
 class NotADispatcher(DeskError):
@@ -188,7 +188,7 @@ class ConnectionDetails:
     user: str
     port: int = 5432
     database: str = "desk"
-    sslmode: str = "prefer"
+    sslmode: str = "verify-full"  # the server's certificate, checked against its name (issue 21)
 
     def url(self, password: str | None) -> str:
         auth = quote(self.user, safe="")
@@ -208,7 +208,7 @@ class ConnectionDetails:
         u = make_url(url)
         host = u.host or str(u.query.get("host") or "")
         port = u.port or int(u.query.get("port") or 5432)
-        sslmode = str(u.query.get("sslmode") or "prefer")
+        sslmode = str(u.query.get("sslmode") or "verify-full")
         return cls(host=host, user=u.username or "", port=port, database=u.database or "desk", sslmode=sslmode)
 
     def with_changes(self, **kw) -> ConnectionDetails:
@@ -260,7 +260,7 @@ def check_login(details: ConnectionDetails, password: str | None, *, timeout: fl
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.pool import NullPool
 
-    from desk_desktop.db.session import UnitOfWorkFactory
+    from desk_desktop.db.session import UnitOfWorkFactory, secure_url
 
     if not details.host.strip():
         return LoginCheck(False, "Enter the server name.", field="host")
@@ -268,7 +268,7 @@ def check_login(details: ConnectionDetails, password: str | None, *, timeout: fl
         return LoginCheck(False, "Enter your user name.", field="user")
     if details.sslmode not in SSL_MODES:
         return LoginCheck(False, f"Unknown SSL mode '{details.sslmode}'.", field="sslmode")
-    engine = create_engine(details.url(password), poolclass=NullPool,
+    engine = create_engine(secure_url(details.url(password)), poolclass=NullPool,
                            connect_args={"connect_timeout": max(1, int(timeout))})
     try:
         try:
@@ -341,6 +341,6 @@ def load_login_details(config_dir) -> ConnectionDetails | None:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return ConnectionDetails(host=str(data["host"]), user=str(data["user"]), port=int(data.get("port", 5432)),
                                  database=str(data.get("database", "desk")),
-                                 sslmode=str(data.get("sslmode", "prefer")))
+                                 sslmode=str(data.get("sslmode", "verify-full")))
     except (FileNotFoundError, KeyError, ValueError, tomllib.TOMLDecodeError):
         return None

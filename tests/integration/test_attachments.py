@@ -107,7 +107,9 @@ def test_each_category_is_detected_from_the_content(uow_factory, org, ticket):
         assert named.extension_mismatch is False, (name, named.mime_type)
         assert named.category == category
     listed = att.list_attachments(uow=uow_factory(), actor=org, ticket_id=ticket)
-    assert {a.category for a in listed} == {"image", "document", "video", "audio", "archive"}
+    # As the platform lists them: images, documents, archives, video, audio; data files (CSV,
+    # JSON, XML, logs) are "other".
+    assert {a.category for a in listed} == {"image", "document", "video", "audio", "archive", "other"}
 
 
 def test_png_named_pdf_is_flagged_as_extension_mismatch(uow_factory, org, ticket):
@@ -256,9 +258,9 @@ def test_identical_uploads_share_one_blob_per_organization(uow_factory, org, tic
     assert theirs.blob_id != first.blob_id and theirs.deduplicated is False
 
 
-def test_download_streams_the_exact_bytes_and_is_counted(uow_factory, org, ticket, tmp_path):
+def test_download_streams_the_exact_bytes_and_is_counted(uow_factory, org, ticket, tmp_path, clamd):
     data = noise(att.CHUNK_SIZE + 777)
-    info = upload(uow_factory, org, ticket, data, "Pump report.pdf")
+    info = upload(uow_factory, org, ticket, data, "Pump report.pdf", scanner=clamd.scanner())
     assert info.download_count == 0 and info.last_downloaded_at is None
 
     bob = Actor(organization_id=org.organization_id, name="bob", is_admin=False)
@@ -288,10 +290,10 @@ def test_download_streams_the_exact_bytes_and_is_counted(uow_factory, org, ticke
 
 @pytest.mark.parametrize("name,expected", [
     ("../../etc/passwd", "etc_passwd"),
-    ("..\\..\\Windows\\system32\\drivers.sys", "Windows_system32_drivers.sys"),
+    ("..\\..\\Windows\\system32\\drivers.txt", "Windows_system32_drivers.txt"),
     ("report\x00.exe.pdf", "report.exe.pdf"),
     ("line\nbreak\tand\x1b[31mred.txt", "linebreakand[31mred.txt"),
-    ("invoice\u202egpj.exe", "invoicegpj.exe"),
+    ("invoice\u202etxt.fdp", "invoicetxt.fdp"),
     ("\u2067photo\u2069.jpg", "photo.jpg"),
     ("CON.txt", "_CON.txt"),
     ("nul", "_nul"),
@@ -299,8 +301,8 @@ def test_download_streams_the_exact_bytes_and_is_counted(uow_factory, org, ticke
     ("...", "attachment"),
 ])
 def test_hostile_names_give_safe_save_as_names_and_are_kept_exactly(uow_factory, org, ticket, tmp_path, name,
-                                                                     expected):
-    info = upload(uow_factory, org, ticket, samples.plain_text(), name)
+                                                                     expected, clamd):
+    info = upload(uow_factory, org, ticket, samples.plain_text(), name, scanner=clamd.scanner())
     assert info.original_name == name  # exactly, NUL and all
     assert info.safe_name == expected
     listed = att.list_attachments(uow=uow_factory(), actor=org, ticket_id=ticket)
@@ -489,7 +491,7 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     photo.write_bytes(samples.image("PNG"))
     fake = tmp_path / "contract.pdf"
     fake.write_bytes(samples.image("PNG", (10, 10), "L"))
-    virus = tmp_path / "eicar.com"
+    virus = tmp_path / "eicar.txt"
     virus.write_bytes(EICAR)
 
     rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "T-CLI-1", "--public", "--json",
@@ -501,7 +503,7 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     assert files["roof.png"]["category"] == "image" and files["roof.png"]["scan_status"] == "clean"
     assert files["roof.png"]["is_public"] is True
     assert files["contract.pdf"]["extension_mismatch"] is True
-    assert files["eicar.com"]["scan_status"] == "infected" and files["eicar.com"]["quarantined"] is True
+    assert files["eicar.txt"]["scan_status"] == "infected" and files["eicar.txt"]["quarantined"] is True
 
     rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "T-CLI-1", str(photo)])
     out = capsys.readouterr()
@@ -513,10 +515,10 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     assert rc == 0, out.err
     assert dest.read_bytes() == photo.read_bytes()
 
-    rc = main(["attachment", "get", "--database-url", fresh_db, str(files["eicar.com"]["id"]), "--out",
-               str(tmp_path / "v.com")])
+    rc = main(["attachment", "get", "--database-url", fresh_db, str(files["eicar.txt"]["id"]), "--out",
+               str(tmp_path / "v.txt")])
     out = capsys.readouterr()
-    assert rc == 1 and "quarantined" in out.err and not (tmp_path / "v.com").exists()
+    assert rc == 1 and "quarantined" in out.err and not (tmp_path / "v.txt").exists()
 
     rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "T-NOPE", str(photo)])
     out = capsys.readouterr()
@@ -610,9 +612,9 @@ def test_attachments_work_under_row_level_security_as_dispatchers(test_server, c
         test_server._admin("; ".join(f'DROP ROLE IF EXISTS "{r}"' for r in logins.values()))
 
 
-def test_delete_attachment_keeps_shared_bytes_and_purge_removes_unreferenced(uow_factory, org, ticket):
+def test_delete_attachment_keeps_shared_bytes_and_purge_removes_unreferenced(uow_factory, org, ticket, clamd):
     data = noise(att.CHUNK_SIZE + 5)
-    one = upload(uow_factory, org, ticket, data, "a.bin")
+    one = upload(uow_factory, org, ticket, data, "a.bin", scanner=clamd.scanner())
     two = upload(uow_factory, org, ticket, data, "b.bin")
     att.delete_attachment(uow=uow_factory(), actor=org, attachment_id=one.id)
     assert [a.id for a in att.list_attachments(uow=uow_factory(), actor=org, ticket_id=ticket)] == [two.id]

@@ -142,10 +142,14 @@ def test_another_organization_cannot_block_a_notification_by_pre_inserting_its_k
         key = (f"work_order.assigned:wo{wo_id}:t{wo.technician_id}@"
                f"{notifications._iso(wo.assigned_at)}:technician{wo.technician_id}:email")
     other = seed(uow_factory, slug="rival", technicians=1, rule=False)
-    with acting_as(uow_factory, other.actor), uow_factory() as uow:  # the rival squats on the victim's key
+    rival_wo = assigned_order(uow_factory, other)
+    # The rival squats on the victim's key (in a row its own organization's rules accept:
+    # about its own order, to its own technician's address).
+    with acting_as(uow_factory, other.actor), uow_factory() as uow:
         uow.session.add(Notification(organization_id=other.actor.organization_id, idempotency_key=key,
                                      event=EVENT_ASSIGNED, channel="email", recipient_kind="technician",
-                                     subject="squat", body_text="squat"))
+                                     recipient_id=other.technician_ids[0], recipient_address="tech0@techs.example",
+                                     work_order_id=rival_wo, subject="squat", body_text="squat"))
         uow.commit()
     assert enqueue(uow_factory, wo_id, EVENT_ASSIGNED) == 3
     mine = rows(uow_factory, work_order_id=wo_id)

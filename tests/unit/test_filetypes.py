@@ -28,7 +28,7 @@ from tests import attachment_samples as samples
     ("application/vnd.ms-powerpoint", "document"),
     ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "document"),
     ("text/plain", "document"), ("text/rtf", "document"), ("application/vnd.oasis.opendocument.text", "document"),
-    ("text/csv", "document"), ("application/json", "document"), ("text/xml", "document"), ("text/x-log", "document"),
+    ("text/csv", "other"), ("application/json", "other"), ("text/xml", "other"), ("text/x-log", "other"),
     ("application/zip", "archive"), ("application/x-rar", "archive"), ("application/x-7z-compressed", "archive"),
     ("application/x-tar", "archive"), ("application/gzip", "archive"),
     ("video/mp4", "video"), ("video/x-msvideo", "video"), ("video/quicktime", "video"), ("video/x-ms-asf", "video"),

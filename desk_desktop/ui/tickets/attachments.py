@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_desktop.domain.filetypes import display_name, is_executable, is_runnable_name
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.style import SCAN_BADGES, category_pixmap, chip_style, format_when, human_size
 
@@ -52,7 +54,7 @@ def _scanner(settings):
         return None
 
 
-def upload_file(uow_factory, actor, settings, ticket_id: int, path: str, progress, cancel):
+def upload_file(uow_factory, actor, scanner, ticket_id: int, path: str, progress, cancel):
     from desk_desktop.services import attachments
     from desk_desktop.services.common import DeskError
 
@@ -61,7 +63,7 @@ def upload_file(uow_factory, actor, settings, ticket_id: int, path: str, progres
 
     return attachments.add_attachment(
         uow_factory=uow_factory, actor=actor, ticket_id=ticket_id, source=path,
-        scanner=_scanner(settings), progress=progress, cancel=cancel,
+        scanner=scanner, progress=progress, cancel=cancel,
     )
 
 
@@ -82,19 +84,31 @@ def load_attachments(uow_factory, actor, ticket_id: int):
 
 
 def download_file(uow_factory, actor, attachment_id: int, dest: str, admin_override: bool = False,
-                  reason: str | None = None):
+                  reason: str | None = None, replace: bool = False):
     from desk_desktop.services import attachments
 
     return attachments.download_attachment(uow_factory=uow_factory, actor=actor, attachment_id=attachment_id,
-                                           dest=dest, admin_override=admin_override, reason=reason)
+                                           dest=dest, admin_override=admin_override, reason=reason,
+                                           replace=replace)
 
 
 def download_for_opening(uow_factory, actor, attachment_id: int, safe_name: str) -> str:
-    """A private temporary copy to hand to the default application (a tracked download)."""
+    """A private temporary copy to hand to the default application (a tracked download);
+    its folder is removed when the panel shuts down, or now if the download fails."""
     folder = Path(tempfile.mkdtemp(prefix="desk-open-"))
     dest = folder / safe_name
-    download_file(uow_factory, actor, attachment_id, str(dest))
+    try:
+        download_file(uow_factory, actor, attachment_id, str(dest))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return str(dest)
+
+
+def can_open(info) -> bool:
+    """Only a clean file whose name and content the desktop would not run is opened;
+    everything else can at most be saved."""
+    return bool(info.is_clean and not is_runnable_name(info.original_name) and not is_executable(info.mime_type))
 
 
 def set_visibility(uow_factory, actor, attachment_id: int, is_public: bool):
@@ -135,7 +149,8 @@ class FileRow(QFrame):
         self.icon.setFixedSize(THUMB, THUMB)
         self.icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.icon.setPixmap(category_pixmap("other", THUMB))
-        self.name_label = QLabel(name)
+        self.name_label = QLabel(display_name(name))
+        self.name_label.setTextFormat(Qt.TextFormat.PlainText)
         self.name_label.setObjectName("FileName")
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -228,8 +243,8 @@ class FileRow(QFrame):
         self.state = "stored"
         self.info = info
         self.name = info.original_name
-        self.name_label.setText(info.original_name)
-        self.name_label.setToolTip(info.original_name)
+        self.name_label.setText(display_name(info.original_name))
+        self.name_label.setToolTip(display_name(info.original_name, limit=400))
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
         self.dismiss_button.setVisible(False)
@@ -271,16 +286,21 @@ class FileRow(QFrame):
         self.public_check.blockSignals(True)
         self.public_check.setChecked(bool(info.is_public))
         self.public_check.blockSignals(False)
-        blocked = bool(info.quarantined)
-        self.public_check.setEnabled(not blocked)
-        self.open_button.setEnabled(not blocked)
+        blocked = not info.is_clean
+        self.public_check.setEnabled(not info.quarantined)
+        self.open_button.setEnabled(can_open(info))
         self.save_button.setEnabled(not blocked or self.admin)
         self.save_button.setText("Admin copy…" if blocked and self.admin else "Save as…")
+        what = "Quarantined files" if info.quarantined else "Files not scanned clean"
         if blocked:
-            self.open_button.setToolTip("Quarantined files cannot be opened")
+            self.open_button.setToolTip(f"{what} cannot be opened")
             self.save_button.setToolTip(
                 "Administrators can save a copy for analysis, with a reason (recorded in the audit log)"
-                if self.admin else "Quarantined files cannot be saved")
+                if self.admin else f"{what} cannot be saved")
+        elif not can_open(info):
+            self.open_button.setToolTip("Files the computer would run (programs, scripts, shortcuts, disk "
+                                        "images) are never opened from here; save a copy instead")
+            self.save_button.setToolTip("Save a copy (the download is recorded)")
         else:
             self.open_button.setToolTip("Open a copy with the default application")
             self.save_button.setToolTip("Save a copy (the download is recorded)")
@@ -338,6 +358,8 @@ class AttachmentsPanel(QWidget):
         self._stored: dict[int, FileRow] = {}
         self._uploads: list[FileRow] = []
         self._shut = False  # the window is closing: start nothing new
+        self._open_copies: list[Path] = []  # temporary folders of opened copies, removed at shutdown
+        self._scanner = None
 
         self.drop_zone = DropZone()
         self.message = QLabel("")
@@ -422,6 +444,9 @@ class AttachmentsPanel(QWidget):
         self._poll_timer.stop()
         for row in self._uploads:
             row.cancel_event.set()
+        for folder in self._open_copies:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._open_copies.clear()
 
     # ---------------------------------------------------------------- drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -497,7 +522,9 @@ class AttachmentsPanel(QWidget):
             row.dismissed.connect(lambda: self._dismiss(row))
             self.upload_finished.emit(row.name, False)
 
-        self.ctx.runner.submit(upload_file, self.ctx.uow_factory, self.ctx.actor, self.ctx.settings, ticket_id,
+        if self._scanner is None:  # one per panel: it checks clamd's archive alerts once (canaries)
+            self._scanner = _scanner(self.ctx.settings)
+        self.ctx.runner.submit(upload_file, self.ctx.uow_factory, self.ctx.actor, self._scanner, ticket_id,
                                path, progress, cancel, owner=self, on_done=done, on_error=failed)
 
     def _connect_row(self, row: FileRow) -> None:
@@ -567,12 +594,18 @@ class AttachmentsPanel(QWidget):
         row = self._stored.get(attachment_id)
         if row is None or row.info is None:
             return
+        if not can_open(row.info):
+            self._show_message(f"'{display_name(row.info.original_name)}' cannot be opened from here "
+                               f"({row.info.status_text if not row.info.is_clean else 'the computer would run it'}).")
+            return
+
         def done(path: str) -> None:
+            self._open_copies.append(Path(path).parent)
             self.reload()  # download count
             self.open_local_file(path)
 
         def failed(exc: BaseException) -> None:
-            self._show_message(f"Could not open '{row.info.original_name}': {exc}")
+            self._show_message(f"Could not open '{display_name(row.info.original_name)}': {exc}")
 
         self.ctx.runner.submit(download_for_opening, self.ctx.uow_factory, self.ctx.actor, attachment_id,
                                row.info.safe_name, owner=self, on_done=done, on_error=failed)
@@ -589,18 +622,19 @@ class AttachmentsPanel(QWidget):
 
         reason, ok = QInputDialog.getText(
             self, "Save a quarantined file",
-            f"'{name}' is infected. Why do you need a copy? (recorded in the audit log)")
+            f"'{display_name(name)}' is not known to be clean. Why do you need a copy? (recorded in the audit log)")
         return reason.strip() if ok else ""
 
     def save_attachment_as(self, attachment_id: int) -> None:
         row = self._stored.get(attachment_id)
         if row is None or row.info is None:
             return
-        override = bool(row.info.quarantined)
+        override = not row.info.is_clean
         reason = None
         if override:
             if not self.ctx.actor.is_admin:
-                self._show_message(f"'{row.info.original_name}' is quarantined and cannot be saved.")
+                self._show_message(f"'{display_name(row.info.original_name)}' is {row.info.status_text} and "
+                                   "cannot be saved.")
                 return
             reason = self.ask_override_reason(row.info.original_name)
             if not reason:
@@ -614,10 +648,11 @@ class AttachmentsPanel(QWidget):
             self.reload()
 
         def failed(exc: BaseException) -> None:
-            self._show_message(f"Could not save '{row.info.original_name}': {exc}")
+            self._show_message(f"Could not save '{display_name(row.info.original_name)}': {exc}")
 
+        # The save dialog has asked before replacing an existing file.
         self.ctx.runner.submit(download_file, self.ctx.uow_factory, self.ctx.actor, attachment_id, dest,
-                               override, reason, owner=self, on_done=done, on_error=failed)
+                               override, reason, True, owner=self, on_done=done, on_error=failed)
 
     def _on_row_visibility_toggled(self, attachment_id: int, is_public: bool) -> None:
         def done(_info) -> None:

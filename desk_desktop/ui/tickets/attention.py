@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_desktop.domain.filetypes import display_name
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.tickets.style import PRIORITY_COLORS, format_when, title
 
@@ -165,7 +166,7 @@ class AttentionPanel(QWidget):
             self._add("dead", item)
 
         for q in data.quarantined:
-            headline = f"<b>{_esc(q.original_name)}</b> on ticket {_esc(q.ticket_number or q.ticket_id)}"
+            headline = f"<b>{_esc(display_name(q.original_name))}</b> on ticket {_esc(q.ticket_number or q.ticket_id)}"
             detail = (f"Infected with {q.signature or 'an unknown threat'}; uploaded by {q.uploaded_by} "
                       f"{format_when(q.uploaded_at)}. It cannot be opened.")
             item = AttentionItem(headline, detail)
