@@ -30,13 +30,17 @@ def smtp():
 
 
 @pytest.fixture
-def bounced(fresh_db):
-    """The fresh database behind a PgBouncer: (server url, bouncer)."""
-    u = make_url(fresh_db)
+def bounced(test_server):
+    """A fresh database behind a PgBouncer: (server url, bouncer). The fleet seeds its own
+    organization, as the bench does, so it connects as the server's administrator in both
+    passes of the suite (row-level security is the subject of the dispatcher pass elsewhere)."""
+    url = test_server.create_database("desk_fleet")
+    u = make_url(url)
     bouncer = PgBouncer(server_socket_dir=Path(u.query["host"]), database=u.database, users=[u.username],
                         pool_size=10, listeners=40).start()
-    yield fresh_db, bouncer
+    yield url, bouncer
     bouncer.stop()
+    test_server.drop_database(url)
 
 
 def spec_for(bouncer: PgBouncer, url: str, smtp: SmtpRecorder, sd: fl.Seeded) -> fl.FleetSpec:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThreadPoo
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services import attachments as attachment_service
@@ -777,8 +778,11 @@ def test_scan_result_arriving_later_updates_the_row(qtbot, demo, pool, clamd, is
         settle(qtbot, page)
 
 
-def test_attention_lists_dead_notifications_with_retry_and_counts_for_the_navigation(qtbot, page, demo):
-    with demo.uow_factory() as uow:
+def test_attention_lists_dead_notifications_with_retry_and_counts_for_the_navigation(qtbot, page, demo, test_server):
+    # A dead e-mail is the sender's doing: seeded as the server's administrator (a dispatcher
+    # may not write outbox rows by hand).
+    admin = make_engine(test_server.url_for(make_url(demo.url).database))
+    with UnitOfWorkFactory(admin)() as uow:
         nid = uow.session.execute(text(
             "INSERT INTO notifications (organization_id, idempotency_key, event, channel, recipient_kind, "
             "recipient_address, subject, body_text, status, attempts, last_error) VALUES (:o, :k, "
@@ -786,6 +790,7 @@ def test_attention_lists_dead_notifications_with_retry_and_counts_for_the_naviga
             "'Your visit is scheduled', 'body', 'dead', 8, '550 mailbox unavailable') RETURNING id"),
             {"o": demo.actor.organization_id, "k": f"ui-test-{id(page)}"}).scalar_one()
         uow.commit()
+    admin.dispose()
     counts = []
     page.attention_count_changed.connect(counts.append)
     page.list_tabs.setCurrentIndex(1)
