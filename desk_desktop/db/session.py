@@ -6,7 +6,10 @@ block decides, so two service steps can share one transaction.
 
 Changes recorded with ``uow.record_change(...)`` are sent as ``NOTIFY desk_changes``
 inside the transaction (PostgreSQL delivers them at commit, never on rollback) and handed
-to the commit listeners after a successful commit (e.g. to kick the ``assign`` job).
+to the commit listeners after a successful commit (e.g. to kick the ``assign`` job). The
+payload is ``Change.payload()``, the only definition of it; a statement that sends its own
+notifications runs ``NOTIFY_SQL`` with those payloads and records the changes with
+``notified=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 NOTIFY_CHANNEL = "desk_changes"
+
+# Send ``:payloads`` (``Change.payload()`` texts) on ``:channel``, in the order given (the
+# volatile pg_notify runs after the sort).
+NOTIFY_SQL = ("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) WITH ORDINALITY AS t(p, i) "
+              "ORDER BY i")
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ class UnitOfWork:
         self._depth = 0
         self._committed = False
         self._changes: list[Change] = []
-        self._finish: Callable[[list[str]], Iterable[Change]] | None = None
+        self._notified: set[Change] = set()
         self.session: Session = None  # type: ignore[assignment]
 
     def __enter__(self) -> UnitOfWork:
@@ -114,7 +122,7 @@ class UnitOfWork:
             self.session = self._session_factory()
             self._committed = False
             self._changes = []
-            self._finish = None
+            self._notified = set()
         self._depth += 1
         return self
 
@@ -131,6 +139,7 @@ class UnitOfWork:
             self.session.close()
             self.session = None  # type: ignore[assignment]
             self._changes = []
+            self._notified = set()
         if committed and changes:
             for listener in self._listeners:
                 listener(changes)
@@ -139,38 +148,29 @@ class UnitOfWork:
     def in_transaction(self) -> bool:
         return self._depth > 0
 
-    def record_change(self, entity: str, entity_id: int | None, organization_id: int | None, action: str) -> None:
-        self._changes.append(Change(entity, entity_id, organization_id, action))
+    def record_change(
+        self, entity: str, entity_id: int | None, organization_id: int | None, action: str, *, notified: bool = False
+    ) -> None:
+        """Record a change for NOTIFY and the commit listeners. ``notified``: a statement of
+        this transaction sent its NOTIFY already (``NOTIFY_SQL``); commit does not repeat it."""
+        change = Change(entity, entity_id, organization_id, action)
+        self._changes.append(change)
+        if notified:
+            self._notified.add(change)
 
     def commit(self) -> None:
         if self._depth == 0:
             raise RuntimeError("commit() outside of 'with uow:'")
         if self._depth > 1:
             return  # the outermost block commits
-        payloads = list(dict.fromkeys(change.payload() for change in self._changes))  # unique, in order
-        finish, self._finish = self._finish, None
-        if finish is not None:
-            # It sends the NOTIFYs and COMMIT itself; the changes it returns were notified by it.
-            self._changes[0:0] = list(finish(payloads))
-        elif len(payloads) == 1:
+        sent = {change.payload() for change in self._notified}
+        payloads = [p for p in dict.fromkeys(change.payload() for change in self._changes) if p not in sent]
+        if len(payloads) == 1:
             self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payloads[0]})
         elif payloads:  # one round trip for all of them
-            self.session.execute(
-                text("SELECT pg_notify(:ch, p) FROM unnest(CAST(:ps AS text[])) WITH ORDINALITY AS t(p, i) ORDER BY i"),
-                {"ch": NOTIFY_CHANNEL, "ps": payloads},
-            )
+            self.session.execute(text(NOTIFY_SQL), {"channel": NOTIFY_CHANNEL, "payloads": payloads})
         self.session.commit()
         self._committed = True
-
-    def finish_with(self, finish: Callable[[list[str]], Iterable[Change]]) -> None:
-        """Let the outermost ``commit()`` end the transaction through ``finish(payloads)``,
-        which must send ``NOTIFY desk_changes`` for each payload and then ``COMMIT`` at the
-        driver — e.g. in one round trip with the transaction's last statements. It returns
-        the changes it recorded and notified itself (they go to the commit listeners,
-        ahead of the recorded ones). Only for a unit of work that owns its transaction."""
-        if self._depth != 1:
-            raise RuntimeError("finish_with() only in the outermost 'with uow:' block")
-        self._finish = finish
 
     def flush(self) -> None:
         self.session.flush()

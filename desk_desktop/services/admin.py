@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import text
 
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.services import numbering
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 DISPATCHER_GROUP = "desk_dispatcher"
@@ -149,8 +150,7 @@ def add_organization(*, uow: UnitOfWork, slug: str, name: str, timezone: str = "
             text("INSERT INTO organizations (slug, name, timezone) VALUES (:s, :n, :tz) RETURNING id"),
             {"s": slug, "n": name, "tz": timezone}).scalar_one()
         # Its numbering format row exists from the start: only an administrator changes it.
-        uow.session.execute(text("INSERT INTO ticket_number_sequences (organization_id) VALUES (:o) "
-                                 "ON CONFLICT DO NOTHING"), {"o": org_id})
+        numbering.add_default_format(uow, org_id)
         audit(uow, actor=_admin_actor(org_id, who), action="organization.created", entity="organization",
               entity_id=org_id, summary=f"Organization {name} ({slug}) created")
         uow.record_change("organization", org_id, org_id, "created")

@@ -12,7 +12,6 @@ everything, number included (no gap).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields as dc_fields
@@ -20,14 +19,17 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import WKTElement
-from psycopg.rows import namedtuple_row
 from sqlalchemy import func, select, text
 
+from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket
-from desk_desktop.db.session import NOTIFY_CHANNEL, Change, UnitOfWork
-from desk_desktop.domain.enums import Category, Priority, TicketStatus
+from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.db.session import NOTIFY_CHANNEL, NOTIFY_SQL, Change, UnitOfWork
+from desk_desktop.domain.enums import Category, Priority, TicketStatus, WorkOrderStatus
+from desk_desktop.domain.rules import TicketFacts
 from desk_desktop.services import automation, numbering
-from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
+from desk_desktop.services.audit import INSERT_AUDIT_ROWS, audit, audit_row, audit_rows_json
+from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed
 
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -35,7 +37,6 @@ TAG_MAX = 40
 TAGS_MAX = 20
 REF_MAX = 40
 LIST_LIMIT_MAX = 1000
-PROVISIONAL_PREFIX = "~"
 
 SORTS = ("created_desc", "created_asc", "number_asc", "number_desc")
 
@@ -261,94 +262,127 @@ def _point(lat: float, lon: float) -> WKTElement:
     return WKTElement(f"POINT({lon!r} {lat!r})", srid=4326)
 
 
-# The first statement of create_ticket (no writes, no locks): the numbering context, the
-# customer, the site, the rules' fingerprint (automation's cache check), and — only if the
-# customer (and the site, when one is asked for) exist and belong together — the new
-# ticket's id (``nextval``: ids may have gaps, numbers never do).
-_CONTEXT_SQL = """
+# --------------------------------------------------------------------------- create
+#
+# create_ticket is a plan of four steps in one transaction:
+#   1. validate the input (no database);
+#   2. read the context: ONE statement that writes nothing — the organization's number
+#      format, the customer, the site, the rules' fingerprint (automation's cache check) and,
+#      only when the customer (and the site, if one is asked for) exist and belong together,
+#      the new ticket's id (``nextval``: ids may have gaps, numbers never do). Automation then
+#      decides the work order (rules cached per process; its id is reserved the same way);
+#   3. build the insert plan: every row to write and every change to announce, as values;
+#   4. execute it: ONE last statement writes the audit rows, takes the number from the
+#      counter (its row lock is held until COMMIT, so it is taken last), inserts the ticket
+#      and the work order and sends the change notifications. Then COMMIT.
+# Nothing is written before that statement, so a failure anywhere leaves nothing behind and
+# gives the number back (no gap).
+
+_CONTEXT_SQL = f"""
 SELECT o.timezone,
        s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
        s.padding, s.separator, s.reset_policy,
        c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
        st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
        ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
-       {rules_fp} AS rules_fp,
-       CASE WHEN c.id IS NOT NULL AND (NOT %(site_wanted)s OR st.customer_id = c.id)
+       {automation.RULES_FINGERPRINT_SQL} AS rules_fp,
+       CASE WHEN c.id IS NOT NULL AND s.organization_id IS NOT NULL
+                 AND (NOT CAST(:site_wanted AS boolean) OR st.customer_id = c.id)
             THEN nextval(pg_get_serial_sequence('tickets', 'id')) END AS ticket_id
   FROM organizations o
   LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
-  LEFT JOIN customers c ON c.organization_id = o.id AND {customer_cond}
-  LEFT JOIN sites st ON st.organization_id = o.id AND {site_cond}
- WHERE o.id = %(org)s
+  LEFT JOIN customers c ON c.organization_id = o.id AND (c.id = :customer_id OR c.ref = :customer_ref)
+  LEFT JOIN sites st ON st.organization_id = o.id AND (st.id = :site_id OR st.ref = :site_ref)
+ WHERE o.id = :org
 """
 
-# Read with the context: lets automation use its cached rules without a round trip.
-_RULES_FP_SQL = automation.RULES_FINGERPRINT_SQL.format(org="o.id")
-
-# The last statement. Before the counter's lock: the ticket's audit row (and, when a rule
-# matched, the work order's id and audit row: automation.WORK_ORDER_AUDIT_CTES). Then take
-# the number (numbering.COUNTER_CTE: the lock, held until COMMIT) and insert the ticket with
-# it, then the work order (automation.WORK_ORDER_CTE). The change notifications are sent
-# from the result row, in order (work order first, as UnitOfWork.commit would).
-_AUDIT_CTE = """a AS (
-    INSERT INTO audit_log (organization_id, actor, action, entity, entity_id, summary, details)
-    VALUES (%(org)s, %(created_by)s, 'ticket.created', 'ticket', %(ticket_id)s, %(audit_summary)s,
-            CAST(%(audit_details)s AS jsonb))
-    RETURNING entity_id AS id
-)"""
-_TICKET_CTE = """t AS (
+# The last statement. Before the counter's lock: the audit rows (``a``; the counter reads
+# it so that it runs first). Then the number (``c``: the upsert waits for a concurrent
+# writer's lock and holds its own until COMMIT; the zero-padding in SQL: lpad would
+# truncate, hence the CASE), the ticket (``t``), the work order when a rule made one
+# (``w``: it reads ``t`` so that its checks see the ticket) and the notifications (``n``).
+_INSERT_SQL = f"""
+WITH a AS (
+{INSERT_AUDIT_ROWS}
+RETURNING id
+), c AS (
+    INSERT INTO ticket_number_counters AS k (organization_id, period, next_value)
+    SELECT :org, :period, 2 FROM (SELECT count(*) FROM a) AS audit_written
+    ON CONFLICT (organization_id, period) DO UPDATE SET next_value = k.next_value + 1
+    RETURNING k.next_value - 1 AS value
+), t AS (
     INSERT INTO tickets (id, organization_id, number, customer_id, customer_name, site_id, location, category,
                          priority, tags, status, subject, description, created_by, created_at, updated_at)
-    SELECT %(ticket_id)s, %(org)s, {number}, %(customer_id)s, %(customer_name)s, %(site_id)s,
-           coalesce(ST_GeogFromText(CAST(%(point)s AS text)),
-                    (SELECT st.location FROM sites st WHERE st.organization_id = %(org)s AND st.id = %(site_id)s)),
-           %(category)s, %(priority)s, CAST(%(tags)s AS text[]), 'new', %(subject)s, %(description)s,
-           %(created_by)s, coalesce(CAST(%(now)s AS timestamptz), now()), coalesce(CAST(%(now)s AS timestamptz), now())
+    SELECT :ticket_id, :org,
+           :head || CASE WHEN length(c.value::text) >= :pad THEN c.value::text ELSE lpad(c.value::text, :pad, '0') END,
+           :customer_id, :customer_name, :site_id, ST_GeogFromText(CAST(:location AS text)),
+           :category, :priority, CAST(:tags AS text[]), 'new', :subject, :description,
+           :created_by, coalesce(CAST(:now AS timestamptz), now()), coalesce(CAST(:now AS timestamptz), now())
       FROM c
-    RETURNING id, number, created_at, updated_at
-)"""
-
-_NOTIFY_ONE = "pg_notify(%(channel)s, %(payload)s)"
-_NOTIFY_MANY = (
-    "(SELECT count(pg_notify(%(channel)s, p.payload)) "
-    "FROM unnest(CAST(%(payloads)s AS text[])) WITH ORDINALITY AS p(payload, i))"
+    RETURNING number, created_at, updated_at
+), w AS (
+    INSERT INTO work_orders (id, organization_id, source_ticket_id, source, rule_id, work_type, priority, status,
+                             duration_minutes, assignment_logic, required_skills, auto_schedule,
+                             schedule_offset_minutes, notify_customer, notify_technician, needs_assignment,
+                             assign_attempts, next_assign_at, scheduled_start, scheduled_end, created_at, updated_at)
+    SELECT wo.id, :wo_organization_id, :wo_source_ticket_id, :wo_source, :wo_rule_id, :wo_work_type, :wo_priority,
+           :wo_status, :wo_duration_minutes, :wo_assignment_logic, CAST(:wo_required_skills AS text[]),
+           :wo_auto_schedule, :wo_schedule_offset_minutes, :wo_notify_customer, :wo_notify_technician,
+           :wo_needs_assignment, :wo_assign_attempts, :wo_next_assign_at, :wo_scheduled_start, :wo_scheduled_end,
+           :wo_created_at, :wo_updated_at
+      FROM t, (SELECT CAST(:wo_id AS bigint) AS id) AS wo
+     WHERE wo.id IS NOT NULL
+    RETURNING id
+), n AS (
+{NOTIFY_SQL}
 )
+SELECT t.number, t.created_at, t.updated_at, (SELECT count(*) FROM w) AS work_orders,
+       (SELECT count(*) FROM n) AS notified
+  FROM t
+"""
 
 
-@functools.cache
-def _insert_sql(with_work_order: bool, notify: str | None) -> str:
-    """The last statement; ``notify``: None (the caller's commit notifies), "one" or "many"."""
-    ctes = [_AUDIT_CTE]
-    if with_work_order:
-        ctes.append(automation.WORK_ORDER_AUDIT_CTES.format(after="a"))
-    ctes.append(numbering.COUNTER_CTE.format(after="wa" if with_work_order else "a"))
-    ctes.append(_TICKET_CTE.format(number=numbering.NUMBER_SQL))
-    columns = ["t.id", "t.number", "c.value", "t.created_at", "t.updated_at"]
-    sources = ["t", "c"]
-    if with_work_order:
-        ctes.append(automation.WORK_ORDER_CTE.format(ticket="t"))
-        columns.append("w.id AS work_order_id")
-        sources.append("w")
-        if notify is not None:
-            columns.append(f"pg_notify(%(channel)s, {automation.WORK_ORDER_PAYLOAD_SQL}) AS work_order_sent")
-    else:
-        columns.append("NULL::bigint AS work_order_id")
-    if notify is not None:
-        columns.append((_NOTIFY_ONE if notify == "one" else _NOTIFY_MANY) + " AS sent")
-    return "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(columns) + " FROM " + " CROSS JOIN ".join(sources)
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class _NewTicket:
-    """The just-inserted ticket as automation sees it (the attributes it reads of a Ticket)."""
+    """Validated input of create_ticket: the ticket's fields and how its customer and site
+    were named (by id or by reference)."""
 
-    id: int
-    organization_id: int
-    number: str | None  # not taken yet
-    customer_id: int
-    category: str
-    priority: str
-    tags: list[str]
+    fields: _CleanTicket
+    customer_id: int | None
+    customer_ref: str | None
+    site_id: int | None
+    site_ref: str | None
+
+    @property
+    def customer_label(self) -> str:
+        return f"#{self.customer_id}" if self.customer_id is not None else f"'{self.customer_ref}'"
+
+    @property
+    def site_label(self) -> str:
+        return f"#{self.site_id}" if self.site_id is not None else f"'{self.site_ref}'"
+
+    @property
+    def site_wanted(self) -> bool:
+        return self.site_id is not None or self.site_ref is not None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the database said about a new ticket (step 2)."""
+
+    ticket_id: int
+    numbering: numbering.NumberingContext
+    customer: _CustomerRow
+    site: _SiteRow | None
+    work_order: automation.PlannedWorkOrder | None
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    """Everything the last statement writes and announces (step 3)."""
+
+    params: dict[str, Any]
+    changes: tuple[Change, ...]
 
 
 @dataclass(frozen=True)
@@ -367,63 +401,22 @@ class _CustomerRow:
     customer_type: str
 
 
-def _context_from_row(uow: UnitOfWork, org: int, row) -> numbering.NumberingContext:
-    if not row.has_format:
-        return numbering.load_numbering_context(uow=uow, organization_id=org)  # creates the defaults
-    return numbering.NumberingContext(
-        organization_id=org,
-        timezone=row.timezone,
-        format=numbering.NumberFormat(
-            prefix=row.prefix, include_year=row.include_year, include_month=row.include_month,
-            padding=row.padding, separator=row.separator, reset_policy=row.reset_policy,
-        ),
-    )
+_SITE_SQL = """SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat,
+       ST_X(location::geometry) AS lon
+  FROM sites WHERE organization_id = :org AND (id = :site_id OR ref = :site_ref)"""
 
 
 def _find_site(uow: UnitOfWork, org: int, customer, site_id: int | None, site_ref: str | None):
     if site_id is None and (site_ref is None or not str(site_ref).strip()):
         return None
-    q = (
-        "SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lon "
-        "FROM sites WHERE organization_id = :org AND "
-    )
-    if site_id is not None:
-        row = uow.session.execute(text(q + "id = :v"), {"org": org, "v": site_id}).one_or_none()
-        label = f"#{site_id}"
-    else:
-        ref = str(site_ref).strip()
-        row = uow.session.execute(text(q + "ref = :v"), {"org": org, "v": ref}).one_or_none()
-        label = f"'{ref}'"
+    ref = str(site_ref).strip() if site_id is None else None
+    label = f"#{site_id}" if site_id is not None else f"'{ref}'"
+    row = sql.one_or_none(uow, _SITE_SQL, {"org": org, "site_id": site_id, "site_ref": ref})
     if row is None:
         raise TicketInvalid(f"No site {label} in this organization.", "site")
     if row.customer_id != customer.id:
         raise TicketInvalid(f"Site {label} belongs to another customer, not {customer.name}.", "site")
     return row
-
-
-# --------------------------------------------------------------------------- create
-
-
-def _run_last_statement(driver, sql: str, params: dict):
-    """Run the statement that takes the number (in autocommit mode it is the whole
-    transaction: the server commits it as soon as it ran, all or nothing)."""
-    import psycopg
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        with driver.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(sql, params)
-            row = cur.fetchone()
-    except psycopg.Error as exc:
-        conflict = numbering.numbering_conflict(exc) if isinstance(exc, psycopg.errors.UniqueViolation) else None
-        if conflict is not None:
-            raise conflict from exc
-        # The same exception types as a statement run through the session.
-        raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
-    if row is None:  # pragma: no cover - the INSERT … SELECT FROM the counter always yields a row
-        raise DeskError("The ticket was not inserted.")
-    return row
-
 
 
 @dataclass(frozen=True)
@@ -531,146 +524,131 @@ def create_ticket(
     lon: float | None = None,
     now: datetime | None = None,
 ) -> TicketCreated:
-    """Create a ticket, run automation, and give it the next number — all in one transaction."""
-    clean = _clean_new_ticket(subject=subject, description=description, category=category, priority=priority,
-                              tags=tags, lat=lat, lon=lon, site_id=site_id, site_ref=site_ref)
-    subject, description, category, priority = clean.subject, clean.description, clean.category, clean.priority
-    tag_tuple, coords = clean.tags, clean.coords
-    org = actor.organization_id
-
-    # Called inside a caller's open transaction, the caller wants the number now and its
-    # commit ends the transaction. Otherwise everything this ticket writes is ONE statement
-    # (the last one, which takes the number), run in autocommit mode: it is the whole
-    # transaction, atomic, committed by the server as soon as it ran — so the counter's row
-    # lock is held for nothing but that statement and its commit, and no BEGIN or COMMIT
-    # round trip is needed. What comes before it only reads (and reserves the ticket id).
-    nested = uow.in_transaction
-    if customer_id is None and (customer_ref is None or not str(customer_ref).strip()):
-        raise TicketInvalid("A customer is required.", "customer")
-    if customer_id is not None:
-        customer_cond, customer_key, customer_label = "c.id = %(cust)s", customer_id, f"#{customer_id}"
-    else:
-        customer_key = str(customer_ref).strip()
-        if len(customer_key) > REF_MAX:
-            raise TicketInvalid(f"The customer reference is longer than {REF_MAX} characters.", "customer")
-        customer_cond, customer_label = "c.ref = %(cust)s", f"'{customer_key}'"
-    site_key: int | str | None = None
-    site_cond = "false"
-    if site_id is not None:
-        site_cond, site_key, site_label = "st.id = %(site)s", site_id, f"#{site_id}"
-    elif site_ref is not None and str(site_ref).strip():
-        site_key = str(site_ref).strip()
-        site_cond, site_label = "st.ref = %(site)s", f"'{site_key}'"
-    sql = _CONTEXT_SQL.format(customer_cond=customer_cond, site_cond=site_cond, rules_fp=_RULES_FP_SQL)
-
+    """Create a ticket, run automation, and give it the next number — all in one transaction
+    whose only writing statement is its last one (see the plan above)."""
+    new = _validate(subject=subject, category=category, priority=priority, customer_ref=customer_ref,
+                    customer_id=customer_id, description=description, tags=tags, site_ref=site_ref,
+                    site_id=site_id, lat=lat, lon=lon)
     with uow:
-        session = uow.session
-        if nested:
-            session.flush()  # the caller's pending ORM changes, so that this statement sees them
-        one_statement = not nested and numbering.owns_transaction(uow)
-        # Straight to the driver: these statements run for every ticket, the ORM adds nothing.
-        connection = (
-            # A fresh session's first connection: autocommit until it goes back to the pool.
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            if one_statement
-            else session.connection()
-        )
-        driver = connection.connection.driver_connection
-        with driver.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(sql, {"org": org, "cust": customer_key, "site": site_key, "site_wanted": site_key is not None})
-            row = cur.fetchone()
-        if row is None:
-            raise NotFound("The organization does not exist.")
-        if row.customer_id is None:
-            raise TicketInvalid(f"No customer {customer_label} in this organization.", "customer")
-        if site_key is not None:
-            if row.site_id is None:
-                raise TicketInvalid(f"No site {site_label} in this organization.", "site")
-            if row.site_customer_id != row.customer_id:
-                raise TicketInvalid(f"Site {site_label} belongs to another customer, not {row.customer_name}.", "site")
-        ticket_id = row.ticket_id
-        ctx = _context_from_row(uow, org, row)
-        site = (
-            _SiteRow(row.site_id, row.site_address, row.site_lat, row.site_lon) if site_key is not None else None
-        )
-        customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
-
-        # What automation reads of the new ticket (a plain object: no ORM state to build).
-        ticket = _NewTicket(id=ticket_id, organization_id=org, number=None, customer_id=customer.id,
-                            category=category, priority=priority, tags=list(tag_tuple))
-        # Rules -> work order, in this same transaction (every creation path runs it). Only
-        # decided here: it is written with the ticket, by the last statement.
-        planned = automation.on_ticket_created(
-            uow=uow, actor=actor, ticket=ticket, customer_type=customer.customer_type, now=now,
-            rules_fingerprint=row.rules_fp, defer_insert=True,
-        )
-        params = {
-            **numbering.counter_params(ctx, now),
-            **(planned.cte_params() if planned is not None else {}),
-            "ticket_id": ticket_id,
-            "customer_id": customer.id,
-            "customer_name": customer.name,
-            "site_id": site.id if site is not None else None,
-            "point": f"SRID=4326;POINT({coords[1]!r} {coords[0]!r})" if coords is not None else None,
-            "category": category,
-            "priority": priority,
-            "tags": list(tag_tuple),
-            "subject": subject,
-            "description": description,
-            "created_by": actor.name[:100],
-            "now": now,
-            "audit_summary": f"Created for {customer.name}: {subject}",
-            "audit_details": json.dumps({"category": category, "priority": priority, "tags": list(tag_tuple),
-                                         "customer_ref": customer.ref,
-                                         "site_id": site.id if site is not None else None}),
-        }
-        session.flush()  # anything pending goes now, not under the counter lock
-        box: dict[str, Any] = {}
-
-        def finish(payloads: list[str]) -> list[Change]:
-            # The last statement (number, ticket, work order, notifications): run in
-            # autocommit mode, the server commits it at once.
-            if len(payloads) == 1:
-                params["channel"], params["payload"], kind = NOTIFY_CHANNEL, payloads[0], "one"
-            else:
-                params["channel"], params["payloads"], kind = NOTIFY_CHANNEL, payloads, "many"
-            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, kind), params)
-            if planned is None:
-                return []
-            return [Change("work_order", box["row"].work_order_id, org, "created")]
-
-        if one_statement:
-            uow.record_change("ticket", ticket_id, org, "created")
-            uow.finish_with(finish)  # uow.commit() runs it
-        else:
-            # Inside a caller's open transaction (or on a caller's connection): the caller
-            # wants the number now, and the caller's commit ends the transaction.
-            box["row"] = _run_last_statement(driver, _insert_sql(planned is not None, None), params)
-            if planned is not None:
-                uow.record_change("work_order", box["row"].work_order_id, org, "created")
-            uow.record_change("ticket", ticket_id, org, "created")
+        uow.flush()  # a caller's pending changes (nested in its transaction) are its own writes
+        context = _read_context(uow, actor, new, now)
+        plan = _insert_plan(actor, new, context, now)
+        inserted = sql.one(uow, _INSERT_SQL, plan.params,
+                           violations={numbering.TAKEN_NUMBER_CONSTRAINT: numbering.number_taken})
+        for change in plan.changes:
+            uow.record_change(change.entity, change.entity_id, change.organization_id, change.action, notified=True)
         uow.commit()
-        inserted = box["row"]
-        number = inserted.number
-        work_order = planned.created(inserted.work_order_id) if planned is not None else None
+    return _created(new, context, inserted)
 
+
+def _validate(*, subject, category, priority, customer_ref, customer_id, description, tags, site_ref, site_id,
+              lat, lon) -> _NewTicket:
+    """Step 1: the input, cleaned, or TicketInvalid naming the field."""
+    fields = _clean_new_ticket(subject=subject, description=description, category=category, priority=priority,
+                               tags=tags, lat=lat, lon=lon, site_id=site_id, site_ref=site_ref)
+    if customer_id is None:
+        customer_ref = str(customer_ref).strip() if customer_ref is not None else ""
+        if not customer_ref:
+            raise TicketInvalid("A customer is required.", "customer")
+        if len(customer_ref) > REF_MAX:
+            raise TicketInvalid(f"The customer reference is longer than {REF_MAX} characters.", "customer")
+    site_ref = str(site_ref).strip() if site_id is None and site_ref is not None else None
+    return _NewTicket(fields=fields, customer_id=customer_id, customer_ref=None if customer_id is not None else
+                      customer_ref, site_id=site_id, site_ref=site_ref or None)
+
+
+def _read_context(uow: UnitOfWork, actor: Actor, new: _NewTicket, now: datetime | None) -> _Context:
+    """Step 2: what the ticket needs from the database (reads only; ids reserved)."""
+    org = actor.organization_id
+    row = sql.one_or_none(uow, _CONTEXT_SQL, {
+        "org": org, "customer_id": new.customer_id, "customer_ref": new.customer_ref,
+        "site_id": new.site_id, "site_ref": new.site_ref, "site_wanted": new.site_wanted,
+    })
+    if row is None:
+        raise NotFound("The organization does not exist.")
+    ctx = numbering.numbering_context(row, org)
+    if row.customer_id is None:
+        raise TicketInvalid(f"No customer {new.customer_label} in this organization.", "customer")
+    site = None
+    if new.site_wanted:
+        if row.site_id is None:
+            raise TicketInvalid(f"No site {new.site_label} in this organization.", "site")
+        if row.site_customer_id != row.customer_id:
+            raise TicketInvalid(f"Site {new.site_label} belongs to another customer, not {row.customer_name}.",
+                                "site")
+        site = _SiteRow(row.site_id, row.site_address, row.site_lat, row.site_lon)
+    customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
+    facts = TicketFacts(category=new.fields.category, priority=new.fields.priority, tags=new.fields.tags,
+                        customer_type=customer.customer_type, ticket_id=row.ticket_id)
+    work_order = automation.plan_work_order(uow=uow, actor=actor, organization_id=org, ticket=facts, now=now,
+                                            rules_fingerprint=row.rules_fp)
+    return _Context(ticket_id=row.ticket_id, numbering=ctx, customer=customer, site=site, work_order=work_order)
+
+
+def _insert_plan(actor: Actor, new: _NewTicket, context: _Context, now: datetime | None) -> _InsertPlan:
+    """Step 3: the rows of the last statement and the changes it announces, as values."""
+    fields, customer, site, org = new.fields, context.customer, context.site, actor.organization_id
+    ticket_audit = audit_row(
+        actor=actor, action="ticket.created", entity="ticket", entity_id=context.ticket_id,
+        summary=f"Created for {customer.name}: {fields.subject}",
+        details={"category": fields.category, "priority": fields.priority, "tags": list(fields.tags),
+                 "customer_ref": customer.ref, "site_id": site.id if site is not None else None},
+    )
+    location = fields.coords or ((site.lat, site.lon) if site is not None and site.lat is not None else None)
+    changes = [Change("ticket", context.ticket_id, org, "created")]
+    audit_rows = [ticket_audit]
+    work_order = dict.fromkeys(automation.WORK_ORDER_COLUMNS)
+    wo_id = None
+    if context.work_order is not None:
+        wo_id = context.work_order.id
+        work_order = context.work_order.values
+        audit_rows.append(context.work_order.audit)
+        changes.insert(0, Change("work_order", wo_id, org, "created"))  # as before: the order first
+    params = {
+        **numbering.counter_params(context.numbering, now),
+        "audit_rows": audit_rows_json(audit_rows),
+        "ticket_id": context.ticket_id,
+        "customer_id": customer.id,
+        "customer_name": customer.name,
+        "site_id": site.id if site is not None else None,
+        "location": f"SRID=4326;POINT({location[1]!r} {location[0]!r})" if location is not None else None,
+        "category": fields.category,
+        "priority": fields.priority,
+        "tags": list(fields.tags),
+        "subject": fields.subject,
+        "description": fields.description,
+        "created_by": actor.name[:100],
+        "now": now,
+        "wo_id": wo_id,
+        **{f"wo_{column}": value for column, value in work_order.items()},
+        "channel": NOTIFY_CHANNEL,
+        "payloads": [change.payload() for change in changes],
+    }
+    return _InsertPlan(params=params, changes=tuple(changes))
+
+
+def _created(new: _NewTicket, context: _Context, inserted) -> TicketCreated:
+    """The result, from what was decided and what the last statement returned."""
+    fields, site = new.fields, context.site
+    work_order = context.work_order.created() if context.work_order is not None else None
+    lat, lon = fields.coords or ((site.lat, site.lon) if site is not None else (None, None))
     summary = TicketSummary(
-        id=ticket_id,
-        number=number,
-        subject=subject,
-        customer_id=customer.id,
-        customer_name=customer.name,
-        category=category,
-        priority=priority,
+        id=context.ticket_id,
+        number=inserted.number,
+        subject=fields.subject,
+        customer_id=context.customer.id,
+        customer_name=context.customer.name,
+        category=fields.category,
+        priority=fields.priority,
         status=TicketStatus.NEW.value,
-        tags=tag_tuple,
+        tags=fields.tags,
         site_id=site.id if site is not None else None,
         site_address=site.address if site is not None else None,
-        lat=coords[0] if coords else (site.lat if site is not None else None),
-        lon=coords[1] if coords else (site.lon if site is not None else None),
+        lat=lat,
+        lon=lon,
         technician_name=None,
-        work_order_id=getattr(work_order, "work_order_id", None),
-        work_order_status="unassigned" if work_order is not None else None,
+        work_order_id=work_order.work_order_id if work_order is not None else None,
+        work_order_status=WorkOrderStatus.UNASSIGNED.value if work_order is not None else None,
         scheduled_start=None,
         created_at=inserted.created_at,
         updated_at=inserted.updated_at,
@@ -734,7 +712,7 @@ def _as_tuple(v) -> tuple | None:
 
 
 def _where(actor: Actor, filters: TicketFilter) -> tuple[list[str], dict[str, Any]]:
-    clauses = ["t.organization_id = :org", "left(t.number, 1) <> '~'"]
+    clauses = ["t.organization_id = :org"]
     params: dict[str, Any] = {"org": actor.organization_id}
     for name in ("status", "priority", "category"):
         values = _as_tuple(getattr(filters, name))
@@ -791,9 +769,9 @@ def list_tickets(
         clauses.append(keyset)
         params.update(k1=k1, k2=k2)
     params["limit"] = limit + 1
-    sql = f"SELECT {_SUMMARY_COLUMNS} {_FROM} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT :limit"
+    statement = f"SELECT {_SUMMARY_COLUMNS} {_FROM} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT :limit"
     with uow:
-        rows = uow.session.execute(text(sql), params).all()
+        rows = sql.rows(uow, statement, params)
         uow.commit()
     items = tuple(_summary(r) for r in rows[:limit])
     next_cursor = None
@@ -821,34 +799,33 @@ def normalize_number(number: str) -> str:
     return "".join(str(number).split()).upper()
 
 
+_DETAIL_SQL = f"""
+    SELECT {_SUMMARY_COLUMNS}, t.description, t.created_by, t.organization_id,
+           c.ref AS customer_ref, c.customer_type, c.email AS customer_email, c.phone AS customer_phone,
+           s.ref AS site_ref, s.name AS site_name,
+           w.source AS wo_source, w.work_type, w.priority AS wo_priority, w.technician_id, w.scheduled_end,
+           w.duration_minutes, w.assignment_logic, w.required_skills, w.needs_assignment, w.unassigned_reason,
+           w.assignment_explanation, w.assigned_at, w.rule_id, r.name AS rule_name
+    {_FROM}
+    JOIN customers c ON c.id = t.customer_id
+    LEFT JOIN ticket_work_order_rules r ON r.id = w.rule_id
+    WHERE t.organization_id = :org AND (t.id = :ticket_id OR t.number = :number)
+"""
+
+
 def get_ticket_or_raise(
     *, uow: UnitOfWork, actor: Actor, number: str | None = None, ticket_id: int | None = None
 ) -> TicketDetail:
     if number is None and ticket_id is None:
         raise ValidationFailed("Give a ticket number or id.", "number")
-    params: dict[str, Any] = {"org": actor.organization_id}
     if ticket_id is not None:
-        cond = "t.id = :tid"
-        params["tid"] = ticket_id
+        params = {"org": actor.organization_id, "ticket_id": ticket_id, "number": None}
         label = f"#{ticket_id}"
     else:
-        cond = "t.number = :number"
-        params["number"] = normalize_number(number or "")
+        params = {"org": actor.organization_id, "ticket_id": None, "number": normalize_number(number or "")}
         label = params["number"]
-    sql = f"""
-        SELECT {_SUMMARY_COLUMNS}, t.description, t.created_by, t.organization_id,
-               c.ref AS customer_ref, c.customer_type, c.email AS customer_email, c.phone AS customer_phone,
-               s.ref AS site_ref, s.name AS site_name,
-               w.source AS wo_source, w.work_type, w.priority AS wo_priority, w.technician_id, w.scheduled_end,
-               w.duration_minutes, w.assignment_logic, w.required_skills, w.needs_assignment, w.unassigned_reason,
-               w.assignment_explanation, w.assigned_at, w.rule_id, r.name AS rule_name
-        {_FROM}
-        JOIN customers c ON c.id = t.customer_id
-        LEFT JOIN ticket_work_order_rules r ON r.id = w.rule_id
-        WHERE t.organization_id = :org AND {cond} AND left(t.number, 1) <> '~'
-    """
     with uow:
-        row = uow.session.execute(text(sql), params).one_or_none()
+        row = sql.one_or_none(uow, _DETAIL_SQL, params)
         uow.commit()
     if row is None:
         raise TicketNotFound(f"Ticket {label} was not found in this organization.")
@@ -856,8 +833,6 @@ def get_ticket_or_raise(
 
 
 def _detail(row) -> TicketDetail:
-    from desk_desktop.db.models.workorders import work_order_number
-
     wo = None
     if row.work_order_id is not None:
         wo = WorkOrderDetail(
@@ -908,7 +883,7 @@ def _lock_ticket(uow: UnitOfWork, actor: Actor, ticket_id: int) -> Ticket:
         .where(Ticket.organization_id == actor.organization_id, Ticket.id == ticket_id)
         .with_for_update()
     ).one_or_none()
-    if ticket is None or ticket.number.startswith(PROVISIONAL_PREFIX):
+    if ticket is None:
         raise TicketNotFound(f"Ticket #{ticket_id} was not found in this organization.")
     return ticket
 

@@ -274,7 +274,7 @@ def test_failure_in_automation_rolls_back_ticket_and_number(uow_factory, org, mo
     def boom(**kw):
         raise RuntimeError("rule engine exploded")
 
-    monkeypatch.setattr(automation, "on_ticket_created", boom)
+    monkeypatch.setattr(automation, "plan_work_order", boom)
     before = counts(uow_factory, org)
     with pytest.raises(RuntimeError):
         create(uow_factory, org, now=NOW)
