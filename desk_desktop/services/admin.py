@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 
+from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.services import numbering
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
@@ -158,14 +159,8 @@ def add_organization(*, uow: UnitOfWork, slug: str, name: str, timezone: str = "
     return OrganizationInfo(org_id, slug, name, timezone)
 
 
-def _hashed_password(uow: UnitOfWork, login: str, password: str) -> str:
-    """SCRAM verifier computed by libpq (the server's password_encryption), not the plain text."""
-    dbapi = uow.session.connection().connection.driver_connection
-    return dbapi.pgconn.encrypt_password(password.encode(), login.encode(), None).decode()
-
-
 def _set_password_sql(uow: UnitOfWork, login: str, password: str) -> str:
-    hashed = _hashed_password(uow, login, password)
+    hashed = sql.encrypt_password(uow, login, password)  # the verifier, never the plain text
     return "PASSWORD '" + hashed.replace("'", "''") + "'"
 
 
