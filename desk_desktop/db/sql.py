@@ -71,7 +71,8 @@ def execute(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Vio
 
 
 def rows(uow: UnitOfWork, sql: str, params: Params = None) -> list[Row]:
-    return list(execute(uow, sql, params))
+    """All rows (fetched from the driver at once)."""
+    return execute(uow, sql, params).all()
 
 
 def one(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Violations = None) -> Row:
@@ -90,7 +91,7 @@ def scalar(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Viol
 
 def scalars(uow: UnitOfWork, sql: str, params: Params = None) -> list[Any]:
     """The first column of every row."""
-    return list(execute(uow, sql, params).scalars())
+    return execute(uow, sql, params).scalars().all()
 
 
 def stream(uow: UnitOfWork, sql: str, params: Params = None, *, batch: int = 64) -> Iterator[Row]:

@@ -146,22 +146,21 @@ def _normalized(wo: WorkOrder, names: dict[int, str]) -> dict:
             "end": wo.scheduled_end, "reason": wo.unassigned_reason, "explanation": e}
 
 
-@pytest.mark.parametrize("part", [job.PART, 3])
 @pytest.mark.parametrize("logic", ["nearest", "skill_match", "workload", "round_robin"])
-def test_the_batch_decides_and_writes_what_the_order_by_order_path_does(uow_factory, org, logic, part):
+def test_the_batch_decides_and_writes_what_the_order_by_order_path_does(uow_factory, org, logic):
     """Two identical organizations; one batch is decided with its candidates fetched together
-    and written every ``part`` orders, the other one order at a time, each written right
-    after its decision."""
-    results = [_run_twin(uow_factory, org, logic, part=part)]
+    and written at its end, the other one order at a time, each written right after its
+    decision."""
+    results = [_run_twin(uow_factory, org, logic, one_by_one=False)]
     twin = make_org(uow_factory(), slug="twin")
     with acting_as(uow_factory, twin):
-        results.append(_run_twin(uow_factory, twin, logic, part=1))
+        results.append(_run_twin(uow_factory, twin, logic, one_by_one=True))
     assert results[0][0] == results[1][0] == (12, 4)
     assert results[0][1] == results[1][1]
     assert results[0][2] == results[1][2]
 
 
-def _run_twin(uow_factory, actor, logic, *, part):
+def _run_twin(uow_factory, actor, logic, *, one_by_one):
     add_rule(uow_factory(), actor, auto_assign=True, assignment_logic=logic, required_skills=["hvac"],
              auto_schedule=True, schedule_offset_minutes=600, notify_technician=True)
     names = {}
@@ -173,7 +172,7 @@ def _run_twin(uow_factory, actor, logic, *, part):
     add_technician(uow_factory(), actor, name="no hvac", lat=48.8566, lon=2.3522, skills={"gas": 5})
     ids = _orders(uow_factory, actor, 16)  # more than the 12 places: some stay unassigned
     a, u, e, _ = job._assign_organization(uow_factory, actor.organization_id, now=NOW, limit=200,
-                                          radius_km=100.0, part=part)
+                                          radius_km=100.0, one_by_one=one_by_one)
     assert e == 0
     uow = uow_factory()
     with uow:
@@ -256,32 +255,3 @@ def test_a_batch_whose_candidates_cannot_be_fetched_together_is_redone_order_by_
     result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
     assert (result.assigned, result.errors) == (3, 0)
     assert [wo.technician_id for wo in _get_all(uow_factory, ids)] == [tech] * 3
-
-
-def test_a_part_that_fails_after_an_earlier_part_was_written_leaves_nothing_half_written(
-        uow_factory, org, monkeypatch, caplog, redo_expected):
-    """The audit rows of the second part of a batch are refused by the server after the first
-    part was written: the whole batch is rolled back and redone order by order — every order
-    assigned once, one audit row and one set of messages each, nothing twice."""
-    monkeypatch.setattr(job, "PART", 2)
-    add_rule(uow_factory(), org, auto_assign=True, assignment_logic="workload", notify_technician=True)
-    techs = [add_technician(uow_factory(), org, name=f"w{i}", lat=48.85 + i / 100, lon=2.35, max_open=20,
-                            email=f"w{i}@example.com") for i in range(3)]
-    ids = _orders(uow_factory, org, 7)
-    calls = _refuse_batches_of_audit_rows(monkeypatch, when=lambda n, rows: n == 2)
-    result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
-    assert (result.assigned, result.unassigned, result.errors) == (7, 0, 0)
-    assert calls[:2] == [2, 2]  # the first part was written before the second failed
-    assert any("redoing it order by order" in r.getMessage() and "NotNullViolation" in r.getMessage()
-               for r in caplog.get_records("call"))
-    orders = _get_all(uow_factory, ids)
-    load = Counter(wo.technician_id for wo in orders)
-    assert set(load) == set(techs) and max(load.values()) - min(load.values()) == 1  # 3, 2, 2
-    uow = uow_factory()
-    with uow:
-        audits = Counter(uow.session.scalars(select(AuditEntry.entity_id).where(
-            AuditEntry.action == "work_order.assigned", AuditEntry.entity_id.in_(ids))))
-        queued = Counter(uow.session.scalars(select(Notification.work_order_id)
-                                             .where(Notification.work_order_id.in_(ids))))
-    assert audits == {i: 1 for i in ids}
-    assert queued == {i: 2 for i in ids}  # the technician's email and inbox, once

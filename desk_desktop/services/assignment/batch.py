@@ -7,8 +7,8 @@ and the rotation stay exact inside a batch); each decision changes the order (an
 object) and leaves here its audit row, its notifications and its round-robin step.
 ``write`` writes all of it: the orders (the session's flush, one UPDATE per kind of
 change, sent together), the round-robin pointers, the audit rows (one insert) and the
-notifications (one query, one insert). The job writes every few orders and at the end;
-a manual operation writes its one order.
+notifications (one query, one insert). The job writes a batch at its end; a manual
+operation writes its one order.
 
 The job fetches the candidates of all its located orders at the start (``prefetch``: one
 query per kind of question, each technician's facts read once) and uses them while the

@@ -4,7 +4,7 @@ Per organization one transaction takes a transaction-level advisory lock (so con
 assigners — several workstations, a server scheduler — see each other's load and the
 round-robin pointer) and claims due orders with ``FOR UPDATE SKIP LOCKED``, in queue
 order. The claimed orders are decided one after the other against one ``Batch`` (their
-candidates fetched together at the start) and written every ``PART`` orders.
+candidates fetched together at the start) and written together at the end.
 
 If anything fails, the transaction is rolled back and the orders are done again one at a
 time, each written right after its decision, which names the order at fault: that one is
@@ -34,7 +34,6 @@ from desk_desktop.services.common import Actor, audit
 
 log = logging.getLogger(__name__)
 
-PART = 50  # the job writes what it decided every this many orders
 LOCK_NAMESPACE = "desk.assign"
 
 _DUE_ORGANIZATIONS = """SELECT o.id FROM organizations o
@@ -105,10 +104,10 @@ def assign_automatically(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, radius
 
 
 def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
-                         radius_km: float, part: int | None = None) -> tuple[int, int, int, list[int]]:
-    """One transaction: claim, decide, write every ``part`` orders (default ``PART``), commit.
-    Returns (assigned, left unassigned, failed, ids done)."""
-    part = part or PART
+                         radius_km: float, one_by_one: bool = False) -> tuple[int, int, int, list[int]]:
+    """One transaction: claim, decide, write, commit — ``one_by_one``: each order written
+    right after its decision, without fetching candidates ahead. Returns (assigned, left
+    unassigned, failed, ids done)."""
     actor = Actor.system(org_id, name="assign job")
     assigned = unassigned = 0
     done: list[int] = []
@@ -124,19 +123,19 @@ def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: da
             locations = {c.id: (float(c.lat), float(c.lon)) if c.lat is not None else None for c in claimed}
             batch.rotation(uow, sorted({wo.rule_id for wo in orders.values() if wo.rule_id is not None
                                         and wo.assignment_logic == AssignmentLogic.ROUND_ROBIN}))
-            if part > 1:
+            if not one_by_one:
                 batch.prefetch(uow, [(c.id, orders[c.id].assignment_logic or AssignmentLogic.NEAREST.value,
                                       list(orders[c.id].required_skills or ()), locations[c.id]) for c in claimed],
                                radius_km=radius_km)
             with uow.session.no_autoflush:  # the batch writes when it chooses to
-                for n, c in enumerate(claimed, start=1):
+                for c in claimed:
                     current = c.id
                     if assign_automatically(uow, batch, orders[c.id], radius_km=radius_km, location=locations[c.id]):
                         assigned += 1
                     else:
                         unassigned += 1
                     done.append(c.id)
-                    if n % part == 0:
+                    if one_by_one:
                         batch.write(uow)
                 current = None
                 batch.write(uow)
@@ -148,9 +147,9 @@ def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: da
     if failed is None:
         return assigned, unassigned, 0, done
     wo_id, exc = failed
-    if part > 1:
+    if not one_by_one:
         log.warning("assignment batch failed (%r); redoing it order by order", exc)
-        return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km, part=1)
+        return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km, one_by_one=True)
     # One bad order must not block the others: the transaction is rolled back, the bad order
     # is put aside with its reason and a backoff, and the next run does the rest again.
     log.error("assigning %s failed: %r", work_order_number(wo_id) if wo_id else "a batch", exc, exc_info=exc)
