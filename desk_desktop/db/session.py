@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import Compiled
 
 NOTIFY_CHANNEL = "desk_changes"
 
@@ -46,6 +50,12 @@ class Change:
             {"e": self.entity, "id": self.entity_id, "org": self.organization_id, "a": self.action},
             separators=(",", ":"),
         )
+
+
+@cache
+def _compiled(statement: str, dialect: Dialect) -> Compiled:
+    """``statement`` as SQLAlchemy sends it to the driver (its placeholder style), once per text."""
+    return text(statement).compile(dialect=dialect)
 
 
 CommitListener = Callable[[tuple[Change, ...]], None]
@@ -158,19 +168,56 @@ class UnitOfWork:
         if notified:
             self._notified.add(change)
 
+    def _unsent_payloads(self) -> list[str]:
+        sent = {change.payload() for change in self._notified}
+        return [p for p in dict.fromkeys(change.payload() for change in self._changes) if p not in sent]
+
     def commit(self) -> None:
         if self._depth == 0:
             raise RuntimeError("commit() outside of 'with uow:'")
         if self._depth > 1:
             return  # the outermost block commits
-        sent = {change.payload() for change in self._notified}
-        payloads = [p for p in dict.fromkeys(change.payload() for change in self._changes) if p not in sent]
-        if len(payloads) == 1:
-            self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payloads[0]})
-        elif payloads:  # one round trip for all of them
+        payloads = self._unsent_payloads()
+        if payloads:
             self.session.execute(text(NOTIFY_SQL), {"channel": NOTIFY_CHANNEL, "payloads": payloads})
         self.session.commit()
         self._committed = True
+
+    def commit_with(self, statement: str, params: Mapping[str, Any]) -> Any:
+        """Run ``statement`` (``:name`` placeholders, one result row) as the transaction's
+        last statement and commit; returns its row.
+
+        When this unit of work owns its transaction, the statement, the change
+        notifications and COMMIT go to the server in one round trip (psycopg's pipeline
+        mode), so a row lock the statement takes (e.g. a counter's) is held for that one
+        round trip only. Nested in a caller's transaction it only runs the statement (the
+        caller's commit ends the transaction). Errors are SQLAlchemy's ``DBAPIError`` types,
+        as from ``session.execute``; after one the transaction is rolled back as usual."""
+        if self._depth == 0:
+            raise RuntimeError("commit_with() outside of 'with uow:'")
+        if self._depth > 1 or not isinstance(self.session.bind, Engine):
+            row = self.session.execute(text(statement), params).one()
+            self.commit()
+            return row
+        connection = self.session.connection()
+        compiled = _compiled(statement, connection.dialect)
+        driver_params = compiled.construct_params(params)
+        payloads = self._unsent_payloads()
+        driver = connection.connection.driver_connection
+        try:
+            with driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as cursor:
+                cursor.execute(compiled.string, driver_params)
+                if payloads:
+                    notify = _compiled(NOTIFY_SQL, connection.dialect)
+                    driver.execute(notify.string, notify.construct_params({"channel": NOTIFY_CHANNEL,
+                                                                           "payloads": payloads}))
+                driver.commit()
+                row = cursor.fetchone()
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(compiled.string, driver_params, exc, psycopg.Error) from exc
+        self.session.commit()  # the session's own bookkeeping; the driver has nothing left to commit
+        self._committed = True
+        return row
 
     def flush(self) -> None:
         self.session.flush()

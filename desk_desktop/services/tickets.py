@@ -533,11 +533,10 @@ def create_ticket(
         uow.flush()  # a caller's pending changes (nested in its transaction) are its own writes
         context = _read_context(uow, actor, new, now)
         plan = _insert_plan(actor, new, context, now)
-        inserted = sql.one(uow, _INSERT_SQL, plan.params,
-                           violations={numbering.TAKEN_NUMBER_CONSTRAINT: numbering.number_taken})
         for change in plan.changes:
             uow.record_change(change.entity, change.entity_id, change.organization_id, change.action, notified=True)
-        uow.commit()
+        with sql.translated({numbering.TAKEN_NUMBER_CONSTRAINT: numbering.number_taken}):
+            inserted = uow.commit_with(_INSERT_SQL, plan.params)  # the last statement, then COMMIT
     return _created(new, context, inserted)
 
 

@@ -13,7 +13,7 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -197,17 +197,20 @@ def test_every_recorded_change_is_notified_when_there_are_several(shared):
                         Change("customer", 7, org, "updated").payload()]
 
 
-def _statements_of(engine, call) -> list[str]:
+def _statements_of(monkeypatch, call) -> list[str]:
+    """Every statement sent to the server while ``call()`` runs (whoever sends it)."""
     seen: list[str] = []
+    real_execute = psycopg.Cursor.execute
 
-    def record(_conn, _cursor, statement, _params, _context, _executemany):
-        seen.append(statement)
+    def execute(self, query, *args, **kw):
+        seen.append(query if isinstance(query, str) else query.as_string(self))
+        return real_execute(self, query, *args, **kw)
 
-    event.listen(engine, "before_cursor_execute", record)
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
     try:
         call()
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        monkeypatch.undo()
     return seen
 
 
@@ -215,12 +218,12 @@ _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b|pg_notify", re.IGNORECAS
 
 
 @pytest.mark.parametrize("category", ["hvac", "hardware"])  # with and without a work order
-def test_nothing_is_written_before_the_last_statement(shared, category):
+def test_nothing_is_written_before_the_last_statement(shared, category, monkeypatch):
     """Every statement of create_ticket before its last one only reads (and reserves ids),
     so nothing can be half-written; the last one writes everything and COMMIT follows."""
     _url, engine, factory, actor = shared
     created: list = []
-    statements = _statements_of(engine, lambda: created.append(svc.create_ticket(
+    statements = _statements_of(monkeypatch, lambda: created.append(svc.create_ticket(
         uow=factory(), actor=actor, subject="Cold office", customer_ref="C-1", category=category,
         priority="high")))
     writing = [s for s in statements if _WRITES.search(s)]
