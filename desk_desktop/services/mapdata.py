@@ -364,14 +364,14 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
 def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
     params: dict = {"org": org_id, "statuses": list(MAP_WORK_ORDER_STATUSES)}
     if ids is not None:
-        sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(:ids)")
+        query = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(:ids)")
         params["ids"] = list(ids)
     else:
-        sql = _WORK_ORDERS_SQL.format(wo_filter="")
+        query = _WORK_ORDERS_SQL.format(wo_filter="")
     # Columns are in MapWorkOrder's field order (``number`` is computed here).
     return tuple(
         MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
-        for r in sql.rows(uow, sql, params)
+        for r in sql.rows(uow, query, params)
     )
 
 
