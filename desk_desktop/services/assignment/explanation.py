@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP
-from desk_desktop.domain.scoring import Ranked
+from desk_desktop.domain.scoring import Ranked, distance_text
 from desk_desktop.services.assignment.position import POSITION_RULE
 from desk_desktop.services.assignment.types import Candidate
 
@@ -71,12 +71,6 @@ def record(*, strategy: str, requested: str, fallback: str | None, ranked: list[
     return e
 
 
-def _km(d: float | None) -> str:
-    if d is None:
-        return "distance unknown"
-    return f"{d:.0f} m" if d < 1000 else f"{d / 1000:.1f} km"
-
-
 def _strategy_label(strategy: str) -> str:
     """'round_robin' → 'round robin', 'skill_match' → 'skill match' (words, not ids)."""
     return str(strategy).replace("_", " ")
@@ -130,7 +124,7 @@ def explain(explanation_json: dict | None) -> str:
             skills = ", ".join(f"{k} {v}/5" if v is not None else f"{k} none" for k, v in (c.get("skills") or {}).items())
             mark = f"#{c['rank']}" if c.get("rank") else "—"
             lines.append(
-                f"  {mark} {c.get('name')}: {_km(c.get('distance_m'))}, {c.get('open_jobs')}/{c.get('max_open')} open"
+                f"  {mark} {c.get('name')}: {distance_text(c.get('distance_m'))}, {c.get('open_jobs')}/{c.get('max_open')} open"
                 + (f", {skills}" if skills else "") + ("" if c.get("eligible") else f" — not eligible: {c.get('reason')}")
             )
     return "\n".join(lines)
