@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.numbering import (
@@ -86,7 +84,7 @@ class NumberingSettings:
 
 
 def _check_read_committed(uow: UnitOfWork) -> None:
-    level = uow.session.execute(text("SHOW transaction_isolation")).scalar_one()
+    level = sql.scalar(uow, "SHOW transaction_isolation")
     if level != "read committed":
         # Under REPEATABLE READ/SERIALIZABLE a second writer fails with 40001 instead of waiting.
         raise DeskError(f"Ticket numbers must be taken under READ COMMITTED, not {level}.")
@@ -172,37 +170,24 @@ def _require_admin(actor: Actor) -> None:
 def _counter_value(uow: UnitOfWork, org: int, period: str, *, lock: bool = False) -> int:
     if lock:
         # Make sure the row exists, then lock it (waits for writers in flight, never NOWAIT).
-        uow.session.execute(
-            text(
-                "INSERT INTO ticket_number_counters (organization_id, period, next_value) "
-                "VALUES (:org, :period, 1) ON CONFLICT DO NOTHING"
-            ),
-            {"org": org, "period": period},
-        )
-        return uow.session.execute(
-            text(
-                "SELECT next_value FROM ticket_number_counters "
-                "WHERE organization_id = :org AND period = :period FOR UPDATE"
-            ),
-            {"org": org, "period": period},
-        ).scalar_one()
-    value = uow.session.execute(
-        text("SELECT next_value FROM ticket_number_counters WHERE organization_id = :org AND period = :period"),
-        {"org": org, "period": period},
-    ).scalar_one_or_none()
+        sql.execute(uow, "INSERT INTO ticket_number_counters (organization_id, period, next_value) "
+                         "VALUES (:org, :period, 1) ON CONFLICT DO NOTHING", {"org": org, "period": period})
+        return sql.one(uow, "SELECT next_value FROM ticket_number_counters "
+                            "WHERE organization_id = :org AND period = :period FOR UPDATE",
+                       {"org": org, "period": period}).next_value
+    value = sql.scalar(uow, "SELECT next_value FROM ticket_number_counters WHERE organization_id = :org "
+                            "AND period = :period", {"org": org, "period": period})
     return value if value is not None else 1
 
 
 def _highest_in_use(uow: UnitOfWork, org: int, head: str) -> int:
     """Highest counter value among existing tickets whose number starts with ``head``."""
-    value = uow.session.execute(
-        text(
-            "SELECT max(substr(number, :n + 1)::numeric) FROM tickets "
-            "WHERE organization_id = :org AND left(number, :n) = :head "
-            "AND substr(number, :n + 1) ~ '^[0-9]+$'"
-        ),
+    value = sql.scalar(
+        uow,
+        "SELECT max(substr(number, :n + 1)::numeric) FROM tickets "
+        "WHERE organization_id = :org AND left(number, :n) = :head AND substr(number, :n + 1) ~ '^[0-9]+$'",
         {"org": org, "head": head, "n": len(head)},
-    ).scalar_one()
+    )
     return int(value) if value is not None else 0
 
 
@@ -274,12 +259,10 @@ def update_number_format(
         if new == old:
             uow.commit()
             return new
-        uow.session.execute(
-            text(
-                "UPDATE ticket_number_sequences SET prefix = :prefix, include_year = :iy, include_month = :im, "
-                "padding = :pad, separator = :sep, reset_policy = :rp, updated_at = now() "
-                "WHERE organization_id = :org"
-            ),
+        sql.execute(
+            uow,
+            "UPDATE ticket_number_sequences SET prefix = :prefix, include_year = :iy, include_month = :im, "
+            "padding = :pad, separator = :sep, reset_policy = :rp, updated_at = now() WHERE organization_id = :org",
             {
                 "prefix": new.prefix,
                 "iy": new.include_year,
@@ -316,11 +299,10 @@ def update_number_format(
 
 
 def _set_counter(uow: UnitOfWork, org: int, period: str, value: int) -> None:
-    uow.session.execute(
-        text(
-            "INSERT INTO ticket_number_counters (organization_id, period, next_value) VALUES (:org, :period, :v) "
-            "ON CONFLICT (organization_id, period) DO UPDATE SET next_value = EXCLUDED.next_value"
-        ),
+    sql.execute(
+        uow,
+        "INSERT INTO ticket_number_counters (organization_id, period, next_value) VALUES (:org, :period, :v) "
+        "ON CONFLICT (organization_id, period) DO UPDATE SET next_value = EXCLUDED.next_value",
         {"org": org, "period": period, "v": value},
     )
 

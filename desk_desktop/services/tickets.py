@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select
 
 from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket
@@ -479,18 +479,13 @@ def validate_new_tickets(
     site_refs = sorted({(r.get("site_ref") or "").strip() for r in rows} - {""})
     with uow:
         customers = dict(
-            uow.session.execute(
-                text("SELECT ref, id FROM customers WHERE organization_id = :org AND ref = ANY(:refs)"),
-                {"org": actor.organization_id, "refs": refs},
-            ).all()
+            sql.rows(uow, "SELECT ref, id FROM customers WHERE organization_id = :org AND ref = ANY(:refs)",
+                     {"org": actor.organization_id, "refs": refs})
         ) if refs else {}
-        sites = {
-            r.ref: r.customer_id
-            for r in uow.session.execute(
-                text("SELECT ref, customer_id FROM sites WHERE organization_id = :org AND ref = ANY(:refs)"),
-                {"org": actor.organization_id, "refs": site_refs},
-            )
-        } if site_refs else {}
+        sites = dict(
+            sql.rows(uow, "SELECT ref, customer_id FROM sites WHERE organization_id = :org AND ref = ANY(:refs)",
+                     {"org": actor.organization_id, "refs": site_refs})
+        ) if site_refs else {}
         uow.commit()
     for i, row in enumerate(rows):
         ref = (row.get("customer_ref") or "").strip()
@@ -789,7 +784,7 @@ def count_tickets(*, uow: UnitOfWork, actor: Actor, filters: TicketFilter = Tick
         else "FROM tickets t"
     )
     with uow:
-        n = uow.session.execute(text(f"SELECT count(*) {from_sql} WHERE {' AND '.join(clauses)}"), params).scalar_one()
+        n = sql.scalar(uow, f"SELECT count(*) {from_sql} WHERE {' AND '.join(clauses)}", params)
         uow.commit()
     return int(n)
 
@@ -998,29 +993,23 @@ def change_ticket_status(*, uow: UnitOfWork, actor: Actor, ticket_id: int, statu
     return get_ticket_or_raise(uow=uow, actor=actor, ticket_id=ticket_id).summary()
 
 
+_HISTORY_SQL = """
+SELECT a.at, a.actor, a.action, a.summary, a.details, a.entity FROM audit_log a
+ WHERE a.organization_id = :org AND (
+       (a.entity = 'ticket' AND a.entity_id = :id)
+       OR (a.entity = 'work_order' AND a.entity_id IN (
+           SELECT w.id FROM work_orders w WHERE w.organization_id = :org AND w.source_ticket_id = :id)))
+ ORDER BY a.at, a.id
+"""
+
+
 def ticket_history(*, uow: UnitOfWork, actor: Actor, ticket_id: int) -> tuple[AuditItem, ...]:
     """The ticket's audit trail and its work order's, oldest first."""
     with uow:
-        exists = uow.session.execute(
-            text("SELECT 1 FROM tickets WHERE organization_id = :org AND id = :id"),
-            {"org": actor.organization_id, "id": ticket_id},
-        ).first()
-        if exists is None:
+        params = {"org": actor.organization_id, "id": ticket_id}
+        if sql.scalar(uow, "SELECT 1 FROM tickets WHERE organization_id = :org AND id = :id", params) is None:
             raise TicketNotFound(f"Ticket #{ticket_id} was not found in this organization.")
-        rows = uow.session.execute(
-            text(
-                """
-                SELECT a.at, a.actor, a.action, a.summary, a.details, a.entity FROM audit_log a
-                WHERE a.organization_id = :org AND (
-                    (a.entity = 'ticket' AND a.entity_id = :id)
-                    OR (a.entity = 'work_order' AND a.entity_id IN (
-                        SELECT w.id FROM work_orders w WHERE w.organization_id = :org AND w.source_ticket_id = :id))
-                )
-                ORDER BY a.at, a.id
-                """
-            ),
-            {"org": actor.organization_id, "id": ticket_id},
-        ).all()
+        rows = sql.rows(uow, _HISTORY_SQL, params)
         uow.commit()
     return tuple(
         AuditItem(at=r.at, actor=r.actor, action=r.action, summary=r.summary, details=r.details, entity=r.entity)
@@ -1032,8 +1021,6 @@ def ticket_history(*, uow: UnitOfWork, actor: Actor, ticket_id: int) -> tuple[Au
 
 
 def list_customers(*, uow: UnitOfWork, actor: Actor, text: str | None = None, limit: int = 50) -> tuple[CustomerInfo, ...]:
-    from sqlalchemy import or_
-
     stmt = select(Customer).where(Customer.organization_id == actor.organization_id)
     if text and text.strip():
         pattern = _like_pattern(text.strip())
@@ -1051,14 +1038,13 @@ def list_customers(*, uow: UnitOfWork, actor: Actor, text: str | None = None, li
 
 def list_sites(*, uow: UnitOfWork, actor: Actor, customer_id: int) -> tuple[SiteInfo, ...]:
     with uow:
-        rows = uow.session.execute(
-            text(
-                "SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat, "
-                "ST_X(location::geometry) AS lon FROM sites "
-                "WHERE organization_id = :org AND customer_id = :cid ORDER BY name, id"
-            ),
+        rows = sql.rows(
+            uow,
+            "SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat, "
+            "ST_X(location::geometry) AS lon FROM sites "
+            "WHERE organization_id = :org AND customer_id = :cid ORDER BY name, id",
             {"org": actor.organization_id, "cid": customer_id},
-        ).all()
+        )
         uow.commit()
     return tuple(
         SiteInfo(id=r.id, ref=r.ref, customer_id=r.customer_id, name=r.name, address=r.address, lat=r.lat, lon=r.lon)
