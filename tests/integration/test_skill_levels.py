@@ -70,8 +70,8 @@ def test_a_rolled_back_skill_change_leaves_the_levels_as_they_were(uow_factory, 
 
 def test_the_nearest_technicians_with_a_skill_are_the_nearest_of_all_who_have_it(uow_factory, org):
     """The nearest query for a required skill (which walks only the home bases of those who
-    have it, migration 0005) answers what ranking every technician with the skill by
-    distance answers."""
+    have it, migration 0005) finds the ten that ranking every technician with the skill by
+    distance finds."""
     with uow_factory() as uow:
         uow.session.execute(text("""
             INSERT INTO technicians (organization_id, name, home_base, max_open_work_orders)
@@ -81,7 +81,8 @@ def test_the_nearest_technicians_with_a_skill_are_the_nearest_of_all_who_have_it
               FROM generate_series(1, 5000) g"""), {"o": org.organization_id})
         uow.session.execute(text("""
             INSERT INTO technician_skills (organization_id, technician_id, skill, proficiency)
-            SELECT :o, id, 'gas', 3 FROM technicians WHERE organization_id = :o AND id % 3 = 0"""),
+            SELECT :o, id, 'gas', 3 FROM technicians WHERE organization_id = :o
+               AND CAST(substr(name, 2) AS int) % 3 = 0"""),
             {"o": org.organization_id})
         uow.session.execute(text("ANALYZE technicians"))
         uow.commit()
@@ -95,6 +96,8 @@ def test_the_nearest_technicians_with_a_skill_are_the_nearest_of_all_who_have_it
                 SELECT id FROM technicians
                  WHERE organization_id = :o AND skill_levels ? 'gas'
                    AND ST_DWithin(home_base, CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography), 30000)
-                 ORDER BY ST_Distance(home_base, CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography)), id
+                 ORDER BY home_base <-> CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography), id
                  LIMIT 10"""), {"o": org.organization_id, "lat": lat, "lon": lon}).scalars().all()
-        assert got == expected and len(got) == 10
+        # The same ten (chosen by the distance on the sphere the index orders by; listed by
+        # the distance on the spheroid).
+        assert sorted(got) == sorted(expected) and len(got) == 10
