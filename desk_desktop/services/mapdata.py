@@ -396,14 +396,6 @@ def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None)
     return MapData(technicians=techs, work_orders=orders, routes=routes, generated_at=now)
 
 
-def load_map_work_orders(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
-    """Only the open work orders (one query)."""
-    now = now or datetime.now(UTC)
-    with uow:
-        orders = _work_orders(uow, actor.organization_id, None)
-    return MapData(technicians=(), work_orders=orders, routes=(), generated_at=now)
-
-
 def load_map_changes(
     *,
     uow: UnitOfWork,
