@@ -197,9 +197,9 @@ class Batch:
                     got = [r for r in got if r.knn_d <= radius_m]
                 facts = []
                 for r in got:
-                    t = techs[r.id]
-                    facts.append(TechFacts(technician_id=r.id, name=t.name, distance_m=float(r.distance_m),
-                                           skills=dict(t.skills or {}), open_jobs=int(t.open_jobs),
-                                           max_open=int(t.max_open), active=bool(t.active),
-                                           within_radius=float(r.distance_m) <= radius_m, lat=r.lat, lon=r.lon))
+                    t = techs[r.id]  # one row per technician, shared by every order they are near
+                    facts.append(TechFacts(technician_id=r.id, name=t.name, distance_m=r.distance_m,
+                                           skills=t.skills or {}, open_jobs=t.open_jobs, max_open=t.max_open,
+                                           active=t.active, within_radius=r.distance_m <= radius_m,
+                                           lat=r.lat, lon=r.lon))
                 self.prefetched[wo_id] = (_question(kw), facts, k)
