@@ -188,6 +188,9 @@ def plan_work_order(
                               rule=rules.templates[winner.id], work_order_id=work_order_id, now=now)
 
 
+# The unique constraint that keeps a ticket to one work order.
+ONE_ORDER_PER_TICKET = "uq_work_orders_source_ticket_id"
+
 # The columns of a planned work order's row (``PlannedWorkOrder.values``), besides its id.
 WORK_ORDER_COLUMNS = (
     "organization_id", "source_ticket_id", "source", "rule_id", "work_type", "priority", "status",
@@ -331,7 +334,7 @@ def process_ticket(
         except IntegrityError as exc:
             # Another process created this ticket's order a moment ago (unique constraint).
             savepoint.rollback()
-            if "source_ticket_id" not in str(exc.orig):
+            if sql.constraint_name(exc) != ONE_ORDER_PER_TICKET:
                 raise
             uow.commit()
             return None
