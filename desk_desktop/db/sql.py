@@ -67,7 +67,9 @@ def execute(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Vio
     """Run one statement. A list of parameter mappings runs it once per mapping (psycopg
     sends them in one pipeline)."""
     with translated(violations):
-        return uow.session.execute(statement(sql), params)
+        # On the session's connection, past the ORM's statement handling (a text statement
+        # has no ORM entities; about 0.1 ms less per statement).
+        return uow.session.connection().execute(statement(sql), params)
 
 
 def rows(uow: UnitOfWork, sql: str, params: Params = None) -> list[Row]:
