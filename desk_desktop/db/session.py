@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
@@ -183,6 +183,20 @@ class UnitOfWork:
         self.session.commit()
         self._committed = True
 
+    def begin_with(self, statement: str, params: Mapping[str, Any]) -> Any:
+        """Run ``statement`` (``:name`` placeholders, at most one result row) as the
+        transaction's first statement; returns its row, or None.
+
+        Its BEGIN goes to the server together with it, in one round trip (psycopg's
+        pipeline mode), instead of taking a round trip of its own. In a transaction that has
+        begun already it is simply run."""
+        if self._depth == 0:
+            raise RuntimeError("begin_with() outside of 'with uow:'")
+        connection = self.session.connection()
+        if connection.connection.driver_connection.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return self.session.execute(text(statement), params).one_or_none()
+        return self._pipelined(connection, statement, params, commit=False)
+
     def commit_with(self, statement: str, params: Mapping[str, Any]) -> Any:
         """Run ``statement`` (``:name`` placeholders, one result row) as the transaction's
         last statement and commit; returns its row.
@@ -199,10 +213,18 @@ class UnitOfWork:
             row = self.session.execute(text(statement), params).one()
             self.commit()
             return row
-        connection = self.session.connection()
+        row = self._pipelined(self.session.connection(), statement, params, commit=True)
+        self.session.commit()  # the session's own bookkeeping; the driver has nothing left to commit
+        self._committed = True
+        return row
+
+    def _pipelined(self, connection: Connection, statement: str, params: Mapping[str, Any], *, commit: bool) -> Any:
+        """``statement`` in pipeline mode — after the BEGIN the driver adds when the
+        transaction has not begun, and before the change notifications and COMMIT when
+        ``commit`` — all in one round trip; its first row (or None)."""
         compiled = _compiled(statement, connection.dialect)
         driver_params = compiled.construct_params(params)
-        payloads = self._unsent_payloads()
+        payloads = self._unsent_payloads() if commit else []
         driver = connection.connection.driver_connection
         try:
             with driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as cursor:
@@ -211,12 +233,11 @@ class UnitOfWork:
                     notify = _compiled(NOTIFY_SQL, connection.dialect)
                     driver.execute(notify.string, notify.construct_params({"channel": NOTIFY_CHANNEL,
                                                                            "payloads": payloads}))
-                driver.commit()
-                row = cursor.fetchone()
+                if commit:
+                    driver.commit()
+                row = cursor.fetchone()  # (without a commit, fetching sends what is queued)
         except psycopg.Error as exc:
             raise DBAPIError.instance(compiled.string, driver_params, exc, psycopg.Error) from exc
-        self.session.commit()  # the session's own bookkeeping; the driver has nothing left to commit
-        self._committed = True
         return row
 
     def flush(self) -> None:

@@ -208,7 +208,7 @@ def _validate(*, subject, category, priority, customer_ref, customer_id, descrip
 def _read_context(uow: UnitOfWork, actor: Actor, new: _NewTicket, now: datetime | None) -> _Context:
     """Step 2: what the ticket needs from the database (reads only; ids reserved)."""
     org = actor.organization_id
-    row = sql.one_or_none(uow, _CONTEXT_SQL, {
+    row = uow.begin_with(_CONTEXT_SQL, {  # the transaction's first statement, sent with its BEGIN
         "org": org, "customer_id": new.customer_id, "customer_ref": new.customer_ref,
         "site_id": new.site_id, "site_ref": new.site_ref, "site_wanted": new.site_wanted,
     })
