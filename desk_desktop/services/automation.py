@@ -19,7 +19,7 @@ after commit (it is kicked by the recorded change) and on its timer.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import WorkOrderSource, WorkOrderStatus
+from desk_desktop.domain.enums import CustomerType, WorkOrderSource, WorkOrderStatus
 from desk_desktop.domain.rules import CompiledRules, MatchRule, TicketFacts
 from desk_desktop.services.audit import audit_row, write_audit_rows
 from desk_desktop.services.common import Actor, NotFound
@@ -170,20 +170,33 @@ def active_rules(uow: UnitOfWork, organization_id: int, fingerprint: str | None 
     return fresh
 
 
+def customer_types_given_an_order(organization_id: int, ticket: TicketFacts) -> list[str]:
+    """The customer types for which the cached rules (as last read) give this ticket a work
+    order — so that the ticket's first statement, which reads its customer, can reserve the
+    order's id too. Empty when nothing is cached; ``plan_work_order`` decides either way."""
+    cached = _RULES_CACHE.get(organization_id)
+    if cached is None:
+        return []
+    return [t.value for t in CustomerType if cached.compiled.match(replace(ticket, customer_type=t.value))]
+
+
 def plan_work_order(
     *, uow: UnitOfWork, actor: Actor, organization_id: int, ticket: TicketFacts, now: datetime | None = None,
-    rules_fingerprint: str | None = None,
+    rules_fingerprint: str | None = None, work_order_id: int | None = None,
 ) -> PlannedWorkOrder | None:
     """The work order the first matching active rule makes of this ticket (None when no
     rule matches), with its id reserved. Writes nothing.
 
     ``rules_fingerprint``: the value of ``RULES_FINGERPRINT_SQL`` read in this transaction;
-    when it matches the process cache the rules are not read again."""
+    when it matches the process cache the rules are not read again. ``work_order_id``: an
+    id reserved already (see ``customer_types_given_an_order``); unused when no rule matches
+    after all (ids may have gaps)."""
     rules = active_rules(uow, organization_id, rules_fingerprint)
     winner = rules.compiled.match(ticket)
     if winner is None:
         return None
-    work_order_id = sql.scalar(uow, "SELECT nextval(pg_get_serial_sequence('work_orders', 'id'))")
+    if work_order_id is None:
+        work_order_id = sql.scalar(uow, "SELECT nextval(pg_get_serial_sequence('work_orders', 'id'))")
     return planned_work_order(actor=actor, organization_id=organization_id, ticket=ticket,
                               rule=rules.templates[winner.id], work_order_id=work_order_id, now=now)
 

@@ -249,3 +249,37 @@ def test_a_ticket_for_an_organization_without_a_number_format_writes_nothing(sha
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ticket_number_sequences WHERE organization_id = :o"),
                             {"o": actor.organization_id}).scalar_one() == 0
+
+
+def test_work_order_numbers_are_used_only_by_tickets_that_get_an_order(shared):
+    """The first statement reserves a work order's id only when the rules give this ticket an
+    order (for its customer's type): tickets without one leave no hole in the WO numbers,
+    and a rule added a moment ago (rules no longer as cached) still gets its order."""
+    from desk_desktop.db.models import Customer
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
+    _url, _engine, factory, actor = shared
+    uow = factory()
+    with uow:
+        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-2", name="Home",
+                                 customer_type="residential"))
+        uow.commit()
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(
+        name="Enterprise network", trigger_categories=("network",), trigger_customer_types=("enterprise",),
+        wo_type="installation", wo_priority="high", wo_duration_minutes=60))
+
+    def new(category, customer="C-1"):
+        return svc.create_ticket(uow=factory(), actor=actor, subject="x", customer_ref=customer,
+                                 category=category, priority="high").work_order
+
+    first = new("hvac")
+    assert new("hardware") is None  # no rule at all
+    assert new("network", "C-2") is None  # a rule, but for another customer type
+    second = new("hvac", "C-2")
+    assert second.work_order_id == first.work_order_id + 1
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(
+        name="Hardware", trigger_categories=("hardware",), wo_type="repair", wo_priority="low",
+        wo_duration_minutes=30))
+    third = new("hardware")
+    assert third is not None and third.rule_name == "Hardware"
+    assert third.work_order_id == second.work_order_id + 1

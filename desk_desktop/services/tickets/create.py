@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +24,10 @@ from desk_desktop.services.tickets.types import REF_MAX, TicketCreated, TicketIn
 #   2. read the context: ONE statement that writes nothing — the organization's number
 #      format, the customer, the site, the rules' fingerprint (automation's cache check) and,
 #      only when the customer (and the site, if one is asked for) exist and belong together,
-#      the new ticket's id (``nextval``: ids may have gaps, numbers never do). Automation then
-#      decides the work order (rules cached per process; its id is reserved the same way);
+#      the new ticket's id (``nextval``: ids may have gaps, numbers never do) — and the work
+#      order's id too when the cached rules give a ticket like this one, for this customer's
+#      type, an order. Automation then decides the work order (rules cached per process;
+#      when the cache was stale it reserves the id itself, one more read);
 #   3. build the insert plan: every row to write and every change to announce, as values;
 #   4. execute it: ONE last statement writes the audit rows, takes the number from the
 #      counter (its row lock is held until COMMIT, so it is taken last), inserts the ticket
@@ -34,21 +36,24 @@ from desk_desktop.services.tickets.types import REF_MAX, TicketCreated, TicketIn
 # gives the number back (no gap).
 
 _CONTEXT_SQL = f"""
-SELECT o.timezone,
-       s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
-       s.padding, s.separator, s.reset_policy,
-       c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
-       st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
-       ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
-       {automation.RULES_FINGERPRINT_SQL} AS rules_fp,
-       CASE WHEN c.id IS NOT NULL AND s.organization_id IS NOT NULL
-                 AND (NOT CAST(:site_wanted AS boolean) OR st.customer_id = c.id)
-            THEN nextval(pg_get_serial_sequence('tickets', 'id')) END AS ticket_id
-  FROM organizations o
-  LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
-  LEFT JOIN customers c ON c.organization_id = o.id AND (c.id = :customer_id OR c.ref = :customer_ref)
-  LEFT JOIN sites st ON st.organization_id = o.id AND (st.id = :site_id OR st.ref = :site_ref)
- WHERE o.id = :org
+SELECT x.*,
+       CASE WHEN x.accepted THEN nextval(pg_get_serial_sequence('tickets', 'id')) END AS ticket_id,
+       CASE WHEN x.accepted AND x.customer_type = ANY(CAST(:work_order_for AS text[]))
+            THEN nextval(pg_get_serial_sequence('work_orders', 'id')) END AS work_order_id
+  FROM (SELECT o.timezone,
+               s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
+               s.padding, s.separator, s.reset_policy,
+               c.id AS customer_id, c.ref AS customer_ref, c.name AS customer_name, c.customer_type,
+               st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
+               ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
+               {automation.RULES_FINGERPRINT_SQL} AS rules_fp,
+               c.id IS NOT NULL AND s.organization_id IS NOT NULL
+                   AND (NOT CAST(:site_wanted AS boolean) OR st.customer_id IS NOT DISTINCT FROM c.id) AS accepted
+          FROM organizations o
+          LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
+          LEFT JOIN customers c ON c.organization_id = o.id AND (c.id = :customer_id OR c.ref = :customer_ref)
+          LEFT JOIN sites st ON st.organization_id = o.id AND (st.id = :site_id OR st.ref = :site_ref)
+         WHERE o.id = :org) AS x
 """
 
 # The last statement. Before the counter's lock: the audit rows (``a``; the counter reads
@@ -208,9 +213,11 @@ def _validate(*, subject, category, priority, customer_ref, customer_id, descrip
 def _read_context(uow: UnitOfWork, actor: Actor, new: _NewTicket, now: datetime | None) -> _Context:
     """Step 2: what the ticket needs from the database (reads only; ids reserved)."""
     org = actor.organization_id
+    facts = TicketFacts(category=new.fields.category, priority=new.fields.priority, tags=new.fields.tags)
     row = uow.begin_with(_CONTEXT_SQL, {  # the transaction's first statement, sent with its BEGIN
         "org": org, "customer_id": new.customer_id, "customer_ref": new.customer_ref,
         "site_id": new.site_id, "site_ref": new.site_ref, "site_wanted": new.site_wanted,
+        "work_order_for": automation.customer_types_given_an_order(org, facts),
     })
     if row is None:
         raise NotFound("The organization does not exist.")
@@ -226,10 +233,9 @@ def _read_context(uow: UnitOfWork, actor: Actor, new: _NewTicket, now: datetime 
                                 "site")
         site = _SiteRow(row.site_id, row.site_address, row.site_lat, row.site_lon)
     customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
-    facts = TicketFacts(category=new.fields.category, priority=new.fields.priority, tags=new.fields.tags,
-                        customer_type=customer.customer_type, ticket_id=row.ticket_id)
+    facts = replace(facts, customer_type=customer.customer_type, ticket_id=row.ticket_id)
     work_order = automation.plan_work_order(uow=uow, actor=actor, organization_id=org, ticket=facts, now=now,
-                                            rules_fingerprint=row.rules_fp)
+                                            rules_fingerprint=row.rules_fp, work_order_id=row.work_order_id)
     return _Context(ticket_id=row.ticket_id, numbering=ctx, customer=customer, site=site, work_order=work_order)
 
 
