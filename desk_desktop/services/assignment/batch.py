@@ -24,7 +24,7 @@ from typing import Any
 
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import AssignmentLogic
+from desk_desktop.domain.enums import AssignmentLogic, values
 from desk_desktop.domain.scoring import TechFacts
 from desk_desktop.services import notifications
 from desk_desktop.services.assignment import candidates
@@ -167,7 +167,7 @@ class Batch:
         order. ``fetch`` uses them while they are still exact."""
         groups: dict[tuple[bool, tuple[str, ...]], list[tuple[int, dict]]] = {}
         for wo_id, strategy, required, location in orders:
-            if location is None or strategy not in AssignmentLogic._value2member_map_:
+            if location is None or strategy not in values(AssignmentLogic):
                 continue
             nearest = strategy == AssignmentLogic.NEAREST
             kw = dict(strategy=AssignmentLogic.NEAREST.value if nearest else AssignmentLogic.WORKLOAD.value,

@@ -18,7 +18,7 @@ from desk_desktop.db import sql
 from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus
+from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
 from desk_desktop.domain.scoring import Ranked, fit_into_working_hours, rank_candidates
 from desk_desktop.services.assignment import explanation
 from desk_desktop.services.assignment.batch import Batch
@@ -53,7 +53,7 @@ def decide(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, strategy: str | None
            location: tuple[float, float] | None, eligible_only: bool = True, k: int = MAX_CANDIDATES) -> Decision:
     """Rank the order's candidates under ``strategy`` (default: the order's own)."""
     requested = strategy or wo.assignment_logic or AssignmentLogic.NEAREST.value
-    if requested not in AssignmentLogic._value2member_map_:
+    if requested not in values(AssignmentLogic):
         raise ValidationFailed(f"Unknown assignment strategy '{requested}'. Choose one of "
                                + ", ".join(s.value for s in AssignmentLogic) + ".", "strategy")
     effective, fallback = requested, None
