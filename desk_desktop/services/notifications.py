@@ -597,13 +597,3 @@ def retry_notification(*, uow: UnitOfWork, actor: Actor, notification_id: int) -
         view = _view(n)
         uow.commit()
     return view
-
-
-def mark_inbox_read(*, uow: UnitOfWork, actor: Actor, notification_id: int) -> None:
-    with uow:
-        n = uow.session.get(Notification, notification_id)
-        if n is None or n.organization_id != actor.organization_id or n.channel != NotificationChannel.INBOX:
-            raise NotificationNotFound(f"Inbox message {notification_id} does not exist.")
-        if n.read_at is None:
-            n.read_at = uow.session.execute(select(func.now())).scalar_one()
-        uow.commit()
