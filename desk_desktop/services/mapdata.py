@@ -244,13 +244,13 @@ WITH {_LOADS_AND_NEXT_JOB.format(wo_tech_filter="", wo_tech_filter2="")}, techs 
 SELECT
   (SELECT string_agg('[' || p.id || ',' || {_num(_round6("ST_Y(p.g)"))} || ',' || {_num(_round6("ST_X(p.g)"))}
                      || ',' || p.state || ']', ',' ORDER BY p.id)
-     FROM techs p),
+     FROM techs p) AS technicians,
   (SELECT string_agg('[' || n.technician_id || ',' || n.work_order_id
                      || ',' || {_round6("ST_Y(p.g)")} || ',' || {_round6("ST_X(p.g)")}
                      || ',' || {_round6("ST_Y(n.g)")} || ',' || {_round6("ST_X(n.g)")} || ']', ','
                      ORDER BY n.technician_id)
      FROM next_job n JOIN techs p ON p.id = n.technician_id
-    WHERE p.g IS NOT NULL),
+    WHERE p.g IS NOT NULL) AS routes,
   (SELECT string_agg('[' || wo.id || ',' || {_num(_round6("ST_Y(w.g)"))} || ',' || {_num(_round6("ST_X(w.g)"))}
                      || ',' || {_PRIORITY_CODE} || ',' || (CASE WHEN wo.technician_id IS NULL THEN 1 ELSE 0 END)
                      || ',' || coalesce(wo.technician_id::text, 'null') || ']', ',' ORDER BY wo.id)
@@ -258,7 +258,7 @@ SELECT
      LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
      LEFT JOIN sites s ON s.id = tk.site_id
     CROSS JOIN LATERAL (SELECT {_WO_POS} AS g) w
-    WHERE wo.organization_id = :org AND wo.status = ANY(:statuses))
+    WHERE wo.organization_id = :org AND wo.status = ANY(:statuses)) AS work_orders
 """
 
 _SHIFT_PATTERNS_SQL = """
@@ -314,7 +314,7 @@ def _off_shift_patterns(uow: UnitOfWork, org_id: int, now: datetime) -> list[str
 
     Technicians share a handful of patterns: each is decided once with ``on_shift`` in the
     organization's time zone, and the arrays statement compares the text (``working_hours::text``)."""
-    [(tz, patterns)] = sql.rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id})
+    [(tz, patterns)] = sql.hot_rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id})
     local_now = now.astimezone(_zone(tz))
     return [p for p in patterns or () if not on_shift(json.loads(p), local_now)]
 
@@ -349,7 +349,7 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
     local_now = None
     off_shift: dict[str | None, bool] = {None: False}  # per working-hours pattern (a handful)
     for (tid, name, max_open, updated_at, source, lat, lon, open_jobs, hours_json, busy,
-         next_id, next_lat, next_lon, skills_json, tz) in sql.rows(uow, _technicians_sql(ids), params):
+         next_id, next_lat, next_lon, skills_json, tz) in sql.hot_rows(uow, _technicians_sql(ids), params):
         off = off_shift.get(hours_json)
         if off is None:
             local_now = local_now or now.astimezone(_zone(tz))
@@ -371,7 +371,7 @@ def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> t
     # Columns are in MapWorkOrder's field order (``number`` is computed here).
     return tuple(
         MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
-        for r in sql.rows(uow, query, params)
+        for r in sql.hot_rows(uow, query, params)
     )
 
 
@@ -383,7 +383,7 @@ def load_map_arrays(*, uow: UnitOfWork, actor: Actor, now: datetime | None = Non
         params = _tech_params(actor.organization_id, now)
         params["off"] = _off_shift_patterns(uow, actor.organization_id, now)
         params["statuses"] = list(MAP_WORK_ORDER_STATUSES)
-        [(techs, routes, orders)] = sql.rows(uow, _ARRAYS_SQL, params)
+        [(techs, routes, orders)] = sql.hot_rows(uow, _ARRAYS_SQL, params)
     return MapArrays(technicians=techs or "", work_orders=orders or "", routes=routes or "", generated_at=now)
 
 

@@ -179,12 +179,12 @@ class Batch:
         for (nearest, req), items in groups.items():
             k = NEAREST_K + NEAREST_SPARE if nearest else MAX_CANDIDATES
             scan = max(candidates.SCAN_START, 4 * k)
-            rows = sql.rows(uow, prefetch_sql(nearest, index_skill(req)), {
+            rows = sql.hot_rows(uow, prefetch_sql(nearest, index_skill(req)), {
                 "org": org, "req": list(req), "nreq": len(req), "k": k, "scan": scan, "fresh": fresh_after(self.now),
                 "radius": radius_m, "lats": [kw["location"][0] for _, kw in items],
                 "lons": [kw["location"][1] for _, kw in items]})
             ids = sorted({r.id for r in rows})
-            techs = {t.id: t for t in sql.rows(uow, TECH_FACTS_SQL, {"org": org, "ids": ids})} if ids else {}
+            techs = {t.id: t for t in sql.hot_rows(uow, TECH_FACTS_SQL, {"org": org, "ids": ids})} if ids else {}
             self.hours.update((t.id, t.working_hours) for t in techs.values())
             per_order: dict[int, list] = {}
             for r in rows:

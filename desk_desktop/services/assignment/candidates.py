@@ -217,17 +217,17 @@ def fetch_candidates(
             params["last"] = last_technician_id if last_technician_id is not None else -1
         else:
             order_by = _BY_LOAD
-        rows = sql.rows(uow, unlocated_sql(eligible_only, order_by), params)
+        rows = sql.hot_rows(uow, unlocated_sql(eligible_only, order_by), params)
     else:
         radius_m = radius_km * 1000.0
         params.update(lat=location[0], lon=location[1], radius=radius_m)
         skill = index_skill(req) if eligible_only else None  # only eligible ones: a skill's own index
         if strategy != AssignmentLogic.NEAREST:
-            rows = sql.rows(uow, radius_sql(eligible_only, True, skill), params)
+            rows = sql.hot_rows(uow, radius_sql(eligible_only, True, skill), params)
         else:
             params["scan"] = max(SCAN_START, 4 * k)
             while True:
-                rows = sql.rows(uow, knn_sql(eligible_only, True, skill), params)
+                rows = sql.hot_rows(uow, knn_sql(eligible_only, True, skill), params)
                 # A branch's scan-th technician within the radius: its walk stopped too early.
                 if not any(r.rn == params["scan"] and r.knn_d <= radius_m for r in rows):
                     break
