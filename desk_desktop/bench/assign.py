@@ -7,8 +7,8 @@ an offset, notify technician and customer) are assigned by calling
 until none is left. Every assignment does the real work: the candidate query, the ranking,
 scheduling into the technician's working hours, the explanation, the audit row, the
 notification outbox rows (H3's ``enqueue_work_order_event``) and the round-robin pointer.
-The job decides each claimed batch (200 orders) in memory and writes it with one statement
-per table (``services/assignment.py``); the rows it writes are checked below.
+The job decides each claimed batch (200 orders) against one ``Batch`` and writes it every
+50 orders (``services/assignment/batch.py``); the rows it writes are checked below.
 
 Data: 2,000 technicians over a 12° × 8° box (about France), each skill with probability
 0.3, max 50 open orders, Monday–Friday 08:00–17:00; sites uniformly in the same box;

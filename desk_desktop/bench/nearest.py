@@ -67,15 +67,16 @@ def _baseline_sql(spheroid_fn: bool = False) -> str:
     """The brief's baseline: the same filters, ordered by ``ST_Distance`` (no index can help).
     ``spheroid_fn``: the same with the distance function the service uses for the metres it
     reports (``ST_DistanceSpheroid`` on the points), reported alongside for transparency."""
-    from desk_desktop.services.assignment import _ELIGIBLE_FILTER, _POINT, _USE_CURRENT, _spheroid_distance
+    from desk_desktop.services.assignment.candidates import POINT, eligible_filter, spheroid_distance
+    from desk_desktop.services.assignment.position import position
 
-    pos = f"(CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END)"
-    dist = _spheroid_distance(pos, _POINT) if spheroid_fn else f"ST_Distance({pos}, {_POINT})"
+    pos = position()
+    dist = spheroid_distance(pos, POINT) if spheroid_fn else f"ST_Distance({pos}, {POINT})"
     return f"""
         SELECT t.id, {dist} AS distance_m
           FROM technicians t
          WHERE t.organization_id = :org AND t.active
-           AND {dist} <= :radius {_ELIGIBLE_FILTER}
+           AND {dist} <= :radius {eligible_filter()}
          ORDER BY {dist}, t.id
          LIMIT :k
     """
@@ -90,11 +91,10 @@ def _percentile(values_: list[float], q: float) -> float:
 
 
 def _measure(factory, org_id: int, sites, now) -> tuple[list[float], list[list[int]]]:
-    from desk_desktop.services.assignment import fetch_candidates
+    from desk_desktop.services.assignment import fetch_candidates, prepare_transaction
 
     times: list[float] = []
     answers: list[list[int]] = []
-    from desk_desktop.services.assignment import prepare_transaction
 
     uow = factory()
     with uow:
@@ -113,8 +113,6 @@ def _measure(factory, org_id: int, sites, now) -> tuple[list[float], list[list[i
 
 def _measure_baseline(factory, org_id: int, sites, now, *, spheroid_fn: bool = False
                       ) -> tuple[list[float], list[list[int]]]:
-    from desk_desktop.services.assignment import OPEN_STATUSES
-
     sql = text(_baseline_sql(spheroid_fn))
     times: list[float] = []
     answers: list[list[int]] = []
@@ -123,7 +121,7 @@ def _measure_baseline(factory, org_id: int, sites, now, *, spheroid_fn: bool = F
         uow.session.execute(text("SET LOCAL jit = off"))  # same footing as the measured query
         for lat, lon, skill in sites:
             params = {"org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K,
-                      "open": OPEN_STATUSES, "req": [skill], "nreq": 1, "fresh": now - timedelta(hours=12)}
+                      "req": [skill], "nreq": 1, "fresh": now - timedelta(hours=12)}
             t0 = time.perf_counter()
             rows = uow.session.execute(sql, params).all()
             times.append((time.perf_counter() - t0) * 1000.0)
@@ -132,15 +130,15 @@ def _measure_baseline(factory, org_id: int, sites, now, *, spheroid_fn: bool = F
 
 
 def _uses_index(factory, org_id: int, site, now) -> bool:
-    from desk_desktop.services.assignment import OPEN_STATUSES, _index_skill, _knn_sql
+    from desk_desktop.services.assignment.candidates import index_skill, knn_sql
 
     lat, lon, skill = site
     uow = factory()
     with uow:
         # The statement fetch_candidates runs for this site: its home-base walk is on the
         # index of the required skill.
-        plan = uow.session.execute(text("EXPLAIN " + _knn_sql(True, True, _index_skill([skill]))), {
-            "org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K, "open": OPEN_STATUSES,
+        plan = uow.session.execute(text("EXPLAIN " + knn_sql(True, True, index_skill([skill]))), {
+            "org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K,
             "req": [skill], "nreq": 1, "scan": 1000, "fresh": now - timedelta(hours=12)}).scalars().all()
     joined = "\n".join(plan)
     return ("Order By: (home_base <->" in joined and "Order By: (current_location <->" in joined

@@ -183,6 +183,7 @@ def _run_writers(target, args_for, writers: int, **kwargs) -> dict[str, Any]:
 def _setup(url: str) -> dict[str, Any]:
     from desk_desktop.db.models import Customer, Organization
     from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+    from desk_desktop.services import numbering
     from desk_desktop.services.common import Actor
 
     engine = make_engine(url)
@@ -195,6 +196,7 @@ def _setup(url: str) -> dict[str, Any]:
             uow.session.add(org)
             uow.session.flush()
             ids[slug] = org.id
+            numbering.add_default_format(uow, org.id)
             for n in range(1, 4):
                 c = Customer(organization_id=org.id, ref=f"BENCH-{n}", name=f"Bench customer {n}",
                              customer_type=("business", "residential", "enterprise")[n - 1])
@@ -211,12 +213,9 @@ def _setup(url: str) -> dict[str, Any]:
 
 
 def _create_rules(factory, actor) -> int:
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
     pairs = _rule_pairs()
-    drafts = []
-    try:
-        from desk_desktop.services.rules import RuleDraft, create_rule
-    except ImportError:  # pragma: no cover - rules service not available: write rows directly
-        create_rule = None
     specs = [dict(name=f"Bench {c}/{p}", trigger_categories=(c,), trigger_priorities=(p,), wo_type="repair",
                   wo_priority=p, auto_assign=(i % 2 == 0), assignment_logic="workload")
              for i, (c, p) in enumerate(pairs)]
@@ -224,24 +223,7 @@ def _create_rules(factory, actor) -> int:
     specs += [dict(name=f"Bench vip {n}", trigger_tags=(f"vip-{n}",), wo_type="inspection", wo_priority="high")
               for n in range(2)]
     for spec in specs:
-        if create_rule is not None:
-            create_rule(uow=factory(), actor=actor, draft=RuleDraft(**spec))
-        else:  # pragma: no cover
-            drafts.append(spec)
-    if drafts:  # pragma: no cover
-        from desk_desktop.db.models import TicketToWorkOrderRule
-
-        uow = factory()
-        with uow:
-            for prio, spec in enumerate(reversed(drafts)):
-                uow.session.add(TicketToWorkOrderRule(
-                    organization_id=actor.organization_id, priority=prio * 10, name=spec["name"],
-                    trigger_categories=list(spec.get("trigger_categories", ())),
-                    trigger_priorities=list(spec.get("trigger_priorities", ())),
-                    trigger_tags=list(spec.get("trigger_tags", ())), wo_type=spec["wo_type"],
-                    wo_priority=spec["wo_priority"], auto_assign=spec.get("auto_assign", False),
-                    assignment_logic=spec.get("assignment_logic", "nearest")))
-            uow.commit()
+        create_rule(uow=factory(), actor=actor, draft=RuleDraft(**spec))
     return len(specs)
 
 

@@ -58,19 +58,15 @@ def _cli_actor(org_id: int, ctx: CliContext | None = None):
     decides what it may do); otherwise (owner/superuser connection) an administrator of
     the organization named after the operating-system user."""
     from desk_desktop.services.common import Actor
+    from desk_desktop.services.session_info import NotADispatcher, current_actor
 
     if ctx is not None:
         try:
-            from desk_desktop.services.session_info import NotADispatcher, current_actor
-        except ImportError:  # pragma: no cover — tenancy not in this build
-            pass
-        else:
-            try:
-                actor = current_actor(uow=ctx.uow())
-            except NotADispatcher:
-                actor = None
-            if actor is not None and actor.organization_id == org_id:
-                return actor
+            actor = current_actor(uow=ctx.uow())
+        except NotADispatcher:
+            actor = None
+        if actor is not None and actor.organization_id == org_id:
+            return actor
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 — no user name in some containers
@@ -82,11 +78,7 @@ def _resolve_ticket(ctx: CliContext, number: str, org_slug: str | None):
     """(actor, ticket_id, ticket_number) for a ticket number, across organizations."""
     from sqlalchemy import text
 
-    try:
-        from desk_desktop.services.tickets import normalize_number
-    except ImportError:  # pragma: no cover — tickets service not in this build
-        def normalize_number(n: str) -> str:
-            return "".join(str(n).split()).upper()
+    from desk_desktop.services.tickets import get_ticket_or_raise, normalize_number
 
     wanted = normalize_number(number)
     uow = ctx.uow()
@@ -106,10 +98,6 @@ def _resolve_ticket(ctx: CliContext, number: str, org_slug: str | None):
         raise CliError(f"Ticket {wanted} exists in several organizations ({slugs}); choose one with --org SLUG.")
     row = rows[0]
     actor = _cli_actor(row.organization_id, ctx)
-    try:
-        from desk_desktop.services.tickets import get_ticket_or_raise
-    except ImportError:  # pragma: no cover
-        return actor, row.id, row.number
     detail = get_ticket_or_raise(uow=ctx.uow(), actor=actor, number=row.number)
     return actor, detail.id, detail.number
 

@@ -71,14 +71,9 @@ def _org_of_number(ctx: CliContext, number: str) -> str | None:
 
 def run_test(ctx: CliContext) -> int:
     from desk_desktop.services import rules as svc
+    from desk_desktop.services.tickets import normalize_number
 
-    number = ctx.args.number.strip()
-    try:
-        from desk_desktop.services.tickets import normalize_number
-
-        number = normalize_number(number)
-    except ImportError:  # pragma: no cover
-        pass
+    number = normalize_number(ctx.args.number.strip())
     slug = ctx.args.org or _org_of_number(ctx, number)
     actor, slug = _actor(ctx, slug)
     result = svc.dry_run(uow=ctx.uow(), actor=actor, number=number)

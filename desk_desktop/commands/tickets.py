@@ -76,17 +76,12 @@ def resolve_actor(ctx: CliContext, slug: str | None):
     from sqlalchemy import text
 
     from desk_desktop.services.common import Actor
+    from desk_desktop.services.session_info import NotADispatcher, current_session
 
-    session = None
     try:
-        from desk_desktop.services.session_info import NotADispatcher, current_session
-    except ImportError:  # pragma: no cover - tenancy not installed
-        current_session = None
-    if current_session is not None:
-        try:
-            session = current_session(uow=ctx.uow())
-        except NotADispatcher:
-            session = None
+        session = current_session(uow=ctx.uow())
+    except NotADispatcher:
+        session = None
     if session is not None:
         if slug and slug != session.organization_slug:
             raise CliError(f"You are a dispatcher of '{session.organization_slug}', not of '{slug}'.")

@@ -6,23 +6,35 @@ block decides, so two service steps can share one transaction.
 
 Changes recorded with ``uow.record_change(...)`` are sent as ``NOTIFY desk_changes``
 inside the transaction (PostgreSQL delivers them at commit, never on rollback) and handed
-to the commit listeners after a successful commit (e.g. to kick the ``assign`` job).
+to the commit listeners after a successful commit (e.g. to kick the ``assign`` job). The
+payload is ``Change.payload()``, the only definition of it; a statement that sends its own
+notifications runs ``NOTIFY_SQL`` with those payloads and records the changes with
+``notified=True``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InvalidatePoolError
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import Compiled
 
 NOTIFY_CHANNEL = "desk_changes"
+
+# Send ``:payloads`` (``Change.payload()`` texts) on ``:channel``, in the order given (the
+# volatile pg_notify runs after the sort).
+NOTIFY_SQL = ("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) WITH ORDINALITY AS t(p, i) "
+              "ORDER BY i")
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,12 @@ class Change:
             {"e": self.entity, "id": self.entity_id, "org": self.organization_id, "a": self.action},
             separators=(",", ":"),
         )
+
+
+@cache
+def _compiled(statement: str, dialect: Dialect) -> Compiled:
+    """``statement`` as SQLAlchemy sends it to the driver (its placeholder style), once per text."""
+    return text(statement).compile(dialect=dialect)
 
 
 CommitListener = Callable[[tuple[Change, ...]], None]
@@ -126,7 +144,7 @@ class UnitOfWork:
         self._depth = 0
         self._committed = False
         self._changes: list[Change] = []
-        self._finish: Callable[[list[str]], Iterable[Change]] | None = None
+        self._notified: set[Change] = set()
         self.session: Session = None  # type: ignore[assignment]
 
     def __enter__(self) -> UnitOfWork:
@@ -134,7 +152,7 @@ class UnitOfWork:
             self.session = self._session_factory()
             self._committed = False
             self._changes = []
-            self._finish = None
+            self._notified = set()
         self._depth += 1
         return self
 
@@ -151,6 +169,7 @@ class UnitOfWork:
             self.session.close()
             self.session = None  # type: ignore[assignment]
             self._changes = []
+            self._notified = set()
         if committed and changes:
             for listener in self._listeners:
                 listener(changes)
@@ -159,38 +178,87 @@ class UnitOfWork:
     def in_transaction(self) -> bool:
         return self._depth > 0
 
-    def record_change(self, entity: str, entity_id: int | None, organization_id: int | None, action: str) -> None:
-        self._changes.append(Change(entity, entity_id, organization_id, action))
+    def record_change(
+        self, entity: str, entity_id: int | None, organization_id: int | None, action: str, *, notified: bool = False
+    ) -> None:
+        """Record a change for NOTIFY and the commit listeners. ``notified``: a statement of
+        this transaction sent its NOTIFY already (``NOTIFY_SQL``); commit does not repeat it."""
+        change = Change(entity, entity_id, organization_id, action)
+        self._changes.append(change)
+        if notified:
+            self._notified.add(change)
+
+    def _unsent_payloads(self) -> list[str]:
+        sent = {change.payload() for change in self._notified}
+        return [p for p in dict.fromkeys(change.payload() for change in self._changes) if p not in sent]
 
     def commit(self) -> None:
         if self._depth == 0:
             raise RuntimeError("commit() outside of 'with uow:'")
         if self._depth > 1:
             return  # the outermost block commits
-        payloads = list(dict.fromkeys(change.payload() for change in self._changes))  # unique, in order
-        finish, self._finish = self._finish, None
-        if finish is not None:
-            # It sends the NOTIFYs and COMMIT itself; the changes it returns were notified by it.
-            self._changes[0:0] = list(finish(payloads))
-        elif len(payloads) == 1:
-            self.session.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": NOTIFY_CHANNEL, "p": payloads[0]})
-        elif payloads:  # one round trip for all of them
-            self.session.execute(
-                text("SELECT pg_notify(:ch, p) FROM unnest(CAST(:ps AS text[])) WITH ORDINALITY AS t(p, i) ORDER BY i"),
-                {"ch": NOTIFY_CHANNEL, "ps": payloads},
-            )
+        payloads = self._unsent_payloads()
+        if payloads:
+            self.session.execute(text(NOTIFY_SQL), {"channel": NOTIFY_CHANNEL, "payloads": payloads})
         self.session.commit()
         self._committed = True
 
-    def finish_with(self, finish: Callable[[list[str]], Iterable[Change]]) -> None:
-        """Let the outermost ``commit()`` end the transaction through ``finish(payloads)``,
-        which must send ``NOTIFY desk_changes`` for each payload and then ``COMMIT`` at the
-        driver — e.g. in one round trip with the transaction's last statements. It returns
-        the changes it recorded and notified itself (they go to the commit listeners,
-        ahead of the recorded ones). Only for a unit of work that owns its transaction."""
-        if self._depth != 1:
-            raise RuntimeError("finish_with() only in the outermost 'with uow:' block")
-        self._finish = finish
+    def begin_with(self, statement: str, params: Mapping[str, Any]) -> Any:
+        """Run ``statement`` (``:name`` placeholders, at most one result row) as the
+        transaction's first statement; returns its row, or None.
+
+        Its BEGIN goes to the server together with it, in one round trip (psycopg's
+        pipeline mode), instead of taking a round trip of its own. In a transaction that has
+        begun already it is simply run."""
+        if self._depth == 0:
+            raise RuntimeError("begin_with() outside of 'with uow:'")
+        connection = self.session.connection()
+        if connection.connection.driver_connection.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return self.session.execute(text(statement), params).one_or_none()
+        return self._pipelined(connection, statement, params, commit=False)
+
+    def commit_with(self, statement: str, params: Mapping[str, Any]) -> Any:
+        """Run ``statement`` (``:name`` placeholders, one result row) as the transaction's
+        last statement and commit; returns its row.
+
+        When this unit of work owns its transaction, the statement, the change
+        notifications and COMMIT go to the server in one round trip (psycopg's pipeline
+        mode), so a row lock the statement takes (e.g. a counter's) is held for that one
+        round trip only. Nested in a caller's transaction it only runs the statement (the
+        caller's commit ends the transaction). Errors are SQLAlchemy's ``DBAPIError`` types,
+        as from ``session.execute``; after one the transaction is rolled back as usual."""
+        if self._depth == 0:
+            raise RuntimeError("commit_with() outside of 'with uow:'")
+        if self._depth > 1 or not isinstance(self.session.bind, Engine):
+            row = self.session.execute(text(statement), params).one()
+            self.commit()
+            return row
+        row = self._pipelined(self.session.connection(), statement, params, commit=True)
+        self.session.commit()  # the session's own bookkeeping; the driver has nothing left to commit
+        self._committed = True
+        return row
+
+    def _pipelined(self, connection: Connection, statement: str, params: Mapping[str, Any], *, commit: bool) -> Any:
+        """``statement`` in pipeline mode — after the BEGIN the driver adds when the
+        transaction has not begun, and before the change notifications and COMMIT when
+        ``commit`` — all in one round trip; its first row (or None)."""
+        compiled = _compiled(statement, connection.dialect)
+        driver_params = compiled.construct_params(params)
+        payloads = self._unsent_payloads() if commit else []
+        driver = connection.connection.driver_connection
+        try:
+            with driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as cursor:
+                cursor.execute(compiled.string, driver_params)
+                if payloads:
+                    notify = _compiled(NOTIFY_SQL, connection.dialect)
+                    driver.execute(notify.string, notify.construct_params({"channel": NOTIFY_CHANNEL,
+                                                                           "payloads": payloads}))
+                if commit:
+                    driver.commit()
+                row = cursor.fetchone()  # (without a commit, fetching sends what is queued)
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(compiled.string, driver_params, exc, psycopg.Error) from exc
+        return row
 
     def flush(self) -> None:
         self.session.flush()

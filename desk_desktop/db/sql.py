@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import TextClause, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import DBAPIError
 
@@ -67,11 +69,34 @@ def execute(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Vio
     """Run one statement. A list of parameter mappings runs it once per mapping (psycopg
     sends them in one pipeline)."""
     with translated(violations):
-        return uow.session.execute(statement(sql), params)
+        # On the session's connection, past the ORM's statement handling (a text statement
+        # has no ORM entities; about 0.1 ms less per statement).
+        return uow.session.connection().execute(statement(sql), params)
 
 
 def rows(uow: UnitOfWork, sql: str, params: Params = None) -> list[Row]:
-    return list(execute(uow, sql, params))
+    """All rows (fetched from the driver at once)."""
+    return execute(uow, sql, params).all()
+
+
+_DRIVER_DIALECT = psycopg_dialect()  # every engine is postgresql+psycopg (db.session)
+
+
+@cache
+def _driver_text(sql: str) -> str:
+    """``sql`` in the driver's placeholder style (``%(name)s``), as SQLAlchemy's compiler writes it."""
+    return str(statement(sql).compile(dialect=_DRIVER_DIALECT))
+
+
+def hot_rows(uow: UnitOfWork, sql: str, params: Mapping[str, Any]) -> list[tuple]:
+    """``rows`` for the few statements on the product's hot paths (the candidate queries,
+    the map's arrays and rows): prepared on the server at their first use on a connection
+    and read as plain named tuples, without SQLAlchemy's per-statement and per-row work
+    (about 0.2 ms per statement, and half the time of reading 10,000 rows)."""
+    connection = uow.session.connection()
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(_driver_text(sql), params, prepare=True)
+        return cursor.fetchall()
 
 
 def one(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Violations = None) -> Row:
@@ -90,7 +115,7 @@ def scalar(uow: UnitOfWork, sql: str, params: Params = None, *, violations: Viol
 
 def scalars(uow: UnitOfWork, sql: str, params: Params = None) -> list[Any]:
     """The first column of every row."""
-    return list(execute(uow, sql, params).scalars())
+    return execute(uow, sql, params).scalars().all()
 
 
 def stream(uow: UnitOfWork, sql: str, params: Params = None, *, batch: int = 64) -> Iterator[Row]:

@@ -116,7 +116,8 @@ def rank_candidates(
     return out
 
 
-def _km(d: float | None) -> str:
+def distance_text(d: float | None) -> str:
+    """Metres as a dispatcher reads them: '850 m', '12.4 km'."""
     if d is None:
         return "distance unknown"
     if d < 1000:
@@ -134,9 +135,9 @@ def why_winner(strategy: str, ranked: Sequence[Ranked], required_skills: Sequenc
     t = w.facts
     runner = elig[1] if len(elig) > 1 else None
     if strategy == AssignmentLogic.NEAREST:
-        s = f"{t.name} is the closest eligible technician ({_km(t.distance_m)})"
+        s = f"{t.name} is the closest eligible technician ({distance_text(t.distance_m)})"
         if runner:
-            s += f"; next was {runner.facts.name} at {_km(runner.facts.distance_m)}"
+            s += f"; next was {runner.facts.name} at {distance_text(runner.facts.distance_m)}"
     elif strategy == AssignmentLogic.SKILL_MATCH:
         if required_skills:
             skills = ", ".join(f"{s} {t.skills.get(s, 0)}/5" for s in required_skills)
@@ -145,7 +146,7 @@ def why_winner(strategy: str, ranked: Sequence[Ranked], required_skills: Sequenc
             s = f"No skills are required, so every eligible technician scores the same; {t.name} is the closest"
         if runner and required_skills:
             if runner.skill_score == w.skill_score:
-                s += f"; tied with {runner.facts.name} and closer ({_km(t.distance_m)} vs {_km(runner.facts.distance_m)})"
+                s += f"; tied with {runner.facts.name} and closer ({distance_text(t.distance_m)} vs {distance_text(runner.facts.distance_m)})"
             else:
                 s += f"; next was {runner.facts.name} (average {runner.skill_score:.1f})"
     elif strategy == AssignmentLogic.WORKLOAD:
@@ -153,7 +154,7 @@ def why_winner(strategy: str, ranked: Sequence[Ranked], required_skills: Sequenc
         if runner:
             if runner.facts.open_jobs == t.open_jobs:
                 s += (f"; tied with {runner.facts.name} and closer "
-                      f"({_km(t.distance_m)} vs {_km(runner.facts.distance_m)})")
+                      f"({distance_text(t.distance_m)} vs {distance_text(runner.facts.distance_m)})")
             else:
                 s += f"; next was {runner.facts.name} with {runner.facts.open_jobs}"
     else:

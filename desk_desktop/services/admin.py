@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 
+from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.services import numbering
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 DISPATCHER_GROUP = "desk_dispatcher"
@@ -149,8 +151,7 @@ def add_organization(*, uow: UnitOfWork, slug: str, name: str, timezone: str = "
             text("INSERT INTO organizations (slug, name, timezone) VALUES (:s, :n, :tz) RETURNING id"),
             {"s": slug, "n": name, "tz": timezone}).scalar_one()
         # Its numbering format row exists from the start: only an administrator changes it.
-        uow.session.execute(text("INSERT INTO ticket_number_sequences (organization_id) VALUES (:o) "
-                                 "ON CONFLICT DO NOTHING"), {"o": org_id})
+        numbering.add_default_format(uow, org_id)
         audit(uow, actor=_admin_actor(org_id, who), action="organization.created", entity="organization",
               entity_id=org_id, summary=f"Organization {name} ({slug}) created")
         uow.record_change("organization", org_id, org_id, "created")
@@ -158,14 +159,8 @@ def add_organization(*, uow: UnitOfWork, slug: str, name: str, timezone: str = "
     return OrganizationInfo(org_id, slug, name, timezone)
 
 
-def _hashed_password(uow: UnitOfWork, login: str, password: str) -> str:
-    """SCRAM verifier computed by libpq (the server's password_encryption), not the plain text."""
-    dbapi = uow.session.connection().connection.driver_connection
-    return dbapi.pgconn.encrypt_password(password.encode(), login.encode(), None).decode()
-
-
 def _set_password_sql(uow: UnitOfWork, login: str, password: str) -> str:
-    hashed = _hashed_password(uow, login, password)
+    hashed = sql.encrypt_password(uow, login, password)  # the verifier, never the plain text
     return "PASSWORD '" + hashed.replace("'", "''") + "'"
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from desk_desktop.db import sql
+from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain import filetypes
 from desk_desktop.domain.enums import AttachmentCategory, ScanStatus
 from desk_desktop.services.common import (
@@ -164,9 +165,7 @@ def _mib(n: int) -> str:
     return f"{n} bytes"
 
 
-def _raw(session):
-    """The psycopg connection under a session (same transaction)."""
-    return session.connection().connection.driver_connection
+_CHUNK_SQL = "SELECT data FROM blob_chunks WHERE blob_id = :blob AND seq = :seq"
 
 
 def _too_large(name: str, size: int | None, limit: int) -> AttachmentTooLarge:
@@ -243,9 +242,9 @@ class BlobReader(io.RawIOBase):
     """Read-only, seekable file over a blob's chunks (for zip inspection and Pillow).
     Fetches one chunk at a time by primary key; keeps only the current chunk."""
 
-    def __init__(self, session, blob_id: int, size: int) -> None:
+    def __init__(self, uow: UnitOfWork, blob_id: int, size: int) -> None:
         super().__init__()
-        self._conn = _raw(session)
+        self._uow = uow
         self._blob_id = blob_id
         self._size = size
         self._pos = 0
@@ -255,18 +254,15 @@ class BlobReader(io.RawIOBase):
         self._chunk = max(1, first)
 
     def _fetch_len(self, seq: int) -> int:
-        with self._conn.cursor() as cur:
-            cur.execute("SELECT length(data) FROM blob_chunks WHERE blob_id = %s AND seq = %s", (self._blob_id, seq))
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
+        length = sql.scalar(self._uow, "SELECT length(data) FROM blob_chunks WHERE blob_id = :blob AND seq = :seq",
+                            {"blob": self._blob_id, "seq": seq})
+        return int(length) if length is not None else 0
 
     def _load(self, seq: int) -> None:
         if seq == self._seq:
             return
-        with self._conn.cursor(binary=True) as cur:
-            cur.execute("SELECT data FROM blob_chunks WHERE blob_id = %s AND seq = %s", (self._blob_id, seq))
-            row = cur.fetchone()
-        self._data = bytes(row[0]) if row else b""
+        data = sql.scalar(self._uow, _CHUNK_SQL, {"blob": self._blob_id, "seq": seq})
+        self._data = bytes(data) if data is not None else b""
         self._seq = seq
 
     def readable(self) -> bool:
@@ -315,17 +311,14 @@ class BlobReader(io.RawIOBase):
         return bytes(buf[:n])
 
 
-def _iter_chunks(session, blob_id: int) -> Iterator[bytes]:
+def _iter_chunks(uow: UnitOfWork, blob_id: int) -> Iterator[bytes]:
     """The blob's chunks in order, one select per chunk (memory stays at one chunk)."""
-    conn = _raw(session)
     seq = 0
     while True:
-        with conn.cursor(binary=True) as cur:
-            cur.execute("SELECT data FROM blob_chunks WHERE blob_id = %s AND seq = %s", (blob_id, seq))
-            row = cur.fetchone()
-        if row is None:
+        data = sql.scalar(uow, _CHUNK_SQL, {"blob": blob_id, "seq": seq})
+        if data is None:
             return
-        yield bytes(row[0])
+        yield bytes(data)
         seq += 1
 
 
@@ -426,7 +419,7 @@ def add_attachment(
         return _load_info(uow.session, actor, attachment_id, deduplicated=deduplicated)
 
 
-_INSERT_CHUNK = "INSERT INTO blob_chunks (organization_id, blob_id, seq, data) VALUES (%s, %s, %s, %b)"
+_INSERT_CHUNK = "INSERT INTO blob_chunks (organization_id, blob_id, seq, data) VALUES (:org, :blob, :seq, :data)"
 
 
 def _store(*, uow_factory, actor, ticket_id, src: _Source, is_public, progress, cancel, allow_executables):
@@ -473,35 +466,33 @@ def _store(*, uow_factory, actor, ticket_id, src: _Source, is_public, progress, 
         digest = hashlib.sha256()
         done = 0
         seq = 0
-        conn = _raw(s)
-        # One INSERT per chunk with the bytes as a binary parameter (no hex text encoding).
+        # One INSERT per chunk with the bytes as a parameter (psycopg sends bytes in binary).
         # Not COPY: PostgreSQL refuses COPY FROM into tables with row-level security.
-        with conn.cursor() as cur:
-            chunk = first
-            while chunk:
-                if seq > 0 and cancel is not None and cancel():
-                    raise UploadCancelled(f"Upload of '{filetypes.display_name(name)}' cancelled.")
-                done += len(chunk)
-                if done > limit:
-                    raise _too_large(name, src.total if src.total and src.total > limit else None, limit)
-                digest.update(chunk)
-                cur.execute(_INSERT_CHUNK, (org, blob_id, seq, chunk))
-                seq += 1
-                if progress is not None:
-                    progress(done, src.total)
-                if second:
-                    chunk, second = second, b""
-                elif seq == 1 and len(first) < CHUNK_SIZE:
-                    chunk = b""
-                else:
-                    chunk = src.read_chunk()
+        chunk = first
+        while chunk:
+            if seq > 0 and cancel is not None and cancel():
+                raise UploadCancelled(f"Upload of '{filetypes.display_name(name)}' cancelled.")
+            done += len(chunk)
+            if done > limit:
+                raise _too_large(name, src.total if src.total and src.total > limit else None, limit)
+            digest.update(chunk)
+            sql.execute(uow, _INSERT_CHUNK, {"org": org, "blob": blob_id, "seq": seq, "data": chunk})
+            seq += 1
+            if progress is not None:
+                progress(done, src.total)
+            if second:
+                chunk, second = second, b""
+            elif seq == 1 and len(first) < CHUNK_SIZE:
+                chunk = b""
+            else:
+                chunk = src.read_chunk()
         if cancel is not None and cancel():
             raise UploadCancelled(f"Upload of '{filetypes.display_name(name)}' cancelled.")
         sha = digest.hexdigest()
 
         mime = head_mime
         if looks_like_zip(head):
-            inner = zip_container_type(BlobReader(s, blob_id, done))
+            inner = zip_container_type(BlobReader(uow, blob_id, done))
             if inner is not None:
                 mime = inner
         reason = filetypes.refusal_reason(name, mime, allow_executables=allow_executables)
@@ -611,7 +602,7 @@ def _scan_locked(uow, row, scanner: ClamdScanner) -> ScanResult | None:
             {"b": row.id},
         )
     elif result.status == ScanStatus.CLEAN:
-        _make_thumbnails(s, row, attachments)
+        _make_thumbnails(uow, row, attachments)
     else:
         s.execute(
             text("UPDATE attachments SET thumbnail_error = :e WHERE blob_id = :b AND category = 'image' "
@@ -652,7 +643,8 @@ def _pending_chunks(uow, blob_id: int, sent: list[int]) -> Iterator[bytes]:
         yield bytes(row.data)
 
 
-def _make_thumbnails(s, blob_row, attachments) -> None:
+def _make_thumbnails(uow: UnitOfWork, blob_row, attachments) -> None:
+    s = uow.session
     images = [a for a in attachments if a.category == AttachmentCategory.IMAGE]
     if not images:
         return
@@ -663,7 +655,7 @@ def _make_thumbnails(s, blob_row, attachments) -> None:
     if not pending:
         return
     try:
-        thumb = make_thumbnail(BlobReader(s, blob_row.id, blob_row.size))
+        thumb = make_thumbnail(BlobReader(uow, blob_row.id, blob_row.size))
     except ThumbnailFailed as exc:
         s.execute(
             text("UPDATE attachments SET thumbnail_error = :e WHERE id = ANY(:ids)"),
@@ -805,7 +797,7 @@ def download_attachment(
         digest = hashlib.sha256()
         written = 0
         try:
-            for chunk in _iter_chunks(s, info.blob_id):
+            for chunk in _iter_chunks(uow, info.blob_id):
                 digest.update(chunk)
                 out.write(chunk)
                 written += len(chunk)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from desk_desktop.db.models import AuditEntry
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.services.audit import audit_row, write_audit_rows
 
 
 def insert_json_rows_sql(table: str, columns: tuple[tuple[str, str], ...], *, jsonb: bool = False,
@@ -70,15 +70,6 @@ def audit(
     details: dict[str, Any] | None = None,
     organization_id: int | None = None,
 ) -> None:
-    """Record who did what and why, in the caller's transaction."""
-    uow.session.add(
-        AuditEntry(
-            organization_id=organization_id if organization_id is not None else actor.organization_id,
-            actor=actor.name,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            summary=summary,
-            details=details,
-        )
-    )
+    """Record who did what and why, in the caller's transaction (``services.audit``)."""
+    write_audit_rows(uow, [audit_row(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                                     summary=summary, details=details, organization_id=organization_id)])

@@ -9,9 +9,9 @@ after a live change, so the map can move a marker without reloading everything.
 
 Coordinates are rounded to 6 decimals (about 0.1 m) by the database, the same expression
 in every query, so the arrays and the rows agree to the last digit. Positions follow
-the assignment service's rule, so a candidate's distance matches where
-the map draws them: a technician is at their current location if it was reported within
-``LOCATION_FRESH_FOR`` (or if they have no home base), else at their home base. A work
+the assignment service's rule (``services.assignment.position``), so a candidate's distance
+matches where the map draws them: a technician is at their current location if it was
+reported recently (or if they have no home base), else at their home base. A work
 order is at its ticket's location, else at the ticket's site.
 
 Technician state (the same rules for arrays and rows):
@@ -28,16 +28,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from desk_desktop.db import sql
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, WorkOrderStatus
-from desk_desktop.services.assignment import FRESH_LOCATION_HOURS
+from desk_desktop.services.assignment.position import fresh_after, position, position_source
 from desk_desktop.services.common import Actor
-
-LOCATION_FRESH_FOR = timedelta(hours=FRESH_LOCATION_HOURS)
 
 # What the map shows as work: unassigned orders plus those counting toward a technician's load.
 MAP_WORK_ORDER_STATUSES: tuple[str, ...] = (WorkOrderStatus.UNASSIGNED.value,) + tuple(
@@ -154,16 +153,14 @@ def _round6(expr: str) -> str:
     return f"(round({expr} * 1e6) / 1e6)"
 
 
-# Where a technician is drawn: the current location when fresh (or with no home base), else home.
-_USE_CURRENT = ("(t.current_location IS NOT NULL AND "
-                "(coalesce(t.location_updated_at >= %(fresh_after)s, false) OR t.home_base IS NULL))")
-_TECH_POS = f"(CASE WHEN {_USE_CURRENT} THEN t.current_location ELSE t.home_base END)::geometry"
-_TECH_SOURCE = f"CASE WHEN {_USE_CURRENT} THEN 'current' WHEN t.home_base IS NOT NULL THEN 'home' END"
+# Where a technician is drawn: the assignment service's position rule.
+_TECH_POS = f"CAST({position()} AS geometry)"
+_TECH_SOURCE = position_source()
 # Busy: a job in progress or scheduled for now, or at their open-job limit.
 _BUSY = "(coalesce(l.busy_now, false) OR coalesce(l.open_jobs, 0) >= t.max_open_work_orders)"
-# The state code (index in TECHNICIAN_STATES), as ``_state`` decides it; %(off)s lists the
+# The state code (index in TECHNICIAN_STATES), as ``_state`` decides it; :off lists the
 # working-hours patterns off shift now.
-_STATE_CODE = (f"CASE WHEN t.working_hours::text = ANY(%(off)s) THEN {STATE_CODES[STATE_OFF_SHIFT]} "
+_STATE_CODE = (f"CASE WHEN t.working_hours::text = ANY(:off) THEN {STATE_CODES[STATE_OFF_SHIFT]} "
                f"WHEN {_BUSY} THEN {STATE_CODES[STATE_BUSY]} ELSE {STATE_CODES[STATE_AVAILABLE]} END")
 _PRIORITY_CODE = ("CASE wo.priority " + " ".join(f"WHEN '{p}' THEN {c}" for p, c in PRIORITY_CODES.items())
                   + f" ELSE {DEFAULT_PRIORITY_CODE} END")
@@ -173,10 +170,10 @@ loads AS (
     SELECT technician_id,
            count(*) AS open_jobs,
            bool_or(status = 'in_progress'
-                   OR (scheduled_start <= %(now)s AND coalesce(scheduled_end,
-                        scheduled_start + make_interval(mins => duration_minutes)) > %(now)s)) AS busy_now
+                   OR (scheduled_start <= :now AND coalesce(scheduled_end,
+                        scheduled_start + make_interval(mins => duration_minutes)) > :now)) AS busy_now
       FROM work_orders
-     WHERE organization_id = %(org)s AND technician_id IS NOT NULL AND status = ANY(%(open)s)
+     WHERE organization_id = :org AND technician_id IS NOT NULL AND status = ANY(:open)
        {wo_tech_filter}
      GROUP BY technician_id
 ), next_job AS (
@@ -185,7 +182,7 @@ loads AS (
       FROM work_orders wo
       JOIN tickets tk ON tk.id = wo.source_ticket_id
       LEFT JOIN sites s ON s.id = tk.site_id
-     WHERE wo.organization_id = %(org)s AND wo.technician_id IS NOT NULL AND wo.status = ANY(%(open)s)
+     WHERE wo.organization_id = :org AND wo.technician_id IS NOT NULL AND wo.status = ANY(:open)
        AND coalesce(tk.location, s.location) IS NOT NULL
        {wo_tech_filter2}
      ORDER BY wo.technician_id, (wo.status = 'in_progress') DESC, wo.scheduled_start NULLS LAST,
@@ -196,7 +193,7 @@ _TECHNICIANS_SQL = f"""
 WITH {_LOADS_AND_NEXT_JOB}, skills AS (
     SELECT technician_id, jsonb_object_agg(skill, proficiency) AS skills
       FROM technician_skills
-     WHERE organization_id = %(org)s {{skill_filter}}
+     WHERE organization_id = :org {{skill_filter}}
      GROUP BY technician_id
 )
 SELECT t.id, t.name, t.max_open_work_orders, t.location_updated_at, p.source,
@@ -204,13 +201,13 @@ SELECT t.id, t.name, t.max_open_work_orders, t.location_updated_at, p.source,
        coalesce(l.open_jobs, 0) AS open_jobs, t.working_hours::text AS hours_json, {_BUSY} AS busy,
        n.work_order_id AS next_id, {_round6("ST_Y(n.g)")} AS next_lat, {_round6("ST_X(n.g)")} AS next_lon,
        sk.skills::text AS skills_json,
-       (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s) AS tz
+       (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz
   FROM technicians t
  CROSS JOIN LATERAL (SELECT {_TECH_POS} AS g, {_TECH_SOURCE} AS source) p
   LEFT JOIN loads l ON l.technician_id = t.id
   LEFT JOIN next_job n ON n.technician_id = t.id
   LEFT JOIN skills sk ON sk.technician_id = t.id
- WHERE t.organization_id = %(org)s AND t.active {{tech_filter}}
+ WHERE t.organization_id = :org AND t.active {{tech_filter}}
  ORDER BY t.id
 """
 
@@ -225,7 +222,7 @@ SELECT wo.id, wo.priority, wo.status, wo.work_type, wo.technician_id, tech.name 
   LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
   LEFT JOIN sites s ON s.id = tk.site_id
   LEFT JOIN technicians tech ON tech.id = wo.technician_id
- WHERE wo.organization_id = %(org)s AND wo.status = ANY(%(statuses)s) {{wo_filter}}
+ WHERE wo.organization_id = :org AND wo.status = ANY(:statuses) {{wo_filter}}
  ORDER BY wo.id
 """
 
@@ -242,18 +239,18 @@ WITH {_LOADS_AND_NEXT_JOB.format(wo_tech_filter="", wo_tech_filter2="")}, techs 
     SELECT t.id, {_TECH_POS} AS g, {_STATE_CODE} AS state
       FROM technicians t
       LEFT JOIN loads l ON l.technician_id = t.id
-     WHERE t.organization_id = %(org)s AND t.active
+     WHERE t.organization_id = :org AND t.active
 )
 SELECT
   (SELECT string_agg('[' || p.id || ',' || {_num(_round6("ST_Y(p.g)"))} || ',' || {_num(_round6("ST_X(p.g)"))}
                      || ',' || p.state || ']', ',' ORDER BY p.id)
-     FROM techs p),
+     FROM techs p) AS technicians,
   (SELECT string_agg('[' || n.technician_id || ',' || n.work_order_id
                      || ',' || {_round6("ST_Y(p.g)")} || ',' || {_round6("ST_X(p.g)")}
                      || ',' || {_round6("ST_Y(n.g)")} || ',' || {_round6("ST_X(n.g)")} || ']', ','
                      ORDER BY n.technician_id)
      FROM next_job n JOIN techs p ON p.id = n.technician_id
-    WHERE p.g IS NOT NULL),
+    WHERE p.g IS NOT NULL) AS routes,
   (SELECT string_agg('[' || wo.id || ',' || {_num(_round6("ST_Y(w.g)"))} || ',' || {_num(_round6("ST_X(w.g)"))}
                      || ',' || {_PRIORITY_CODE} || ',' || (CASE WHEN wo.technician_id IS NULL THEN 1 ELSE 0 END)
                      || ',' || coalesce(wo.technician_id::text, 'null') || ']', ',' ORDER BY wo.id)
@@ -261,13 +258,13 @@ SELECT
      LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
      LEFT JOIN sites s ON s.id = tk.site_id
     CROSS JOIN LATERAL (SELECT {_WO_POS} AS g) w
-    WHERE wo.organization_id = %(org)s AND wo.status = ANY(%(statuses)s))
+    WHERE wo.organization_id = :org AND wo.status = ANY(:statuses)) AS work_orders
 """
 
 _SHIFT_PATTERNS_SQL = """
-SELECT (SELECT o.timezone FROM organizations o WHERE o.id = %(org)s),
+SELECT (SELECT o.timezone FROM organizations o WHERE o.id = :org),
        array(SELECT DISTINCT t.working_hours::text FROM technicians t
-              WHERE t.organization_id = %(org)s AND t.active AND t.working_hours IS NOT NULL)
+              WHERE t.organization_id = :org AND t.active AND t.working_hours IS NOT NULL)
 """
 
 
@@ -312,30 +309,18 @@ def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
     return False
 
 
-def _rows(uow: UnitOfWork, sql: str, params: dict) -> list[tuple]:
-    """Plain tuples from the driver, in the unit of work's transaction.
-
-    The map reads up to tens of thousands of rows on every refresh; SQLAlchemy's Row
-    objects would double the cost of fetching them. The SQL uses psycopg's ``%(name)s``.
-    """
-    driver = uow.session.connection().connection.driver_connection
-    with driver.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
-
-
 def _off_shift_patterns(uow: UnitOfWork, org_id: int, now: datetime) -> list[str]:
     """The working-hours patterns (as the database prints them) that are off shift now.
 
     Technicians share a handful of patterns: each is decided once with ``on_shift`` in the
     organization's time zone, and the arrays statement compares the text (``working_hours::text``)."""
-    [(tz, patterns)] = _rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id})
+    [(tz, patterns)] = sql.hot_rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id})
     local_now = now.astimezone(_zone(tz))
     return [p for p in patterns or () if not on_shift(json.loads(p), local_now)]
 
 
 def _tech_params(org_id: int, now: datetime) -> dict:
-    return {"org": org_id, "now": now, "open": list(OPEN_WORK_ORDER_STATUSES), "fresh_after": now - LOCATION_FRESH_FOR}
+    return {"org": org_id, "now": now, "open": list(OPEN_WORK_ORDER_STATUSES), "fresh": fresh_after(now)}
 
 
 def _state(off_shift: bool, busy: bool) -> str:
@@ -347,10 +332,10 @@ def _technicians_sql(ids: tuple[int, ...] | None) -> str:
     if ids is None:
         return _TECHNICIANS_SQL.format(wo_tech_filter="", wo_tech_filter2="", skill_filter="", tech_filter="")
     return _TECHNICIANS_SQL.format(
-        wo_tech_filter="AND technician_id = ANY(%(ids)s)",
-        wo_tech_filter2="AND wo.technician_id = ANY(%(ids)s)",
-        skill_filter="AND technician_id = ANY(%(ids)s)",
-        tech_filter="AND t.id = ANY(%(ids)s)",
+        wo_tech_filter="AND technician_id = ANY(:ids)",
+        wo_tech_filter2="AND wo.technician_id = ANY(:ids)",
+        skill_filter="AND technician_id = ANY(:ids)",
+        tech_filter="AND t.id = ANY(:ids)",
     )
 
 
@@ -364,7 +349,7 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
     local_now = None
     off_shift: dict[str | None, bool] = {None: False}  # per working-hours pattern (a handful)
     for (tid, name, max_open, updated_at, source, lat, lon, open_jobs, hours_json, busy,
-         next_id, next_lat, next_lon, skills_json, tz) in _rows(uow, _technicians_sql(ids), params):
+         next_id, next_lat, next_lon, skills_json, tz) in sql.hot_rows(uow, _technicians_sql(ids), params):
         off = off_shift.get(hours_json)
         if off is None:
             local_now = local_now or now.astimezone(_zone(tz))
@@ -379,14 +364,14 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
 def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> tuple[MapWorkOrder, ...]:
     params: dict = {"org": org_id, "statuses": list(MAP_WORK_ORDER_STATUSES)}
     if ids is not None:
-        sql = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(%(ids)s)")
+        query = _WORK_ORDERS_SQL.format(wo_filter="AND wo.id = ANY(:ids)")
         params["ids"] = list(ids)
     else:
-        sql = _WORK_ORDERS_SQL.format(wo_filter="")
+        query = _WORK_ORDERS_SQL.format(wo_filter="")
     # Columns are in MapWorkOrder's field order (``number`` is computed here).
     return tuple(
         MapWorkOrder(r[0], work_order_number(r[0]), *r[1:13], tuple(r[13]) if r[13] else (), *r[14:])
-        for r in _rows(uow, sql, params)
+        for r in sql.hot_rows(uow, query, params)
     )
 
 
@@ -398,7 +383,7 @@ def load_map_arrays(*, uow: UnitOfWork, actor: Actor, now: datetime | None = Non
         params = _tech_params(actor.organization_id, now)
         params["off"] = _off_shift_patterns(uow, actor.organization_id, now)
         params["statuses"] = list(MAP_WORK_ORDER_STATUSES)
-        [(techs, routes, orders)] = _rows(uow, _ARRAYS_SQL, params)
+        [(techs, routes, orders)] = sql.hot_rows(uow, _ARRAYS_SQL, params)
     return MapArrays(technicians=techs or "", work_orders=orders or "", routes=routes or "", generated_at=now)
 
 
@@ -409,22 +394,6 @@ def load_map_data(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None)
         techs, routes = _technicians(uow, actor.organization_id, now, None)
         orders = _work_orders(uow, actor.organization_id, None)
     return MapData(technicians=techs, work_orders=orders, routes=routes, generated_at=now)
-
-
-def load_map_technicians(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
-    """Only the technicians and their next-job lines."""
-    now = now or datetime.now(UTC)
-    with uow:
-        techs, routes = _technicians(uow, actor.organization_id, now, None)
-    return MapData(technicians=techs, work_orders=(), routes=routes, generated_at=now)
-
-
-def load_map_work_orders(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapData:
-    """Only the open work orders (one query)."""
-    now = now or datetime.now(UTC)
-    with uow:
-        orders = _work_orders(uow, actor.organization_id, None)
-    return MapData(technicians=(), work_orders=orders, routes=(), generated_at=now)
 
 
 def load_map_changes(

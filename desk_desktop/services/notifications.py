@@ -21,7 +21,6 @@ by Message-ID shows it once; nothing here can promise exactly once.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -34,12 +33,11 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, any_, bindparam, func, literal, select, text
+from sqlalchemy import BigInteger, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from desk_desktop.db.models import Customer, Notification, Organization, Site, Technician, Ticket, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
-from desk_desktop.db.pipe import driver_sql
 from desk_desktop.db.session import UnitOfWork, UnitOfWorkFactory
 from desk_desktop.domain.enums import NotificationChannel, NotificationStatus
 from desk_desktop.services.channels import ChannelRegistry, DeliveryFailed, OutgoingMessage
@@ -210,27 +208,6 @@ def enqueue_work_order_events(
                 uow.record_change("notification", wo_id, orgs[wo_id], "queued")
         uow.commit()
     return written
-
-
-# For a caller that runs the statements itself (the assign job's statement pipe): the
-# facts query and the insert of ``enqueue_work_order_events``, in the driver's placeholder
-# style, and the rows in between, computed without the database.
-
-@functools.cache
-def work_order_facts_sql() -> str:
-    """The messages' facts (``_context_query``) of the work orders ``%(ids)s``."""
-    from sqlalchemy.dialects.postgresql import ARRAY
-    from sqlalchemy.dialects.postgresql.psycopg import dialect
-
-    stmt = _context_query(None).where(WorkOrder.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-    return str(stmt.compile(dialect=dialect()))
-
-
-@functools.cache
-def outbox_insert_sql() -> str:
-    """The bulk insert of ``enqueue_work_order_events`` (``%(rows)s``: ``encode_outbox_rows``);
-    returns the work order of each row written."""
-    return driver_sql(_INSERT_NOTIFICATIONS_BULK_SQL)
 
 
 def outbox_rows(*, facts: dict[int, Any], events: Sequence[tuple[int, str, int | None]], actor: Actor | None,
@@ -627,13 +604,3 @@ def retry_notification(*, uow: UnitOfWork, actor: Actor, notification_id: int) -
         view = _view(n)
         uow.commit()
     return view
-
-
-def mark_inbox_read(*, uow: UnitOfWork, actor: Actor, notification_id: int) -> None:
-    with uow:
-        n = uow.session.get(Notification, notification_id)
-        if n is None or n.organization_id != actor.organization_id or n.channel != NotificationChannel.INBOX:
-            raise NotificationNotFound(f"Inbox message {notification_id} does not exist.")
-        if n.read_at is None:
-            n.read_at = uow.session.execute(select(func.now())).scalar_one()
-        uow.commit()

@@ -4,12 +4,11 @@ How a number is taken (see DESIGN.md "Numbering"):
 
 * The counter is one row per (organization, period) in ``ticket_number_counters``;
   ``next_value`` is the value the next ticket of that period gets.
-* A ticket takes its number in the statement that inserts it (``services.tickets``):
-  ``COUNTER_CTE`` upserts the counter row (``INSERT … ON CONFLICT … DO UPDATE …
-  RETURNING``) and the ticket is inserted with the formatted value. That statement is the
-  last one of the ticket's transaction before commit (sent together with ``COMMIT`` when
-  the unit of work owns the transaction): the row lock it takes is held until commit, so
-  taking it last keeps the lock short. A concurrent writer *waits* for that lock (no
+* A ticket takes its number in the statement that inserts it (``services.tickets``): it
+  upserts the counter row (``INSERT … ON CONFLICT … DO UPDATE … RETURNING``) and inserts
+  the ticket with the formatted value. That statement is the last one of the ticket's
+  transaction before COMMIT and the first that writes: the row lock it takes is held
+  until commit, so taking it last keeps the lock short. A concurrent writer *waits* for that lock (no
   ``NOWAIT``) and then continues with the committed value — under READ COMMITTED, which
   this module insists on. A rollback gives the number back, so numbers are gapless.
 * Deleting a ticket leaves a gap; that is by design and documented.
@@ -19,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, text
-
+from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.numbering import (
     NumberFormat,
@@ -46,11 +45,11 @@ __all__ = [
     "preview_next_number",
     "set_next_number",
     "load_numbering_context",
-    "COUNTER_CTE",
-    "NUMBER_SQL",
+    "numbering_context",
+    "add_default_format",
     "counter_params",
-    "numbering_conflict",
-    "owns_transaction",
+    "number_taken",
+    "TAKEN_NUMBER_CONSTRAINT",
 ]
 
 
@@ -85,7 +84,7 @@ class NumberingSettings:
 
 
 def _check_read_committed(uow: UnitOfWork) -> None:
-    level = uow.session.execute(text("SHOW transaction_isolation")).scalar_one()
+    level = sql.scalar(uow, "SHOW transaction_isolation")
     if level != "read committed":
         # Under REPEATABLE READ/SERIALIZABLE a second writer fails with 40001 instead of waiting.
         raise DeskError(f"Ticket numbers must be taken under READ COMMITTED, not {level}.")
@@ -98,30 +97,25 @@ def _now(now: datetime | None) -> datetime:
 _FORMAT_COLUMNS = "s.prefix, s.include_year, s.include_month, s.padding, s.separator, s.reset_policy"
 
 
-def load_numbering_context(*, uow: UnitOfWork, organization_id: int) -> NumberingContext:
-    """The organization's time zone and format; creates the default format on first use."""
-    row = uow.session.execute(
-        text(
-            f"SELECT o.timezone, s.organization_id IS NOT NULL AS has_format, {_FORMAT_COLUMNS} "
-            "FROM organizations o LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id "
-            "WHERE o.id = :org"
-        ),
-        {"org": organization_id},
-    ).one_or_none()
-    if row is None:
-        raise NotFound("The organization does not exist.")
+# The format row is created with the organization (``add_default_format``); ticket
+# creation never writes it.
+_CONTEXT_SQL = (
+    f"SELECT o.timezone, s.organization_id IS NOT NULL AS has_format, {_FORMAT_COLUMNS} "
+    "FROM organizations o LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id WHERE o.id = :org"
+)
+ADD_DEFAULT_FORMAT_SQL = "INSERT INTO ticket_number_sequences (organization_id) VALUES (:org) ON CONFLICT DO NOTHING"
+
+
+def add_default_format(uow: UnitOfWork, organization_id: int) -> None:
+    """Give a new organization the default number format (part of creating it)."""
+    sql.execute(uow, ADD_DEFAULT_FORMAT_SQL, {"org": organization_id})
+
+
+def numbering_context(row: Any, organization_id: int) -> NumberingContext:
+    """The context from a row with ``timezone``, ``has_format`` and the format columns."""
     if not row.has_format:
-        uow.session.execute(
-            text("INSERT INTO ticket_number_sequences (organization_id) VALUES (:org) ON CONFLICT DO NOTHING"),
-            {"org": organization_id},
-        )
-        row = uow.session.execute(
-            text(
-                f"SELECT o.timezone, {_FORMAT_COLUMNS} FROM organizations o "
-                "JOIN ticket_number_sequences s ON s.organization_id = o.id WHERE o.id = :org"
-            ),
-            {"org": organization_id},
-        ).one()
+        raise NotFound("This organization has no ticket number format; an administrator should run "
+                       "'desk-desktop admin add-organization' again or set the format in the numbering settings.")
     fmt = NumberFormat(
         prefix=row.prefix,
         include_year=row.include_year,
@@ -133,27 +127,23 @@ def load_numbering_context(*, uow: UnitOfWork, organization_id: int) -> Numberin
     return NumberingContext(organization_id=organization_id, timezone=row.timezone, format=fmt)
 
 
-# How a ticket takes its number: these pieces go into the statement that inserts the
-# ticket (``services.tickets``), which is the LAST statement of the ticket's transaction
-# before COMMIT. ``c`` upserts the counter row — its row lock waits for a concurrent writer
-# (never NOWAIT) and is held until COMMIT — and yields the value; ``NUMBER_SQL`` formats it
-# (the zero-padding in SQL: lpad would truncate, hence the CASE). Driver placeholders.
-# ``{after}``: a CTE with one row that must be written before the lock is taken (work that
-# does not need the number stays outside the lock).
-COUNTER_CTE = """c AS (
-    INSERT INTO ticket_number_counters AS k (organization_id, period, next_value)
-    SELECT %(org)s, %(period)s, 2 FROM {after}
-    ON CONFLICT (organization_id, period) DO UPDATE SET next_value = k.next_value + 1
-    RETURNING k.next_value - 1 AS value
-)"""
-NUMBER_SQL = (
-    "%(head)s || CASE WHEN length(c.value::text) >= %(pad)s THEN c.value::text "
-    "ELSE lpad(c.value::text, %(pad)s, '0') END"
-)
+def load_numbering_context(*, uow: UnitOfWork, organization_id: int) -> NumberingContext:
+    """The organization's time zone and number format."""
+    row = sql.one_or_none(uow, _CONTEXT_SQL, {"org": organization_id})
+    if row is None:
+        raise NotFound("The organization does not exist.")
+    return numbering_context(row, organization_id)
+
+
+# How a ticket takes its number (``services.tickets``, the statement that inserts it, which
+# is the LAST statement of the ticket's transaction before COMMIT): it upserts the counter
+# row of the period — the row lock waits for a concurrent writer (never NOWAIT) and is held
+# until COMMIT — and formats the value it got with these parameters.
+TAKEN_NUMBER_CONSTRAINT = "uq_tickets_organization_id_number"
 
 
 def counter_params(ctx: NumberingContext, now: datetime | None = None) -> dict:
-    """Parameters of ``COUNTER_CTE`` and ``NUMBER_SQL`` for a ticket created at ``now``."""
+    """The counter's period and the number's head and padding for a ticket created at ``now``."""
     local = local_time(_now(now), ctx.timezone)
     return {
         "org": ctx.organization_id,
@@ -163,20 +153,13 @@ def counter_params(ctx: NumberingContext, now: datetime | None = None) -> dict:
     }
 
 
-def numbering_conflict(exc: Exception) -> NumberingConflict | None:
-    """The domain error for a unique violation on the ticket number (else None)."""
-    if "uq_tickets_organization_id_number" in str(getattr(exc, "orig", exc)):
-        return NumberingConflict(
-            "The next ticket number is already taken by an existing ticket; "
-            "an administrator should set the next number above the highest one in use."
-        )
-    return None
-
-
-def owns_transaction(uow: UnitOfWork) -> bool:
-    """True when the unit of work's session began the database transaction itself (bound to
-    an engine), so committing it at the database is its own decision to make."""
-    return isinstance(uow.session.bind, Engine)
+def number_taken() -> NumberingConflict:
+    """The error for a counter that produced a number an existing ticket has (violation of
+    ``TAKEN_NUMBER_CONSTRAINT``)."""
+    return NumberingConflict(
+        "The next ticket number is already taken by an existing ticket; "
+        "an administrator should set the next number above the highest one in use."
+    )
 
 
 def _require_admin(actor: Actor) -> None:
@@ -187,37 +170,24 @@ def _require_admin(actor: Actor) -> None:
 def _counter_value(uow: UnitOfWork, org: int, period: str, *, lock: bool = False) -> int:
     if lock:
         # Make sure the row exists, then lock it (waits for writers in flight, never NOWAIT).
-        uow.session.execute(
-            text(
-                "INSERT INTO ticket_number_counters (organization_id, period, next_value) "
-                "VALUES (:org, :period, 1) ON CONFLICT DO NOTHING"
-            ),
-            {"org": org, "period": period},
-        )
-        return uow.session.execute(
-            text(
-                "SELECT next_value FROM ticket_number_counters "
-                "WHERE organization_id = :org AND period = :period FOR UPDATE"
-            ),
-            {"org": org, "period": period},
-        ).scalar_one()
-    value = uow.session.execute(
-        text("SELECT next_value FROM ticket_number_counters WHERE organization_id = :org AND period = :period"),
-        {"org": org, "period": period},
-    ).scalar_one_or_none()
+        sql.execute(uow, "INSERT INTO ticket_number_counters (organization_id, period, next_value) "
+                         "VALUES (:org, :period, 1) ON CONFLICT DO NOTHING", {"org": org, "period": period})
+        return sql.one(uow, "SELECT next_value FROM ticket_number_counters "
+                            "WHERE organization_id = :org AND period = :period FOR UPDATE",
+                       {"org": org, "period": period}).next_value
+    value = sql.scalar(uow, "SELECT next_value FROM ticket_number_counters WHERE organization_id = :org "
+                            "AND period = :period", {"org": org, "period": period})
     return value if value is not None else 1
 
 
 def _highest_in_use(uow: UnitOfWork, org: int, head: str) -> int:
     """Highest counter value among existing tickets whose number starts with ``head``."""
-    value = uow.session.execute(
-        text(
-            "SELECT max(substr(number, :n + 1)::numeric) FROM tickets "
-            "WHERE organization_id = :org AND left(number, :n) = :head "
-            "AND substr(number, :n + 1) ~ '^[0-9]+$'"
-        ),
+    value = sql.scalar(
+        uow,
+        "SELECT max(substr(number, :n + 1)::numeric) FROM tickets "
+        "WHERE organization_id = :org AND left(number, :n) = :head AND substr(number, :n + 1) ~ '^[0-9]+$'",
         {"org": org, "head": head, "n": len(head)},
-    ).scalar_one()
+    )
     return int(value) if value is not None else 0
 
 
@@ -289,12 +259,10 @@ def update_number_format(
         if new == old:
             uow.commit()
             return new
-        uow.session.execute(
-            text(
-                "UPDATE ticket_number_sequences SET prefix = :prefix, include_year = :iy, include_month = :im, "
-                "padding = :pad, separator = :sep, reset_policy = :rp, updated_at = now() "
-                "WHERE organization_id = :org"
-            ),
+        sql.execute(
+            uow,
+            "UPDATE ticket_number_sequences SET prefix = :prefix, include_year = :iy, include_month = :im, "
+            "padding = :pad, separator = :sep, reset_policy = :rp, updated_at = now() WHERE organization_id = :org",
             {
                 "prefix": new.prefix,
                 "iy": new.include_year,
@@ -331,11 +299,10 @@ def update_number_format(
 
 
 def _set_counter(uow: UnitOfWork, org: int, period: str, value: int) -> None:
-    uow.session.execute(
-        text(
-            "INSERT INTO ticket_number_counters (organization_id, period, next_value) VALUES (:org, :period, :v) "
-            "ON CONFLICT (organization_id, period) DO UPDATE SET next_value = EXCLUDED.next_value"
-        ),
+    sql.execute(
+        uow,
+        "INSERT INTO ticket_number_counters (organization_id, period, next_value) VALUES (:org, :period, :v) "
+        "ON CONFLICT (organization_id, period) DO UPDATE SET next_value = EXCLUDED.next_value",
         {"org": org, "period": period, "v": value},
     )
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
+from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, AssignmentLogic
@@ -280,13 +281,18 @@ def _draft_dict(d: RuleDraft) -> dict:
     return {name: (list(getattr(d, name)) if name in LIST_FIELDS else getattr(d, name)) for name in DRAFT_FIELDS}
 
 
+def _lock_rules(uow: UnitOfWork, organization_id: int) -> None:
+    """One rule change at a time per organization (held until the transaction ends)."""
+    sql.execute(uow, "SELECT pg_advisory_xact_lock(hashtext('desk.rules'), CAST(:o AS integer))",
+                {"o": organization_id})
+
+
 def create_rule(*, uow: UnitOfWork, actor: Actor, draft: RuleDraft, priority: int | None = None) -> RuleView:
     """Save a new rule. It goes to the bottom of the list (lowest priority) unless a
     ``priority`` is given."""
     _require_admin(actor, "create rules")
     with uow:
-        uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.rules'), CAST(:o AS integer))"),
-                            {"o": actor.organization_id})
+        _lock_rules(uow, actor.organization_id)
         d = _check(uow, actor, draft, None)
         if priority is None:
             lowest = uow.session.scalar(
@@ -311,8 +317,7 @@ def create_rule(*, uow: UnitOfWork, actor: Actor, draft: RuleDraft, priority: in
 def update_rule(*, uow: UnitOfWork, actor: Actor, rule_id: int, draft: RuleDraft) -> RuleView:
     _require_admin(actor, "change rules")
     with uow:
-        uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.rules'), CAST(:o AS integer))"),
-                            {"o": actor.organization_id})
+        _lock_rules(uow, actor.organization_id)
         rule = _load_rule(uow, actor, rule_id, for_update=True)
         d = _check(uow, actor, draft, rule.id)
         before = _draft_dict(_view(rule, 0).to_draft())
@@ -355,8 +360,7 @@ def reorder_rules(*, uow: UnitOfWork, actor: Actor, rule_ids_in_order: list[int]
     if len(set(wanted)) != len(wanted):
         raise DeskError("The new order lists a rule twice.")
     with uow:
-        uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.rules'), CAST(:o AS integer))"),
-                            {"o": actor.organization_id})
+        _lock_rules(uow, actor.organization_id)
         rules = _rules_in_order(uow, actor.organization_id)
         by_id = {r.id: r for r in rules}
         unknown = [r for r in wanted if r not in by_id]
@@ -495,14 +499,14 @@ def replay(*, uow: UnitOfWork, actor: Actor, days: int = 30, drafts=None, now: d
         samples: dict[int, list[str]] = {i: [] for i in range(len(rules))}
         index = {id(r): i for i, r in enumerate(rules)}
         considered = unmatched = 0
-        result = uow.session.execute(
-            text(
-                "SELECT t.number, t.category, t.priority, t.tags, c.customer_type "
-                "FROM tickets t JOIN customers c ON c.id = t.customer_id AND c.organization_id = t.organization_id "
-                "WHERE t.organization_id = :org AND t.created_at >= :since AND t.created_at <= :now "
-                "ORDER BY t.created_at, t.id"
-            ).execution_options(yield_per=5000),
+        result = sql.stream(
+            uow,
+            "SELECT t.number, t.category, t.priority, t.tags, c.customer_type "
+            "FROM tickets t JOIN customers c ON c.id = t.customer_id AND c.organization_id = t.organization_id "
+            "WHERE t.organization_id = :org AND t.created_at >= :since AND t.created_at <= :now "
+            "ORDER BY t.created_at, t.id",
             {"org": actor.organization_id, "since": since, "now": now},
+            batch=5000,
         )
         match = compiled.match
         for number, category, priority, tags, ctype in result:
@@ -522,15 +526,14 @@ def replay(*, uow: UnitOfWork, actor: Actor, days: int = 30, drafts=None, now: d
 def known_tags(*, uow: UnitOfWork, actor: Actor, limit: int = 500) -> tuple[str, ...]:
     """Tags used on the organization's tickets and rules (for completion in the rule form)."""
     with uow:
-        rows = uow.session.execute(
-            text(
-                "SELECT tag FROM ("
-                " SELECT DISTINCT unnest(tags) AS tag FROM tickets WHERE organization_id = :org"
-                " UNION SELECT DISTINCT unnest(trigger_tags) FROM ticket_work_order_rules WHERE organization_id = :org"
-                ") t WHERE tag <> '' ORDER BY lower(tag) LIMIT :lim"
-            ),
+        rows = sql.scalars(
+            uow,
+            "SELECT tag FROM ("
+            " SELECT DISTINCT unnest(tags) AS tag FROM tickets WHERE organization_id = :org"
+            " UNION SELECT DISTINCT unnest(trigger_tags) FROM ticket_work_order_rules WHERE organization_id = :org"
+            ") t WHERE tag <> '' ORDER BY lower(tag) LIMIT :lim",
             {"org": actor.organization_id, "lim": limit},
-        ).scalars().all()
+        )
         uow.commit()
         return tuple(rows)
 

@@ -221,12 +221,3 @@ def sniff(head: bytes, *, seekable: BinaryIO | None = None, complete: bool = Fal
             if inner is not None:
                 return inner
     return mime
-
-
-def sniff_file(path) -> str:
-    """Convenience for tools and tests: sniff a file on disk."""
-    with open(path, "rb") as fh:
-        head = fh.read(HEAD_BYTES)
-        complete = len(fh.read(1)) == 0
-        fh.seek(0)
-        return sniff(head, seekable=fh, complete=complete)

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from desk_desktop.db import sql
 from desk_desktop.db.models import Ticket, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, Priority, Skill, WorkOrderSource, WorkOrderType, values
-from desk_desktop.services.automation import WorkOrderCreated
+from desk_desktop.services.automation import ONE_ORDER_PER_TICKET, WorkOrderCreated
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 
@@ -109,7 +110,7 @@ def create_work_order(
             savepoint.commit()
         except IntegrityError as exc:
             savepoint.rollback()
-            if "source_ticket_id" not in str(exc.orig) or ticket is None:
+            if sql.constraint_name(exc) != ONE_ORDER_PER_TICKET or ticket is None:
                 raise
             existing = _existing_for_ticket(uow, actor.organization_id, ticket.id)
             raise WorkOrderAlreadyExists(

@@ -1,6 +1,6 @@
-"""The assign job decides a whole claimed batch before writing it (real PostGIS): limits,
-load and the rotation stay exact inside one batch, and what it writes is what the
-order-by-order path writes."""
+"""The assign job decides a claimed batch before writing it (real PostGIS): limits, load and
+the rotation stay exact inside one batch, and what it writes is what writing each order
+right after its decision writes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from desk_desktop.db.models import AssignmentState, AuditEntry, Notification, WorkOrder
 from desk_desktop.services import assignment, notifications
+from desk_desktop.services.assignment import batch as batch_module
+from desk_desktop.services.assignment import job
 from tests.conftest import acting_as, make_org
 from tests.integration.workorder_helpers import (
     add_customer,
@@ -24,14 +26,22 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
 SITE = (48.8566, 2.3522)  # Paris
 
 
+@pytest.fixture
+def redo_expected():
+    """Requested by a test that breaks a batch on purpose: falling back to order by order is
+    what it checks."""
+
+
 @pytest.fixture(autouse=True)
 def _batches_are_written_whole(request, caplog):
-    """The batch path must write its batch itself: falling back to order-by-order writing
-    (which would hide a broken bulk write, since it gives the same result) fails the test."""
+    """A batch must be written as a batch: falling back to order-by-order writing (which would
+    hide a broken batch, since it gives the same result) fails the test. The records of the
+    test's own call phase are read (``caplog.records`` in teardown would only see teardown)."""
     caplog.set_level("WARNING", logger="desk_desktop.services.assignment")
     yield
-    if "redone" not in request.node.name:
-        assert not [r for r in caplog.records if "redoing it order by order" in r.getMessage()]
+    if "redo_expected" not in request.fixturenames:
+        redone = [r.getMessage() for r in caplog.get_records("call") if "redoing it order by order" in r.getMessage()]
+        assert not redone, redone
 
 
 def _orders(uow_factory, org, n, lat=SITE[0], lon=SITE[1]):
@@ -136,24 +146,21 @@ def _normalized(wo: WorkOrder, names: dict[int, str]) -> dict:
             "end": wo.scheduled_end, "reason": wo.unassigned_reason, "explanation": e}
 
 
-@pytest.mark.parametrize("part", [assignment.PIPE_PART, 3])
 @pytest.mark.parametrize("logic", ["nearest", "skill_match", "workload", "round_robin"])
-def test_the_batch_decides_and_writes_what_the_order_by_order_path_does(uow_factory, org, logic, part,
-                                                                       monkeypatch):
-    """Two identical organizations; one batch is decided in memory and written in parts of
-    ``part`` orders (each part while the next is decided), the other one order at a time
-    with every write done at once (``deferred=False``)."""
-    monkeypatch.setattr(assignment, "PIPE_PART", part)
-    results = [_run_twin(uow_factory, org, logic, deferred=True)]
+def test_the_batch_decides_and_writes_what_the_order_by_order_path_does(uow_factory, org, logic):
+    """Two identical organizations; one batch is decided with its candidates fetched together
+    and written at its end, the other one order at a time, each written right after its
+    decision."""
+    results = [_run_twin(uow_factory, org, logic, one_by_one=False)]
     twin = make_org(uow_factory(), slug="twin")
     with acting_as(uow_factory, twin):
-        results.append(_run_twin(uow_factory, twin, logic, deferred=False))
+        results.append(_run_twin(uow_factory, twin, logic, one_by_one=True))
     assert results[0][0] == results[1][0] == (12, 4)
     assert results[0][1] == results[1][1]
     assert results[0][2] == results[1][2]
 
 
-def _run_twin(uow_factory, actor, logic, *, deferred):
+def _run_twin(uow_factory, actor, logic, *, one_by_one):
     add_rule(uow_factory(), actor, auto_assign=True, assignment_logic=logic, required_skills=["hvac"],
              auto_schedule=True, schedule_offset_minutes=600, notify_technician=True)
     names = {}
@@ -164,8 +171,8 @@ def _run_twin(uow_factory, actor, logic, *, deferred):
         names[t] = f"t{i}"
     add_technician(uow_factory(), actor, name="no hvac", lat=48.8566, lon=2.3522, skills={"gas": 5})
     ids = _orders(uow_factory, actor, 16)  # more than the 12 places: some stay unassigned
-    a, u, e, _ = assignment._assign_org(uow_factory, actor.organization_id, now=NOW, limit=200,
-                                        radius_km=100.0, deferred=deferred)
+    a, u, e, _ = job._assign_organization(uow_factory, actor.organization_id, now=NOW, limit=200,
+                                          radius_km=100.0, one_by_one=one_by_one)
     assert e == 0
     uow = uow_factory()
     with uow:
@@ -175,41 +182,57 @@ def _run_twin(uow_factory, actor, logic, *, deferred):
             sorted(queued.get(i, 0) for i in ids))
 
 
-def test_a_batch_that_cannot_be_written_is_redone_order_by_order(uow_factory, org, monkeypatch, caplog):
+def _refuse_batches_of_audit_rows(monkeypatch, *, when):
+    """Make the server refuse the audit rows of a write when ``when(call number, rows)``
+    (the rows go with a NULL action, against audit_log's NOT NULL). Returns the row counts
+    of the writes so far."""
+    real, calls = batch_module.write_audit_rows, []
+
+    def write(uow, rows):
+        calls.append(len(rows))
+        if when(len(calls), rows):
+            rows = [{**rows[0], "action": None}, *rows[1:]]
+        real(uow, rows)
+
+    monkeypatch.setattr(batch_module, "write_audit_rows", write)
+    return calls
+
+
+def test_a_batch_that_cannot_be_written_is_redone_order_by_order(uow_factory, org, monkeypatch, caplog,
+                                                                 redo_expected):
     add_rule(uow_factory(), org, auto_assign=True, assignment_logic="nearest", notify_technician=True)
     add_technician(uow_factory(), org, lat=48.857, lon=2.353, max_open=20, email="t@example.com")
     ids = _orders(uow_factory, org, 4)
-    # The batch's outbox insert fails on the server (the order-by-order path queues each
-    # order's messages with its own statement).
-    monkeypatch.setattr(notifications, "outbox_insert_sql", lambda: "INSERT INTO no_such_outbox VALUES (1)")
+    # The server refuses any write of more than one order's audit rows: the batch fails as a
+    # whole; one order at a time, each is written.
+    _refuse_batches_of_audit_rows(monkeypatch, when=lambda n, rows: len(rows) > 1)
     result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
     assert (result.assigned, result.errors) == (4, 0)
-    assert any("redoing it order by order" in r.getMessage() and "no_such_outbox" in r.getMessage()
-               for r in caplog.records)
+    assert any("redoing it order by order" in r.getMessage() and "NotNullViolation" in r.getMessage()
+               for r in caplog.get_records("call"))
     orders = _get_all(uow_factory, ids)
     assert all(wo.technician_id is not None for wo in orders)
     uow = uow_factory()
     with uow:
         n = len(list(uow.session.scalars(select(Notification).where(Notification.work_order_id.in_(ids)))))
-    assert n == 4 * 2  # email + inbox each, written by the order-by-order path
+        audits = Counter(uow.session.scalars(select(AuditEntry.entity_id).where(
+            AuditEntry.action == "work_order.assigned", AuditEntry.entity_id.in_(ids))))
+    assert n == 4 * 2  # email + inbox each, once
+    assert audits == {i: 1 for i in ids}
 
 
-@pytest.mark.parametrize("spare", [assignment.NEAREST_SPARE, 0])
+@pytest.mark.parametrize("spare", [batch_module.NEAREST_SPARE, 0])
 def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_factory, org, monkeypatch, spare):
     """Nearest lists 10 candidates. When the batch fills one of them, the 11th nearest moves
     up, exactly as if each order were written at once: taken from the spare candidates the
     batch fetched beforehand or, without spares, by asking again after writing what is
     pending."""
-    monkeypatch.setattr(assignment, "NEAREST_SPARE", spare)
+    monkeypatch.setattr(batch_module, "NEAREST_SPARE", spare)
     add_rule(uow_factory(), org, auto_assign=True, assignment_logic="nearest")
     techs = [add_technician(uow_factory(), org, name=f"n{i:02d}", lat=48.857 + i / 200, lon=2.353,
                             max_open=1 if i == 0 else 20) for i in range(11)]
     ids = _orders(uow_factory, org, 3)
-    syncs = []
-    real_sync = assignment._Batch.sync
-    monkeypatch.setattr(assignment._Batch, "sync", lambda self, uow: (syncs.append(1), real_sync(self, uow)))
     assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 3
-    assert syncs == ([] if spare else [1])  # without spares: written early once, to ask again after n00 filled up
     first, second, third = _get_all(uow_factory, ids)
     assert first.technician_id == techs[0]
     assert second.technician_id == techs[1] and third.technician_id == techs[1]
@@ -219,7 +242,8 @@ def test_a_technician_filled_by_the_batch_makes_room_for_the_next_nearest(uow_fa
         assert wo.assignment_explanation["candidates_total"] == 10
 
 
-def test_a_batch_whose_candidates_cannot_be_fetched_together_is_redone_order_by_order(uow_factory, org, monkeypatch):
+def test_a_batch_whose_candidates_cannot_be_fetched_together_is_redone_order_by_order(uow_factory, org, monkeypatch,
+                                                                                       redo_expected):
     add_rule(uow_factory(), org, auto_assign=True, assignment_logic="workload")
     tech = add_technician(uow_factory(), org, lat=48.857, lon=2.353, max_open=20)
     ids = _orders(uow_factory, org, 3)
@@ -227,43 +251,7 @@ def test_a_batch_whose_candidates_cannot_be_fetched_together_is_redone_order_by_
     def broken(*a, **kw):
         raise RuntimeError("prefetch exploded")
 
-    monkeypatch.setattr(assignment, "_prefetch", broken)
+    monkeypatch.setattr(batch_module.Batch, "prefetch", broken)
     result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
     assert (result.assigned, result.errors) == (3, 0)
     assert [wo.technician_id for wo in _get_all(uow_factory, ids)] == [tech] * 3
-
-
-def test_a_part_that_fails_while_the_next_is_decided_leaves_nothing_half_written(uow_factory, org, monkeypatch,
-                                                                                 caplog):
-    """The audit rows of the second part of a batch are refused by the server while the job
-    decides the third: the whole batch is rolled back and redone order by order — every
-    order assigned once, one audit row and one set of messages each, nothing twice."""
-    monkeypatch.setattr(assignment, "PIPE_PART", 2)
-    add_rule(uow_factory(), org, auto_assign=True, assignment_logic="workload", notify_technician=True)
-    techs = [add_technician(uow_factory(), org, name=f"w{i}", lat=48.85 + i / 100, lon=2.35, max_open=20,
-                            email=f"w{i}@example.com") for i in range(3)]
-    ids = _orders(uow_factory, org, 7)
-    real_doc, calls = assignment._audit_doc, []
-
-    def second_part_refused(entries, cache):
-        calls.append(len(entries))
-        doc = real_doc(entries, cache)
-        return doc.replace('"work_order.assigned"', "null", 1) if len(calls) == 2 else doc  # action NOT NULL
-
-    monkeypatch.setattr(assignment, "_audit_doc", second_part_refused)
-    result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
-    assert (result.assigned, result.unassigned, result.errors) == (7, 0, 0)
-    assert calls[:2] == [2, 2]  # the first two parts went to the server before the failure showed
-    assert any("redoing it order by order" in r.getMessage() and "NotNullViolation" in r.getMessage()
-               for r in caplog.records)
-    orders = _get_all(uow_factory, ids)
-    load = Counter(wo.technician_id for wo in orders)
-    assert set(load) == set(techs) and max(load.values()) - min(load.values()) == 1  # 3, 2, 2
-    uow = uow_factory()
-    with uow:
-        audits = Counter(uow.session.scalars(select(AuditEntry.entity_id).where(
-            AuditEntry.action == "work_order.assigned", AuditEntry.entity_id.in_(ids))))
-        queued = Counter(uow.session.scalars(select(Notification.work_order_id)
-                                             .where(Notification.work_order_id.in_(ids))))
-    assert audits == {i: 1 for i in ids}
-    assert queued == {i: 2 for i in ids}  # the technician's email and inbox, once

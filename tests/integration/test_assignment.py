@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from desk_desktop.db.models import AssignmentState, AuditEntry, Notification, WorkOrder
 from desk_desktop.services import assignment
-from desk_desktop.services.assignment import TechnicianNotEligible
+from desk_desktop.services.assignment import TechnicianNotEligible, candidates, job
 from tests.integration.workorder_helpers import (
     add_customer,
     add_rule,
@@ -30,10 +30,9 @@ def haversine_m(a, b):
     return 2 * 6371008.8 * math.asin(math.sqrt(h))
 
 
-def _order(uow_factory, org, *, logic, skills=(), lat=SITE[0], lon=SITE[1], rule_kw=None, cust=None):
+def _order(uow_factory, org, *, lat=SITE[0], lon=SITE[1], cust=None):
+    """A ticket at (lat, lon) and the work order the organization's rule makes of it."""
     cust = cust or add_customer(uow_factory(), org)
-    if rule_kw is not None or True:
-        pass
     return create_ticket_with_automation(uow_factory(), org, customer_id=cust, lat=lat, lon=lon, now=NOW)
 
 
@@ -65,7 +64,7 @@ def test_nearest_picks_closest_eligible_technician(uow_factory, org):
     }
     ids = {name: add_technician(uow_factory(), org, name=name, lat=p[0], lon=p[1], skills=s, max_open=m)
            for name, (p, s, m) in spots.items()}
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     result = _run(uow_factory)
     assert result.assigned == 1
     wo = _get(uow_factory, created.work_order_id)
@@ -85,7 +84,7 @@ def test_nearest_picks_closest_eligible_technician(uow_factory, org):
 def test_nearest_respects_radius(uow_factory, org):
     _setup_rule(uow_factory, org, "nearest")
     add_technician(uow_factory(), org, name="lyon", lat=45.7640, lon=4.8357)  # ~390 km away
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     result = _run(uow_factory)
     assert result.unassigned == 1
     wo = _get(uow_factory, created.work_order_id)
@@ -98,7 +97,7 @@ def test_fresh_current_location_beats_home_base(uow_factory, org):
                               current=(48.8570, 2.3530), location_updated_at=NOW - timedelta(hours=1))
     add_technician(uow_factory(), org, name="stale", lat=48.90, lon=2.40,
                    current=(48.8567, 2.3523), location_updated_at=NOW - timedelta(days=2))
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     assert _get(uow_factory, created.work_order_id).technician_id == far_home
 
@@ -110,7 +109,7 @@ def test_skill_match_picks_most_proficient(uow_factory, org):
     best = add_technician(uow_factory(), org, name="far-expert", lat=48.95, lon=2.50,
                           skills={"hvac": 5, "electrical": 4})
     add_technician(uow_factory(), org, name="one-skill", lat=48.857, lon=2.352, skills={"hvac": 5})
-    _, created = _order(uow_factory, org, logic="skill_match")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     wo = _get(uow_factory, created.work_order_id)
     assert wo.technician_id == best
@@ -122,7 +121,7 @@ def test_skill_match_ties_go_to_the_closest(uow_factory, org):
     _setup_rule(uow_factory, org, "skill_match", skills=["hvac"])
     add_technician(uow_factory(), org, name="far", lat=48.95, lon=2.50, skills={"hvac": 4})
     near = add_technician(uow_factory(), org, name="near", lat=48.86, lon=2.36, skills={"hvac": 4})
-    _, created = _order(uow_factory, org, logic="skill_match")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     assert _get(uow_factory, created.work_order_id).technician_id == near
 
@@ -139,7 +138,7 @@ def test_workload_picks_least_loaded(uow_factory, org):
             uow.session.add(WorkOrder(organization_id=org.organization_id, source="manual", work_type="repair",
                                       priority="low", status=status, technician_id=tech))
         uow.commit()
-    _, created = _order(uow_factory, org, logic="workload", cust=cust)
+    _, created = _order(uow_factory, org, cust=cust)
     _run(uow_factory)
     wo = _get(uow_factory, created.work_order_id)
     assert wo.technician_id == calm
@@ -203,7 +202,7 @@ def test_nearest_without_location_falls_back_to_workload_and_says_so(uow_factory
 def test_no_eligible_technician_stays_unassigned_and_is_retried(uow_factory, org):
     _setup_rule(uow_factory, org, "nearest", skills=["solar"])
     add_technician(uow_factory(), org, name="sparky", lat=48.857, lon=2.353, skills={"electrical": 5})
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     result = _run(uow_factory)
     assert (result.assigned, result.unassigned) == (0, 1)
     wo = _get(uow_factory, created.work_order_id)
@@ -223,7 +222,7 @@ def test_no_eligible_technician_stays_unassigned_and_is_retried(uow_factory, org
 def test_assignment_is_audited_with_explanation(uow_factory, org):
     _setup_rule(uow_factory, org, "nearest")
     tech = add_technician(uow_factory(), org, name="auditme", lat=48.857, lon=2.353)
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     uow = uow_factory()
     with uow:
@@ -238,7 +237,7 @@ def test_assignment_is_audited_with_explanation(uow_factory, org):
 def test_scheduling_lands_at_now_plus_offset(uow_factory, org):
     _setup_rule(uow_factory, org, "nearest", auto_schedule=True, schedule_offset_minutes=120, wo_duration_minutes=90)
     add_technician(uow_factory(), org, lat=48.857, lon=2.353)  # no working hours known
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     wo = _get(uow_factory, created.work_order_id)
     assert wo.status == "scheduled"
@@ -251,7 +250,7 @@ def test_scheduling_moves_into_working_hours(uow_factory, org):
     _setup_rule(uow_factory, org, "nearest", auto_schedule=True, schedule_offset_minutes=600, wo_duration_minutes=60)
     hours = {d: [["08:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
     add_technician(uow_factory(), org, lat=48.857, lon=2.353, working_hours=hours)
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     wo = _get(uow_factory, created.work_order_id)
     assert wo.scheduled_start == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -264,7 +263,7 @@ def test_scheduling_moves_into_working_hours(uow_factory, org):
 def test_assignment_queues_notifications(uow_factory, org):
     _setup_rule(uow_factory, org, "nearest", notify_technician=True, notify_customer=True, auto_schedule=True)
     add_technician(uow_factory(), org, name="notified", lat=48.857, lon=2.353, email="tech@example.com")
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     _run(uow_factory)
     uow = uow_factory()
     with uow:
@@ -280,7 +279,7 @@ def test_list_candidates_ranks_under_any_strategy(uow_factory, org):
     a = add_technician(uow_factory(), org, name="A", lat=48.857, lon=2.353, skills={"hvac": 1})
     b = add_technician(uow_factory(), org, name="B", lat=48.90, lon=2.40, skills={"hvac": 5})
     c = add_technician(uow_factory(), org, name="C", lat=48.858, lon=2.354)  # no hvac
-    _, created = _order(uow_factory, org, logic=None)
+    _, created = _order(uow_factory, org)
     near = assignment.list_candidates(uow=uow_factory(), actor=org, work_order_id=created.work_order_id,
                                       strategy="nearest", now=NOW)
     assert [x.technician_id for x in near.candidates] == [a, b, c]
@@ -295,7 +294,7 @@ def test_list_candidates_ranks_under_any_strategy(uow_factory, org):
 def test_manual_assign_unassign_reschedule_are_audited(uow_factory, org):
     add_rule(uow_factory(), org, notify_technician=True)
     tech = add_technician(uow_factory(), org, name="Manual Mia", lat=48.857, lon=2.353)
-    _, created = _order(uow_factory, org, logic=None)
+    _, created = _order(uow_factory, org)
     wid = created.work_order_id
     view = assignment.assign_work_order(uow=uow_factory(), actor=org, work_order_id=wid, technician_id=tech, now=NOW)
     assert view.technician_id == tech and view.status == "assigned" and view.technician_name == "Manual Mia"
@@ -322,7 +321,7 @@ def test_manual_assign_unassign_reschedule_are_audited(uow_factory, org):
 def test_manual_assign_refuses_ineligible_unless_forced(uow_factory, org):
     add_rule(uow_factory(), org, required_skills=["gas"])
     tech = add_technician(uow_factory(), org, name="No Gas", lat=48.857, lon=2.353)
-    _, created = _order(uow_factory, org, logic=None)
+    _, created = _order(uow_factory, org)
     with pytest.raises(TechnicianNotEligible, match="missing skill gas"):
         assignment.assign_work_order(uow=uow_factory(), actor=org, work_order_id=created.work_order_id,
                                      technician_id=tech, now=NOW)
@@ -333,7 +332,7 @@ def test_manual_assign_refuses_ineligible_unless_forced(uow_factory, org):
 
 def test_list_open_work_orders(uow_factory, org):
     add_rule(uow_factory(), org)
-    _, created = _order(uow_factory, org, logic=None)
+    _, created = _order(uow_factory, org)
     rows = assignment.list_open_work_orders(uow=uow_factory(), actor=org, unassigned_only=True)
     assert [r.id for r in rows] == [created.work_order_id]
     assert rows[0].lat == pytest.approx(SITE[0]) and rows[0].lon == pytest.approx(SITE[1])
@@ -342,13 +341,13 @@ def test_list_open_work_orders(uow_factory, org):
 def test_nearest_looks_past_many_closer_ineligible_technicians(uow_factory, org, monkeypatch):
     """More ineligible technicians close by than the first index walk covers (40 here): the
     search widens until it finds the eligible one (still within the radius)."""
-    monkeypatch.setattr(assignment, "SCAN_START", 1)
+    monkeypatch.setattr(candidates, "SCAN_START", 1)
     _setup_rule(uow_factory, org, "nearest", skills=["fiber"])
     for i in range(60):
         add_technician(uow_factory(), org, name=f"copper{i}", lat=48.857 + i / 10_000, lon=2.353,
                        skills={"electrical": 3})
     fiber = add_technician(uow_factory(), org, name="fiber", lat=49.2, lon=2.6, skills={"fiber": 2})
-    _, created = _order(uow_factory, org, logic="nearest")
+    _, created = _order(uow_factory, org)
     assert _run(uow_factory).assigned == 1
     wo = _get(uow_factory, created.work_order_id)
     assert wo.technician_id == fiber
@@ -363,14 +362,14 @@ def test_a_failing_order_is_put_aside_and_the_others_are_assigned(uow_factory, o
     ids = [create_ticket_with_automation(uow_factory(), org, customer_id=cust, lat=SITE[0], lon=SITE[1],
                                          now=NOW)[1].work_order_id for _ in range(3)]
     bad = ids[1]
-    real = assignment._assign_automatically
+    real = job.assign_automatically
 
-    def flaky(uow, actor, wo, **kw):
+    def flaky(uow, batch, wo, **kw):
         if wo.id == bad:
             raise RuntimeError("map service exploded")
-        return real(uow, actor, wo, **kw)
+        return real(uow, batch, wo, **kw)
 
-    monkeypatch.setattr(assignment, "_assign_automatically", flaky)
+    monkeypatch.setattr(job, "assign_automatically", flaky)
     first = _run(uow_factory)
     assert first.errors == 1
     again = _run(uow_factory)

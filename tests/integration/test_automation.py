@@ -127,7 +127,7 @@ def test_ticket_service_creates_order_and_assign_job_assigns_it(uow_factory, org
     uow = uow_factory()
     with uow:
         summary = uow.session.scalar(select(AuditEntry.summary).where(AuditEntry.action == "work_order.created"))
-    assert "~" not in summary  # the provisional number never leaks into the history
+    assert summary == f"{created.work_order.number} created from a new ticket by rule 'Enterprise network'"
     result = assignment.assign_pending(uow_factory=uow_factory, now=now)
     assert result.assigned == 1
     detail = tickets.get_ticket_or_raise(uow=uow_factory(), actor=org, ticket_id=created.ticket.id)

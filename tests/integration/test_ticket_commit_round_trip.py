@@ -1,11 +1,13 @@
 """create_ticket when its unit of work owns the transaction (GUI, CLI, import): the work
-order, the change notifications, the number and COMMIT go to the server in one round trip.
+order, the change notifications and the number are written by its last statement, then COMMIT.
 Real commits on a fresh database: what other workstations see must be exactly what the
 slower, statement-by-statement path gave."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import select
 import time
 
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from desk_desktop.db.session import NOTIFY_CHANNEL, Change, make_engine
 from desk_desktop.services import automation
 from desk_desktop.services import tickets as svc
+from desk_desktop.services.common import NotFound
 
 
 @pytest.fixture
@@ -101,16 +104,13 @@ def test_failing_work_order_insert_rolls_back_everything_and_uses_no_number(shar
     first = svc.create_ticket(uow=factory(), actor=actor, subject="ok", customer_ref="C-1",
                               category="hvac", priority="high")
     before = _counts(engine, actor.organization_id)
-    real_plan = automation.plan_work_order
+    real_plan = automation.planned_work_order
 
     def bad_plan(**kw):
-        planned = real_plan(**kw)
-        return automation.PlannedWorkOrder(
-            organization_id=planned.organization_id, rule=planned.rule,
-            params={**planned.params, "duration": 5},  # breaks the duration_range check
-            scheduled_start=planned.scheduled_start, scheduled_end=planned.scheduled_end)
+        planned = real_plan(**kw)  # a duration the duration_range check refuses
+        return dataclasses.replace(planned, values={**planned.values, "duration_minutes": 5})
 
-    monkeypatch.setattr(automation, "plan_work_order", bad_plan)
+    monkeypatch.setattr(automation, "planned_work_order", bad_plan)
     heard: list = []
     factory.add_commit_listener(heard.append)
     with pytest.raises(IntegrityError, match="duration_range"):
@@ -178,8 +178,8 @@ def test_every_recorded_change_is_notified_when_there_are_several(shared):
     uow = factory()
     record = uow.record_change
 
-    def also_customer(entity, entity_id, organization_id, action):
-        record(entity, entity_id, organization_id, action)
+    def also_customer(entity, entity_id, organization_id, action, **kw):
+        record(entity, entity_id, organization_id, action, **kw)
         if entity == "ticket":
             record("customer", 7, organization_id, "updated")
 
@@ -197,20 +197,89 @@ def test_every_recorded_change_is_notified_when_there_are_several(shared):
                         Change("customer", 7, org, "updated").payload()]
 
 
-def test_the_pooled_connection_is_transactional_again_for_the_next_unit_of_work(shared):
-    """create_ticket runs its one writing statement in autocommit mode; the connection it
-    hands back to the pool must not carry that into the next service's transaction."""
-    from desk_desktop.db.models import Customer
+def _statements_of(monkeypatch, call) -> list[str]:
+    """Every statement sent to the server while ``call()`` runs (whoever sends it)."""
+    seen: list[str] = []
+    real_execute = psycopg.Cursor.execute
 
+    def execute(self, query, *args, **kw):
+        seen.append(query if isinstance(query, str) else query.as_string(self))
+        return real_execute(self, query, *args, **kw)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    try:
+        call()
+    finally:
+        monkeypatch.undo()
+    return seen
+
+
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b|pg_notify", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("category", ["hvac", "hardware"])  # with and without a work order
+def test_nothing_is_written_before_the_last_statement(shared, category, monkeypatch):
+    """Every statement of create_ticket before its last one only reads (and reserves ids),
+    so nothing can be half-written; the last one writes everything and COMMIT follows."""
     _url, engine, factory, actor = shared
-    svc.create_ticket(uow=factory(), actor=actor, subject="a", customer_ref="C-1", category="general",
-                      priority="low")
+    created: list = []
+    statements = _statements_of(monkeypatch, lambda: created.append(svc.create_ticket(
+        uow=factory(), actor=actor, subject="Cold office", customer_ref="C-1", category=category,
+        priority="high")))
+    writing = [s for s in statements if _WRITES.search(s)]
+    assert writing == [statements[-1]]
+    assert (created[0].work_order is not None) == (category == "hvac")
+    with engine.connect() as conn:  # committed
+        assert conn.execute(text("SELECT count(*) FROM tickets WHERE number = :n"),
+                            {"n": created[0].ticket.number}).scalar_one() == 1
+
+
+def test_a_ticket_for_an_organization_without_a_number_format_writes_nothing(shared):
+    """The format row is made with the organization; ticket creation never writes it. If it
+    is missing the dispatcher is told, and nothing (not even a default format) is written."""
+    _url, engine, factory, actor = shared
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ticket_number_sequences WHERE organization_id = :o"),
+                     {"o": actor.organization_id})
+    before = _counts(engine, actor.organization_id)
+    with pytest.raises(NotFound, match="no ticket number format"):
+        svc.create_ticket(uow=factory(), actor=actor, subject="x", customer_ref="C-1", category="hvac",
+                          priority="high")
+    assert _counts(engine, actor.organization_id) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ticket_number_sequences WHERE organization_id = :o"),
+                            {"o": actor.organization_id}).scalar_one() == 0
+
+
+def test_work_order_numbers_are_used_only_by_tickets_that_get_an_order(shared):
+    """The first statement reserves a work order's id only when the rules give this ticket an
+    order (for its customer's type): tickets without one leave no hole in the WO numbers,
+    and a rule added a moment ago (rules no longer as cached) still gets its order."""
+    from desk_desktop.db.models import Customer
+    from desk_desktop.services.rules import RuleDraft, create_rule
+
+    _url, _engine, factory, actor = shared
     uow = factory()
     with uow:
-        assert uow.session.connection().connection.driver_connection.autocommit is False
-        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-2", name="Later",
-                                 customer_type="business"))
-        uow.session.flush()
-        # leaving without commit(): rolled back
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM customers WHERE ref = 'C-2'")).scalar_one() == 0
+        uow.session.add(Customer(organization_id=actor.organization_id, ref="C-2", name="Home",
+                                 customer_type="residential"))
+        uow.commit()
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(
+        name="Enterprise network", trigger_categories=("network",), trigger_customer_types=("enterprise",),
+        wo_type="installation", wo_priority="high", wo_duration_minutes=60))
+
+    def new(category, customer="C-1"):
+        return svc.create_ticket(uow=factory(), actor=actor, subject="x", customer_ref=customer,
+                                 category=category, priority="high").work_order
+
+    first = new("hvac")
+    assert new("hardware") is None  # no rule at all
+    assert new("network", "C-2") is None  # a rule, but for another customer type
+    second = new("hvac", "C-2")
+    assert second.work_order_id == first.work_order_id + 1
+    create_rule(uow=factory(), actor=actor, draft=RuleDraft(
+        name="Hardware", trigger_categories=("hardware",), wo_type="repair", wo_priority="low",
+        wo_duration_minutes=30))
+    third = new("hardware")
+    assert third is not None and third.rule_name == "Hardware"
+    assert third.work_order_id == second.work_order_id + 1

@@ -222,7 +222,9 @@ def test_search_uses_trigram_index(uow_factory, org, connection):
     with as_superuser(connection):  # what autovacuum does on a live server
         connection.execute(text("SELECT gin_clean_pending_list('ix_tickets_search_trgm')"))
         connection.execute(text("ANALYZE tickets"))
-    clauses, params = svc._where(org, TicketFilter(text="pressure drop"))
+    from desk_desktop.services.tickets.reads import _where
+
+    clauses, params = _where(org, TicketFilter(text="pressure drop"))
     sql = "SELECT t.id, t.number FROM tickets t WHERE " + " AND ".join(clauses)
     plan = "\n".join(r[0] for r in connection.execute(text("EXPLAIN " + sql), params))
     assert "ix_tickets_search_trgm" in plan, plan
@@ -274,7 +276,7 @@ def test_failure_in_automation_rolls_back_ticket_and_number(uow_factory, org, mo
     def boom(**kw):
         raise RuntimeError("rule engine exploded")
 
-    monkeypatch.setattr(automation, "on_ticket_created", boom)
+    monkeypatch.setattr(automation, "plan_work_order", boom)
     before = counts(uow_factory, org)
     with pytest.raises(RuntimeError):
         create(uow_factory, org, now=NOW)

@@ -186,7 +186,7 @@ def test_open_statuses_are_the_partial_index_predicate():
 
     from desk_desktop.db.models import WorkOrder
     from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES
-    from desk_desktop.services.assignment import OPEN_SQL
+    from desk_desktop.services.assignment.candidates import OPEN_SQL
 
     [index] = [i for i in WorkOrder.__table__.indexes if i.name == "ix_work_orders_open_by_technician"]
     predicate = str(index.dialect_options["postgresql"]["where"])

@@ -1,0 +1,167 @@
+"""Deciding one order: rank its candidates under a strategy, then apply the outcome.
+
+``decide`` ranks the candidates the batch reports (``domain.scoring`` per strategy), with
+the fallbacks a dispatcher is told about: ``nearest`` without a location ranks by
+workload, ``round_robin`` for an order no rule created ranks by workload. ``assign`` gives
+the order to a technician (scheduling it into their working hours when asked) and
+``leave_unassigned`` records why nobody could take it and when it is tried again; both
+only change the order and leave their audit row and notifications in the batch, which
+writes them (``Batch.write``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from desk_desktop.db import sql
+from desk_desktop.db.models import WorkOrder
+from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
+from desk_desktop.domain.scoring import Ranked, fit_into_working_hours, rank_candidates
+from desk_desktop.services.assignment import explanation
+from desk_desktop.services.assignment.batch import Batch
+from desk_desktop.services.assignment.candidates import MAX_CANDIDATES, NEAREST_K, NEAREST_K_ALL, OPEN_STATUSES
+from desk_desktop.services.common import ValidationFailed
+
+BACKOFF_CAP_MINUTES = 60
+
+
+@dataclass
+class Decision:
+    strategy: str  # the one that ranked
+    requested: str
+    fallback: str | None  # why the strategy differs from the requested one
+    ranked: list[Ranked]
+    located: bool
+    required: list[str]
+    pointer_id: int | None  # round robin: the rotation's last step
+    pointer_name: str | None
+
+    def explanation(self, *, radius_km: float, now: datetime, winner: Ranked | None, why: str | None,
+                    reason: str | None = None, extra: dict | None = None) -> dict:
+        rotation = ({"technician_id": self.pointer_id, "name": self.pointer_name}
+                    if self.strategy == AssignmentLogic.ROUND_ROBIN else None)
+        return explanation.record(strategy=self.strategy, requested=self.requested, fallback=self.fallback,
+                                  ranked=self.ranked, located=self.located, required=self.required,
+                                  radius_km=radius_km, now=now, winner=winner, why=why, reason=reason,
+                                  rotation_after=rotation, extra=extra)
+
+
+def decide(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, strategy: str | None, radius_km: float,
+           location: tuple[float, float] | None, eligible_only: bool = True, k: int = MAX_CANDIDATES) -> Decision:
+    """Rank the order's candidates under ``strategy`` (default: the order's own)."""
+    requested = strategy or wo.assignment_logic or AssignmentLogic.NEAREST.value
+    if requested not in values(AssignmentLogic):
+        raise ValidationFailed(f"Unknown assignment strategy '{requested}'. Choose one of "
+                               + ", ".join(s.value for s in AssignmentLogic) + ".", "strategy")
+    effective, fallback = requested, None
+    if requested == AssignmentLogic.NEAREST and location is None:
+        effective = AssignmentLogic.WORKLOAD.value
+        fallback = ("The ticket has no location, so 'nearest' fell back to 'workload' "
+                    "(fewest open work orders).")
+    if effective == AssignmentLogic.ROUND_ROBIN and wo.rule_id is None:
+        effective = AssignmentLogic.WORKLOAD.value
+        fallback = ("This order was not created by a rule, so there is no rotation to follow; "
+                    "'round_robin' fell back to 'workload' (fewest open work orders).")
+    pointer_id = pointer_name = None
+    if effective == AssignmentLogic.ROUND_ROBIN:
+        batch.rotation(uow, [wo.rule_id])
+        pointer_id, pointer_name = batch.pointers[wo.rule_id]
+    required = list(wo.required_skills or ())
+    if effective == AssignmentLogic.NEAREST:
+        k = min(k, NEAREST_K if eligible_only else NEAREST_K_ALL)  # the winner plus the ones listed
+    facts = batch.fetch(uow, wo.id, organization_id=wo.organization_id, location=location,
+                             required_skills=required, strategy=effective, now=batch.now, radius_km=radius_km,
+                             eligible_only=eligible_only, k=k, last_technician_id=pointer_id)
+    ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
+    return Decision(effective, requested, fallback, ranked, location is not None, required, pointer_id, pointer_name)
+
+
+def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime, *, force: bool) -> dict | None:
+    """Set scheduled_start/end when the order asks for it (or ``force``); returns the
+    schedule part of the explanation, or None when the order is not scheduled."""
+    if wo.scheduled_start is not None:
+        requested = max(wo.scheduled_start, now)  # never schedule into the past
+    elif wo.auto_schedule or force:
+        requested = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
+    else:
+        return None
+    fit = fit_into_working_hours(requested, wo.duration_minutes, tech_hours, tz_name)
+    wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
+    return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
+            "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": tz_name}
+
+
+def _notifies(wo: WorkOrder) -> bool:
+    return bool(wo.notify_customer or wo.notify_technician)
+
+
+def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, record: dict, *,
+           schedule: bool, manual: bool) -> None:
+    """Give ``wo`` to the technician: status, schedule, explanation ``record``; the audit row
+    and the notifications (the former technician is told it was taken from them)."""
+    now = batch.now
+    previous = wo.technician_id
+    if previous is not None and previous != technician_id and _notifies(wo):
+        batch.notify(wo.id, "work_order.unassigned", previous)
+    if previous is not None and wo.status in OPEN_STATUSES:
+        batch.add_load(previous, -1)
+    batch.add_load(technician_id, +1)
+    name = next((c["name"] for c in record.get("candidates", ()) if c.get("technician_id") == technician_id), None)
+    if name is None or technician_id not in batch.hours:
+        row = sql.one_or_none(uow, "SELECT name, working_hours FROM technicians WHERE id = :id",
+                              {"id": technician_id})
+        name, batch.hours[technician_id] = (row.name, row.working_hours) if row else (f"technician {technician_id}",
+                                                                                      None)
+    if schedule:
+        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, force=False)
+        if sched is not None:
+            record["schedule"] = sched
+            if sched["moved"]:
+                record["why"] = (record.get("why") or "") + f" Start {sched['note']}."
+    wo.technician_id = technician_id
+    wo.status = WorkOrderStatus.SCHEDULED.value if wo.scheduled_start is not None else WorkOrderStatus.ASSIGNED.value
+    wo.assigned_at = now
+    wo.needs_assignment = False
+    wo.next_assign_at = None
+    wo.unassigned_reason = None
+    wo.assignment_explanation = record
+    wo.updated_at = now
+    number = work_order_number(wo.id)
+    summary = (f"{number} assigned to {name} by hand" if manual
+               else f"{number} assigned to {name} ({record.get('strategy')})")
+    if wo.scheduled_start is not None:
+        summary += f", scheduled {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
+    batch.audit(action="work_order.assigned", entity_id=wo.id, summary=summary,
+                details={"technician_id": technician_id, "previous_technician_id": previous, "explanation": record})
+    # "assigned" tells the technician and announces the visit (who and when) to the customer;
+    # a separate "scheduled" would announce the same visit again.
+    if _notifies(wo):
+        batch.notify(wo.id, "work_order.assigned")
+    uow.record_change("work_order", wo.id, wo.organization_id, "assigned")
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long an order nobody could take waits: 1, 2, 4 … 60 minutes."""
+    return timedelta(minutes=min(BACKOFF_CAP_MINUTES, 2 ** max(0, attempts - 1)))
+
+
+def leave_unassigned(uow: UnitOfWork, batch: Batch, wo: WorkOrder, d: Decision, *, radius_km: float,
+                     reason: str) -> None:
+    """Nobody could take ``wo``: the reason, one more attempt, the next try after a backoff."""
+    now = batch.now
+    wo.assign_attempts = (wo.assign_attempts or 0) + 1
+    wo.next_assign_at = now + backoff(wo.assign_attempts)
+    changed = wo.unassigned_reason != reason
+    wo.unassigned_reason = reason
+    wo.assignment_explanation = d.explanation(radius_km=radius_km, now=now, winner=None, why=None, reason=reason,
+                                              extra={"attempts": wo.assign_attempts,
+                                                     "retry_at": wo.next_assign_at.isoformat()})
+    wo.updated_at = now
+    if changed:  # the same reason again is not news
+        batch.audit(action="work_order.assignment_failed", entity_id=wo.id,
+                    summary=f"{work_order_number(wo.id)} could not be assigned: {reason} Retrying later.",
+                    details={"explanation": wo.assignment_explanation})
+    uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
