@@ -115,7 +115,7 @@ def numbering_context(row: Any, organization_id: int) -> NumberingContext:
     """The context from a row with ``timezone``, ``has_format`` and the format columns."""
     if not row.has_format:
         raise NotFound("This organization has no ticket number format; an administrator should run "
-                       "'desk-desktop admin add-organization' again or set the format in the numbering settings.")
+                       "'desk-desktop db upgrade' (it gives every organization the default format).")
     fmt = NumberFormat(
         prefix=row.prefix,
         include_year=row.include_year,

@@ -189,12 +189,15 @@ class ConnectionDetails:
     port: int = 5432
     database: str = "desk"
     sslmode: str = "verify-full"  # the server's certificate, checked against its name (issue 21)
+    pooler: str | None = None  # "transaction" when the address is a PgBouncer pool in transaction mode
 
     def url(self, password: str | None) -> str:
         auth = quote(self.user, safe="")
         if password:
             auth += ":" + quote(password, safe="")
         query = f"sslmode={quote(self.sslmode)}&connect_timeout=10"
+        if self.pooler:
+            query += f"&pooler={quote(self.pooler)}"
         if self.host.startswith("/"):  # a Unix socket folder
             return f"postgresql+psycopg://{auth}@/{quote(self.database)}?host={quote(self.host)}&port={self.port}&{query}"
         return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{quote(self.database)}?{query}"
@@ -209,7 +212,9 @@ class ConnectionDetails:
         host = u.host or str(u.query.get("host") or "")
         port = u.port or int(u.query.get("port") or 5432)
         sslmode = str(u.query.get("sslmode") or "verify-full")
-        return cls(host=host, user=u.username or "", port=port, database=u.database or "desk", sslmode=sslmode)
+        pooler = str(u.query["pooler"]) if u.query.get("pooler") else None
+        return cls(host=host, user=u.username or "", port=port, database=u.database or "desk", sslmode=sslmode,
+                   pooler=pooler)
 
     def with_changes(self, **kw) -> ConnectionDetails:
         return replace(self, **kw)
@@ -318,18 +323,17 @@ LOGIN_FILE = "login.toml"
 def save_login_details(config_dir, details: ConnectionDetails) -> None:
     from pathlib import Path
 
+    import tomli_w
+
     path = Path(config_dir) / LOGIN_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    def q(value: str) -> str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    path.write_text(
-        "# Last shared-server login of Desk Dispatcher. The password is kept in the system keyring, never here.\n"
-        f"host = {q(details.host)}\nport = {int(details.port)}\ndatabase = {q(details.database)}\n"
-        f"user = {q(details.user)}\nsslmode = {q(details.sslmode)}\n",
-        encoding="utf-8",
-    )
+    values = {"host": details.host, "port": int(details.port), "database": details.database,
+              "user": details.user, "sslmode": details.sslmode}
+    if details.pooler:
+        values["pooler"] = details.pooler
+    path.write_text("# Last shared-server login of Desk Dispatcher. The password is kept in the system keyring, "
+                    "never here.\n" + tomli_w.dumps(values), encoding="utf-8")
 
 
 def load_login_details(config_dir) -> ConnectionDetails | None:
@@ -341,6 +345,7 @@ def load_login_details(config_dir) -> ConnectionDetails | None:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return ConnectionDetails(host=str(data["host"]), user=str(data["user"]), port=int(data.get("port", 5432)),
                                  database=str(data.get("database", "desk")),
-                                 sslmode=str(data.get("sslmode", "verify-full")))
+                                 sslmode=str(data.get("sslmode", "verify-full")),
+                                 pooler=str(data["pooler"]) if data.get("pooler") else None)
     except (FileNotFoundError, KeyError, ValueError, tomllib.TOMLDecodeError):
         return None

@@ -84,6 +84,7 @@ class LoginDialog(QDialog):
         self._check = check
         self.result_login: LoginResult | None = None
         self._pending: tuple[ConnectionDetails, str] | None = None
+        self._pooler: str | None = None
 
         intro = QLabel("Log in to your organization's dispatch server.")
         intro.setWordWrap(True)
@@ -137,6 +138,7 @@ class LoginDialog(QDialog):
 
     # ------------------------------------------------------------------ state
     def set_details(self, details: ConnectionDetails) -> None:
+        self._pooler = details.pooler  # not edited here: kept from the configured address
         self.host.setText(details.host)
         self.port.setValue(int(details.port))
         self.database.setText(details.database)
@@ -152,7 +154,7 @@ class LoginDialog(QDialog):
     def details(self) -> ConnectionDetails:
         return ConnectionDetails(host=self.host.text().strip(), user=self.user.text().strip(),
                                  port=self.port.value(), database=self.database.text().strip() or "desk",
-                                 sslmode=self.sslmode.currentData())
+                                 sslmode=self.sslmode.currentData(), pooler=self._pooler)
 
     @property
     def busy(self) -> bool:

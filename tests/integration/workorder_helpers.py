@@ -1,5 +1,5 @@
-"""Builders shared by the rules / automation / assignment tests (ORM inserts, no services,
-so the tests do not depend on the order other parts land in)."""
+"""Builders shared by the rules / automation / assignment tests: rows inserted directly, and
+tickets created through the public ticket service."""
 
 from __future__ import annotations
 
@@ -148,31 +148,10 @@ def insert_ticket(uow, actor, *, customer_id, category="hvac", priority="medium"
 
 def create_ticket_with_automation(uow, actor, *, customer_id, category="hvac", priority="medium", tags=(),
                                   lat=None, lon=None, now=None):
-    """Insert a ticket and run automation in the same transaction, as the ticket service does."""
-    from sqlalchemy import select
+    """A ticket created through the public ticket service (numbering, rules, automation: the
+    path users take) — returns (ticket id, the automation's WorkOrderCreated or None)."""
+    from desk_desktop.services.tickets import create_ticket
 
-    from desk_desktop.services import automation
-
-    n = next(_seq)
-    with uow:
-        cust = uow.session.get(Customer, customer_id)
-        t = Ticket(
-            organization_id=actor.organization_id,
-            number=f"T-{n:06d}",
-            customer_id=customer_id,
-            customer_name=cust.name,
-            location=point(lat, lon) if lat is not None else None,
-            category=category,
-            priority=priority,
-            tags=list(tags),
-            subject=f"Ticket {n}",
-            created_by=actor.name,
-        )
-        uow.session.add(t)
-        uow.session.flush()
-        created = automation.on_ticket_created(uow=uow, actor=actor, ticket=t, customer_type=cust.customer_type,
-                                               now=now)
-        tid = t.id
-        _ = select  # keep import local
-        uow.commit()
-    return tid, created
+    created = create_ticket(uow=uow, actor=actor, subject=f"Ticket {next(_seq)}", category=category,
+                            priority=priority, customer_id=customer_id, tags=tags, lat=lat, lon=lon, now=now)
+    return created.ticket.id, created.work_order

@@ -57,3 +57,11 @@ def test_login_details_file_never_holds_a_password(tmp_path):
     assert "password" not in text.split("\n", 1)[1]  # only the comment mentions it
     assert load_login_details(tmp_path) == REMOTE
     assert load_login_details(tmp_path / "nowhere") is None
+
+
+def test_a_transaction_pool_address_keeps_its_pooler_option_through_login_and_the_saved_file(tmp_path):
+    details = ConnectionDetails.from_url("postgresql://jdoe@bouncer:6432/desk?sslmode=verify-full&pooler=transaction")
+    assert details.pooler == "transaction"
+    assert make_url(details.url("pw")).query["pooler"] == "transaction"  # no server-side prepared statements
+    save_login_details(tmp_path, details)
+    assert load_login_details(tmp_path) == details

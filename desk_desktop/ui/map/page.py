@@ -15,6 +15,7 @@ import logging
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map.candidates import CandidatesPanel
 from desk_desktop.ui.map.canvas import MapCanvas
@@ -232,7 +233,7 @@ class MapPage(QWidget):
     def _on_assigned(self, work_order_id: int, technician_id: int) -> None:
         order = self.canvas.orders.get(work_order_id)
         tech = self.canvas.technicians.get(technician_id)
-        number = order.number if order else f"WO-{work_order_id:06d}"
+        number = order.number if order else work_order_number(work_order_id)
         name = tech.name if tech else "the technician"
         self._clear_selection()
         self._show_success(f"{number} assigned to {name}.")
