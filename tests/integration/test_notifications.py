@@ -140,7 +140,7 @@ def test_another_organization_cannot_block_a_notification_by_pre_inserting_its_k
     with uow_factory() as uow:
         wo = uow.session.get(WorkOrder, wo_id)
         key = (f"work_order.assigned:wo{wo_id}:t{wo.technician_id}@"
-               f"{notifications._iso(wo.assigned_at)}:technician{wo.technician_id}:email")
+               f"{notifications.enqueue._iso(wo.assigned_at)}:technician{wo.technician_id}:email")
     other = seed(uow_factory, slug="rival", technicians=1, rule=False)
     rival_wo = assigned_order(uow_factory, other)
     # The rival squats on the victim's key (in a row its own organization's rules accept:
@@ -393,11 +393,11 @@ def test_a_message_whose_sender_keeps_dying_ends_dead_instead_of_looping(uow_fac
     at = db_now(uow_factory)
     for i in range(MAX_ATTEMPTS):
         # A sender claims it and dies (its lease is never released, only expires).
-        _, claimed = notifications._claim(uow_factory, channels=("email",), now=at, limit=10,
+        _, claimed = notifications.sending._claim(uow_factory, channels=("email",), now=at, limit=10,
                                           worker_id=f"crashing{i}", lease_seconds=60)
         assert len(claimed) == 1
         at += timedelta(seconds=61)
-    assert notifications._claim(uow_factory, channels=("email",), now=at, limit=10, worker_id="next",
+    assert notifications.sending._claim(uow_factory, channels=("email",), now=at, limit=10, worker_id="next",
                                 lease_seconds=60)[1] == []
     result = run_housekeeping(uow_factory=uow_factory, now=at)
     assert result.counts["expired"] == 1
