@@ -1,13 +1,13 @@
 """The job functions: each drains one kind of durable work by calling services only.
 
 The work items are rows claimed with ``FOR UPDATE SKIP LOCKED`` inside the services, so
-any number of processes can run these at once. A job whose service is not installed
-raises ``JobUnavailable`` — it never reports success for work it did not do.
+any number of processes can run these at once. A job that cannot do its work (no virus
+scanner, a scanner that does not answer) raises ``JobUnavailable`` or ``JobFailedPartly``
+— it never reports success for work it did not do.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from desk_desktop.db.session import UnitOfWorkFactory
-from desk_desktop.services import notifications
+from desk_desktop.services import assignment, attachments, notifications
 from desk_desktop.services.channels import ChannelRegistry
 
 log = logging.getLogger(__name__)
@@ -37,53 +37,20 @@ class TaskResult:
     did_work: bool
 
 
-def _service(module: str, function: str, what: str) -> Callable[..., Any]:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise JobUnavailable(f"{what} is not available: {module} cannot be imported ({exc})") from exc
-    fn = getattr(mod, function, None)
-    if fn is None:
-        raise JobUnavailable(f"{what} is not available: {module}.{function} is missing")
-    return fn
-
-
-def _count(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    try:
-        return len(value)
-    except TypeError:
-        return int(value)
-
-
 def run_assign(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, limit: int = 200,
                should_stop: Callable[[], bool] = lambda: False) -> TaskResult:
-    assign_pending = _service("desk_desktop.services.assignment", "assign_pending", "Automatic assignment")
     totals = {"assigned": 0, "unassigned": 0, "errors": 0}
-    error_texts: list[str] = []
     for _ in range(MAX_BATCHES):
-        result = assign_pending(uow_factory=uow_factory, now=now, limit=limit)
-        assigned = _count(getattr(result, "assigned", 0))
-        unassigned = _count(getattr(result, "unassigned", 0))
-        errors = getattr(result, "errors", 0)
-        n_errors = _count(errors)
-        if n_errors and not isinstance(errors, int):
-            error_texts.extend(str(e) for e in errors)
-        totals["assigned"] += assigned
-        totals["unassigned"] += unassigned
-        totals["errors"] += n_errors
-        if assigned + unassigned + n_errors < limit or should_stop():
+        result = assignment.assign_pending(uow_factory=uow_factory, now=now, limit=limit)
+        totals["assigned"] += result.assigned
+        totals["unassigned"] += result.unassigned
+        totals["errors"] += result.errors
+        if result.assigned + result.unassigned + result.errors < limit or should_stop():
             break
     summary = f"{totals['assigned']} assigned, {totals['unassigned']} left unassigned"
     if totals["errors"]:
         # Per-order failures are recorded on the orders by the service; surface them too.
-        detail = (": " + "; ".join(error_texts[:3])) if error_texts else " (the reasons are on the orders)"
-        raise JobFailedPartly(summary + f", {totals['errors']} failed" + detail, totals)
+        raise JobFailedPartly(summary + f", {totals['errors']} failed (the reasons are on the orders)", totals)
     return TaskResult(summary, totals, did_work=totals["assigned"] + totals["unassigned"] > 0)
 
 
@@ -119,12 +86,11 @@ def run_notify(*, uow_factory: UnitOfWorkFactory, channel_registry: ChannelRegis
 
 def run_rescan(*, uow_factory: UnitOfWorkFactory, scanner: Any, limit: int = 20,
                should_stop: Callable[[], bool] = lambda: False) -> TaskResult:
-    rescan_pending = _service("desk_desktop.services.attachments", "rescan_pending", "Attachment scanning")
     if scanner is None:
         raise JobUnavailable("Attachment scanning is not available: no virus scanner is configured")
     total = 0
     for _ in range(MAX_BATCHES):
-        n = _count(rescan_pending(uow_factory=uow_factory, scanner=scanner, limit=limit))
+        n = attachments.rescan_pending(uow_factory=uow_factory, scanner=scanner, limit=limit)
         total += n
         if n < limit or should_stop():
             break

@@ -63,13 +63,19 @@ def test_a_new_ticket_is_assigned_and_notified_right_after_commit(db, smtp):
     sched.kick("assign")
 
 
-def test_a_job_whose_service_is_missing_reports_an_error_instead_of_success(db, monkeypatch):
+def test_a_failing_job_reports_its_error_instead_of_success_and_clears_when_it_works(db, monkeypatch):
+    from desk_desktop.services import assignment
+
     _, uow_factory = db
     sched = AppScheduler(uow_factory, Settings(), channel_registry=ChannelRegistry([InboxChannel()]))
-    monkeypatch.setitem(sys.modules, "desk_desktop.services.assignment", None)  # not installed
+
+    def broken(**_kw):
+        raise RuntimeError("the assignment query failed")
+
+    monkeypatch.setattr(assignment, "assign_pending", broken)
     run = sched.run_job("assign")
     assert not run.ok
-    assert "Automatic assignment is not available" in run.error
+    assert "the assignment query failed" in run.error
     state = sched.state
     assert state.last_error == run.error and state.last_error_job == "assign"
     assert "last error in assign" in state.describe()
