@@ -146,7 +146,6 @@ def fresh_db(test_server):
 
 def make_org(uow, *, slug: str = "acme", name: str = "Acme Field Services", timezone: str = "UTC"):
     from desk_desktop.db.models import Organization
-    from desk_desktop.services import numbering
     from desk_desktop.services.common import Actor
     from tests import dispatcher_mode
 
@@ -157,7 +156,6 @@ def make_org(uow, *, slug: str = "acme", name: str = "Acme Field Services", time
         uow.session.add(org)
         uow.session.flush()
         org_id = org.id
-        numbering.add_default_format(uow, org_id)
         uow.commit()
     return Actor(organization_id=org_id, name=f"admin@{slug}", is_admin=True)
 

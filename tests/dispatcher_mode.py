@@ -31,8 +31,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from desk_desktop.services import numbering
-
 ENABLED = os.environ.get("DESK_TEST_AS_DISPATCHER", "") not in ("", "0", "false", "no")
 
 _fresh_roles: dict[str, str] = {}  # database name -> its dispatcher login role
@@ -100,7 +98,6 @@ def _make_org_on_test_connection(uow, *, slug: str, name: str, timezone: str) ->
     org = Organization(name=name, slug=slug, timezone=timezone)
     s.add(org)
     s.flush()
-    numbering.add_default_format(uow, org.id)
     role = f"t_disp_{uuid.uuid4().hex[:10]}"
     s.execute(text(f"CREATE ROLE {_q(role)} LOGIN IN ROLE desk_dispatcher"))
     s.execute(text("INSERT INTO dispatchers (organization_id, login_role, display_name, is_admin) "
@@ -162,7 +159,6 @@ def _make_org_for_fresh_db(db: str, *, slug: str, name: str, timezone: str) -> i
         with eng.begin() as conn:
             org_id = conn.execute(text("INSERT INTO organizations (name, slug, timezone) VALUES (:n, :s, :tz) "
                                        "RETURNING id"), {"n": name, "s": slug, "tz": timezone}).scalar_one()
-            conn.execute(text(numbering.ADD_DEFAULT_FORMAT_SQL), {"org": org_id})
             mapped = conn.execute(text("SELECT 1 FROM dispatchers WHERE login_role = :r"), {"r": base_role}).first()
             role = base_role
             if mapped is not None:

@@ -183,7 +183,6 @@ def _run_writers(target, args_for, writers: int, **kwargs) -> dict[str, Any]:
 def _setup(url: str) -> dict[str, Any]:
     from desk_desktop.db.models import Customer, Organization
     from desk_desktop.db.session import UnitOfWorkFactory, make_engine
-    from desk_desktop.services import numbering
     from desk_desktop.services.common import Actor
 
     engine = make_engine(url)
@@ -196,7 +195,6 @@ def _setup(url: str) -> dict[str, Any]:
             uow.session.add(org)
             uow.session.flush()
             ids[slug] = org.id
-            numbering.add_default_format(uow, org.id)
             for n in range(1, 4):
                 c = Customer(organization_id=org.id, ref=f"BENCH-{n}", name=f"Bench customer {n}",
                              customer_type=("business", "residential", "enterprise")[n - 1])

@@ -20,7 +20,6 @@ from sqlalchemy import text
 
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.services import numbering
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 DISPATCHER_GROUP = "desk_dispatcher"
@@ -151,7 +150,6 @@ def add_organization(*, uow: UnitOfWork, slug: str, name: str, timezone: str = "
             text("INSERT INTO organizations (slug, name, timezone) VALUES (:s, :n, :tz) RETURNING id"),
             {"s": slug, "n": name, "tz": timezone}).scalar_one()
         # Its numbering format row exists from the start: only an administrator changes it.
-        numbering.add_default_format(uow, org_id)
         audit(uow, actor=_admin_actor(org_id, who), action="organization.created", entity="organization",
               entity_id=org_id, summary=f"Organization {name} ({slug}) created")
         uow.record_change("organization", org_id, org_id, "created")

@@ -24,7 +24,6 @@ from desk_desktop.db.models import (
     WorkOrder,
 )
 from desk_desktop.db.session import UnitOfWorkFactory
-from desk_desktop.services import numbering
 from desk_desktop.services.common import Actor, DeskError
 
 DEMO_SLUG = "lakeshore"
@@ -171,7 +170,6 @@ def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, ti
         s.add(org)
         s.flush()
         org_id = org.id
-        numbering.add_default_format(uow, org_id)
         # Technicians
         names = set()
         for i in range(60):

@@ -46,7 +46,6 @@ __all__ = [
     "set_next_number",
     "load_numbering_context",
     "numbering_context",
-    "add_default_format",
     "counter_params",
     "number_taken",
     "TAKEN_NUMBER_CONSTRAINT",
@@ -97,18 +96,12 @@ def _now(now: datetime | None) -> datetime:
 _FORMAT_COLUMNS = "s.prefix, s.include_year, s.include_month, s.padding, s.separator, s.reset_policy"
 
 
-# The format row is created with the organization (``add_default_format``); ticket
-# creation never writes it.
+# The format row is created with the organization (by the database: migration 0007);
+# ticket creation never writes it.
 _CONTEXT_SQL = (
     f"SELECT o.timezone, s.organization_id IS NOT NULL AS has_format, {_FORMAT_COLUMNS} "
     "FROM organizations o LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id WHERE o.id = :org"
 )
-ADD_DEFAULT_FORMAT_SQL = "INSERT INTO ticket_number_sequences (organization_id) VALUES (:org) ON CONFLICT DO NOTHING"
-
-
-def add_default_format(uow: UnitOfWork, organization_id: int) -> None:
-    """Give a new organization the default number format (part of creating it)."""
-    sql.execute(uow, ADD_DEFAULT_FORMAT_SQL, {"org": organization_id})
 
 
 def numbering_context(row: Any, organization_id: int) -> NumberingContext:

@@ -25,7 +25,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.services import numbering
 from desk_desktop.services.common import Actor, DeskError
 
 KEYRING_SERVICE = "desk-desktop"
@@ -135,7 +134,6 @@ def ensure_private_setup(*, engine: Engine, login_role: str = PRIVATE_LOGIN_ROLE
                     text("INSERT INTO organizations (name, slug) VALUES (:n, :s) RETURNING id, slug"),
                     {"n": org_name, "s": org_slug}).one()
                 created_org = True
-            conn.execute(text(numbering.ADD_DEFAULT_FORMAT_SQL), {"org": org.id})
             conn.execute(
                 text("INSERT INTO dispatchers (organization_id, login_role, display_name, is_admin) "
                      "VALUES (:o, :r, :n, true)"),

@@ -1,4 +1,5 @@
-"""Upgrading gives every organization a ticket number format (ticket creation only reads it)."""
+"""Every organization has a ticket number format: made by the database with the organization,
+and given on upgrade to those that had none (ticket creation only reads it)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def test_an_organization_without_a_number_format_gets_the_default_on_upgrade(tes
             formats = conn.execute(text("SELECT prefix FROM ticket_number_sequences WHERE organization_id = :o"),
                                    {"o": org}).scalars().all()
         assert formats == ["TK"]
+        with engine.begin() as conn:
+            new = conn.execute(text("INSERT INTO organizations (name, slug, timezone) "
+                                    "VALUES ('South', 'south', 'UTC') RETURNING id")).scalar_one()
+            assert conn.execute(text("SELECT prefix FROM ticket_number_sequences WHERE organization_id = :o"),
+                                {"o": new}).scalars().all() == ["TK"]
     finally:
         engine.dispose()
         test_server.drop_database(url)
