@@ -74,7 +74,7 @@ lint: venv
 	$(VENV)/bin/ruff check desk_desktop tests
 
 bench: venv
-	@for b in numbering nearest assign rules attachments ticket_list map startup; do \
+	@for b in numbering nearest assign rules attachments ticket_list map startup fleet soak; do \
 	  QT_QPA_PLATFORM=offscreen $(VENV)/bin/desk-desktop bench $$b --json || true; done
 
 dist: venv
