@@ -341,3 +341,22 @@ def clamd():
     server.start()
     yield server
     server.close()
+
+
+def run_together(target, args_per_process, *, timeout: float = 300) -> list:
+    """One spawned process per tuple of ``args_per_process``, all released at the same moment:
+    each runs ``target(*args, start, out)``, waits for ``start`` and puts one result on ``out``.
+    Returns the results (in arrival order) once every process exited cleanly."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, start, out)) for args in args_per_process]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [out.get(timeout=timeout) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    return results

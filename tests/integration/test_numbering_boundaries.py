@@ -4,7 +4,6 @@ real commits). The clock is the one ``create_ticket`` lets a caller give (``now`
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services import numbering
 from desk_desktop.services import tickets as svc
 from desk_desktop.services.common import Actor
-from tests.conftest import make_org
+from tests.conftest import make_org, run_together
 
 WRITERS = 4
 PER_WRITER = 40
@@ -81,17 +80,8 @@ def test_parallel_writers_across_a_reset_get_unique_gapless_numbers_of_the_local
             numbering.update_number_format(uow=factory(), actor=actor, now=boundary - timedelta(days=1),
                                            **case["format"])
 
-        ctx = mp.get_context("spawn")
-        start, out = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_writer, args=(fresh_db, actor.organization_id, w, boundary.isoformat(), start, out))
-                 for w in range(WRITERS)]
-        for p in procs:
-            p.start()
-        start.set()
-        results = [out.get(timeout=300) for _ in procs]
-        for p in procs:
-            p.join(60)
-            assert p.exitcode == 0
+        results = run_together(_writer, [(fresh_db, actor.organization_id, w, boundary.isoformat())
+                                         for w in range(WRITERS)])
         assert [e for _, errors in results for e in errors] == []
 
         made = [m for batch, _ in results for m in batch]

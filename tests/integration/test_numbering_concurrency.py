@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import re
 import threading
 import time
@@ -13,6 +12,7 @@ from sqlalchemy import text
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services import tickets as svc
 from desk_desktop.services.common import Actor
+from tests.conftest import run_together
 
 WRITERS = 8
 PER_WRITER = 200
@@ -54,17 +54,7 @@ def _values(numbers):
 
 def test_eight_processes_get_distinct_gapless_numbers(shared):
     url, engine, _factory, actor = shared
-    ctx = mp.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(url, actor.organization_id, PER_WRITER, start, out))
-             for _ in range(WRITERS)]
-    for p in procs:
-        p.start()
-    start.set()
-    results = [out.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    results = run_together(_writer, [(url, actor.organization_id, PER_WRITER)] * WRITERS)
     errors = [e for _, errs in results for e in errs]
     assert errors == []  # nobody ever fails with "could not obtain lock" or a duplicate
     returned = [n for nums, _ in results for n in nums]
