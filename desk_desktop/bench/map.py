@@ -250,7 +250,8 @@ def run(settings: Settings, args) -> dict:
             # The project: the map page.
             runner = TaskRunner()
             ctx = UiContext(uow_factory=factory, actor=actor,
-                            settings=Settings(tile_url="", assign_radius_km=settings.assign_radius_km),
+                            settings=Settings(tile_url="", assign_radius_km=settings.assign_radius_km,
+                                              data_dir=settings.data_dir),  # the map profile's folder
                             runner=runner)
             page = MapPage(ctx)
             loaded = [0]
