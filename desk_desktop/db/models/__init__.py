@@ -3,6 +3,7 @@
 from desk_desktop.db.base import Base
 from desk_desktop.db.models.attachments import Attachment, Blob, BlobChunk
 from desk_desktop.db.models.audit import AuditEntry
+from desk_desktop.db.models.catalogs import CustomerType, Skill, TicketCategory, WorkOrderType
 from desk_desktop.db.models.notifications import Notification
 from desk_desktop.db.models.org import Dispatcher, Organization
 from desk_desktop.db.models.people import Customer, Site, Technician, TechnicianSkill
@@ -29,4 +30,8 @@ __all__ = [
     "Attachment",
     "Notification",
     "AuditEntry",
+    "TicketCategory",
+    "Skill",
+    "CustomerType",
+    "WorkOrderType",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -29,15 +30,15 @@ class Customer(TenantMixin, Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("organization_id", "ref"),
-        CheckConstraint(
-            "customer_type IN ('residential','business','enterprise','government')", name="customer_type"
-        ),
+        ForeignKeyConstraint(["organization_id", "customer_type"],
+                             ["customer_types.organization_id", "customer_types.key"],
+                             name="fk_customers_customer_type_customer_types"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     ref: Mapped[str] = mapped_column(String(40), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    customer_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    customer_type: Mapped[str] = mapped_column(String(40), nullable=False)
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = utcnow_column()
@@ -91,7 +92,11 @@ class Technician(TenantMixin, Base):
 
 class TechnicianSkill(TenantMixin, Base):
     __tablename__ = "technician_skills"
-    __table_args__ = (CheckConstraint("proficiency BETWEEN 1 AND 5", name="proficiency_range"),)
+    __table_args__ = (
+        CheckConstraint("proficiency BETWEEN 1 AND 5", name="proficiency_range"),
+        ForeignKeyConstraint(["organization_id", "skill"], ["skills.organization_id", "skills.key"],
+                             name="fk_technician_skills_skill_skills"),
+    )
 
     technician_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True

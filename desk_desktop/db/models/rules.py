@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -28,6 +29,9 @@ class TicketToWorkOrderRule(TenantMixin, Base):
         Index("ix_rules_org_active_priority", "organization_id", "active", text("priority DESC")),
         CheckConstraint("wo_duration_minutes BETWEEN 15 AND 1440", name="duration_range"),
         CheckConstraint("schedule_offset_minutes >= 0", name="offset_nonnegative"),
+        ForeignKeyConstraint(["organization_id", "wo_type"],
+                             ["work_order_types.organization_id", "work_order_types.key"],
+                             name="fk_ticket_work_order_rules_wo_type_work_order_types"),
         CheckConstraint(
             "assignment_logic IN ('nearest','skill_match','workload','round_robin')", name="assignment_logic"
         ),
@@ -44,7 +48,7 @@ class TicketToWorkOrderRule(TenantMixin, Base):
     trigger_customer_types: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=text("'{}'")
     )
-    wo_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    wo_type: Mapped[str] = mapped_column(String(40), nullable=False)
     wo_priority: Mapped[str] = mapped_column(String(10), nullable=False)
     wo_duration_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("60"))
     auto_assign: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))

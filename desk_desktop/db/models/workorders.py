@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -31,6 +32,9 @@ class WorkOrder(TenantMixin, Base):
             name="status",
         ),
         CheckConstraint("duration_minutes BETWEEN 15 AND 1440", name="duration_range"),
+        ForeignKeyConstraint(["organization_id", "work_type"],
+                             ["work_order_types.organization_id", "work_order_types.key"],
+                             name="fk_work_orders_work_type_work_order_types"),
         Index("ix_work_orders_org_status", "organization_id", "status"),
         # A technician's load (open orders) is counted for every candidate of every
         # assignment; this keeps the count small however long their history grows.
@@ -51,7 +55,7 @@ class WorkOrder(TenantMixin, Base):
     rule_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("ticket_work_order_rules.id", ondelete="SET NULL"), index=True
     )
-    work_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    work_type: Mapped[str] = mapped_column(String(40), nullable=False)
     priority: Mapped[str] = mapped_column(String(10), nullable=False)
     status: Mapped[str] = mapped_column(String(12), nullable=False, server_default=text("'unassigned'"))
     technician_id: Mapped[int | None] = mapped_column(
