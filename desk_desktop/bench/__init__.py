@@ -15,4 +15,5 @@ BENCHES = {
     "startup": "desk_desktop.bench.startup",
     "fleet": "desk_desktop.bench.fleet",
     "soak": "desk_desktop.bench.soak",
+    "import": "desk_desktop.bench.imports",
 }

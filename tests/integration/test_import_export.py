@@ -109,7 +109,7 @@ def test_customer_rows_that_disagree_are_reported(db, capsys, tmp_path):
                     + "C-2,Two,martian,,,S-2,HQ,Street 3,1\n", encoding="utf-8")
     code, _, err = run(capsys, url_as(url, acme), "import", "customers", str(path), "--org", "acme")
     assert code == 1
-    assert "line 3: customer C-1 has customer_name 'One' on line 2 and 'Another name' here" in err
+    assert "line 3: customer C-1 has another customer_name on line 2 than 'Another name' here" in err
     assert "site ref 'S-1' is also on line 2" in err and "-90..90" in err
     assert "line 4: 9 fields where the header has 10" in err
     assert counts(engine) == (0, 0, 0, 0)
