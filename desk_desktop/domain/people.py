@@ -88,15 +88,15 @@ def hours_from_json(stored: dict | None) -> Hours | None:
     return {d: [(a, b) for a, b in stored[d]] for d in DAYS if stored.get(d)}
 
 
-def text_problems(values: dict[str, tuple[str | None, int, bool]]) -> dict[str, str]:
-    """Required and length checks: ``field -> (value, max length, required)``."""
+def text_problems(values: dict[str, tuple[str | None, int, bool, str]]) -> dict[str, str]:
+    """Required and length checks: ``field -> (value, max length, required, what it is called)``."""
     problems: dict[str, str] = {}
-    for fieldname, (value, limit, required) in values.items():
+    for fieldname, (value, limit, required, label) in values.items():
         text = (value or "").strip()
         if required and not text:
-            problems[fieldname] = f"The {fieldname.rsplit('.', 1)[-1]} is required."
+            problems[fieldname] = f"The {label} is required."
         elif len(text) > limit:
-            problems[fieldname] = f"The {fieldname.rsplit('.', 1)[-1]} is too long (at most {limit} characters)."
+            problems[fieldname] = f"The {label} is too long (at most {limit} characters)."
     return problems
 
 

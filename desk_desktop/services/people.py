@@ -150,9 +150,9 @@ def _raise_if(problems: dict[str, str]) -> None:
 
 def technician_problems(data: TechnicianData) -> dict[str, str]:
     """Everything wrong with ``data`` that needs no database (the catalog check is the service's)."""
-    problems = rules.text_problems({"name": (data.name, rules.MAX_NAME, True),
-                                    "email": (data.email, rules.MAX_EMAIL, False),
-                                    "phone": (data.phone, rules.MAX_PHONE, False)})
+    problems = rules.text_problems({"name": (data.name, rules.MAX_NAME, True, "name"),
+                                    "email": (data.email, rules.MAX_EMAIL, False, "e-mail address"),
+                                    "phone": (data.phone, rules.MAX_PHONE, False, "phone number")})
     email = rules.email_problem(data.email)
     if email and "email" not in problems:
         problems["email"] = email
@@ -321,19 +321,20 @@ def update_technician(*, uow: UnitOfWork, actor: Actor, technician_id: int, data
 
 def customer_problems(data: CustomerData) -> dict[str, str]:
     """Everything wrong with ``data`` that needs no database."""
-    problems = rules.text_problems({"ref": (data.ref, rules.MAX_REF, True),
-                                    "name": (data.name, rules.MAX_NAME, True),
-                                    "customer_type": (data.customer_type, 40, True),
-                                    "email": (data.email, rules.MAX_EMAIL, False),
-                                    "phone": (data.phone, rules.MAX_PHONE, False)})
+    problems = rules.text_problems({"ref": (data.ref, rules.MAX_REF, True, "customer ref"),
+                                    "name": (data.name, rules.MAX_NAME, True, "customer name"),
+                                    "customer_type": (data.customer_type, 40, True, "customer type"),
+                                    "email": (data.email, rules.MAX_EMAIL, False, "e-mail address"),
+                                    "phone": (data.phone, rules.MAX_PHONE, False, "phone number")})
     email = rules.email_problem(data.email)
     if email and "email" not in problems:
         problems["email"] = email
     seen: dict[str, int] = {}
     for i, site in enumerate(data.sites):
-        problems.update(rules.text_problems({f"sites[{i}].ref": (site.ref, rules.MAX_REF, True),
-                                             f"sites[{i}].name": (site.name, rules.MAX_NAME, True),
-                                             f"sites[{i}].address": (site.address, rules.MAX_ADDRESS, True)}))
+        problems.update(rules.text_problems({f"sites[{i}].ref": (site.ref, rules.MAX_REF, True, "site ref"),
+                                             f"sites[{i}].name": (site.name, rules.MAX_NAME, True, "site name"),
+                                             f"sites[{i}].address": (site.address, rules.MAX_ADDRESS, True,
+                                                                     "site address")}))
         point = rules.coordinate_problem(site.location)
         if point:
             problems[f"sites[{i}].location"] = point
