@@ -213,3 +213,35 @@ def test_a_ticket_import_failing_part_way_leaves_no_ticket(test_server, capsys, 
     finally:
         engine.dispose()
         test_server.drop_database(url)
+
+
+def test_ctrl_c_during_an_import_leaves_nothing(db, tmp_path):
+    """A real process on a terminal, interrupted once its first batch is in the database."""
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url, engine, _, acme, _, _ = db
+    path = tmp_path / "customers.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write(CUSTOMER_HEADER)
+        for i in range(60_000):
+            f.write(f"C{i},Customer {i},business,,,S{i},HQ,Street {i},52.5,13.4\n")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "desk_desktop", "import", "customers", str(path), "--org", "acme",
+                             "--database-url", url_as(url, acme)], stdout=subprocess.PIPE, stderr=slave,
+                            cwd=Path(__file__).resolve().parents[2])
+    os.close(slave)
+    seen = b""
+    while b"rows" not in seen:  # the progress bar: a batch has been inserted
+        data = os.read(master, 4096)
+        assert data, seen
+        seen += data
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    os.close(master)
+    assert "/60000 rows" in seen.decode() and "60000/60000" not in seen.decode()
+    assert counts(engine) == (0, 0, 0, 0)
