@@ -9,7 +9,6 @@ never waits for or fails on it. Call it off the GUI thread.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,12 +44,12 @@ def geocode(address: str, *, url: str | None, timeout: float = TIMEOUT_S) -> Geo
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URL is a setting
             body = response.read()
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return Geocoded(None, f"The geocoder did not answer in {timeout:g} s — click the map to place the site.")
     except urllib.error.HTTPError as exc:
         return Geocoded(None, f"The geocoder refused the request (HTTP {exc.code}) — click the map to place the site.")
     except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+        if isinstance(exc.reason, TimeoutError):
             return Geocoded(None, f"The geocoder did not answer in {timeout:g} s — click the map to place the site.")
         return Geocoded(None, f"The geocoder could not be reached ({exc.reason}) — click the map to place the site.")
     try:
