@@ -3,7 +3,7 @@ boxes), "+ interval", and "Copy Monday to weekdays". Not ticked = the hours are 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTime, Signal
+from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -33,10 +33,12 @@ class IntervalChip(QWidget):
     def __init__(self, start: str, end: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("IntervalChip")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # the chip's frame from app.qss
         self.start_edit = QTimeEdit(QTime.fromString(start, "HH:mm"))
         self.end_edit = QTimeEdit(QTime.fromString(end, "HH:mm"))
         for edit in (self.start_edit, self.end_edit):
             edit.setDisplayFormat("HH:mm")
+            edit.setButtonSymbols(QTimeEdit.ButtonSymbols.NoButtons)  # typed or scrolled: compact chips
             edit.timeChanged.connect(lambda _t: self.changed.emit())
         self.remove_button = QToolButton()
         self.remove_button.setText("×")
@@ -62,6 +64,7 @@ class DayRow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chips: list[IntervalChip] = []
+        self.setMinimumHeight(32)  # a day off is as tall as a working day
         self._row = QHBoxLayout(self)
         self._row.setContentsMargins(0, 0, 0, 0)
         self._row.setSpacing(6)

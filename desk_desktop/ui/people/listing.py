@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 SEARCH_DELAY_MS = 250
+COLUMN_PADDING = 28  # px beyond the widest text, so columns do not run into each other
 ROLE_ID = Qt.ItemDataRole.UserRole
 
 
@@ -55,8 +56,6 @@ class RowsModel(QAbstractTableModel):
             return text(row)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(align | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and getattr(row, "active", True) is False:
-            return Qt.GlobalColor.gray
         if role == ROLE_ID:
             return row.id
         return None
@@ -168,6 +167,8 @@ class ListPage(QWidget):
         rows = self.accept_result(result)
         self.model.set_rows(rows)
         self.table.resizeColumnsToContents()
+        for column in range(self.model.columnCount() - 1):
+            self.table.setColumnWidth(column, self.table.columnWidth(column) + COLUMN_PADDING)
         self.is_loading = False
         self.error_label.setVisible(False)
         text = self.search_edit.text().strip()

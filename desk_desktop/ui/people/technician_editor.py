@@ -157,6 +157,7 @@ class TechnicianEditor(QDialog):
         grid.addWidget(self.home, 6, 1, 1, 3)
         grid.addWidget(self.errors.label("home_base", self.home.fields.lat_edit), 7, 1, 1, 3)
         person.body.addLayout(grid)
+        person.body.addStretch(1)
 
         # Skills
         skills = Card("Skills", "Proficiency 1 (basic) to 5 (expert). Only active skills of the catalog can be added.",
@@ -193,7 +194,7 @@ class TechnicianEditor(QDialog):
         body_layout.addLayout(top)
         body_layout.addWidget(hours)
         body_layout.addStretch(1)
-        scroll = QScrollArea()
+        scroll = QScrollArea(objectName="PeopleFormScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
