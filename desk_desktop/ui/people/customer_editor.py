@@ -220,6 +220,7 @@ class CustomerEditor(QDialog):
         details.body.addLayout(grid)
 
         self.sites_table = QTableWidget(0, 4)
+        self.sites_table.setObjectName("PeopleTable")
         self.sites_table.setHorizontalHeaderLabels(["Ref", "Name", "Address", "Location"])
         self.sites_table.verticalHeader().setVisible(False)
         self.sites_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -296,6 +297,8 @@ class CustomerEditor(QDialog):
             self.type_combo.setCurrentIndex(self.type_combo.findData(d.customer_type))
             self.email_edit.setText(d.email or "")
             self.phone_edit.setText(d.phone or "")
+            for edit in (self.ref_edit, self.name_edit, self.email_edit, self.phone_edit):
+                edit.setCursorPosition(0)
             self.sites = list(d.sites)
             self._show_sites()
         self.loaded = True

@@ -95,7 +95,7 @@ class ListPage(QWidget):
         self.toolbar.addStretch(1)
         self.toolbar.addWidget(self.edit_button)
         self.toolbar.addWidget(self.new_button)
-        self.table = QTableView()
+        self.table = QTableView(objectName="PeopleTable")
         self.table.setModel(self.model)
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
