@@ -270,6 +270,36 @@ def test_new_customer_from_the_new_ticket_dialog_is_chosen_with_its_site(qtbot, 
     dlg.close()
 
 
+def test_find_from_address_fills_the_location_or_says_why_not(qtbot, demo, pool):  # noqa: F811
+    from desk_desktop.ui.people.customer_editor import SiteEditor
+    from tests.integration.test_geocoding import Nominatim
+
+    server = Nominatim().start()
+    try:
+        ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, runner=TaskRunner(pool=pool),
+                        settings=hermetic_settings(data_dir=WEB_DATA, geocoder_url=server.url))
+        dialog = SiteEditor(ctx)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.keyClicks(dialog.address_edit, "Rue de Rivoli, Louvre, Paris")
+        qtbot.mouseClick(dialog.find_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.find_button.isEnabled() and dialog.location.value() is not None, timeout=WAIT)
+        assert dialog.location.value() == (48.8606, 2.3376)
+        assert dialog.geo_status.text() == "Found: Musée du Louvre, Paris"
+
+        dialog.address_edit.setText("1 Nowhere Lane")
+        qtbot.mouseClick(dialog.find_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.geo_status.text().startswith("No match"), timeout=WAIT)
+        assert dialog.location.value() == (48.8606, 2.3376)  # what was there stays
+        assert dialog.location.map_box.isVisible()  # the dispatcher places it by hand
+        qtbot.waitUntil(lambda: dialog.location.map_ready, timeout=WAIT)
+        settle(qtbot, ctx)
+        dialog.reject()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------------------------------ import
 def test_an_import_with_one_bad_row_names_the_line_and_imports_nothing(qtbot, ctx, demo, tmp_path, isolated_settings):  # noqa: F811
     from desk_desktop.ui.people.import_dialog import ImportDialog
