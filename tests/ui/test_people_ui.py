@@ -199,6 +199,18 @@ def test_search_filters_the_technicians_list(qtbot, ctx, demo, isolated_settings
     page.shutdown()
 
 
+def test_a_technician_added_elsewhere_appears_when_the_change_is_announced(qtbot, ctx, demo, isolated_settings):  # noqa: F811
+    page = technicians_page(qtbot, ctx)
+    before = page.model.rowCount()
+    tid = people.add_technician(uow=demo.uow_factory(), actor=demo.actor,
+                                data=people.TechnicianData(name="Quentin Added-Elsewhere"))
+    ctx.live.changed.emit("technician", tid, "created")  # what the LISTEN thread relays
+    qtbot.waitUntil(lambda: page.model.rowCount() == before + 1, timeout=WAIT)
+    assert page.model.row_of(tid) >= 0
+    settle(qtbot, ctx)
+    page.shutdown()
+
+
 # ------------------------------------------------------------------------------ customers
 def fill_site(qtbot, dialog, ref: str, name: str, address: str, lat: str, lon: str) -> None:
     qtbot.keyClicks(dialog.ref_edit, ref)

@@ -34,7 +34,7 @@ class CustomersPage(ListPage):
         ]
         super().__init__(ctx, title="Customers", placeholder="Search by ref, name, email, phone or a site's address…",
                          hint="Customers and their sites, where the work is done. Double-click a customer to edit.",
-                         new_label="New customer…", columns=columns, parent=parent)
+                         new_label="New customer…", columns=columns, entity="customer", parent=parent)
         self.import_button = QPushButton("Import CSV…")
         self.import_button.clicked.connect(self.open_import)
         self.toolbar.insertWidget(2, self.import_button)

@@ -71,7 +71,7 @@ class ListPage(QWidget):
     loaded = Signal()
 
     def __init__(self, ctx, *, title: str, hint: str, placeholder: str, new_label: str,
-                 columns, parent: QWidget | None = None) -> None:
+                 columns, entity: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.is_loading = False
@@ -127,6 +127,9 @@ class ListPage(QWidget):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.refresh)
+        self.entity = entity  # changes to it committed elsewhere (LISTEN/NOTIFY) read the list again
+        ctx.live.changed.connect(self._on_live_changed)
+        ctx.live.refresh_all.connect(self.refresh)
         self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
         self.new_button.clicked.connect(lambda: self.open_editor(None))
         self.edit_button.clicked.connect(self._edit_selected)
@@ -162,6 +165,10 @@ class ListPage(QWidget):
         fn, args = self.request(text)
         self.ctx.runner.submit(fn, *args, owner=self, key="rows",
                                on_done=lambda result: self._on_rows(result, wanted), on_error=self._on_failed)
+
+    def _on_live_changed(self, entity: str, _entity_id, _action: str) -> None:
+        if entity == self.entity and self._started:
+            self._search_timer.start()  # one read for a burst of changes
 
     def _on_rows(self, result, select_id: int | None) -> None:
         rows = self.accept_result(result)

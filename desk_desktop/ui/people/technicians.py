@@ -33,7 +33,7 @@ class TechniciansPage(ListPage):
         ]
         super().__init__(ctx, title="Technicians", placeholder="Search by name or email…",
                          hint="Who can be sent, with which skills and hours. Double-click a technician to edit.",
-                         new_label="New technician…", columns=columns, parent=parent)
+                         new_label="New technician…", columns=columns, entity="technician", parent=parent)
         self.inactive_check = QCheckBox("Include inactive")
         self.inactive_check.setChecked(True)
         self.inactive_check.toggled.connect(lambda _c: self.refresh())
