@@ -4,6 +4,8 @@ file goes in, in one transaction, and the result."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -29,17 +31,19 @@ NOUNS = {"technicians": ("technician", "technicians"), "customers": ("customer",
 
 
 def check_file(uow_factory, actor, kind: str, path: str):
-    """The engine's check of the whole file (nothing written): rows, problems and a preview."""
+    """The engine's check of the whole file (nothing written): ``importing.Checked``."""
     from desk_desktop.services import importing
 
-    return importing.check(uow=uow_factory(), actor=actor, kind=kind, path=path)
+    check = {"technicians": importing.check_technicians, "customers": importing.check_customers}[kind]
+    return check(uow=uow_factory(), actor=actor, path=Path(path))
 
 
-def run_import(uow_factory, actor, checked, progress):
-    """Import what ``check_file`` accepted, in one transaction; ``progress(done, total)``."""
+def run_import(uow_factory, actor, checked, progress) -> int:
+    """Import what ``check_file`` accepted, in one transaction; ``progress(done, total)``; how many were added."""
     from desk_desktop.services import importing
 
-    return importing.run(uow=uow_factory(), actor=actor, checked=checked, progress=progress)
+    run = {"technicians": importing.run_technicians, "customers": importing.run_customers}[checked.kind]
+    return run(uow=uow_factory(), actor=actor, checked=checked, progress=progress)
 
 
 class _Progress(QObject):
@@ -61,7 +65,7 @@ class ImportDialog(QDialog):
         self.checked = None
         self.result_summary = None
         self.running = False
-        one, many = NOUNS[kind]
+        many = NOUNS[kind][1]
         self.setWindowTitle(f"Import {many}")
         self.setModal(True)
         self.resize(860, 600)
@@ -143,7 +147,7 @@ class ImportDialog(QDialog):
                                key="check", on_done=self._on_checked, on_error=self._on_check_failed)
 
     def _on_checked(self, checked) -> None:
-        self._show_preview(checked.preview)
+        self._show_preview(checked.columns, checked.preview)
         if checked.problems:
             self.problems.clear()
             for problem in checked.problems:
@@ -154,20 +158,20 @@ class ImportDialog(QDialog):
             return
         self.checked = checked
         self.import_button.setEnabled(True)
-        self._set_status(f"{checked.total} row(s) checked, no problems. Ready to import.", "info")
+        self._set_status(f"{checked.rows} row(s) checked, no problems. Ready to import.", "info")
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self._set_status(f"The file could not be read: {exc}", "error")
 
-    def _show_preview(self, preview) -> None:
-        header, rows = preview[0], preview[1:PREVIEW_ROWS + 1]
+    def _show_preview(self, columns, preview) -> None:
+        rows = preview[:PREVIEW_ROWS]
         self.preview.clear()
-        self.preview.setColumnCount(len(header))
-        self.preview.setHorizontalHeaderLabels(list(header))
+        self.preview.setColumnCount(len(columns))
+        self.preview.setHorizontalHeaderLabels(list(columns))
         self.preview.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                self.preview.setItem(r, c, QTableWidgetItem(value))
+            for c, column in enumerate(columns):
+                self.preview.setItem(r, c, QTableWidgetItem(row.get(column, "")))
 
     # ------------------------------------------------------------------ importing
     def start_import(self) -> None:
@@ -177,7 +181,7 @@ class ImportDialog(QDialog):
         self.import_button.setEnabled(False)
         self.choose_button.setEnabled(False)
         self.close_button.setEnabled(False)
-        self.progress.setRange(0, max(1, self.checked.total))
+        self.progress.setRange(0, max(1, self.checked.rows))
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._set_status("Importing… (one transaction: all of it or nothing)", "info")
@@ -195,11 +199,14 @@ class ImportDialog(QDialog):
         self.close_button.setEnabled(True)
         self.close_button.setText("Close")
 
-    def _on_imported(self, summary) -> None:
+    def _on_imported(self, added: int) -> None:
         self._finish()
-        self.result_summary = summary
-        self._set_status(f"Imported: {summary}", "success")
-        self.imported.emit(int(getattr(summary, "total", 0)))
+        self.result_summary = added
+        one, many = NOUNS[self.kind]
+        self._set_status(f"Imported {added} {one if added == 1 else many} from {Path(self.checked.path).name}.",
+                         "success")
+        self.checked = None  # imported: choose another file to import again
+        self.imported.emit(added)
 
     def _on_import_failed(self, exc: BaseException) -> None:
         self._finish()
