@@ -1,6 +1,6 @@
-"""desk-desktop import tickets FILE.csv --org SLUG
+"""desk-desktop import tickets|technicians|customers FILE.csv; desk-desktop export technicians|customers FILE|-
 
-The CSV has a header row. Columns (case-insensitive, any order):
+Tickets: the CSV has a header row. Columns (case-insensitive, any order):
 
     customer      required  customer reference (``customer_ref`` is accepted too)
     subject       required
@@ -14,8 +14,8 @@ The CSV has a header row. Columns (case-insensitive, any order):
 Every row is checked first. If any row is bad, each bad row is reported with its line
 number and the reason, and NOTHING is created. Otherwise the rows are created one by one
 through the ticket service — the same path as the GUI, so numbering and rules run for
-each — each in its own short transaction, so other workstations are never blocked for
-the length of an import.
+each — all in ONE transaction: a failure or Ctrl+C part-way leaves nothing behind (other
+workstations creating tickets wait for the import's numbers until it ends).
 """
 
 from __future__ import annotations
@@ -27,6 +27,27 @@ import time
 from pathlib import Path
 
 from desk_desktop.cli import CliContext, CliError, Progress, show_progress
+
+PEOPLE_HELP = """Technicians and customers as CSV (the format export writes and import reads).
+
+technicians, one row per technician (every row ADDS a technician):
+  name,email,phone,active,skills,hours,home_lat,home_lon,max_open
+  Ada King,ada@example.com,+49 30 1,yes,networking:4 hvac:2,mon 08:00-12:00 13:00-17:00; tue 09:00-17:00,52.52,13.4,8
+  active: yes/no (blank = yes); skills: KEY:LEVEL separated by spaces (level 1-5); hours: days
+  separated by ';', each 'day HH:MM-HH:MM …' in the organization's time zone (blank = not known);
+  max_open blank = 8.
+
+customers, one row per SITE (rows with the same customer_ref are one customer; its columns may be
+left blank after its first row and must not differ):
+  customer_ref,customer_name,customer_type,email,phone,site_ref,site_name,address,lat,lon
+  A customer_ref or site_ref the organization already has is an error: an import only adds,
+  it never updates (use desk-desktop customer update).
+
+Skills and customer types may be keys or display names. Files may use ',' or ';' and be UTF-8
+(with or without BOM) or Windows-1252. Every row is checked first; if any is bad, each bad row is
+reported as 'line N: what is wrong' and NOTHING is imported. The import is one transaction: a
+failure or Ctrl+C part-way leaves nothing behind.
+"""
 
 COLUMN_ALIASES = {
     "customer": "customer_ref",
@@ -59,6 +80,24 @@ def register(sub, common) -> None:
     t.add_argument("--org", help="organization slug (default: your own)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     t.set_defaults(func=run_tickets)
+    for kind in ("technicians", "customers"):
+        q = isub.add_parser(kind, parents=[common], help=f"add {kind} from a CSV file (all rows or none)",
+                            description=PEOPLE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        q.add_argument("file", type=Path, metavar="FILE.csv")
+        q.add_argument("--org", help="organization slug (default: your own)")
+        q.add_argument("--check", action="store_true", help="only check the file and show the first rows")
+        q.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+        q.set_defaults(func=run_people, kind=kind)
+
+    e = sub.add_parser("export", help="export data to files")
+    esub = e.add_subparsers(dest="export_command", metavar="WHAT")
+    esub.required = True
+    for kind in ("technicians", "customers"):
+        q = esub.add_parser(kind, parents=[common], help=f"write the {kind} as CSV in the import format",
+                            description=PEOPLE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        q.add_argument("file", metavar="FILE.csv|-", help="- writes to standard output")
+        q.add_argument("--org", help="organization slug (default: your own)")
+        q.set_defaults(func=run_export, kind=kind)
 
 
 def read_rows(path: Path) -> tuple[list[int], list[dict]]:
@@ -168,26 +207,25 @@ def run_tickets(ctx: CliContext) -> int:
     created: list[str] = []
     work_orders = 0
     started = time.monotonic()
-    for i, (line, args) in enumerate(zip(lines, rows, strict=True)):
-        try:
-            res = svc.create_ticket(uow=ctx.uow(), actor=actor, **args)
-        except Exception as exc:  # something changed since validation (e.g. a customer was deleted)
-            progress.update(i, final=True)
-            from desk_desktop.services.common import DeskError
+    uow = ctx.uow()
+    with uow:  # one transaction: every ticket or none
+        for i, (line, args) in enumerate(zip(lines, rows, strict=True)):
+            try:
+                res = svc.create_ticket(uow=uow, actor=actor, **args)
+            except Exception as exc:  # something changed since validation (e.g. a customer was deleted)
+                progress.update(i, final=True)
+                from desk_desktop.services.common import DeskError
 
-            reason = str(exc) if isinstance(exc, DeskError) else f"{type(exc).__name__}: {exc}"
-            summary = {"file": str(path), "organization": slug, "rows": len(rows), "created": len(created),
-                       "first_number": created[0] if created else None,
-                       "last_number": created[-1] if created else None,
-                       "errors": [{"line": line, "field": getattr(exc, "field", None), "message": reason}]}
-            ctx.emit(summary, None)
-            print(f"error: {path}, line {line}: {reason}. Stopped after creating {len(created)} of {len(rows)} "
-                  f"tickets" + (f" ({created[0]} … {created[-1]})." if created else "."), file=sys.stderr)
-            return 1
-        created.append(res.ticket.number)
-        if res.work_order is not None:
-            work_orders += 1
-        progress.update(i + 1)
+                reason = str(exc) if isinstance(exc, DeskError) else f"{type(exc).__name__}: {exc}"
+                ctx.emit({"file": str(path), "organization": slug, "rows": len(rows), "created": 0,
+                          "errors": [{"line": line, "field": getattr(exc, "field", None), "message": reason}]}, None)
+                print(f"error: {path}, line {line}: {reason}. Nothing was imported.", file=sys.stderr)
+                return 1
+            created.append(res.ticket.number)
+            if res.work_order is not None:
+                work_orders += 1
+            progress.update(i + 1)
+        uow.commit()
     progress.update(len(rows), final=True)
     elapsed = time.monotonic() - started
     summary = {"file": str(path), "organization": slug, "rows": len(rows), "created": len(created),
@@ -195,4 +233,63 @@ def run_tickets(ctx: CliContext) -> int:
                "seconds": round(elapsed, 3), "errors": []}
     ctx.emit(summary, f"Imported {len(created)} tickets into '{slug}' ({created[0]} … {created[-1]}); "
                       f"{work_orders} work order(s) created by rules; {elapsed:.1f} s.")
+    return 0
+
+
+def run_people(ctx: CliContext) -> int:
+    from desk_desktop.commands.tickets import resolve_actor
+    from desk_desktop.services import importing
+
+    kind: str = ctx.args.kind
+    path: Path = ctx.args.file
+    actor, slug = resolve_actor(ctx, ctx.args.org)
+    check = importing.check_technicians if kind == "technicians" else importing.check_customers
+    checked = check(uow=ctx.uow(), actor=actor, path=path)
+    base = {"file": str(path), "organization": slug, "encoding": checked.encoding, "delimiter": checked.delimiter,
+            "rows": checked.rows}
+    if not checked.ok:
+        ctx.emit({**base, "created": 0, "errors": list(checked.problems)}, None)
+        for problem in checked.problems[:MAX_REPORTED]:
+            print(f"{path}, {problem}", file=sys.stderr)
+        if len(checked.problems) > MAX_REPORTED:
+            print(f"… and {len(checked.problems) - MAX_REPORTED} more problems.", file=sys.stderr)
+        print(f"error: {len(checked.problems)} of {checked.rows} rows are not valid; nothing was imported.",
+              file=sys.stderr)
+        return 1
+    if ctx.args.check:
+        ctx.emit({**base, "created": 0, "errors": [], "preview": list(checked.preview)},
+                 f"{path}: {checked.rows} rows, all valid ({checked.encoding}, '{checked.delimiter}'-separated). "
+                 f"First rows:\n" + "\n".join("  " + " | ".join(r.values()) for r in checked.preview[:5]))
+        return 0
+    run = importing.run_technicians if kind == "technicians" else importing.run_customers
+    progress = Progress(checked.rows, unit="rows", enabled=show_progress(ctx))
+    started = time.monotonic()
+    created = run(uow=ctx.uow(), actor=actor, checked=checked, progress=progress.update)
+    progress.update(checked.rows, final=True)
+    elapsed = time.monotonic() - started
+    ctx.emit({**base, "created": created, "seconds": round(elapsed, 3), "errors": []},
+             f"Imported {created} {kind} from {checked.rows} rows into '{slug}'; {elapsed:.1f} s.")
+    return 0
+
+
+def run_export(ctx: CliContext) -> int:
+    from desk_desktop.commands.tickets import resolve_actor
+    from desk_desktop.services import importing
+
+    kind: str = ctx.args.kind
+    actor, slug = resolve_actor(ctx, ctx.args.org)
+    export = importing.export_technicians if kind == "technicians" else importing.export_customers
+    if ctx.args.file == "-":
+        if ctx.json:
+            raise CliError("--json and '-' both write to standard output; give a file name.")
+        export(uow=ctx.uow(), actor=actor, out=sys.stdout)
+        return 0
+    try:
+        out = open(ctx.args.file, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise CliError(f"{ctx.args.file}: cannot be written ({exc.strerror}).") from exc
+    with out:
+        count = export(uow=ctx.uow(), actor=actor, out=out)
+    ctx.emit({"file": ctx.args.file, "organization": slug, kind: count},
+             f"Wrote {count} {kind} of '{slug}' to {ctx.args.file}.")
     return 0

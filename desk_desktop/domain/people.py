@@ -115,17 +115,14 @@ def skill_levels_problems(skills: dict[str, int]) -> dict[str, str]:
 # ---- text forms (command line, CSV) ---------------------------------------------------------
 
 def parse_skills(text: str) -> dict[str, int]:
-    """``"networking:4 hardware:3"`` (also ``=`` and commas) → ``{"networking": 4, …}``.
+    """``"networking:4 hardware:3"`` (also ``=`` and commas; keys, as names may have spaces) → ``{"networking": 4, …}``.
     Names are returned as written (the caller resolves them against the catalog).
     ``ValueError`` with a readable message on a malformed item."""
     skills: dict[str, int] = {}
     for item in re.split(r"[\s,]+", text.strip()):
-        if not item:
-            continue
-        name, sep, level = item.rpartition(":") if ":" in item else item.rpartition("=")
-        if not sep or not name or not level.strip().isdigit():
-            raise ValueError(f"'{item}' is not SKILL:LEVEL (e.g. networking:4).")
-        skills[name] = int(level)
+        if item:
+            name, level = parse_skill(item)
+            skills[name] = level
     return skills
 
 
@@ -191,3 +188,12 @@ def parse_point(text: str) -> tuple[float, float] | None:
     except ValueError:
         raise ValueError(f"'{text}' is not LAT,LON (e.g. 52.52,13.40).") from None
     return lat, lon
+
+
+def parse_skill(item: str) -> tuple[str, int]:
+    """One ``SKILL=LEVEL`` or ``SKILL:LEVEL`` (the skill may have spaces: ``Security systems=3``)."""
+    sep = "=" if "=" in item else ":"
+    name, found, level = item.rpartition(sep)
+    if not found or not name.strip() or not level.strip().isdigit():
+        raise ValueError(f"'{item}' is not SKILL=LEVEL (e.g. networking=4).")
+    return name.strip(), int(level)
