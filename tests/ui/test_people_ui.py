@@ -338,12 +338,36 @@ def test_an_import_with_one_bad_row_names_the_line_and_imports_nothing(qtbot, ct
     path.write_text(path.read_text(encoding="utf-8").replace(f"{skill}:9", f"{skill}:4"), encoding="utf-8")
     dialog.load_file(str(path))
     qtbot.waitUntil(lambda: dialog.import_button.isEnabled(), timeout=WAIT)
-    with qtbot.waitSignal(dialog.imported, timeout=WAIT):
+    moves = []
+    dialog._progress.moved.connect(lambda done, total: moves.append((done, total, dialog.progress.isVisible())))
+    with qtbot.waitSignal(dialog.imported, timeout=WAIT) as imported:
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
-    assert dialog.progress.maximum() >= 1 and "Imported" in dialog.status.text()
+    assert imported.args == [3] and moves[-1] == (3, 3, True)  # the bar moved while it ran
+    assert dialog.status.text() == "Imported 3 technicians from technicians.csv."
     assert len(people.search_technicians(uow=demo.uow_factory(), actor=demo.actor)) == before + 3
     settle(qtbot, ctx)
     dialog.close()
+
+
+def test_customers_import_from_the_page_accepts_a_semicolon_windows_1252_file(qtbot, ctx, demo, tmp_path, isolated_settings):  # noqa: F811
+    page = customers_page(qtbot, ctx)
+    ctype = load_catalogs(uow=demo.uow_factory(), actor=demo.actor).choices(CUSTOMER_TYPES)[0].key
+    path = tmp_path / "kunden.csv"
+    path.write_bytes(("customer_ref;customer_name;customer_type;email;phone;site_ref;site_name;address;lat;lon\n"
+                      f"K-77;Bäckerei Müller;{ctype};;;KS-1;Laden;Hauptstraße 1, München;48.137;11.575\n"
+                      f"K-77;Bäckerei Müller;{ctype};;;KS-2;Backstube;Nebenstraße 2, München;48.14;11.58\n")
+                     .encode("cp1252"))
+    dialog = page.open_import()
+    qtbot.addWidget(dialog)
+    dialog.load_file(str(path))
+    qtbot.waitUntil(lambda: dialog.import_button.isEnabled(), timeout=WAIT)
+    assert dialog.preview.item(0, 1).text() == "Bäckerei Müller"
+    with qtbot.waitSignal(dialog.imported, timeout=WAIT):
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(r.ref == "K-77" and r.sites == 2 for r in page.model.rows), timeout=WAIT)
+    settle(qtbot, ctx)
+    dialog.close()
+    page.shutdown()
 
 
 # ------------------------------------------------------------------------------ the map picker
