@@ -260,6 +260,31 @@ def test_a_customer_with_two_sites(qtbot, ctx, demo, isolated_settings):  # noqa
     page.shutdown()
 
 
+def test_a_site_the_service_refuses_is_named_and_its_editor_shows_the_message(qtbot, ctx, demo, isolated_settings):  # noqa: F811
+    from desk_desktop.ui.people.customer_editor import CustomerEditor
+
+    editor = loaded(qtbot, CustomerEditor(ctx))
+    editor.show()
+    fill_customer(qtbot, editor, demo, "C-9300", "Riverside Clinic")
+    site = editor.edit_site(None)
+    qtbot.keyClicks(site.ref_edit, "S-9300")
+    qtbot.keyClicks(site.name_edit, "Ward B")
+    qtbot.mouseClick(site.ok_button, Qt.MouseButton.LeftButton)  # no address
+    qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(editor.errors.text("sites")), timeout=WAIT)
+    assert editor.errors.text("sites").startswith("Site S-9300: ")
+    assert editor.sites_table.item(0, 0).toolTip() and editor.ref_edit.text() == "C-9300"
+    again = editor.edit_site(0)
+    assert again.errors.text("address") and again.name_edit.text() == "Ward B"
+    qtbot.keyClicks(again.address_edit, "5 River Road, Limerick")
+    qtbot.mouseClick(again.ok_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(editor.saved, timeout=WAIT) as saved:
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+    got = people.get_customer(uow=demo.uow_factory(), actor=demo.actor, customer_id=saved.args[0]).data
+    assert [(s.ref, s.address, s.location) for s in got.sites] == [("S-9300", "5 River Road, Limerick", None)]
+    settle(qtbot, ctx)
+
+
 def test_new_customer_from_the_new_ticket_dialog_is_chosen_with_its_site(qtbot, ctx, demo, isolated_settings):  # noqa: F811
     from desk_desktop.ui.tickets.new_ticket import NewTicketDialog
 
