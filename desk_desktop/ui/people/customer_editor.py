@@ -320,11 +320,6 @@ class CustomerEditor(QDialog):
                     item.setToolTip("; ".join(problems.values()))
                 self.sites_table.setItem(row, col, item)
 
-    def add_site(self, site) -> None:
-        """Append ``site`` (SiteData) to the table, as "Add site" does."""
-        self.sites.append(site)
-        self._show_sites()
-
     def edit_site(self, row: int | None) -> SiteEditor:
         site = self.sites[row] if row is not None and 0 <= row < len(self.sites) else None
         dialog = SiteEditor(self.ctx, site, self, problems=self.site_problems.get(row, {}) if site else None)

@@ -63,7 +63,6 @@ class ImportDialog(QDialog):
         self.ctx = ctx
         self.kind = kind
         self.checked = None
-        self.result_summary = None
         self.running = False
         many = NOUNS[kind][1]
         self.setWindowTitle(f"Import {many}")
@@ -201,7 +200,6 @@ class ImportDialog(QDialog):
 
     def _on_imported(self, added: int) -> None:
         self._finish()
-        self.result_summary = added
         one, many = NOUNS[self.kind]
         self._set_status(f"Imported {added} {one if added == 1 else many} from {Path(self.checked.path).name}.",
                          "success")

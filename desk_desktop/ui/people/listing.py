@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -67,8 +67,6 @@ class RowsModel(QAbstractTableModel):
 class ListPage(QWidget):
     """Title, hint, a search box (the search runs in the service, debounced), extra filter
     widgets, New/Edit, the table, and a status line. Subclasses give ``request(text)`` and ``open_editor(id)``."""
-
-    loaded = Signal()
 
     def __init__(self, ctx, *, title: str, hint: str, placeholder: str, new_label: str,
                  columns, entity: str, parent: QWidget | None = None) -> None:
@@ -183,7 +181,6 @@ class ListPage(QWidget):
         if select_id is not None and (row := self.model.row_of(select_id)) >= 0:
             self.table.selectRow(row)
         self.edit_button.setEnabled(self.selected_id() is not None)
-        self.loaded.emit()
 
     def _on_failed(self, exc: BaseException) -> None:
         self.is_loading = False

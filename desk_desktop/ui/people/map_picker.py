@@ -5,7 +5,6 @@ a marker shows it, typing coordinates moves the marker. The map is made when fir
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from desk_desktop.config import Settings
 from desk_desktop.resources import resource_path
 from desk_desktop.ui.people.forms import CoordinateFields
-
-log = logging.getLogger(__name__)
 
 QWEBCHANNEL_JS = "qrc:///qtwebchannel/qwebchannel.js"
 OFFLINE_ATTRIBUTION = "Offline map: Protomaps, &copy; OpenStreetMap contributors"
