@@ -27,6 +27,7 @@ DESK_TILE_URL              tile_url            P   map tiles URL template with {
 DESK_TILE_ATTRIBUTION      tile_attribution    P   attribution text for the tiles                       © OpenStreetMap
 DESK_OFFLINE_MAP           offline_map         P   regional .pmtiles file drawn when tiles are out      (none)
                                                    of reach
+DESK_GEOCODER_URL          geocoder_url            Nominatim-compatible geocoder for site addresses     (none: click map)
 DESK_ASSIGN_RADIUS_KM      assign_radius_km    P   radius for the ``nearest`` strategy                  100
 DESK_MAX_ATTACHMENT_MB     max_attachment_mb   P   default upload limit for new organizations           100
 DESK_TRAVEL_SPEED_KMH      travel_speed_kmh    P   average driving speed for travel-time estimates      40
@@ -108,6 +109,7 @@ class Settings:
     tile_url: str = DEFAULT_TILE_URL
     tile_attribution: str = DEFAULT_TILE_ATTRIBUTION
     offline_map: Path | None = None
+    geocoder_url: str | None = None
     assign_radius_km: float = 100.0
     max_attachment_bytes: int = 100 * 1024 * 1024
     travel_speed_kmh: float = 40.0
@@ -212,6 +214,11 @@ def _check_tile_url(value: str) -> None:
         raise ValueError("expected an http(s) URL with {z}, {x} and {y}")
 
 
+def _check_geocoder_url(value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http(s) URL of a Nominatim-compatible service, e.g. https://nominatim.example.org")
+
+
 def _check_log_level(value: str) -> None:
     if value.upper() not in LOG_LEVELS:
         raise ValueError("expected one of " + ", ".join(LOG_LEVELS))
@@ -251,6 +258,8 @@ def _settings_from(env: dict[str, str], file_values: dict[str, Any], config_file
     offline_map = src.text("DESK_OFFLINE_MAP", "offline_map")
     src.check("DESK_OFFLINE_MAP", "offline_map", offline_map, _check_offline_map)
 
+    geocoder_url = src.text("DESK_GEOCODER_URL", "geocoder_url")
+    src.check("DESK_GEOCODER_URL", "geocoder_url", geocoder_url, _check_geocoder_url)
     smtp_from = src.text("DESK_SMTP_FROM", "smtp_from", "dispatch@localhost")
     smtp_url = src.text("DESK_SMTP_URL", "smtp_url")
     src.check("DESK_SMTP_URL", "smtp_url", smtp_url, lambda url: SmtpSettings.from_url(url, smtp_from))
@@ -268,6 +277,7 @@ def _settings_from(env: dict[str, str], file_values: dict[str, Any], config_file
         tile_url=tile_url,
         tile_attribution=src.text("DESK_TILE_ATTRIBUTION", "tile_attribution", DEFAULT_TILE_ATTRIBUTION),
         offline_map=Path(offline_map).expanduser() if offline_map else None,
+        geocoder_url=geocoder_url,
         assign_radius_km=src.number("DESK_ASSIGN_RADIUS_KM", "assign_radius_km", 100.0),
         max_attachment_bytes=int(src.number("DESK_MAX_ATTACHMENT_MB", "max_attachment_mb", 100.0) * 1024 * 1024),
         travel_speed_kmh=src.number("DESK_TRAVEL_SPEED_KMH", "travel_speed_kmh", 40.0),

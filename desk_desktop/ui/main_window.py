@@ -1,5 +1,5 @@
-"""The main window: navigation to Tickets, Rules and Map; a status bar that tells the truth
-about the database, the connection and the background scheduler."""
+"""The main window: navigation to Tickets, Rules, Map, Technicians and Customers; a status bar
+that tells the truth about the database, the connection and the background scheduler."""
 
 from __future__ import annotations
 
@@ -32,11 +32,13 @@ PAGES = (
     ("tickets", "Tickets", "desk_desktop.ui.tickets.page", "TicketsPage"),
     ("rules", "Rules", "desk_desktop.ui.rules.page", "RulesPage"),
     ("map", "Map", "desk_desktop.ui.map.page", "MapPage"),
+    ("technicians", "Technicians", "desk_desktop.ui.people.technicians", "TechniciansPage"),
+    ("customers", "Customers", "desk_desktop.ui.people.customers", "CustomersPage"),
 )
 
 
 class MainWindow(QMainWindow):
-    """Hosts the three views. It owns no database session; views talk to services."""
+    """Hosts the views. It owns no database session; views talk to services."""
 
     page_changed = Signal(str)
 

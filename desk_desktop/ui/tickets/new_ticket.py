@@ -111,6 +111,9 @@ class NewTicketDialog(QDialog):
         self.customer_list = QListWidget()
         self.customer_list.setMaximumHeight(118)
         self.customer_list.setVisible(False)
+        self.new_customer_button = QPushButton("New customer…")
+        self.new_customer_button.setToolTip("The caller is not a customer yet: add them (and their site) now")
+        self._wanted_site: int | None = None  # the site to select once the chosen customer's sites are read
         self.customer_chosen = QLabel("")
         self.customer_chosen.setObjectName("Muted")
         self.customer_chosen.setWordWrap(True)
@@ -169,7 +172,10 @@ class NewTicketDialog(QDialog):
         cb = QVBoxLayout(customer_box)
         cb.setContentsMargins(0, 0, 0, 0)
         cb.setSpacing(4)
-        cb.addWidget(self.customer_edit)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.customer_edit, 1)
+        search_row.addWidget(self.new_customer_button)
+        cb.addLayout(search_row)
         cb.addWidget(self.customer_list)
         cb.addWidget(self.customer_chosen)
         add("customer", "Customer", customer_box)
@@ -234,6 +240,7 @@ class NewTicketDialog(QDialog):
         self._search_timer.timeout.connect(self._search_customers)
         self.customer_list.itemClicked.connect(self._on_customer_list_item_chosen)
         self.customer_list.itemActivated.connect(self._on_customer_list_item_chosen)
+        self.new_customer_button.clicked.connect(self.open_new_customer)
         self.subject_edit.textChanged.connect(self._on_subject_edited)
         self.subject_edit.editingFinished.connect(lambda: self._touch("subject"))
         self.create_button.clicked.connect(self.submit)
@@ -285,6 +292,25 @@ class NewTicketDialog(QDialog):
         if customer is not None:
             self.choose_customer(customer)
 
+    def open_new_customer(self):
+        """The customer editor; once saved, the new customer and its first site are chosen here."""
+        from desk_desktop.ui.people.customer_editor import CustomerEditor
+
+        editor = CustomerEditor(self.ctx, None, self)
+        editor.saved.connect(lambda cid, site_id: self._choose_new_customer(editor.saved_customer.data.ref, cid, site_id))
+        editor.open()
+        return editor
+
+    def _choose_new_customer(self, ref: str, customer_id: int, site_id: int) -> None:
+        def done(customers) -> None:
+            customer = next((c for c in customers if c.id == customer_id), None)
+            if customer is not None:
+                self._wanted_site = site_id or None
+                self.choose_customer(customer)
+
+        self.ctx.runner.submit(search_customers, self.ctx.uow_factory, self.ctx.actor, ref, owner=self,
+                               key="customers", on_done=done, on_error=lambda exc: self._set_error("customer", str(exc)))
+
     def choose_customer(self, customer) -> None:
         self._customer = customer
         self.customer_edit.setText(customer.name)
@@ -304,6 +330,8 @@ class NewTicketDialog(QDialog):
                 self.site_combo.addItem(f"{s.name} — {s.address}", s.id)
             if len(sites) == 1:
                 self.site_combo.setCurrentIndex(1)
+            if self._wanted_site is not None and self.site_combo.findData(self._wanted_site) > 0:
+                self.site_combo.setCurrentIndex(self.site_combo.findData(self._wanted_site))
             self.site_combo.setEnabled(True)
 
         self.ctx.runner.submit(load_sites, self.ctx.uow_factory, self.ctx.actor, customer.id,
