@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.tickets",
     "desk_desktop.commands.imports",
     "desk_desktop.commands.rules",
+    "desk_desktop.commands.catalog",
 ]
 
 
