@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.catalogs import CATALOGS, CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, AssignmentLogic
 from desk_desktop.domain.rules import (
     CompiledRules,
@@ -28,7 +29,6 @@ from desk_desktop.domain.rules import (
     trigger_summary,
 )
 from desk_desktop.domain.rules import validate_rule as _validate_rule
-from desk_desktop.domain.catalogs import CATALOGS, CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
 from desk_desktop.services.automation import match_rule_from_row
 from desk_desktop.services.catalogs import Catalogs, load_catalogs
 from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, audit

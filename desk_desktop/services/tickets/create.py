@@ -13,8 +13,8 @@ from desk_desktop.domain.enums import TicketStatus, WorkOrderStatus
 from desk_desktop.domain.rules import TicketFacts
 from desk_desktop.services import automation, numbering
 from desk_desktop.services.audit import INSERT_AUDIT_ROWS, audit_row, audit_rows_json
-from desk_desktop.services.common import Actor, NotFound
 from desk_desktop.services.catalogs import load_catalogs
+from desk_desktop.services.common import Actor, NotFound
 from desk_desktop.services.tickets.fields import CleanTicket, clean_new_ticket, unknown_category
 from desk_desktop.services.tickets.types import REF_MAX, TicketCreated, TicketInvalid, TicketSummary
 
