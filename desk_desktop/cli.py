@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.imports",
     "desk_desktop.commands.rules",
     "desk_desktop.commands.people",
+    "desk_desktop.commands.catalog",
 ]
 
 

@@ -27,10 +27,13 @@ from sqlalchemy import text
 
 from desk_desktop.bench.scratch import scratch_database
 from desk_desktop.config import Settings
-from desk_desktop.domain.enums import Category, CustomerType, Priority, values
+from desk_desktop.domain.enums import Priority, values
 from desk_desktop.domain.rules import MatchRule, TicketFacts, find_match, order_rules
 
-CATS, PRIS, CTYPES = values(Category), values(Priority), values(CustomerType)
+# The keys every organization's catalogs start with (migration 0008's defaults).
+CATS = ["hvac", "electrical", "plumbing", "network", "hardware", "software", "security", "appliance", "general"]
+CTYPES = ["residential", "business", "enterprise", "government"]
+PRIS = values(Priority)
 TAGS = [f"tag{i}" for i in range(40)]
 
 

@@ -24,7 +24,7 @@ def register(sub, common) -> None:
     c = tsub.add_parser("create", parents=[common], help="create a ticket (numbering and rules run as in the GUI)")
     c.add_argument("--org", help="organization slug (default: your own)")
     c.add_argument("--customer", required=True, metavar="REF", help="customer reference")
-    c.add_argument("--category", required=True, help="hvac, electrical, plumbing, network, hardware, …")
+    c.add_argument("--category", required=True, help="the category's key or name (see: desk-desktop catalog list categories)")
     c.add_argument("--priority", required=True, help="low, medium, high or urgent")
     c.add_argument("--tag", action="append", default=[], metavar="T", help="a tag (repeat for several)")
     c.add_argument("--subject", required=True)
@@ -231,22 +231,30 @@ def run_show(ctx: CliContext) -> int:
 
 
 def run_list(ctx: CliContext) -> int:
+    from desk_desktop.domain.catalogs import CATEGORIES
     from desk_desktop.services import tickets as svc
+    from desk_desktop.services.catalogs import load_catalogs, resolve_key
 
     a = ctx.args
     if not 1 <= a.limit <= svc.LIST_LIMIT_MAX:
         raise CliError(f"--limit must be between 1 and {svc.LIST_LIMIT_MAX}.")
     actor, slug = resolve_actor(ctx, a.org)
-    checks = {"status": [s.value for s in svc.TicketStatus], "priority": [p.value for p in svc.Priority],
-              "category": [c.value for c in svc.Category]}
+    checks = {"status": [s.value for s in svc.TicketStatus], "priority": [p.value for p in svc.Priority]}
     for name, allowed in checks.items():
         for value in getattr(a, name):
             if value.lower() not in allowed:
                 raise CliError(f"Unknown {name} '{value}'; choose from: {', '.join(allowed)}.")
+    categories = load_catalogs(uow=ctx.uow(), actor=actor).entries[CATEGORIES.word]
+    category_keys = []
+    for value in a.category:
+        key = resolve_key(categories, value)
+        if key is None:
+            raise CliError(f"Unknown category '{value}'; choose from: {', '.join(e.name for e in categories)}.")
+        category_keys.append(key)
     filters = svc.TicketFilter(
         status=tuple(s.lower() for s in a.status) or None,
         priority=tuple(p.lower() for p in a.priority) or None,
-        category=tuple(c.lower() for c in a.category) or None,
+        category=tuple(category_keys) or None,
         tag=a.tag,
         text=a.search,
     )

@@ -27,34 +27,6 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Category(StrEnum):
-    HVAC = "hvac"
-    ELECTRICAL = "electrical"
-    PLUMBING = "plumbing"
-    NETWORK = "network"
-    HARDWARE = "hardware"
-    SOFTWARE = "software"
-    SECURITY = "security"
-    APPLIANCE = "appliance"
-    GENERAL = "general"
-
-
-class CustomerType(StrEnum):
-    RESIDENTIAL = "residential"
-    BUSINESS = "business"
-    ENTERPRISE = "enterprise"
-    GOVERNMENT = "government"
-
-
-class WorkOrderType(StrEnum):
-    INSTALLATION = "installation"
-    REPAIR = "repair"
-    MAINTENANCE = "maintenance"
-    INSPECTION = "inspection"
-    EMERGENCY = "emergency"
-    DIAGNOSTIC = "diagnostic"
-
-
 class WorkOrderStatus(StrEnum):
     UNASSIGNED = "unassigned"
     ASSIGNED = "assigned"
@@ -102,6 +74,8 @@ class ResetPolicy(StrEnum):
     MONTHLY = "monthly"
 
 
+# removed at merge: skills are the organization's catalog (services.catalogs); still imported by
+# db/models/people.py, services/assignment/candidates.py and bench/nearest.py, bench/assign.py.
 class Skill(StrEnum):
     HVAC = "hvac"
     ELECTRICAL = "electrical"

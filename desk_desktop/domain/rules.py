@@ -9,24 +9,18 @@ match wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from desk_desktop.domain.enums import (
-    AssignmentLogic,
-    Category,
-    CustomerType,
-    Priority,
-    Skill,
-    WorkOrderType,
-    values,
-)
+from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
+from desk_desktop.domain.enums import AssignmentLogic, Priority, values
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 24 * 60
 MAX_OFFSET_MINUTES = 365 * 24 * 60  # a year ahead is already far beyond any sane schedule
 MAX_NAME_LENGTH = 120
 MAX_TAG_LENGTH = 60
+DEFAULT_WO_TYPE = "repair"  # a key every organization starts with (migration 0008's defaults)
 
 
 @dataclass(frozen=True)
@@ -40,7 +34,7 @@ class RuleDraft:
     trigger_priorities: tuple[str, ...] = ()
     trigger_tags: tuple[str, ...] = ()
     trigger_customer_types: tuple[str, ...] = ()
-    wo_type: str = WorkOrderType.REPAIR.value
+    wo_type: str = DEFAULT_WO_TYPE
     wo_priority: str = Priority.MEDIUM.value
     wo_duration_minutes: int = 60
     auto_assign: bool = False
@@ -103,11 +97,15 @@ def _known_list(name: str, allowed: Iterable[str]) -> str:
     return f"{name}: " + ", ".join(allowed)
 
 
-def validate_rule(draft: RuleDraft, *, other_names: Iterable[str] = ()) -> list[RuleProblem]:
+def validate_rule(draft: RuleDraft, *, other_names: Iterable[str] = (),
+                  known_keys: Mapping[str, Collection[str]] | None = None) -> list[RuleProblem]:
     """Every problem with a draft, each with the field it belongs to (empty list = valid).
 
     ``other_names`` are the names of the organization's other rules (names are unique per
-    organization, compared without regard to case).
+    organization, compared without regard to case). ``known_keys`` maps a catalog's word
+    (``domain.catalogs``) to the keys the organization's catalog holds; categories,
+    customer types, skills and the work-order type are checked against them (not checked
+    when None: the form's own choices come from the catalogs).
     """
     d = draft.normalized()
     problems: list[RuleProblem] = []
@@ -118,28 +116,31 @@ def validate_rule(draft: RuleDraft, *, other_names: Iterable[str] = ()) -> list[
     elif d.name.lower() in {n.strip().lower() for n in other_names}:
         problems.append(RuleProblem("name", f"Another rule is already called '{d.name}'. Names must be unique."))
 
-    checks = (
-        ("trigger_categories", d.trigger_categories, values(Category), "category", "categories"),
-        ("trigger_priorities", d.trigger_priorities, values(Priority), "priority", "priorities"),
-        ("trigger_customer_types", d.trigger_customer_types, values(CustomerType), "customer type", "customer types"),
-        ("required_skills", d.required_skills, values(Skill), "skill", "skills"),
-    )
-    for fname, items, allowed, singular, plural in checks:
-        bad = _unknown(items, allowed)
-        if bad:
-            word = singular if len(bad) == 1 else plural
-            problems.append(
-                RuleProblem(fname, f"Unknown {word}: {', '.join(bad)}. " + _known_list("Known " + plural, allowed) + ".")
-            )
+    bad = _unknown(d.trigger_priorities, values(Priority))
+    if bad:
+        word = "priority" if len(bad) == 1 else "priorities"
+        problems.append(RuleProblem("trigger_priorities", f"Unknown {word}: {', '.join(bad)}. "
+                                    + _known_list("Known priorities", values(Priority)) + "."))
+    if known_keys is not None:
+        checks = (
+            ("trigger_categories", d.trigger_categories, CATEGORIES),
+            ("trigger_customer_types", d.trigger_customer_types, CUSTOMER_TYPES),
+            ("required_skills", d.required_skills, SKILLS),
+            ("wo_type", (d.wo_type,) if d.wo_type else (), WORK_ORDER_TYPES),
+        )
+        for fname, items, catalog in checks:
+            bad = _unknown(items, known_keys[catalog.word])
+            if bad:
+                word = catalog.singular if len(bad) == 1 else catalog.plural
+                problems.append(RuleProblem(fname, (
+                    f"Unknown {word}: {', '.join(bad)} — not in the organization's {catalog.plural}. "
+                    f"See: desk-desktop catalog list {catalog.word}")))
     long_tags = [t for t in d.trigger_tags if len(t) > MAX_TAG_LENGTH]
     if long_tags:
         problems.append(RuleProblem("trigger_tags", f"Tags can be at most {MAX_TAG_LENGTH} characters long."))
 
-    if d.wo_type not in values(WorkOrderType):
-        problems.append(
-            RuleProblem("wo_type", f"Unknown work-order type '{d.wo_type}'. "
-                        + _known_list("Known types", values(WorkOrderType)) + ".")
-        )
+    if not d.wo_type:
+        problems.append(RuleProblem("wo_type", "Choose the work-order type."))
     if d.wo_priority not in values(Priority):
         problems.append(
             RuleProblem("wo_priority", f"Unknown work-order priority '{d.wo_priority}'. "

@@ -30,7 +30,7 @@ from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import CustomerType, WorkOrderSource, WorkOrderStatus
+from desk_desktop.domain.enums import WorkOrderSource, WorkOrderStatus
 from desk_desktop.domain.rules import CompiledRules, MatchRule, TicketFacts
 from desk_desktop.services.audit import audit_row, write_audit_rows
 from desk_desktop.services.common import Actor, NotFound
@@ -101,6 +101,10 @@ class _CachedRules:
     fingerprint: str
     compiled: CompiledRules
     templates: dict[int, RuleTemplate]
+    customer_types: frozenset[str]  # every customer type some active rule names
+
+
+ANY_CUSTOMER_TYPE = "*"
 
 
 # SQL expression (over the organization id parameter ``:org``) that changes whenever the
@@ -153,7 +157,9 @@ def _load_cached_rules(uow: UnitOfWork, organization_id: int) -> _CachedRules:
         )
         for r in rules
     }
-    return _CachedRules(fingerprint=fingerprint, compiled=CompiledRules(match_rules), templates=templates)
+    named = frozenset(t for r in match_rules for t in r.customer_types)
+    return _CachedRules(fingerprint=fingerprint, compiled=CompiledRules(match_rules), templates=templates,
+                        customer_types=named)
 
 
 def active_rules(uow: UnitOfWork, organization_id: int, fingerprint: str | None = None) -> _CachedRules:
@@ -173,11 +179,13 @@ def active_rules(uow: UnitOfWork, organization_id: int, fingerprint: str | None 
 def customer_types_given_an_order(organization_id: int, ticket: TicketFacts) -> list[str]:
     """The customer types for which the cached rules (as last read) give this ticket a work
     order — so that the ticket's first statement, which reads its customer, can reserve the
-    order's id too. Empty when nothing is cached; ``plan_work_order`` decides either way."""
+    order's id too. ``ANY_CUSTOMER_TYPE`` in the list: every type gets one. Empty when nothing is cached; ``plan_work_order`` decides either way."""
     cached = _RULES_CACHE.get(organization_id)
     if cached is None:
         return []
-    return [t.value for t in CustomerType if cached.compiled.match(replace(ticket, customer_type=t.value))]
+    # A type no rule names stands for all of them (``ANY_CUSTOMER_TYPE``: no key looks like it).
+    types = sorted(cached.customer_types) + [ANY_CUSTOMER_TYPE]
+    return [t for t in types if cached.compiled.match(replace(ticket, customer_type=t))]
 
 
 def plan_work_order(

@@ -8,7 +8,7 @@ deactivated instead of deleted, so history keeps pointing at it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.catalogs import CATALOGS, CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, AssignmentLogic
 from desk_desktop.domain.rules import (
     CompiledRules,
@@ -29,6 +30,7 @@ from desk_desktop.domain.rules import (
 )
 from desk_desktop.domain.rules import validate_rule as _validate_rule
 from desk_desktop.services.automation import match_rule_from_row
+from desk_desktop.services.catalogs import Catalogs, load_catalogs
 from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, audit
 
 __all__ = [
@@ -142,9 +144,16 @@ class ReplayResult:
     since: datetime | None = None
 
 
-def validate_rule(draft: RuleDraft) -> list[RuleProblem]:
-    """Pure validation for inline form feedback (name uniqueness is checked on save)."""
-    return _validate_rule(draft)
+def known_keys(catalogs: Catalogs) -> dict[str, set[str]]:
+    """Catalog word → the keys the organization's catalog holds (retired ones too: a rule
+    may keep an entry it already uses)."""
+    return {c.word: catalogs.keys(c) for c in CATALOGS.values()}
+
+
+def validate_rule(draft: RuleDraft, *, catalogs: Catalogs | None = None) -> list[RuleProblem]:
+    """Validation for inline form feedback, against the organization's ``catalogs`` when
+    given (name uniqueness is checked on save)."""
+    return _validate_rule(draft, known_keys=None if catalogs is None else known_keys(catalogs))
 
 
 def _require_admin(actor: Actor, what: str) -> None:
@@ -160,13 +169,15 @@ def _duration_text(minutes: int) -> str:
     return f"{minutes} min"
 
 
-def template_summary(d) -> str:
-    parts = [d.wo_type, f"{d.wo_priority} priority", _duration_text(d.wo_duration_minutes)]
+def template_summary(d, catalogs: Catalogs) -> str:
+    """"Repair · medium priority · 1 h · auto-assign: nearest needing HVAC" (display names)."""
+    skill_names = ", ".join(catalogs.names(SKILLS, d.required_skills or ()))
+    parts = [catalogs.name(WORK_ORDER_TYPES, d.wo_type), f"{d.wo_priority} priority", _duration_text(d.wo_duration_minutes)]
     if d.auto_assign:
-        skills = f" needing {', '.join(d.required_skills)}" if d.required_skills else ""
+        skills = f" needing {skill_names}" if d.required_skills else ""
         parts.append(f"auto-assign: {d.assignment_logic}{skills}")
     elif d.required_skills:
-        parts.append(f"needs {', '.join(d.required_skills)}")
+        parts.append(f"needs {skill_names}")
     if d.auto_schedule:
         parts.append("schedule " + ("at once" if d.schedule_offset_minutes == 0
                                     else f"+{_duration_text(d.schedule_offset_minutes)}"))
@@ -176,7 +187,12 @@ def template_summary(d) -> str:
     return " · ".join(parts)
 
 
-def _view(rule: TicketToWorkOrderRule, orders_30d: int) -> RuleView:
+def _draft_of(rule: TicketToWorkOrderRule) -> RuleDraft:
+    return RuleDraft(**{name: (tuple(getattr(rule, name) or ()) if name in LIST_FIELDS else getattr(rule, name))
+                        for name in DRAFT_FIELDS})
+
+
+def _view(rule: TicketToWorkOrderRule, orders_30d: int, catalogs: Catalogs) -> RuleView:
     return RuleView(
         id=rule.id,
         priority=rule.priority,
@@ -198,9 +214,10 @@ def _view(rule: TicketToWorkOrderRule, orders_30d: int) -> RuleView:
         notify_customer=rule.notify_customer,
         notify_technician=rule.notify_technician,
         orders_last_30_days=orders_30d,
-        trigger_summary=trigger_summary(rule.trigger_categories or (), rule.trigger_priorities or (),
-                                        rule.trigger_tags or (), rule.trigger_customer_types or ()),
-        template_summary=template_summary(rule),
+        trigger_summary=trigger_summary(catalogs.names(CATEGORIES, rule.trigger_categories or ()),
+                                        rule.trigger_priorities or (), rule.trigger_tags or (),
+                                        catalogs.names(CUSTOMER_TYPES, rule.trigger_customer_types or ())),
+        template_summary=template_summary(rule, catalogs),
         created_at=rule.created_at,
         updated_at=rule.updated_at,
     )
@@ -245,7 +262,8 @@ def list_rules(*, uow: UnitOfWork, actor: Actor) -> tuple[RuleView, ...]:
     with uow:
         rules = _rules_in_order(uow, actor.organization_id)
         counts = _orders_30d(uow, actor.organization_id)
-        out = tuple(_view(r, counts.get(r.id, 0)) for r in rules)
+        cats = load_catalogs(uow=uow, actor=actor)
+        out = tuple(_view(r, counts.get(r.id, 0), cats) for r in rules)
         uow.commit()
         return out
 
@@ -253,17 +271,19 @@ def list_rules(*, uow: UnitOfWork, actor: Actor) -> tuple[RuleView, ...]:
 def get_rule_or_raise(*, uow: UnitOfWork, actor: Actor, rule_id: int) -> RuleView:
     with uow:
         rule = _load_rule(uow, actor, rule_id)
-        view = _view(rule, _orders_30d(uow, actor.organization_id, [rule.id]).get(rule.id, 0))
+        view = _view(rule, _orders_30d(uow, actor.organization_id, [rule.id]).get(rule.id, 0),
+                     load_catalogs(uow=uow, actor=actor))
         uow.commit()
         return view
 
 
-def _check(uow: UnitOfWork, actor: Actor, draft: RuleDraft, exclude_id: int | None) -> RuleDraft:
+def _check(uow: UnitOfWork, actor: Actor, draft: RuleDraft, exclude_id: int | None,
+           catalogs: Catalogs) -> RuleDraft:
     d = draft.normalized()
     stmt = select(TicketToWorkOrderRule.name).where(TicketToWorkOrderRule.organization_id == actor.organization_id)
     if exclude_id is not None:
         stmt = stmt.where(TicketToWorkOrderRule.id != exclude_id)
-    problems = _validate_rule(d, other_names=list(uow.session.scalars(stmt)))
+    problems = _validate_rule(d, other_names=list(uow.session.scalars(stmt)), known_keys=known_keys(catalogs))
     if problems:
         raise RuleInvalid(problems)
     return d
@@ -293,7 +313,8 @@ def create_rule(*, uow: UnitOfWork, actor: Actor, draft: RuleDraft, priority: in
     _require_admin(actor, "create rules")
     with uow:
         _lock_rules(uow, actor.organization_id)
-        d = _check(uow, actor, draft, None)
+        cats = load_catalogs(uow=uow, actor=actor)
+        d = _check(uow, actor, draft, None, cats)
         if priority is None:
             lowest = uow.session.scalar(
                 select(func.min(TicketToWorkOrderRule.priority)).where(
@@ -309,7 +330,7 @@ def create_rule(*, uow: UnitOfWork, actor: Actor, draft: RuleDraft, priority: in
               summary=f"Rule '{d.name}' created", details=_draft_dict(d) | {"priority": priority})
         uow.record_change("rule", rule.id, actor.organization_id, "created")
         uow.session.refresh(rule)
-        view = _view(rule, 0)
+        view = _view(rule, 0, cats)
         uow.commit()
         return view
 
@@ -319,8 +340,9 @@ def update_rule(*, uow: UnitOfWork, actor: Actor, rule_id: int, draft: RuleDraft
     with uow:
         _lock_rules(uow, actor.organization_id)
         rule = _load_rule(uow, actor, rule_id, for_update=True)
-        d = _check(uow, actor, draft, rule.id)
-        before = _draft_dict(_view(rule, 0).to_draft())
+        cats = load_catalogs(uow=uow, actor=actor)
+        d = _check(uow, actor, draft, rule.id, cats)
+        before = _draft_dict(_draft_of(rule))
         _apply(rule, d)
         rule.updated_at = datetime.now(UTC)
         after = _draft_dict(d)
@@ -330,7 +352,7 @@ def update_rule(*, uow: UnitOfWork, actor: Actor, rule_id: int, draft: RuleDraft
               summary=f"Rule '{d.name}' changed: " + (", ".join(changed) or "nothing"),
               details={"changes": changed})
         uow.record_change("rule", rule.id, actor.organization_id, "updated")
-        view = _view(rule, _orders_30d(uow, actor.organization_id, [rule.id]).get(rule.id, 0))
+        view = _view(rule, _orders_30d(uow, actor.organization_id, [rule.id]).get(rule.id, 0), cats)
         uow.commit()
         return view
 
@@ -347,7 +369,8 @@ def set_rule_active(*, uow: UnitOfWork, actor: Actor, rule_id: int, active: bool
             audit(uow, actor=actor, action=f"rule.{word}", entity="rule", entity_id=rule.id,
                   summary=f"Rule '{rule.name}' {word}")
             uow.record_change("rule", rule.id, actor.organization_id, "updated")
-        view = _view(rule, _orders_30d(uow, actor.organization_id, [rule.id]).get(rule.id, 0))
+        view = _view(rule, _orders_30d(uow, actor.organization_id, [rule.id]).get(rule.id, 0),
+                     load_catalogs(uow=uow, actor=actor))
         uow.commit()
         return view
 
@@ -380,7 +403,8 @@ def reorder_rules(*, uow: UnitOfWork, actor: Actor, rule_ids_in_order: list[int]
               summary="Rules reordered", details={"before": before, "after": [r.id for r in ordered]})
         uow.record_change("rule", None, actor.organization_id, "reordered")
         counts = _orders_30d(uow, actor.organization_id)
-        out = tuple(_view(r, counts.get(r.id, 0)) for r in ordered)
+        cats = load_catalogs(uow=uow, actor=actor)
+        out = tuple(_view(r, counts.get(r.id, 0), cats) for r in ordered)
         uow.commit()
         return out
 
@@ -396,8 +420,7 @@ def duplicate_rule(*, uow: UnitOfWork, actor: Actor, rule_id: int) -> RuleView:
         name, i = base, 2
         while name.lower() in names:
             name, i = f"{source.name} (copy {i})", i + 1
-        draft = RuleDraft(**{**{k: getattr(_view(source, 0), k) for k in DRAFT_FIELDS}, "name": name[:120],
-                             "active": False})
+        draft = replace(_draft_of(source), name=name[:120], active=False)
         src_priority, src_name = source.priority, source.name
         view = create_rule(uow=uow, actor=actor, draft=draft, priority=src_priority - 1)
         audit(uow, actor=actor, action="rule.duplicated", entity="rule", entity_id=view.id,
@@ -425,7 +448,7 @@ def delete_rule(*, uow: UnitOfWork, actor: Actor, rule_id: int) -> str:
             outcome = "deactivated"
         else:
             audit(uow, actor=actor, action="rule.deleted", entity="rule", entity_id=rule.id,
-                  summary=f"Rule '{rule.name}' deleted", details=_draft_dict(_view(rule, 0).to_draft()))
+                  summary=f"Rule '{rule.name}' deleted", details=_draft_dict(_draft_of(rule)))
             uow.session.delete(rule)
             outcome = "deleted"
         uow.session.flush()

@@ -17,8 +17,10 @@ from desk_desktop.db import sql
 from desk_desktop.db.models import Ticket, WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import AssignmentLogic, Priority, Skill, WorkOrderSource, WorkOrderType, values
+from desk_desktop.domain.catalogs import SKILLS, WORK_ORDER_TYPES
+from desk_desktop.domain.enums import AssignmentLogic, Priority, WorkOrderSource, values
 from desk_desktop.services.automation import ONE_ORDER_PER_TICKET, WorkOrderCreated
+from desk_desktop.services.catalogs import load_catalogs, resolve_key
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 
@@ -53,23 +55,30 @@ def create_work_order(
 ) -> WorkOrderCreated:
     """Create a manual work order. Refused clearly when the ticket already has one."""
     now = now or datetime.now(UTC)
-    if work_type not in values(WorkOrderType):
-        raise ValidationFailed(f"Unknown work-order type '{work_type}'. Known types: "
-                               + ", ".join(values(WorkOrderType)) + ".", "work_type")
     if priority not in values(Priority):
         raise ValidationFailed(f"Unknown priority '{priority}'. Known priorities: "
                                + ", ".join(values(Priority)) + ".", "priority")
     if not isinstance(duration_minutes, int) or not 15 <= duration_minutes <= 1440:
         raise ValidationFailed("The duration must be between 15 minutes and 24 hours.", "duration_minutes")
-    skills = [s.strip().lower() for s in required_skills if s and s.strip()]
-    bad = [s for s in skills if s not in values(Skill)]
-    if bad:
-        raise ValidationFailed(f"Unknown skill: {', '.join(bad)}.", "required_skills")
+    skills = [s.strip() for s in required_skills if s and s.strip()]
     if assignment_logic not in values(AssignmentLogic):
         raise ValidationFailed(f"Unknown assignment logic '{assignment_logic}'.", "assignment_logic")
     if scheduled_start is not None and scheduled_start.tzinfo is None:
         raise ValidationFailed("The start time needs a time zone.", "scheduled_start")
     with uow:
+        catalogs = load_catalogs(uow=uow, actor=actor)
+        types = catalogs.choices(WORK_ORDER_TYPES)
+        asked, work_type = work_type, resolve_key(types, work_type or "")
+        if work_type is None:
+            raise ValidationFailed(f"Unknown work-order type '{asked}'; choose one of: "
+                                   + ", ".join(e.name for e in types) + ".", "work_type")
+        offered = catalogs.choices(SKILLS)
+        keys = [resolve_key(offered, s) for s in skills]
+        bad = [s for s, k in zip(skills, keys, strict=True) if k is None]
+        if bad:
+            raise ValidationFailed(f"Unknown skill: {', '.join(bad)} — not among the organization's active skills. "
+                                   "See: desk-desktop catalog list skills", "required_skills")
+        skills = list(dict.fromkeys(keys))
         ticket = None
         if ticket_id is not None or ticket_number is not None:
             stmt = select(Ticket).where(Ticket.organization_id == actor.organization_id)

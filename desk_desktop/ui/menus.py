@@ -1,4 +1,4 @@
-"""The main window's menus: Edit → Preferences; Help → About and Open log folder."""
+"""The main window's menus: Edit → Preferences; Settings → Catalogs; Help → About and Open log folder."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def add_app_menus(window: QMainWindow) -> None:
     preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
     preferences.triggered.connect(lambda: show_preferences(window))
     edit.addAction(preferences)
+    settings_menu = bar.addMenu("&Settings")
+    catalogs = QAction("&Catalogs…", window, objectName="CatalogsAction")
+    catalogs.setStatusTip("Categories, skills, customer types and work-order types (administrators change them)")
+    catalogs.triggered.connect(lambda: show_catalogs(window))
+    settings_menu.addAction(catalogs)
     help_menu = bar.addMenu("&Help")
     about = QAction("&About Desk Dispatcher", window, objectName="AboutAction")
     about.setMenuRole(QAction.MenuRole.AboutRole)
@@ -39,6 +44,14 @@ def show_preferences(window) -> None:
 
     dialog.saved.connect(reload)
     window.preferences_dialog = dialog  # reachable by tests
+    dialog.open()
+
+
+def show_catalogs(window) -> None:
+    from desk_desktop.ui.catalogs import CatalogsDialog
+
+    dialog = CatalogsDialog(window.ctx, window)
+    window.catalogs_dialog = dialog  # reachable by tests
     dialog.open()
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from desk_desktop.db.models import AuditEntry, TicketToWorkOrderRule, WorkOrder
 from desk_desktop.services import rules
+from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import Actor, PermissionDenied
 from desk_desktop.services.rules import RuleDraft, RuleInvalid
 from tests.integration.workorder_helpers import add_customer, create_ticket_with_automation, insert_ticket
@@ -32,8 +33,8 @@ def _table_counts(uow):
 def test_create_list_and_get_rule(uow_factory, org):
     view = rules.create_rule(uow=uow_factory(), actor=org, draft=_draft(trigger_tags=(" VIP ", "vip", "Gold")))
     assert view.name == "HVAC urgent" and view.trigger_tags == ("vip", "gold")
-    assert view.trigger_summary == "category hvac; priority urgent; tag vip or gold"
-    assert "repair" in view.template_summary and "auto-assign: nearest" in view.template_summary
+    assert view.trigger_summary == "category HVAC; priority urgent; tag vip or gold"
+    assert "Repair" in view.template_summary and "auto-assign: nearest" in view.template_summary
     listed = rules.list_rules(uow=uow_factory(), actor=org)
     assert [r.id for r in listed] == [view.id]
     assert rules.get_rule_or_raise(uow=uow_factory(), actor=org, rule_id=view.id).to_draft().name == "HVAC urgent"
@@ -50,7 +51,7 @@ def test_create_list_and_get_rule(uow_factory, org):
         ({"trigger_priorities": ("critical",)}, "trigger_priorities", "Unknown priority: critical"),
         ({"trigger_customer_types": ("alien",)}, "trigger_customer_types", "Unknown customer type: alien"),
         ({"required_skills": ("juggling",)}, "required_skills", "Unknown skill: juggling"),
-        ({"wo_type": "demolition"}, "wo_type", "Unknown work-order type 'demolition'"),
+        ({"wo_type": "demolition"}, "wo_type", "Unknown work-order type: demolition — not in the organization's"),
         ({"wo_priority": "asap"}, "wo_priority", "Unknown work-order priority"),
         ({"wo_duration_minutes": 10}, "wo_duration_minutes", "between 15 minutes and 24 hours"),
         ({"wo_duration_minutes": 1441}, "wo_duration_minutes", "between 15 minutes and 24 hours"),
@@ -60,7 +61,7 @@ def test_create_list_and_get_rule(uow_factory, org):
 )
 def test_invalid_rules_are_refused_with_their_message(uow_factory, org, changes, field, fragment):
     draft = _draft(**changes)
-    problems = rules.validate_rule(draft)
+    problems = rules.validate_rule(draft, catalogs=load_catalogs(uow=uow_factory(), actor=org))
     assert [p.field for p in problems] == [field]
     with pytest.raises(RuleInvalid) as err:
         rules.create_rule(uow=uow_factory(), actor=org, draft=draft)

@@ -182,7 +182,7 @@ def test_the_menus_open_preferences_and_the_log_folder(qtbot, tmp_path, monkeypa
     window.ctx = type("Ctx", (), {"settings": load_settings()})()
     qtbot.addWidget(window)
     add_app_menus(window)
-    assert [a.text() for a in window.menuBar().actions()] == ["&Edit", "&Help"]
+    assert [a.text() for a in window.menuBar().actions()] == ["&Edit", "&Settings", "&Help"]
 
     window.findChild(QAction, "OpenLogFolderAction").trigger()
     assert opened == [str(log_file.parent)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desk_desktop.domain.enums import Category, CustomerType, Priority, values
+from desk_desktop.domain.enums import Priority, values
 from desk_desktop.domain.rules import (
     CompiledRules,
     MatchRule,
@@ -19,7 +19,10 @@ from desk_desktop.domain.rules import (
     validate_rule,
 )
 
-CATS, PRIS, CTYPES = values(Category), values(Priority), values(CustomerType)
+# The keys every organization's catalogs start with (migration 0008's defaults).
+CATS = ["hvac", "electrical", "plumbing", "network", "hardware", "software", "security", "appliance", "general"]
+CTYPES = ["residential", "business", "enterprise", "government"]
+PRIS = values(Priority)
 TAGS = ["vip", "roof", "gold", "night", "warranty"]
 
 
@@ -114,14 +117,28 @@ def test_valid_draft_has_no_problems():
     assert validate_rule(RuleDraft(name="ok", trigger_categories=("hvac",), required_skills=("hvac",))) == []
 
 
+KNOWN = {"categories": {"hvac", "technical_support"}, "skills": {"hvac", "networking"},
+         "customer-types": {"business"}, "work-order-types": {"repair"}}
+
+
 def test_draft_problems_are_per_field_and_readable():
     d = RuleDraft(name="", trigger_categories=("hvac", "magic"), wo_type="nope", wo_duration_minutes=5,
-                  schedule_offset_minutes=-1, assignment_logic="lottery", required_skills=("flying",))
-    problems = {p.field: p.message for p in validate_rule(d)}
-    assert set(problems) == {"name", "trigger_categories", "wo_type", "wo_duration_minutes",
+                  schedule_offset_minutes=-1, assignment_logic="lottery", required_skills=("flying",),
+                  trigger_customer_types=("alien",))
+    problems = {p.field: p.message for p in validate_rule(d, known_keys=KNOWN)}
+    assert set(problems) == {"name", "trigger_categories", "wo_type", "wo_duration_minutes", "trigger_customer_types",
                              "schedule_offset_minutes", "assignment_logic", "required_skills"}
-    assert "magic" in problems["trigger_categories"] and "hvac" in problems["trigger_categories"]
+    assert problems["trigger_categories"].startswith("Unknown category: magic — not in the organization's categories")
+    assert "Unknown skill: flying" in problems["required_skills"]
+    assert "Unknown work-order type: nope" in problems["wo_type"]
+    assert "customer types" in problems["trigger_customer_types"]
     assert "between 15 minutes and 24 hours" in problems["wo_duration_minutes"]
+
+
+def test_catalog_keys_are_checked_only_against_the_organizations_catalogs():
+    d = RuleDraft(name="ok", trigger_categories=("technical_support",), required_skills=("networking",))
+    assert validate_rule(d, known_keys=KNOWN) == []
+    assert validate_rule(RuleDraft(name="ok", wo_type=""), known_keys=KNOWN)[0].message == "Choose the work-order type."
 
 
 @given(st.integers(-10_000, 10_000))

@@ -6,7 +6,7 @@ insert plan, execute), ``reads`` (lists, counts, details, history, pickers), ``c
 limits). Callers use this package: ``from desk_desktop.services import tickets``.
 """
 
-from desk_desktop.domain.enums import Category, Priority, TicketStatus
+from desk_desktop.domain.enums import Priority, TicketStatus
 from desk_desktop.services.tickets.changes import allowed_status_changes, change_ticket_status, update_ticket
 from desk_desktop.services.tickets.create import create_ticket
 from desk_desktop.services.tickets.fields import NEW_TICKET_FIELDS, RowProblem, clean_tags, validate_new_tickets
@@ -43,7 +43,7 @@ from desk_desktop.services.tickets.types import (
 
 __all__ = [
     "DESCRIPTION_MAX", "LIST_LIMIT_MAX", "NEW_TICKET_FIELDS", "REF_MAX", "SORTS", "SUBJECT_MAX", "TAGS_MAX", "TAG_MAX",
-    "AuditItem", "Category", "CustomerInfo", "InvalidStatusTransition", "Priority", "RowProblem", "SiteInfo",
+    "AuditItem", "CustomerInfo", "InvalidStatusTransition", "Priority", "RowProblem", "SiteInfo",
     "TicketCreated", "TicketDetail", "TicketFilter", "TicketInvalid", "TicketNotFound", "TicketPage", "TicketStatus",
     "TicketSummary", "WorkOrderDetail", "allowed_status_changes", "change_ticket_status", "clean_tags",
     "count_tickets", "create_ticket", "get_ticket_or_raise", "list_customers", "list_sites", "list_tickets",

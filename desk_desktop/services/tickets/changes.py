@@ -9,10 +9,13 @@ from sqlalchemy import func, select
 from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import Category, Priority, TicketStatus
+from desk_desktop.domain.enums import Priority, TicketStatus
 from desk_desktop.services.audit import audit
+from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import Actor
 from desk_desktop.services.tickets.fields import (
+    category_key,
+    clean_category,
     clean_coords,
     clean_description,
     clean_enum,
@@ -70,7 +73,7 @@ def update_ticket(*, uow: UnitOfWork, actor: Actor, ticket_id: int, **fields: An
     if "description" in fields:
         clean["description"] = clean_description(fields["description"])
     if "category" in fields:
-        clean["category"] = clean_enum(fields["category"], Category, "category", "category")
+        clean["category"] = clean_category(fields["category"])
     if "priority" in fields:
         clean["priority"] = clean_enum(fields["priority"], Priority, "priority", "priority")
     if "tags" in fields:
@@ -82,6 +85,8 @@ def update_ticket(*, uow: UnitOfWork, actor: Actor, ticket_id: int, **fields: An
 
     with uow:
         ticket = _lock_ticket(uow, actor, ticket_id)
+        if "category" in clean:
+            clean["category"] = category_key(load_catalogs(uow=uow, actor=actor), clean["category"], keep=ticket.category)
         changes: dict[str, list[Any]] = {}
         for name, value in clean.items():
             old = getattr(ticket, name)

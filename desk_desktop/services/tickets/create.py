@@ -13,8 +13,9 @@ from desk_desktop.domain.enums import TicketStatus, WorkOrderStatus
 from desk_desktop.domain.rules import TicketFacts
 from desk_desktop.services import automation, numbering
 from desk_desktop.services.audit import INSERT_AUDIT_ROWS, audit_row, audit_rows_json
+from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import Actor, NotFound
-from desk_desktop.services.tickets.fields import CleanTicket, clean_new_ticket
+from desk_desktop.services.tickets.fields import CleanTicket, clean_new_ticket, unknown_category
 from desk_desktop.services.tickets.types import REF_MAX, TicketCreated, TicketInvalid, TicketSummary
 
 # --------------------------------------------------------------------------- create
@@ -38,7 +39,8 @@ from desk_desktop.services.tickets.types import REF_MAX, TicketCreated, TicketIn
 _CONTEXT_SQL = f"""
 SELECT x.*,
        CASE WHEN x.accepted THEN nextval(pg_get_serial_sequence('tickets', 'id')) END AS ticket_id,
-       CASE WHEN x.accepted AND x.customer_type = ANY(CAST(:work_order_for AS text[]))
+       CASE WHEN x.accepted AND (x.customer_type = ANY(CAST(:work_order_for AS text[]))
+                                 OR CAST(:any_customer_type AS text) = ANY(CAST(:work_order_for AS text[])))
             THEN nextval(pg_get_serial_sequence('work_orders', 'id')) END AS work_order_id
   FROM (SELECT o.timezone,
                s.organization_id IS NOT NULL AS has_format, s.prefix, s.include_year, s.include_month,
@@ -47,12 +49,16 @@ SELECT x.*,
                st.id AS site_id, st.customer_id AS site_customer_id, st.address AS site_address,
                ST_Y(st.location::geometry) AS site_lat, ST_X(st.location::geometry) AS site_lon,
                {automation.RULES_FINGERPRINT_SQL} AS rules_fp,
-               c.id IS NOT NULL AND s.organization_id IS NOT NULL
+               cat.key AS category_key, cat.active AS category_active,
+               c.id IS NOT NULL AND s.organization_id IS NOT NULL AND cat.active IS TRUE
                    AND (NOT CAST(:site_wanted AS boolean) OR st.customer_id IS NOT DISTINCT FROM c.id) AS accepted
           FROM organizations o
           LEFT JOIN ticket_number_sequences s ON s.organization_id = o.id
           LEFT JOIN customers c ON c.organization_id = o.id AND (c.id = :customer_id OR c.ref = :customer_ref)
           LEFT JOIN sites st ON st.organization_id = o.id AND (st.id = :site_id OR st.ref = :site_ref)
+          LEFT JOIN LATERAL (SELECT k.key, k.active FROM ticket_categories k  -- by key, else by name
+                              WHERE k.organization_id = o.id AND (k.key = CAST(:category AS text) OR lower(k.name) = lower(:category))
+                              ORDER BY k.key = CAST(:category AS text) DESC LIMIT 1) AS cat ON true
          WHERE o.id = :org) AS x
 """
 
@@ -131,6 +137,7 @@ class _Context:
     """What the database said about a new ticket (step 2)."""
 
     ticket_id: int
+    category: str  # the category's key (the ticket may have named it)
     numbering: numbering.NumberingContext
     customer: _CustomerRow
     site: _SiteRow | None
@@ -186,6 +193,7 @@ def create_ticket(
     with uow:
         uow.flush()  # a caller's pending changes (nested in its transaction) are its own writes
         context = _read_context(uow, actor, new, now)
+        new = replace(new, fields=replace(new.fields, category=context.category))
         plan = _insert_plan(actor, new, context, now)
         for change in plan.changes:
             uow.record_change(change.entity, change.entity_id, change.organization_id, change.action, notified=True)
@@ -218,9 +226,12 @@ def _read_context(uow: UnitOfWork, actor: Actor, new: _NewTicket, now: datetime 
         "org": org, "customer_id": new.customer_id, "customer_ref": new.customer_ref,
         "site_id": new.site_id, "site_ref": new.site_ref, "site_wanted": new.site_wanted,
         "work_order_for": automation.customer_types_given_an_order(org, facts),
+        "category": new.fields.category, "any_customer_type": automation.ANY_CUSTOMER_TYPE,
     })
     if row is None:
         raise NotFound("The organization does not exist.")
+    if not row.category_active:
+        raise unknown_category(load_catalogs(uow=uow, actor=actor), new.fields.category)
     ctx = numbering.numbering_context(row, org)
     if row.customer_id is None:
         raise TicketInvalid(f"No customer {new.customer_label} in this organization.", "customer")
@@ -233,10 +244,10 @@ def _read_context(uow: UnitOfWork, actor: Actor, new: _NewTicket, now: datetime 
                                 "site")
         site = _SiteRow(row.site_id, row.site_address, row.site_lat, row.site_lon)
     customer = _CustomerRow(row.customer_id, row.customer_ref, row.customer_name, row.customer_type)
-    facts = replace(facts, customer_type=customer.customer_type, ticket_id=row.ticket_id)
+    facts = replace(facts, category=row.category_key, customer_type=customer.customer_type, ticket_id=row.ticket_id)
     work_order = automation.plan_work_order(uow=uow, actor=actor, organization_id=org, ticket=facts, now=now,
                                             rules_fingerprint=row.rules_fp, work_order_id=row.work_order_id)
-    return _Context(ticket_id=row.ticket_id, numbering=ctx, customer=customer, site=site, work_order=work_order)
+    return _Context(ticket_id=row.ticket_id, category=row.category_key, numbering=ctx, customer=customer, site=site, work_order=work_order)
 
 
 def _insert_plan(actor: Actor, new: _NewTicket, context: _Context, now: datetime | None) -> _InsertPlan:

@@ -11,7 +11,9 @@ from geoalchemy2 import WKTElement
 
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import Category, Priority
+from desk_desktop.domain.catalogs import CATEGORIES
+from desk_desktop.domain.enums import Priority
+from desk_desktop.services.catalogs import Catalogs, load_catalogs, resolve_key
 from desk_desktop.services.common import Actor
 from desk_desktop.services.tickets.types import DESCRIPTION_MAX, REF_MAX, SUBJECT_MAX, TAG_MAX, TAGS_MAX, TicketInvalid
 
@@ -53,6 +55,30 @@ def clean_enum(value: Any, enum_cls, field_name: str, label: str) -> str:
         shown = f"'{value}'" if value not in (None, "") else "nothing"
         raise TicketInvalid(f"Unknown {label} {shown}; choose one of: {', '.join(allowed)}.", field_name)
     return v
+
+
+def clean_category(value: Any) -> str:
+    """The category as given (a key or a name); the organization's catalog decides (``category_key``)."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        raise TicketInvalid("Choose a category.", "category")
+    return text
+
+
+def category_key(catalogs: Catalogs, value: str, *, keep: str | None = None) -> str:
+    """The key of the category ``value`` names (its key or its name, any case). Refused when
+    the organization has no such category, or it is retired (unless it is ``keep``, what
+    the ticket already has)."""
+    entries = catalogs.entries[CATEGORIES.word]
+    key = resolve_key(entries, value) or resolve_key(entries, value.lower())
+    if key is None or (key != keep and key not in {e.key for e in catalogs.choices(CATEGORIES)}):
+        raise unknown_category(catalogs, value)
+    return key
+
+
+def unknown_category(catalogs: Catalogs, value: str) -> TicketInvalid:
+    offered = ", ".join(e.name for e in catalogs.choices(CATEGORIES))
+    return TicketInvalid(f"Unknown category '{value}'; choose one of: {offered}.", "category")
 
 
 def clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -111,7 +137,7 @@ def clean_new_ticket(*, subject, description, category, priority, tags, lat, lon
     clean = CleanTicket(
         subject=clean_subject(subject),
         description=clean_description(description),
-        category=clean_enum(category, Category, "category", "category"),
+        category=clean_category(category),
         priority=clean_enum(priority, Priority, "priority", "priority"),
         tags=clean_tags(tags),
         coords=clean_coords(lat, lon),
@@ -156,6 +182,7 @@ def validate_new_tickets(
     refs = sorted({(r.get("customer_ref") or "").strip() for r in rows} - {""})
     site_refs = sorted({(r.get("site_ref") or "").strip() for r in rows} - {""})
     with uow:
+        catalogs = load_catalogs(uow=uow, actor=actor)
         customers = dict(
             sql.rows(uow, "SELECT ref, id FROM customers WHERE organization_id = :org AND ref = ANY(:refs)",
                      {"org": actor.organization_id, "refs": refs})
@@ -166,6 +193,12 @@ def validate_new_tickets(
         ) if site_refs else {}
         uow.commit()
     for i, row in enumerate(rows):
+        category = str(row.get("category") or "").strip()
+        if category:
+            try:
+                category_key(catalogs, category)
+            except TicketInvalid as exc:
+                problems.append(RowProblem(i, "category", str(exc)))
         ref = (row.get("customer_ref") or "").strip()
         if ref and len(ref) <= REF_MAX and ref not in customers:
             problems.append(RowProblem(i, "customer", f"No customer '{ref}' in this organization."))

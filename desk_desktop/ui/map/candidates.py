@@ -28,7 +28,7 @@ from desk_desktop.domain.enums import AssignmentLogic
 from desk_desktop.services import mapdata
 from desk_desktop.services.mapdata import MapTechnician, MapWorkOrder
 from desk_desktop.ui.card import Card
-from desk_desktop.ui.map.cells import DetailRole, TwoLineDelegate, format_distance, skills_text
+from desk_desktop.ui.map.cells import DetailRole, TwoLineDelegate, format_distance, skill_name, skills_text, type_name
 
 STRATEGY_LABELS = {
     AssignmentLogic.NEAREST: "Nearest",
@@ -48,6 +48,7 @@ class CandidatesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = None  # the CandidateList shown
+        self.catalogs = None  # services.catalogs.Catalogs: skills and work-order types by name (MapPage sets it)
         self._confirm: tuple[int, bool] | None = None  # (technician id, force) awaiting "Assign"
 
         card = Card(margins=(12, 10, 12, 12), spacing=6)
@@ -125,10 +126,11 @@ class CandidatesPanel(QWidget):
         """A newly selected order: its details now, "Ranking technicians…" until the candidates come."""
         self.hide_confirm()
         self.result = None
-        self.order_heading.setText(f"{order.number} · {order.priority.capitalize()} · {order.work_type.capitalize()}")
+        kind = type_name(self.catalogs, order.work_type)
+        self.order_heading.setText(f"{order.number} · {order.priority.capitalize()} · {kind}")
         detail = [x for x in (order.customer_name, order.subject, order.address) if x]
         if order.required_skills:
-            detail.append("Needs: " + ", ".join(s.replace("_", " ") for s in order.required_skills))
+            detail.append("Needs: " + ", ".join(skill_name(self.catalogs, s) for s in order.required_skills))
         if order.lat is None:
             detail.append("No location on file: distances cannot be computed.")
         self.order_detail.setText("\n".join(detail) or "No details.")
@@ -147,7 +149,7 @@ class CandidatesPanel(QWidget):
             rank.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             name = QTableWidgetItem(c.name)
             tech = technicians.get(c.technician_id)
-            detail = [skills_text(dict(c.matched_skills)) if c.matched_skills else "no matching skills",
+            detail = [skills_text(dict(c.matched_skills), self.catalogs) if c.matched_skills else "no matching skills",
                       f"{c.open_jobs}/{c.max_open} jobs"]
             if tech is not None and tech.state != mapdata.STATE_AVAILABLE:
                 detail.append(tech.state.replace("_", " "))  # busy / off shift: worth a look

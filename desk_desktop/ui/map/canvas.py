@@ -94,6 +94,7 @@ class MapCanvas(QWidget):
 
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
+        self.catalogs = None  # services.catalogs.Catalogs for tooltips (MapPage sets it)
         self.bridge = MapBridge(self._describe, self)
         self.bridge.page_ready.connect(self._on_bridge_page_ready)
         self.bridge.technician_clicked.connect(self.technician_clicked)
@@ -347,6 +348,6 @@ class MapCanvas(QWidget):
     def _describe(self, kind: str, item_id: int) -> str:
         if kind == "t":
             tech = self.technicians.get(item_id)
-            return payload.technician_tooltip(tech) if tech is not None else ""
+            return payload.technician_tooltip(tech, self.catalogs) if tech is not None else ""
         order = self.orders.get(item_id)
-        return payload.order_tooltip(order) if order is not None else ""
+        return payload.order_tooltip(order, self.catalogs) if order is not None else ""

@@ -8,6 +8,8 @@ from PySide6.QtCore import QModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from desk_desktop.domain.catalogs import SKILLS, WORK_ORDER_TYPES
+
 DetailRole = Qt.ItemDataRole.UserRole + 2  # the muted second line of a two-line cell
 MUTED = "#5b6b7d"
 TEXT = "#1d2733"
@@ -33,8 +35,18 @@ def format_waiting(created_at: datetime | None, now: datetime | None = None) -> 
     return f"{minutes // (24 * 60)} d"
 
 
-def skills_text(skills: dict[str, int]) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(skills.items())) or "—"
+def skill_name(catalogs, key: str) -> str:
+    """A skill's display name (``catalogs``: services.catalogs.Catalogs, None before it is read)."""
+    return catalogs.name(SKILLS, key) if catalogs is not None else key.replace("_", " ")
+
+
+def type_name(catalogs, key: str) -> str:
+    """A work-order type's display name."""
+    return catalogs.name(WORK_ORDER_TYPES, key) if catalogs is not None else key.replace("_", " ").capitalize()
+
+
+def skills_text(skills: dict[str, int], catalogs=None) -> str:
+    return ", ".join(f"{skill_name(catalogs, k)} {v}" for k, v in sorted(skills.items())) or "—"
 
 
 class TwoLineDelegate(QStyledItemDelegate):

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.ui.catalogs import read_catalogs
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map.candidates import CandidatesPanel
 from desk_desktop.ui.map.canvas import MapCanvas
@@ -89,6 +90,22 @@ class MapPage(QWidget):
         self.unassigned.order_chosen.connect(self._on_list_order_chosen)
         self.candidates.strategy_changed.connect(self._on_strategy_changed)
         self.candidates.assign_requested.connect(lambda tid, force: self.assign_to(tid, force=force))
+        ctx.live.changed.connect(self._on_live_changed)
+        self._load_catalogs()
+
+    # ---------------------------------------------------------------- display names
+    def _load_catalogs(self) -> None:
+        self.ctx.runner.submit(read_catalogs, self.ctx.uow_factory, self.ctx.actor, owner=self, key="catalogs",
+                               on_done=self._on_catalogs_loaded, on_error=lambda exc: None)
+
+    def _on_catalogs_loaded(self, catalogs) -> None:
+        """Skills and work-order types by their current names in the list, the panel and tooltips."""
+        self.canvas.catalogs = self.candidates.catalogs = catalogs
+        self.unassigned.model.set_catalogs(catalogs)
+
+    def _on_live_changed(self, entity: str, _entity_id, _action: str) -> None:
+        if entity == "catalog":
+            self._load_catalogs()
 
     # ---------------------------------------------------------------- what the bench and tests drive
     @property

@@ -26,6 +26,7 @@ from desk_desktop.services.mapdata import (
     MapTechnician,
     MapWorkOrder,
 )
+from desk_desktop.ui.map.cells import skill_name, type_name
 
 # Coordinates arrive rounded to 6 decimals (the map data queries do it), so they encode short.
 
@@ -34,8 +35,8 @@ def technician_row(t: MapTechnician) -> list:
     return [t.id, t.lat, t.lon, STATE_CODES.get(t.state, 0)]
 
 
-def order_title(w: MapWorkOrder) -> str:
-    kind = w.work_type.replace("_", " ").capitalize()
+def order_title(w: MapWorkOrder, catalogs=None) -> str:
+    kind = type_name(catalogs, w.work_type)
     who = w.customer_name or ""
     subject = w.subject or ""
     text = f"{kind} · {who}" if who else kind
@@ -75,10 +76,11 @@ STATE_COLORS = {STATE_AVAILABLE: "#1e9e5a", STATE_BUSY: "#8e44ad", STATE_OFF_SHI
 PRIORITY_COLORS = {"low": "#607d8b", "medium": "#1565c0", "high": "#e65100", "urgent": "#c62828"}
 
 
-def technician_tooltip(t: MapTechnician) -> str:
+def technician_tooltip(t: MapTechnician, catalogs=None) -> str:
+    """``catalogs``: services.catalogs.Catalogs for the skills' display names."""
     e = html.escape
     where = "At their current location" if t.position_source == "current" else "At their home base"
-    skills = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(t.skills.items()))
+    skills = ", ".join(f"{skill_name(catalogs, k)} {v}" for k, v in sorted(t.skills.items()))
     return (
         f'<div class="desk-tip"><b>{e(t.name)}</b>'
         f'<div><span class="desk-dot" style="background:{STATE_COLORS.get(t.state, "#555")}"></span>'
@@ -89,7 +91,7 @@ def technician_tooltip(t: MapTechnician) -> str:
     )
 
 
-def order_tooltip(w: MapWorkOrder) -> str:
+def order_tooltip(w: MapWorkOrder, catalogs=None) -> str:
     e = html.escape
     if w.technician_id is None:
         who = '<span class="desk-unassigned">Unassigned</span>'
@@ -100,7 +102,7 @@ def order_tooltip(w: MapWorkOrder) -> str:
     return (
         f'<div class="desk-tip"><b>{e(w.number)}</b> · '
         f'<span style="color:{PRIORITY_COLORS.get(w.priority, "#1d2733")};font-weight:600">{e(w.priority.capitalize())}</span>'
-        f"<div>{e(order_title(w))}</div>"
+        f"<div>{e(order_title(w, catalogs))}</div>"
         + (f'<div class="desk-muted">{e(w.address)}</div>' if w.address else "")
         + f"<div>{who}</div></div>"
     )

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabe
 
 from desk_desktop.domain.enums import PRIORITY_RANK
 from desk_desktop.services.mapdata import MapWorkOrder
-from desk_desktop.ui.map.cells import TEXT, DetailRole, TwoLineDelegate, format_waiting
+from desk_desktop.ui.map.cells import TEXT, DetailRole, TwoLineDelegate, format_waiting, type_name
 
 PRIORITY_COLORS = {"urgent": "#C62828", "high": "#E65100", "medium": "#1565C0", "low": "#607D8B"}
 
@@ -32,6 +32,12 @@ class UnassignedModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[MapWorkOrder] = []
         self._now = datetime.now(UTC)
+        self.catalogs = None  # services.catalogs.Catalogs: work-order types by name
+
+    def set_catalogs(self, catalogs) -> None:
+        self.catalogs = catalogs
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self.HEADERS) - 1))
 
     def set_rows(self, rows: list[MapWorkOrder]) -> None:
         """``rows`` in the list's order (``sort_unassigned``)."""
@@ -67,7 +73,7 @@ class UnassignedModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == self.COL_ORDER:
-                return f"{w.number} · {w.work_type.capitalize()}"
+                return f"{w.number} · {type_name(self.catalogs, w.work_type)}"
             if col == self.COL_PRIORITY:
                 return w.priority.capitalize()
             if col == self.COL_WAITING:
@@ -83,7 +89,7 @@ class UnassignedModel(QAbstractTableModel):
             font.setWeight(QFont.Weight.DemiBold)
             return font
         elif role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"{w.number} · {w.priority} · {w.work_type}"]
+            lines = [f"{w.number} · {w.priority} · {type_name(self.catalogs, w.work_type)}"]
             if w.subject:
                 lines.append(w.subject)
             if w.address:

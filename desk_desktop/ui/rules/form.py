@@ -8,7 +8,6 @@ emits ``save_requested`` — the page does the saving on the worker pool.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,16 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.domain import rules as domain_rules
-from desk_desktop.domain.enums import (
-    ASSIGNMENT_LOGIC_HELP,
-    AssignmentLogic,
-    Category,
-    CustomerType,
-    Priority,
-    Skill,
-    WorkOrderType,
-)
+from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES, Catalog
+from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, AssignmentLogic, Priority
 from desk_desktop.services import rules as rule_service
+from desk_desktop.services.catalogs import Catalogs
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.rules.widgets import ChipGroup, TagEditor, humanize
 from desk_desktop.ui.styling import restyle
@@ -64,21 +57,24 @@ FIELD_ORDER = (
     "schedule_offset_minutes",
 )
 
-def _validate(draft: Any, other_names: Sequence[str]) -> list[Any]:
-    """The service's messages: ``rules.validate_rule`` plus, when the pure domain check
-    supports it, the unique-name check against the other rules already loaded (the
-    service repeats that check on save, so a rule named meanwhile elsewhere is still caught)."""
-    problems = list(rule_service.validate_rule(draft))
-    try:
-        accepts = "other_names" in inspect.signature(domain_rules.validate_rule).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    if accepts and other_names:
-        seen = {(p.field, p.message) for p in problems}
-        for p in domain_rules.validate_rule(draft, other_names=tuple(other_names)):
-            if (p.field, p.message) not in seen:
-                problems.append(p)
-    return problems
+def _validate(draft: Any, other_names: Sequence[str], catalogs: Catalogs | None) -> list[Any]:
+    """The service's messages: against the organization's catalogs (when loaded) and the
+    names of the other rules already loaded (the service repeats both checks on save, so a
+    rule named meanwhile elsewhere is still caught)."""
+    known = rule_service.known_keys(catalogs) if catalogs is not None else None
+    return domain_rules.validate_rule(draft, other_names=tuple(other_names), known_keys=known)
+
+
+def catalog_options(catalogs: Catalogs | None, catalog: Catalog, keep: Iterable[str]) -> list[tuple[str, str]]:
+    """(key, label) of the entries offered: the active ones and those in ``keep`` (what the
+    rule already uses), a retired one marked "(retired)"."""
+    keep = tuple(keep)
+    if catalogs is None:
+        return [(k, k) for k in keep]
+    entries = catalogs.choices(catalog, keep=keep)
+    options = [(e.key, e.name if e.active else f"{e.name} (retired)") for e in entries]
+    known = {e.key for e in entries}
+    return options + [(k, k) for k in keep if k not in known]
 
 
 def draft_from_rule(rule: Any) -> Any:
@@ -111,7 +107,7 @@ def new_rule_draft(name: str = "") -> Any:
     return RuleDraft(
         name=name,
         active=False,
-        wo_type=WorkOrderType.REPAIR.value,
+        wo_type=domain_rules.DEFAULT_WO_TYPE,
         wo_priority=Priority.MEDIUM.value,
         wo_duration_minutes=60,
         assignment_logic=AssignmentLogic.NEAREST.value,
@@ -151,6 +147,7 @@ class RuleForm(QWidget):
         self.rule_id: int | None = None
         self._baseline: Any = new_rule_draft()
         self._other_names: tuple[str, ...] = ()
+        self._catalogs: Catalogs | None = None
         self._problems: list[Any] = []
         self._server_problems: list[Any] = []
         self._read_only = False
@@ -231,7 +228,7 @@ class RuleForm(QWidget):
             "Every list you fill in must hold. Leave a list empty to accept any value.",
         )
         lay.addWidget(_label("Category"))
-        self.categories = ChipGroup([(c.value, humanize(c.value)) for c in Category])
+        self.categories = ChipGroup([])
         self.categories.setObjectName("triggerCategories")
         lay.addWidget(self.categories)
         lay.addWidget(self._error_label("trigger_categories"))
@@ -241,7 +238,7 @@ class RuleForm(QWidget):
         lay.addWidget(self.priorities)
         lay.addWidget(self._error_label("trigger_priorities"))
         lay.addWidget(_label("Customer type"))
-        self.customer_types = ChipGroup([(c.value, humanize(c.value)) for c in CustomerType])
+        self.customer_types = ChipGroup([])
         self.customer_types.setObjectName("triggerCustomerTypes")
         lay.addWidget(self.customer_types)
         lay.addWidget(self._error_label("trigger_customer_types"))
@@ -261,8 +258,6 @@ class RuleForm(QWidget):
         row.addWidget(_label("Priority"), 0, 1)
         self.type_combo = QComboBox()
         self.type_combo.setObjectName("typeCombo")
-        for t in WorkOrderType:
-            self.type_combo.addItem(humanize(t.value), t.value)
         self.priority_combo = QComboBox()
         self.priority_combo.setObjectName("priorityCombo")
         for p in Priority:
@@ -325,7 +320,7 @@ class RuleForm(QWidget):
         lay.addWidget(logic_box)
         lay.addWidget(self._error_label("assignment_logic"))
         lay.addWidget(_label("Required skills"))
-        self.skills = ChipGroup([(s.value, humanize(s.value)) for s in Skill])
+        self.skills = ChipGroup([])
         self.skills.setObjectName("requiredSkills")
         lay.addWidget(self.skills)
         lay.addWidget(self._error_label("required_skills"))
@@ -481,6 +476,29 @@ class RuleForm(QWidget):
         self._other_names = tuple(names)
         self._refresh_state()
 
+    def set_catalogs(self, catalogs: Catalogs) -> None:
+        """The organization's catalogs (names, what is offered); the form's contents stay."""
+        self._loading = True
+        try:
+            draft = self.draft()
+            self._catalogs = catalogs
+            self._offer_choices(draft)
+            i = self.type_combo.findData(draft.wo_type)
+            self.type_combo.setCurrentIndex(max(i, 0))
+        finally:
+            self._loading = False
+        self._refresh_state()
+
+    def _offer_choices(self, d: Any) -> None:
+        b = self._baseline
+        for chips, catalog, field in ((self.categories, CATEGORIES, "trigger_categories"),
+                                      (self.customer_types, CUSTOMER_TYPES, "trigger_customer_types"),
+                                      (self.skills, SKILLS, "required_skills")):
+            chips.set_options(catalog_options(self._catalogs, catalog, (*getattr(d, field), *getattr(b, field))))
+        self.type_combo.clear()
+        for key, label in catalog_options(self._catalogs, WORK_ORDER_TYPES, {d.wo_type, b.wo_type} - {""}):
+            self.type_combo.addItem(label, key)
+
     def set_known_tags(self, tags: Iterable[str]) -> None:
         self.tags.set_known_tags(tags)
 
@@ -497,7 +515,7 @@ class RuleForm(QWidget):
             trigger_priorities=self.priorities.values(),
             trigger_tags=self.tags.values(),
             trigger_customer_types=self.customer_types.values(),
-            wo_type=self.type_combo.currentData(),
+            wo_type=self.type_combo.currentData() or "",
             wo_priority=self.priority_combo.currentData(),
             wo_duration_minutes=duration,
             auto_assign=self.auto_assign_check.isChecked(),
@@ -583,6 +601,7 @@ class RuleForm(QWidget):
 
     # ------------------------------------------------------------------ internals
     def _set_widgets(self, d: Any) -> None:
+        self._offer_choices(d)
         self.name_edit.setText(d.name)
         self.description_edit.setText(d.description or "")
         self.description_edit.setCursorPosition(0)
@@ -642,7 +661,7 @@ class RuleForm(QWidget):
     def _refresh_state(self) -> None:
         self._apply_enabled()
         draft = self.draft()
-        self._problems = _validate(draft, self._other_names) if self._loaded else []
+        self._problems = _validate(draft, self._other_names, self._catalogs) if self._loaded else []
         by_field: dict[str, list[str]] = {}
         for p in self.problems():
             by_field.setdefault(p.field if p.field in self._error_labels else "name", []).append(p.message)

@@ -13,7 +13,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from desk_desktop.domain.catalogs import SKILLS, WORK_ORDER_TYPES
 from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, AssignmentLogic
+from desk_desktop.services.catalogs import Catalogs
 from desk_desktop.ui.rules.widgets import humanize
 
 COL_POSITION = 0
@@ -50,19 +52,21 @@ def duration_text(minutes: int) -> str:
     return f"{h} h" if h else f"{m} min"
 
 
-def template_text(rule: Any) -> str:
-    """Short form of the work-order template: "Repair · high · 3 h"."""
-    return f"{humanize(str(rule.wo_type))} · {rule.wo_priority} · {duration_text(rule.wo_duration_minutes)}"
+def template_text(rule: Any, catalogs: Catalogs | None = None) -> str:
+    """Short form of the work-order template: "Repair · high · 3 h" (the type's display name)."""
+    kind = catalogs.name(WORK_ORDER_TYPES, rule.wo_type) if catalogs is not None else str(rule.wo_type)
+    return f"{kind} · {rule.wo_priority} · {duration_text(rule.wo_duration_minutes)}"
 
 
-def assignment_text(rule: Any) -> str:
+def assignment_text(rule: Any, catalogs: Catalogs | None = None) -> str:
     """"Skill match (HVAC) · scheduled +1 h", or "Assigned by a dispatcher"."""
     if not rule.auto_assign:
         text = "Assigned by a dispatcher"
     else:
-        text = "Auto: " + humanize(str(rule.assignment_logic)).lower().replace("hvac", "HVAC")
+        text = "Auto: " + humanize(str(rule.assignment_logic)).lower()
         if rule.required_skills:
-            text += " (" + ", ".join(humanize(s) for s in rule.required_skills) + ")"
+            names = catalogs.names(SKILLS, rule.required_skills) if catalogs is not None else rule.required_skills
+            text += " (" + ", ".join(names) + ")"
     if rule.auto_schedule:
         text += " · " + schedule_text(rule.schedule_offset_minutes)
     return text
@@ -81,6 +85,7 @@ class RuleListModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rules: list[Any] = []
+        self._catalogs: Catalogs | None = None
         self._editable = True
         self._bold = QFont()
         self._bold.setBold(True)
@@ -90,6 +95,10 @@ class RuleListModel(QAbstractTableModel):
         self.beginResetModel()
         self._rules = list(rules)
         self.endResetModel()
+
+    def set_catalogs(self, catalogs: Catalogs) -> None:
+        """Display names of work-order types and skills (set before ``set_rules``)."""
+        self._catalogs = catalogs
 
     def set_editable(self, editable: bool) -> None:
         self._editable = editable
@@ -171,9 +180,9 @@ class RuleListModel(QAbstractTableModel):
             if col == COL_TRIGGERS:
                 return rule.trigger_summary
             if col == COL_TEMPLATE:
-                return template_text(rule)
+                return template_text(rule, self._catalogs)
             if col == COL_ASSIGNMENT:
-                return assignment_text(rule)
+                return assignment_text(rule, self._catalogs)
             if col == COL_ORDERS:
                 return str(rule.orders_last_30_days)
             return None

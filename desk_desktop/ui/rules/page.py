@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.services import rules as rule_service
+from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import DeskError
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.rules.form import RuleForm, _comparable, draft_from_rule, new_rule_draft
@@ -72,6 +73,7 @@ def _load_everything(uow_factory, actor) -> dict[str, Any]:
     """Worker: the rules, the tags in use and recent ticket numbers (for the pickers)."""
     rules = rule_service.list_rules(uow=uow_factory(), actor=actor)
     tags = rule_service.known_tags(uow=uow_factory(), actor=actor)
+    catalogs = load_catalogs(uow=uow_factory(), actor=actor)
     numbers: tuple[str, ...] = ()
     try:
         from desk_desktop.services import tickets as ticket_service
@@ -80,7 +82,7 @@ def _load_everything(uow_factory, actor) -> dict[str, Any]:
         numbers = tuple(t.number for t in page.rows)
     except ImportError:  # the tickets service is optional for this view
         numbers = ()
-    return {"rules": rules, "tags": tags, "numbers": numbers}
+    return {"rules": rules, "tags": tags, "numbers": numbers, "catalogs": catalogs}
 
 
 def _replay_both(uow_factory, actor, days: int, drafts) -> tuple[Any, Any]:
@@ -394,7 +396,9 @@ class RulesPage(QWidget):
         rules = list(data["rules"])
         keep = self._select_after_load if self._select_after_load is not None else self.selected_rule_id()
         self._select_after_load = None
+        self.model.set_catalogs(data["catalogs"])
         self.model.set_rules(rules)
+        self.form.set_catalogs(data["catalogs"])
         self.form.set_known_tags(data["tags"])
         self.try_panel.set_ticket_numbers(data["numbers"])
         by_id = {r.id: r for r in rules}
@@ -443,7 +447,7 @@ class RulesPage(QWidget):
         self.rules_loaded.emit()
 
     def _on_live_changed(self, entity: str, _entity_id: object, _action: str) -> None:
-        if entity == "rule":
+        if entity in ("rule", "catalog"):  # a renamed entry shows its new name at once
             self._live_timer.start(150)
         elif entity in ("work_order", "ticket") and not self._live_timer.isActive():
             self._live_timer.start(2_000)  # the 30-day counts

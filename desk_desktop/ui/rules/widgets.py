@@ -108,16 +108,27 @@ class ChipGroup(QWidget):
         super().__init__(parent)
         self._layout = FlowLayout(self)
         self._buttons: dict[str, QPushButton] = {}
+        self.set_options(options)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def set_options(self, options: Sequence[tuple[str, str]]) -> None:
+        """Offer these (value, label) chips; chosen values that are still offered stay chosen."""
+        chosen = set(self.values())
+        for btn in self._buttons.values():
+            self._layout.removeWidget(btn)
+            btn.deleteLater()
+        self._buttons = {}
         for value, label in options:
             btn = QPushButton(label, self)
             btn.setProperty("chip", True)
             btn.setCheckable(True)
+            btn.setChecked(value in chosen)
             btn.setCursor(Qt.CursorShape.PointingHandCursor)
             btn.setObjectName(f"chip_{value}")
             btn.toggled.connect(self._on_chip_toggled)
             self._layout.addWidget(btn)
             self._buttons[value] = btn
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.updateGeometry()
 
     def _on_chip_toggled(self, _checked: bool) -> None:
         self.changed.emit()

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_desktop.domain.enums import Category, Priority
+from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
+from desk_desktop.domain.enums import Priority
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attachments import AttachmentsPanel
@@ -54,6 +55,7 @@ class DetailData:
     allowed: tuple[str, ...]
     explanation: str
     sites: tuple
+    catalogs: object  # services.catalogs.Catalogs: display names, the categories offered
 
 
 def explain_assignment(work_order) -> str:
@@ -87,6 +89,7 @@ def explain_assignment(work_order) -> str:
 
 def load_detail(uow_factory, actor, ticket_id: int) -> DetailData:
     from desk_desktop.services import tickets
+    from desk_desktop.services.catalogs import load_catalogs
 
     ticket = tickets.get_ticket_or_raise(uow=uow_factory(), actor=actor, ticket_id=ticket_id)
     history = tickets.ticket_history(uow=uow_factory(), actor=actor, ticket_id=ticket_id)
@@ -97,6 +100,7 @@ def load_detail(uow_factory, actor, ticket_id: int) -> DetailData:
         allowed=tickets.allowed_status_changes(ticket.status),
         explanation=explain_assignment(ticket.work_order),
         sites=sites,
+        catalogs=load_catalogs(uow=uow_factory(), actor=actor),
     )
 
 
@@ -197,9 +201,7 @@ class TicketDetailPane(QWidget):
         grid.setColumnStretch(1, 1)
         self.subject_edit = QLineEdit()
         self.subject_edit.setMaxLength(300)
-        self.category_combo = QComboBox()
-        for c in Category:
-            self.category_combo.addItem(title(c.value), c.value)
+        self.category_combo = QComboBox()  # filled from the catalog with each ticket shown
         self.priority_combo = QComboBox()
         for p in Priority:
             self.priority_combo.addItem(title(p.value), p.value)
@@ -421,7 +423,7 @@ class TicketDetailPane(QWidget):
         if data is None or self._saving:
             return
         t = data.ticket
-        mine = (entity == "ticket" and entity_id == t.id) or (
+        mine = entity == "catalog" or (entity == "ticket" and entity_id == t.id) or (
             entity == "work_order" and t.work_order is not None and entity_id == t.work_order.id
         ) or (entity == "work_order" and t.work_order is None and action == "created")
         if mine:
@@ -473,6 +475,9 @@ class TicketDetailPane(QWidget):
             self.site_combo.addItem("No site (customer's address)", None)
             for s in data.sites:
                 self.site_combo.addItem(f"{s.name} — {s.address}", s.id)
+            self.category_combo.clear()
+            for e in data.catalogs.choices(CATEGORIES, keep=[t.category]):
+                self.category_combo.addItem(e.name if e.active else f"{e.name} (retired)", e.key)
             values = draft if draft is not None else self._loaded_values()
             self._set_editor_values(values)
         finally:
@@ -487,7 +492,7 @@ class TicketDetailPane(QWidget):
         # customer
         self.customer_name.setText(t.customer_name)
         contact = [x for x in (t.customer_email, t.customer_phone) if x]
-        self.customer_contact.setText("\n".join([title(t.customer_type) + (f" · {t.customer_ref}" if t.customer_ref else "")]
+        self.customer_contact.setText("\n".join([data.catalogs.name(CUSTOMER_TYPES, t.customer_type) + (f" · {t.customer_ref}" if t.customer_ref else "")]
                                                 + contact))
         if t.site_id is not None:
             self.site_label.setText(f"Site: {t.site_name or ''} — {t.site_address or ''}")
@@ -521,9 +526,11 @@ class TicketDetailPane(QWidget):
             }.get(wo.status, ("#4a5a66", "#eceff1"))
             self.wo_status_chip.setText(title(wo.status))
             self.wo_status_chip.setStyleSheet(chip_style(wfg, wbg))
-            self.wo_values["type"].setText(f"{title(wo.work_type)} · {wo.duration_minutes} min")
+            self.wo_values["type"].setText(f"{data.catalogs.name(WORK_ORDER_TYPES, wo.work_type)} · "
+                                           f"{wo.duration_minutes} min")
             self.wo_values["priority"].setText(title(wo.priority))
-            skills = f" · needs {', '.join(title(s) for s in wo.required_skills)}" if wo.required_skills else ""
+            skill_names = data.catalogs.names(SKILLS, wo.required_skills)
+            skills = f" · needs {', '.join(skill_names)}" if wo.required_skills else ""
             self.wo_values["technician"].setText((wo.technician_name or "Not assigned") + skills)
             if wo.scheduled_start:
                 end = f" – {wo.scheduled_end.astimezone().strftime('%H:%M')}" if wo.scheduled_end else ""

@@ -30,6 +30,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
+from desk_desktop.domain.catalogs import CATEGORIES
 from desk_desktop.ui.tickets.style import PRIORITY_COLORS, STATUS_COLORS, dot_icon, format_when, title
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ class TicketTableModel(QAbstractTableModel):
         self._win = _Window()
         self._total: int | None = None
         self._loading = False
+        self._catalogs = None  # services.catalogs.Catalogs: the categories' display names
         ctx.runner.owner_settled.connect(self._on_request_settled)
         self._priority_icons = {p: dot_icon(c) for p, c in PRIORITY_COLORS.items()}
         self._bold = QFont()
@@ -229,6 +231,12 @@ class TicketTableModel(QAbstractTableModel):
         if self._total is None:
             return None
         return self._total - n + 1, self._total
+
+    def set_catalogs(self, catalogs) -> None:
+        """Show categories by their current names (rows keep the key)."""
+        self._catalogs = catalogs
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, COL_CATEGORY), self.index(self.rowCount() - 1, COL_CATEGORY))
 
     def set_filters(self, filters: FilterState, *, load: bool = True) -> None:
         if filters == self._filters:
@@ -283,7 +291,7 @@ class TicketTableModel(QAbstractTableModel):
             return None
         t = self._win.rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(t, col)
+            return self._display(t, col, self._catalogs)
         if role == ROLE_TICKET_ID:
             return t.id
         if role == ROLE_SUMMARY:
@@ -321,7 +329,7 @@ class TicketTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _display(t, col: int):
+    def _display(t, col: int, catalogs=None):
         if col == COL_NUMBER:
             return t.number
         if col == COL_SUBJECT:
@@ -329,7 +337,7 @@ class TicketTableModel(QAbstractTableModel):
         if col == COL_CUSTOMER:
             return t.customer_name
         if col == COL_CATEGORY:
-            return title(t.category)
+            return catalogs.name(CATEGORIES, t.category) if catalogs is not None else t.category
         if col == COL_PRIORITY:
             return title(t.priority)
         if col == COL_STATUS:

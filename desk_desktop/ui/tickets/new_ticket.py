@@ -24,14 +24,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, Category, Priority
+from desk_desktop.domain.catalogs import CATEGORIES
+from desk_desktop.domain.enums import ASSIGNMENT_LOGIC_HELP, Priority
 from desk_desktop.ui.card import Card
+from desk_desktop.ui.catalogs import read_catalogs
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.style import field_error_label, title
 
 log = logging.getLogger(__name__)
 
 SUBJECT_MAX = 200
+DEFAULT_CATEGORY = "general"  # preselected when the organization has it (migration 0008's defaults do)
 
 
 def search_customers(uow_factory, actor, text: str):
@@ -120,10 +123,7 @@ class NewTicketDialog(QDialog):
         self.site_combo = QComboBox()
         self.site_combo.addItem("Choose a customer first", None)
         self.site_combo.setEnabled(False)
-        self.category_combo = QComboBox()
-        for c in Category:
-            self.category_combo.addItem(title(c.value), c.value)
-        self.category_combo.setCurrentIndex(self.category_combo.findData(Category.GENERAL.value))
+        self.category_combo = QComboBox()  # the organization's active categories, once loaded
         self.priority_combo = QComboBox()
         for p in Priority:
             self.priority_combo.addItem(title(p.value), p.value)
@@ -251,7 +251,17 @@ class NewTicketDialog(QDialog):
         self._search_customers()
         ctx.runner.submit(load_tags, ctx.uow_factory, ctx.actor, owner=self,
                           on_done=lambda tags: self._tag_model.setStringList(list(tags)), on_error=lambda e: None)
+        ctx.runner.submit(read_catalogs, ctx.uow_factory, ctx.actor, owner=self, key="catalogs",
+                          on_done=self._on_catalogs_loaded, on_error=lambda e: None)
         self.customer_edit.setFocus()
+
+    def _on_catalogs_loaded(self, catalogs) -> None:
+        """Offer the active categories by name (the one chosen meanwhile stays chosen)."""
+        chosen = self.category_combo.currentData() or DEFAULT_CATEGORY
+        self.category_combo.clear()
+        for e in catalogs.choices(CATEGORIES):
+            self.category_combo.addItem(e.name, e.key)
+        self.category_combo.setCurrentIndex(max(0, self.category_combo.findData(chosen)))
 
     # ----------------------------------------------------------------- customers
     def _on_customer_text_edited(self, text: str) -> None:

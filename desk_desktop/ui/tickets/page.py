@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_desktop.domain.enums import Category, Priority, TicketStatus
+from desk_desktop.domain.catalogs import CATEGORIES
+from desk_desktop.domain.enums import Priority, TicketStatus
+from desk_desktop.ui.catalogs import read_catalogs
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attention import AttentionPanel
 from desk_desktop.ui.tickets.detail import TicketDetailPane
@@ -91,9 +93,17 @@ class MultiSelectButton(QToolButton):
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.setMenu(QMenu(self))
         self._actions: dict[str, QAction] = {}
+        self.set_choices(choices)
+
+    def set_choices(self, choices: list[tuple[str, str]]) -> None:
+        """Offer these (value, text) choices; those checked and still offered stay checked (no signal)."""
+        chosen = set(self.selected())
+        self.menu().clear()
+        self._actions = {}
         for value, text in choices:
             action = QAction(text, self.menu())
             action.setCheckable(True)
+            action.setChecked(value in chosen)
             action.toggled.connect(self._on_action_toggled)
             self.menu().addAction(action)
             self._actions[value] = action
@@ -254,7 +264,9 @@ class TicketsPage(QWidget):
         self.search_edit.setMinimumWidth(280)
         self.status_filter = MultiSelectButton("Status", [(s.value, title(s.value)) for s in TicketStatus])
         self.priority_filter = MultiSelectButton("Priority", [(p.value, title(p.value)) for p in Priority])
-        self.category_filter = MultiSelectButton("Category", [(c.value, title(c.value)) for c in Category])
+        self.category_filter = MultiSelectButton("Category", [])  # from the catalog (_load_catalogs)
+        self.catalogs = None  # services.catalogs.Catalogs, once read
+        self._restored_categories: tuple[str, ...] = ()
         self.tag_edit = QLineEdit()
         self.tag_edit.setPlaceholderText("Tag")
         self.tag_edit.setClearButtonEnabled(True)
@@ -408,6 +420,7 @@ class TicketsPage(QWidget):
 
         self._restore_state()
         self._load_technicians()
+        self._load_catalogs()
         self.refresh()
 
     # ----------------------------------------------------------------- public
@@ -428,7 +441,7 @@ class TicketsPage(QWidget):
         return FilterState(
             statuses=self.status_filter.selected(),
             priorities=self.priority_filter.selected(),
-            categories=self.category_filter.selected(),
+            categories=self.category_filter.selected() if self.catalogs is not None else self._restored_categories,
             tag=self.tag_edit.text().strip(),
             assignee=assignee,
             text=self.search_edit.text().strip(),
@@ -562,7 +575,7 @@ class TicketsPage(QWidget):
             self.tag_edit.setText(filters.tag)
             self.status_filter.set_selected(filters.statuses, emit=False)
             self.priority_filter.set_selected(filters.priorities, emit=False)
-            self.category_filter.set_selected(filters.categories, emit=False)
+            self._restored_categories = filters.categories  # offered once the catalog is read
             if filters.assignee is not None:
                 if self.assignee_combo.findData(filters.assignee) < 0:
                     self.assignee_combo.addItem("Assignee: (saved technician)", filters.assignee)
@@ -588,6 +601,18 @@ class TicketsPage(QWidget):
         qs.setValue(SETTINGS_FILTERS, self.current_filters().to_json())
         qs.setValue(SETTINGS_SORT, self.model.sort_key)
         qs.setValue(SETTINGS_SPLITTER, self.splitter.saveState())
+
+    def _load_catalogs(self) -> None:
+        self.ctx.runner.submit(read_catalogs, self.ctx.uow_factory, self.ctx.actor, owner=self, key="catalogs",
+                               on_done=self._on_catalogs_loaded, on_error=lambda exc: None)
+
+    def _on_catalogs_loaded(self, catalogs) -> None:
+        """Category names in the list and the filter (active ones, and any the filter holds)."""
+        held = self.category_filter.selected() if self.catalogs is not None else self._restored_categories
+        self.catalogs = catalogs
+        self.category_filter.set_choices([(e.key, e.name) for e in catalogs.choices(CATEGORIES, keep=held)])
+        self.category_filter.set_selected(held, emit=False)
+        self.model.set_catalogs(catalogs)
 
     def _load_technicians(self) -> None:
         self.ctx.runner.submit(_technicians, self.ctx.uow_factory, self.ctx.actor, owner=self, key="technicians",
@@ -688,6 +713,8 @@ class TicketsPage(QWidget):
 
     # ----------------------------------------------------------------- live
     def _on_live_changed(self, entity: str, entity_id, action: str) -> None:
+        if entity == "catalog":
+            self._load_catalogs()
         if entity in TICKET_ENTITIES:
             self._live_ticket_ids.add((entity, entity_id))
             self._live_timer.start()
