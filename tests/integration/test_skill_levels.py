@@ -5,14 +5,18 @@ any skill of the organization's catalog, including one added a moment ago."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
 from desk_desktop.db.models import Technician
+from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.services.assignment import fetch_candidates
 from desk_desktop.services.catalogs import add_entry
+from tests.conftest import make_org
 from tests.integration.workorder_helpers import add_technician, point
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -247,3 +251,42 @@ def test_the_skill_rows_follow_their_technician(uow_factory, org):
                             {"c": cy, "s": drone})
         uow.commit()
     check([])
+
+
+def test_a_skill_added_while_the_home_base_moves_waits_and_takes_the_new_place(fresh_db):
+    """Two workstations: one moves a technician's home base (not committed yet), the other
+    gives the technician a skill meanwhile. The skill row waits for the move instead of
+    copying the old home base; once the move is committed it carries the new one."""
+    engine = make_engine(fresh_db, pool_size=3)
+    try:
+        org = make_org(UnitOfWorkFactory(engine)())
+        ada = add_technician(UnitOfWorkFactory(engine)(), org, name="Ada", lat=41.88, lon=-87.63, skills={"hvac": 3})
+        params = {"o": org.organization_id, "a": ada}
+        with engine.connect() as mover, engine.connect() as adder, engine.connect() as watcher:
+            adder_pid = adder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            adder.rollback()
+            moving = mover.begin()
+            mover.execute(text("UPDATE technicians SET home_base = CAST('POINT(-87.0 42.0)' AS geography) "
+                               "WHERE id = :a"), params)
+
+            def add_skill():
+                with adder.begin():
+                    adder.execute(text("INSERT INTO technician_skills (organization_id, technician_id, skill, "
+                                       "proficiency) VALUES (:o, :a, 'gas', 2)"), params)
+
+            other = threading.Thread(target=add_skill)
+            other.start()
+            deadline = time.monotonic() + 30
+            while not watcher.execute(text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = :p AND NOT granted)"),
+                                      {"p": adder_pid}).scalar_one():  # the skill insert is waiting for the move
+                watcher.rollback()
+                assert time.monotonic() < deadline, "the skill insert never waited for the move"
+            moving.commit()
+            other.join(timeout=30)
+            assert not other.is_alive()
+            rows = watcher.execute(text(
+                "SELECT s.skill, ST_AsText(s.home_base) FROM technician_skills s WHERE s.technician_id = :a "
+                "ORDER BY s.skill"), params).all()
+        assert [tuple(r) for r in rows] == [("gas", "POINT(-87 42)"), ("hvac", "POINT(-87 42)")]
+    finally:
+        engine.dispose()

@@ -14,7 +14,8 @@ walks ``ORDER BY home_base <-> :point`` with ``organization_id = :org AND skill 
 The copy is kept exact by the database, never by the app:
 
 * a row written to ``technician_skills`` (new, or moved to another technician) takes the
-  home base of its technician, whatever the statement said;
+  home base of its technician, whatever the statement said (reading it ``FOR SHARE``, so
+  it waits for a concurrent move of that home base instead of copying the old one);
 * a technician whose home base changes passes it to all their skill rows.
 
 Both trigger functions run as the caller (SECURITY INVOKER): row-level security applies to
@@ -53,7 +54,9 @@ def upgrade() -> None:
         CREATE FUNCTION desk_skill_home_base() RETURNS trigger
         LANGUAGE plpgsql {path} AS $$
         BEGIN
-            NEW.home_base := (SELECT t.home_base FROM technicians t WHERE t.id = NEW.technician_id);
+            -- FOR SHARE: a move of this technician's home base that is not committed yet is
+            -- waited for (it conflicts with that update), so the copy is never the old place.
+            NEW.home_base := (SELECT t.home_base FROM technicians t WHERE t.id = NEW.technician_id FOR SHARE);
             RETURN NEW;
         END $$""")
     op.execute(f"""
