@@ -8,10 +8,10 @@ are metres on the WGS 84 spheroid.
 When the order has a location, the candidates are the technicians within the radius
 (``Settings.assign_radius_km``, default 100 km), found with the PostGIS KNN operator
 ``<->`` on the GiST indexes (one walk over fresh current locations, one over the home bases
-of those with one required skill — any skill, the skill a bind parameter — merged), nearest
-first, at most ``MAX_CANDIDATES``. Every strategy ranks this same set, so a technician far
-away never wins on load or skill alone. Without a location there are
-no distances: every eligible technician of the organization is a candidate.
+of those who have one of the required skills — any skill, a bind parameter — or of everyone
+when none is required; merged), nearest first, at most ``MAX_CANDIDATES``. Every strategy ranks this same set, so a technician far
+away never wins on load or skill alone. Without a location there are no distances: every
+eligible technician of the organization is a candidate.
 
 ``prefetch_sql`` asks the same question for many points at once (the assign job).
 """
@@ -79,7 +79,10 @@ def _branches(by_skill: bool) -> list[tuple[str, str, str]]:
     """The two KNN walks as (position column, rows walked, who is placed there). With
     ``by_skill`` the home-base walk goes over the skill rows of the skill ``:skill``, whose
     copy of the home base is indexed with organization and skill (migration 0009): an
-    index-ordered walk that never passes technicians without that skill, for any skill."""
+    index-ordered walk that never passes technicians without that skill, for any skill.
+    ``CAST(:org AS bigint)``: btree_gist compares bigint with bigint only, and the driver
+    sends a small id as a smallint — uncast, the organization would be a filter, not part of
+    the index condition."""
     home = f"t.home_base IS NOT NULL AND NOT {uses_current_location()}"
     current = ("t.current_location", "technicians t", uses_current_location())
     if by_skill:
