@@ -10,9 +10,9 @@ notification outbox rows (H3's ``enqueue_work_order_event``) and the round-robin
 The job decides each claimed batch (200 orders) against one ``Batch`` and writes it every
 50 orders (``services/assignment/batch.py``); the rows it writes are checked below.
 
-Data: 2,000 technicians over a 12° × 8° box (about France), each skill with probability
-0.3, max 50 open orders, Monday–Friday 08:00–17:00; sites uniformly in the same box;
-radius 100 km. Orders/s = 10,000 / wall time of the loop.
+Data: 2,000 technicians over a 12° × 8° box (about France), each skill of the
+organization's catalog (its defaults) with probability 0.3, max 50 open orders,
+Monday–Friday 08:00–17:00; sites uniformly in the same box; radius 100 km. Orders/s = 10,000 / wall time of the loop.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from sqlalchemy import text
 from desk_desktop.bench.nearest import LAT0, LAT1, LON0, LON1
 from desk_desktop.bench.scratch import scratch_database
 from desk_desktop.config import Settings
-from desk_desktop.domain.enums import Skill, values
 
 TARGET = 500.0
 STRATEGIES = ("nearest", "skill_match", "workload", "round_robin")
@@ -44,10 +43,10 @@ def _setup(conn, org_id: int, n_techs: int) -> None:
     """), {"org": org_id, "n": n_techs, "lat0": LAT0, "lat1": LAT1, "lon0": LON0, "lon1": LON1, "hours": HOURS})
     conn.execute(text("""
         INSERT INTO technician_skills (organization_id, technician_id, skill, proficiency)
-        SELECT :org, t.id, s.skill, 1 + floor(random() * 5)::int
-          FROM technicians t CROSS JOIN unnest(CAST(:skills AS text[])) AS s(skill)
+        SELECT :org, t.id, s.key, 1 + floor(random() * 5)::int
+          FROM technicians t JOIN skills s ON s.organization_id = t.organization_id
          WHERE t.organization_id = :org AND random() < 0.3
-    """), {"org": org_id, "skills": values(Skill)})
+    """), {"org": org_id})
     conn.execute(text("""
         INSERT INTO customers (organization_id, ref, name, customer_type, email)
         SELECT :org, 'C' || g, 'Customer ' || g, 'business', 'c' || g || '@bench.example'

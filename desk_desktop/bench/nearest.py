@@ -4,11 +4,13 @@ strategy, exactly as the assign job calls it), over 100,000 technicians and 1,00
 sites; p50 / p99 per call, measured in Python around the service call (SQL + driver +
 result handling).
 
-Data: technicians spread uniformly over a 12° × 8° box (about France); each has each of
-the 12 skills with probability 0.3 (proficiency 1-5), 5 % are at capacity (max 0 open
-orders), 3 % are inactive, 20 % have a fresh current location (the other KNN branch).
-Each site asks for one random required skill, radius 100 km, the 10 closest eligible
-technicians (what the job stores in its explanation).
+Data: an organization with 40 skills (its 12 default ones and 28 added to its catalog
+through the catalog service, as an administrator would: no schema change); technicians
+spread uniformly over a 12° × 8° box (about France), each with each skill with probability
+0.075 (a few skills each, 3 on average; proficiency 1-5), 5 % at capacity (max 0 open
+orders), 3 % inactive, 20 % with a fresh current location (the other KNN branch). Each site
+asks for one random required skill, radius 100 km, the 10 closest eligible technicians
+(what the job stores in its explanation).
 
 Baseline, same run, same database, same question: the same filters but ordered by
 ``ST_Distance`` (no spatial index can help), on the first sites. The two answers are
@@ -30,15 +32,29 @@ from sqlalchemy import text
 
 from desk_desktop.bench.scratch import scratch_database
 from desk_desktop.config import Settings
-from desk_desktop.domain.enums import Skill, values
 
-SKILLS = values(Skill)
+N_SKILLS = 40
+SKILL_PROBABILITY = 3 / N_SKILLS
 LAT0, LAT1, LON0, LON1 = 43.0, 51.0, -4.0, 8.0
 RADIUS_KM = 100.0
 K = 10
 
 
-def _populate(conn, org_id: int, start: int, end: int) -> None:
+def _skills(factory, org_id: int) -> list[str]:
+    """The organization's skills: its defaults, then new ones added to its catalog up to
+    ``N_SKILLS``, through the catalog service."""
+    from desk_desktop.domain.catalogs import SKILLS
+    from desk_desktop.services.catalogs import add_entry, list_entries
+    from desk_desktop.services.common import Actor
+
+    admin = Actor.system(org_id, "bench")
+    have = list_entries(uow=factory(), actor=admin, catalog=SKILLS)
+    for i in range(len(have) + 1, N_SKILLS + 1):
+        add_entry(uow=factory(), actor=admin, catalog=SKILLS, name=f"Bench skill {i}")
+    return [e.key for e in list_entries(uow=factory(), actor=admin, catalog=SKILLS)]
+
+
+def _populate(conn, org_id: int, skills: list[str], start: int, end: int) -> None:
     """Technicians start..end-1 (names only identify them; ids come from the table)."""
     conn.execute(text("""
         INSERT INTO technicians (organization_id, name, email, active, home_base, current_location,
@@ -59,8 +75,8 @@ def _populate(conn, org_id: int, start: int, end: int) -> None:
           FROM technicians t CROSS JOIN unnest(CAST(:skills AS text[])) AS s(skill)
          WHERE t.organization_id = :org AND t.name = ANY(
                  SELECT 'Tech ' || g FROM generate_series(:start, :end - 1) g)
-           AND random() < 0.3
-    """), {"org": org_id, "skills": SKILLS, "start": start, "end": end})
+           AND random() < :p
+    """), {"org": org_id, "skills": skills, "p": SKILL_PROBABILITY, "start": start, "end": end})
 
 
 def _baseline_sql(spheroid_fn: bool = False) -> str:
@@ -130,19 +146,19 @@ def _measure_baseline(factory, org_id: int, sites, now, *, spheroid_fn: bool = F
 
 
 def _uses_index(factory, org_id: int, site, now) -> bool:
-    from desk_desktop.services.assignment.candidates import index_skill, knn_sql
+    from desk_desktop.services.assignment.candidates import knn_sql
 
     lat, lon, skill = site
     uow = factory()
     with uow:
-        # The statement fetch_candidates runs for this site: its home-base walk is on the
-        # index of the required skill.
-        plan = uow.session.execute(text("EXPLAIN " + knn_sql(True, True, index_skill([skill]))), {
-            "org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K,
+        # The statement fetch_candidates runs for this site: its home-base walk is an
+        # index-ordered scan of the skill rows of the required skill.
+        plan = uow.session.execute(text("EXPLAIN " + knn_sql(True, True, True)), {
+            "org": org_id, "lat": lat, "lon": lon, "radius": RADIUS_KM * 1000, "k": K, "skill": skill,
             "req": [skill], "nreq": 1, "scan": 1000, "fresh": now - timedelta(hours=12)}).scalars().all()
     joined = "\n".join(plan)
     return ("Order By: (home_base <->" in joined and "Order By: (current_location <->" in joined
-            and f"Index Scan using ix_technicians_home_base_{skill} " in joined)
+            and "Index Scan using ix_technician_skills_home_base " in joined)
 
 
 def run(settings: Settings, args) -> dict[str, Any]:
@@ -155,12 +171,11 @@ def run(settings: Settings, args) -> dict[str, Any]:
     n_sites_other = 200 if quick else 300
     n_baseline = 10 if quick else 30
     rng = random.Random(20261125)
-    sites = [(rng.uniform(LAT0 + 0.5, LAT1 - 0.5), rng.uniform(LON0 + 0.5, LON1 - 0.5), rng.choice(SKILLS))
-             for _ in range(n_sites_main)]
     now = datetime.now(UTC)
     curve: dict[str, float] = {}
     details: dict[str, Any] = {"technicians": main_size, "sites": n_sites_main, "radius_km": RADIUS_KM, "k": K,
-                               "required_skills_per_site": 1, "skill_probability": 0.3}
+                               "skills_in_organization": N_SKILLS, "required_skills_per_site": 1,
+                               "skill_probability": SKILL_PROBABILITY}
     p50 = p99 = baseline_p50 = None
     with scratch_database(settings, prefix="bench_nearest") as url:
         engine = make_engine(url, pool_size=2)
@@ -168,6 +183,9 @@ def run(settings: Settings, args) -> dict[str, Any]:
         with engine.begin() as conn:
             org_id = conn.execute(text("INSERT INTO organizations (name, slug) VALUES ('Bench', 'bench') "
                                        "RETURNING id")).scalar_one()
+        skills = _skills(factory, org_id)
+        sites = [(rng.uniform(LAT0 + 0.5, LAT1 - 0.5), rng.uniform(LON0 + 0.5, LON1 - 0.5), rng.choice(skills))
+                 for _ in range(n_sites_main)]
         have = 0
         for size in sizes:
             t0 = time.perf_counter()
@@ -175,7 +193,7 @@ def run(settings: Settings, args) -> dict[str, Any]:
             while have < size:
                 upto = min(size, have + step)
                 with engine.begin() as conn:
-                    _populate(conn, org_id, have, upto)
+                    _populate(conn, org_id, skills, have, upto)
                 have = upto
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 # What autovacuum does after a bulk load (the skill rows' trigger rewrote every

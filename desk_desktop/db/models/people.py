@@ -23,7 +23,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk_desktop.db.base import Base, TenantMixin, utcnow_column
-from desk_desktop.domain.enums import Skill
 
 
 class Customer(TenantMixin, Base):
@@ -80,15 +79,6 @@ class Technician(TenantMixin, Base):
     skill_levels: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = utcnow_column()
 
-    # Per known skill, the home bases of the technicians who have it (migration 0005): the
-    # nearest query walks the index of a required skill and so passes only technicians who
-    # have it. Home bases rarely move; current locations (updated all day) keep one index.
-    __table_args__ = tuple(
-        Index(f"ix_technicians_home_base_{skill.value}", "home_base", postgresql_using="gist",
-              postgresql_where=text(f"skill_levels ? '{skill.value}'"))
-        for skill in Skill
-    )
-
 
 class TechnicianSkill(TenantMixin, Base):
     __tablename__ = "technician_skills"
@@ -96,6 +86,9 @@ class TechnicianSkill(TenantMixin, Base):
         CheckConstraint("proficiency BETWEEN 1 AND 5", name="proficiency_range"),
         ForeignKeyConstraint(["organization_id", "skill"], ["skills.organization_id", "skills.key"],
                              name="fk_technician_skills_skill_skills"),
+        # The nearest walk for a required skill (migration 0009): one index for every skill of
+        # every organization, so a skill added to a catalog needs no schema change.
+        Index("ix_technician_skills_home_base", "organization_id", "skill", "home_base", postgresql_using="gist"),
     )
 
     technician_id: Mapped[int] = mapped_column(
@@ -104,3 +97,6 @@ class TechnicianSkill(TenantMixin, Base):
     skill: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
     proficiency: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+    # A copy of the technician's home base, kept exact by triggers (migration 0009) — read by
+    # the nearest walk, never written by the app.
+    home_base = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)

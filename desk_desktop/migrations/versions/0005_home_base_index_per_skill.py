@@ -13,7 +13,8 @@ index (no extra index writes per position update).
 
 The skills are the known set of ``domain.enums.Skill`` when this was written; a skill added
 later needs a migration with its index (the models list one per skill, so the schema
-check in the tests asks for it).
+check in the tests asks for it). Migration 0009 replaces these indexes with one for every
+skill of every organization; the list below stays as it was (the downgrade of 0009 rebuilds it).
 """
 from alembic import op
 

@@ -179,8 +179,10 @@ class Batch:
         for (nearest, req), items in groups.items():
             k = NEAREST_K + NEAREST_SPARE if nearest else MAX_CANDIDATES
             scan = max(candidates.SCAN_START, 4 * k)
-            rows = sql.hot_rows(uow, prefetch_sql(nearest, index_skill(req)), {
-                "org": org, "req": list(req), "nreq": len(req), "k": k, "scan": scan, "fresh": fresh_after(self.now),
+            skill = index_skill(req)
+            rows = sql.hot_rows(uow, prefetch_sql(nearest, skill is not None), {
+                "org": org, "req": list(req), "nreq": len(req), "skill": skill, "k": k, "scan": scan,
+                "fresh": fresh_after(self.now),
                 "radius": radius_m, "lats": [kw["location"][0] for _, kw in items],
                 "lons": [kw["location"][1] for _, kw in items]})
             ids = sorted({r.id for r in rows})

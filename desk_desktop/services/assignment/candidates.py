@@ -7,10 +7,11 @@ are metres on the WGS 84 spheroid.
 
 When the order has a location, the candidates are the technicians within the radius
 (``Settings.assign_radius_km``, default 100 km), found with the PostGIS KNN operator
-``<->`` on the GiST indexes (one walk over fresh current locations, one over home bases,
-merged), nearest first, at most ``MAX_CANDIDATES``. Every strategy ranks this same set,
-so a technician far away never wins on load or skill alone. Without a location there are
-no distances: every eligible technician of the organization is a candidate.
+``<->`` on the GiST indexes (one walk over fresh current locations, one over the home bases
+of those who have one of the required skills — any skill, a bind parameter — or of everyone
+when none is required; merged), nearest first, at most ``MAX_CANDIDATES``. Every strategy ranks this same set, so a technician far
+away never wins on load or skill alone. Without a location there are no distances: every
+eligible technician of the organization is a candidate.
 
 ``prefetch_sql`` asks the same question for many points at once (the assign job).
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, AssignmentLogic, Skill
+from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, AssignmentLogic
 from desk_desktop.domain.scoring import TechFacts
 from desk_desktop.services.assignment.position import fresh_after, position, uses_current_location
 
@@ -33,7 +34,6 @@ SCAN_START = 1000  # technicians walked per KNN branch before checking whether t
 NEAREST_K = 10  # nearest: the walk stops after this many eligible technicians (the explanation lists 10)
 NEAREST_K_ALL = 100  # nearest, listing ineligible ones too (map view)
 OPEN_STATUSES = [s.value for s in OPEN_WORK_ORDER_STATUSES]
-_INDEXED_SKILLS = frozenset(s.value for s in Skill)  # each has a home-base index (migration 0005)
 
 # The open statuses written out in the SQL (not a parameter), so the planner can use the
 # partial index of open orders by technician, whose predicate lists the same statuses.
@@ -70,25 +70,29 @@ def spheroid_distance(a: str, b: str) -> str:
 
 
 def index_skill(required: list[str] | tuple[str, ...]) -> str | None:
-    """The required skill whose home-base index the queries walk (None: the index of all)."""
-    known = sorted(set(required) & _INDEXED_SKILLS)
-    return known[0] if known else None
+    """The required skill whose rows the home-base walk goes through (the ``:skill``
+    parameter; None: no skill required, the walk goes over all technicians)."""
+    return min(required) if required else None
 
 
-def _branches(skill: str | None) -> list[tuple[str, str]]:
-    """The two KNN walks as (position column, who is placed there). Given a required skill,
-    the home-base walk is written so the planner takes that skill's own index
-    (``ix_technicians_home_base_<skill>``) and never passes technicians without it."""
+def _branches(by_skill: bool) -> list[tuple[str, str, str]]:
+    """The two KNN walks as (position column, rows walked, who is placed there). With
+    ``by_skill`` the home-base walk goes over the skill rows of the skill ``:skill``, whose
+    copy of the home base is indexed with organization and skill (migration 0009): an
+    index-ordered walk that never passes technicians without that skill, for any skill.
+    ``CAST(:org AS bigint)``: btree_gist compares bigint with bigint only, and the driver
+    sends a small id as a smallint — uncast, the organization would be a filter, not part of
+    the index condition."""
     home = f"t.home_base IS NOT NULL AND NOT {uses_current_location()}"
-    if skill is not None:
-        if skill not in _INDEXED_SKILLS:  # only the known skills (plain words) are written into SQL
-            raise ValueError(f"no home-base index for skill {skill!r}")
-        home = f"t.skill_levels ? '{skill}' AND {home}"
-    return [("t.current_location", uses_current_location()), ("t.home_base", home)]
+    current = ("t.current_location", "technicians t", uses_current_location())
+    if by_skill:
+        return [current, ("s.home_base", "technician_skills s JOIN technicians t ON t.id = s.technician_id",
+                          f"s.organization_id = CAST(:org AS bigint) AND s.skill = :skill AND {home}")]
+    return [current, ("t.home_base", "technicians t", home)]
 
 
 @functools.cache
-def knn_sql(eligible_only: bool, facts: bool = True, skill: str | None = None, point: str = POINT,
+def knn_sql(eligible_only: bool, facts: bool = True, by_skill: bool = False, point: str = POINT,
             capacity: bool = True) -> str:
     """``nearest``: per branch the GiST index is walked in distance order over at most ``:scan``
     technicians; the two walks are merged and filtered lazily, so only as many technicians
@@ -96,15 +100,16 @@ def knn_sql(eligible_only: bool, facts: bool = True, skill: str | None = None, p
     without being candidates, so the walk can stop and the caller knows whether it saw
     everything: the first ones beyond the radius (all after them are farther still), and a
     branch's ``:scan``-th one — if that one is within the radius, the caller walks further.
-    ``facts``: the technicians' facts come along (else only ids); ``capacity``: whether the
+    ``facts``: the technicians' facts come along (else only ids); ``by_skill``: the home-base
+    walk is the one of the skill ``:skill`` (``_branches``); ``capacity``: whether the
     open-order limit is tested here."""
     elig = eligible_filter(capacity) if eligible_only else ""
     carried = "t.name, t.active, t.working_hours, " if facts else ""
     walks = []
-    for pos, cond in _branches(skill):
+    for pos, walked, cond in _branches(by_skill):
         walks.append(f"""(SELECT b.*, row_number() OVER (ORDER BY b.knn_d) AS rn FROM (
             SELECT t.id, {carried}t.max_open_work_orders, t.skill_levels, {pos} AS pos, {pos} <-> {point} AS knn_d
-              FROM technicians t
+              FROM {walked}
              WHERE t.organization_id = :org AND t.active AND {cond}
              ORDER BY {pos} <-> {point}
              LIMIT :scan) b)""")
@@ -121,16 +126,16 @@ def knn_sql(eligible_only: bool, facts: bool = True, skill: str | None = None, p
 
 
 @functools.cache
-def radius_sql(eligible_only: bool, facts: bool = True, skill: str | None = None, point: str = POINT,
+def radius_sql(eligible_only: bool, facts: bool = True, by_skill: bool = False, point: str = POINT,
                capacity: bool = True) -> str:
     """``skill_match``, ``workload``, ``round_robin``: everyone (eligible) within the radius,
     nearest first, at most ``:k``. The tests run cheapest-and-most-selective first, each
     level behind an ``OFFSET 0`` fence: bounding box and sphere distance, then the skills,
     then the open-order count."""
     walks = []
-    for pos, cond in _branches(skill):
+    for pos, walked, cond in _branches(by_skill):
         near = f"""SELECT t.id, t.max_open_work_orders, t.skill_levels, {pos} AS pos
-          FROM technicians t
+          FROM {walked}
          WHERE t.organization_id = :org AND t.active AND {cond}
            AND {pos} && _ST_Expand({point}, :radius) AND {pos} <-> {point} <= :radius"""
         if eligible_only:
@@ -220,14 +225,15 @@ def fetch_candidates(
         rows = sql.hot_rows(uow, unlocated_sql(eligible_only, order_by), params)
     else:
         radius_m = radius_km * 1000.0
-        params.update(lat=location[0], lon=location[1], radius=radius_m)
-        skill = index_skill(req) if eligible_only else None  # only eligible ones: a skill's own index
+        # Only eligible ones: the home-base walk of one required skill.
+        skill = index_skill(req) if eligible_only else None
+        params.update(lat=location[0], lon=location[1], radius=radius_m, skill=skill)
         if strategy != AssignmentLogic.NEAREST:
-            rows = sql.hot_rows(uow, radius_sql(eligible_only, True, skill), params)
+            rows = sql.hot_rows(uow, radius_sql(eligible_only, True, skill is not None), params)
         else:
             params["scan"] = max(SCAN_START, 4 * k)
             while True:
-                rows = sql.hot_rows(uow, knn_sql(eligible_only, True, skill), params)
+                rows = sql.hot_rows(uow, knn_sql(eligible_only, True, skill is not None), params)
                 # A branch's scan-th technician within the radius: its walk stopped too early.
                 if not any(r.rn == params["scan"] and r.knn_d <= radius_m for r in rows):
                     break
@@ -272,14 +278,14 @@ def order_location(uow: UnitOfWork, *, organization_id: int, ticket_id: int | No
 
 
 @functools.cache
-def prefetch_sql(nearest: bool, skill: str | None = None) -> str:
+def prefetch_sql(nearest: bool, by_skill: bool = False) -> str:
     """The candidate query of ``nearest`` (``knn_sql``) or of the other strategies
     (``radius_sql``) for many points at once (``:lats``, ``:lons``): the same query per
     point (LATERAL), only ids, distances and positions, without the open-order limit —
     the caller reads each technician's facts once (``TECH_FACTS_SQL``) and decides who is
     full from them."""
-    inner = (knn_sql(True, False, skill, "o.pt", capacity=False) if nearest
-             else radius_sql(True, False, skill, "o.pt", capacity=False))
+    inner = (knn_sql(True, False, by_skill, "o.pt", capacity=False) if nearest
+             else radius_sql(True, False, by_skill, "o.pt", capacity=False))
     order = "c.knn_d > :radius, c.distance_m, c.id" if nearest else "c.distance_m, c.id"
     return f"""
     SELECT o.i AS order_index, c.*
