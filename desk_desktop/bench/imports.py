@@ -21,6 +21,7 @@ from desk_desktop.services.importing import CUSTOMER_COLUMNS, TECHNICIAN_COLUMNS
 
 TARGET_RATIO = 0.25
 TARGET_RSS_MIB = 100.0
+# The default catalog keys every new organization starts with (migration 0008).
 SKILLS = ("hvac", "electrical", "plumbing", "networking", "fiber", "refrigeration", "appliances",
           "security_systems", "it_hardware", "gas", "solar", "carpentry")
 TYPES = ("residential", "business", "enterprise", "government")

@@ -74,23 +74,6 @@ class ResetPolicy(StrEnum):
     MONTHLY = "monthly"
 
 
-# removed at merge: skills are the organization's catalog (services.catalogs); still imported by
-# db/models/people.py, services/assignment/candidates.py and bench/nearest.py, bench/assign.py.
-class Skill(StrEnum):
-    HVAC = "hvac"
-    ELECTRICAL = "electrical"
-    PLUMBING = "plumbing"
-    NETWORKING = "networking"
-    FIBER = "fiber"
-    REFRIGERATION = "refrigeration"
-    APPLIANCES = "appliances"
-    SECURITY_SYSTEMS = "security_systems"
-    IT_HARDWARE = "it_hardware"
-    GAS = "gas"
-    SOLAR = "solar"
-    CARPENTRY = "carpentry"
-
-
 class AttachmentCategory(StrEnum):
     IMAGE = "image"
     DOCUMENT = "document"
