@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from desk_desktop.cli import CliContext, CliError
+from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, WORK_ORDER_TYPES
 
 
 def register(sub, common) -> None:
@@ -110,7 +111,9 @@ def _iso(v) -> str | None:
     return v.isoformat() if v is not None else None
 
 
-def ticket_json(detail, org_slug: str) -> dict[str, Any]:
+def ticket_json(detail, org_slug: str, cats) -> dict[str, Any]:
+    """The ticket as JSON: catalog keys as stored, with their display names (``cats``:
+    the organization's catalogs) next to them."""
     wo = detail.work_order
     return {
         "id": detail.id,
@@ -120,10 +123,11 @@ def ticket_json(detail, org_slug: str) -> dict[str, Any]:
         "subject": detail.subject,
         "description": detail.description,
         "category": detail.category,
+        "category_name": cats.name(CATEGORIES, detail.category),
         "priority": detail.priority,
         "tags": list(detail.tags),
         "customer": {"id": detail.customer_id, "ref": detail.customer_ref, "name": detail.customer_name,
-                     "type": detail.customer_type},
+                     "type": detail.customer_type, "type_name": cats.name(CUSTOMER_TYPES, detail.customer_type)},
         "site": ({"id": detail.site_id, "ref": detail.site_ref, "name": detail.site_name,
                   "address": detail.site_address} if detail.site_id is not None else None),
         "lat": detail.lat,
@@ -137,6 +141,7 @@ def ticket_json(detail, org_slug: str) -> dict[str, Any]:
             "status": wo.status,
             "source": wo.source,
             "type": wo.work_type,
+            "type_name": cats.name(WORK_ORDER_TYPES, wo.work_type),
             "priority": wo.priority,
             "rule": wo.rule_name,
             "rule_id": wo.rule_id,
@@ -150,12 +155,12 @@ def ticket_json(detail, org_slug: str) -> dict[str, Any]:
     }
 
 
-def ticket_text(detail, org_slug: str) -> str:
+def ticket_text(detail, org_slug: str, cats) -> str:
     lines = [
         f"{detail.number}  [{detail.status}]  {detail.subject}",
         f"  organization  {org_slug}",
-        f"  customer      {detail.customer_name} ({detail.customer_ref}, {detail.customer_type})",
-        f"  category      {detail.category}   priority {detail.priority}"
+        f"  customer      {detail.customer_name} ({detail.customer_ref}, {cats.name(CUSTOMER_TYPES, detail.customer_type)})",
+        f"  category      {cats.name(CATEGORIES, detail.category)}   priority {detail.priority}"
         + (f"   tags {', '.join(detail.tags)}" if detail.tags else ""),
     ]
     if detail.site_id is not None:
@@ -169,7 +174,7 @@ def ticket_text(detail, org_slug: str) -> str:
     else:
         who = wo.technician_name or "unassigned"
         rule = f" by rule '{wo.rule_name}'" if wo.rule_name else ""
-        lines.append(f"  work order    {wo.number} [{wo.status}] {wo.work_type}, {wo.priority}{rule} — {who}")
+        lines.append(f"  work order    {wo.number} [{wo.status}] {cats.name(WORK_ORDER_TYPES, wo.work_type)}, {wo.priority}{rule} — {who}")
         if wo.scheduled_start is not None:
             lines.append(f"                scheduled {wo.scheduled_start:%Y-%m-%d %H:%M %Z}")
         if wo.unassigned_reason:
@@ -185,6 +190,7 @@ def ticket_text(detail, org_slug: str) -> str:
 
 def run_create(ctx: CliContext) -> int:
     from desk_desktop.services import tickets as svc
+    from desk_desktop.services.catalogs import load_catalogs
 
     a = ctx.args
     if (a.lat is None) != (a.lon is None):
@@ -198,7 +204,7 @@ def run_create(ctx: CliContext) -> int:
     wo = created.work_order
     human = f"Created {detail.number}" + (
         f"; rule '{wo.rule_name}' created work order {wo.number}." if wo is not None else "; no rule matched.")
-    ctx.emit(ticket_json(detail, slug), human)
+    ctx.emit(ticket_json(detail, slug, load_catalogs(uow=ctx.uow(), actor=actor)), human)
     return 0
 
 
@@ -214,6 +220,7 @@ def _orgs_with_number(ctx: CliContext, number: str) -> list[str]:
 
 def run_show(ctx: CliContext) -> int:
     from desk_desktop.services import tickets as svc
+    from desk_desktop.services.catalogs import load_catalogs
 
     number = svc.normalize_number(ctx.args.number)
     slug = ctx.args.org
@@ -226,12 +233,12 @@ def run_show(ctx: CliContext) -> int:
             slug = slugs[0]
     actor, slug = resolve_actor(ctx, slug)
     detail = svc.get_ticket_or_raise(uow=ctx.uow(), actor=actor, number=number)
-    ctx.emit(ticket_json(detail, slug), ticket_text(detail, slug))
+    cats = load_catalogs(uow=ctx.uow(), actor=actor)
+    ctx.emit(ticket_json(detail, slug, cats), ticket_text(detail, slug, cats))
     return 0
 
 
 def run_list(ctx: CliContext) -> int:
-    from desk_desktop.domain.catalogs import CATEGORIES
     from desk_desktop.services import tickets as svc
     from desk_desktop.services.catalogs import load_catalogs, resolve_key
 
@@ -244,7 +251,8 @@ def run_list(ctx: CliContext) -> int:
         for value in getattr(a, name):
             if value.lower() not in allowed:
                 raise CliError(f"Unknown {name} '{value}'; choose from: {', '.join(allowed)}.")
-    categories = load_catalogs(uow=ctx.uow(), actor=actor).entries[CATEGORIES.word]
+    cats = load_catalogs(uow=ctx.uow(), actor=actor)
+    categories = cats.entries[CATEGORIES.word]
     category_keys = []
     for value in a.category:
         key = resolve_key(categories, value)
@@ -262,7 +270,7 @@ def run_list(ctx: CliContext) -> int:
     total = svc.count_tickets(uow=ctx.uow(), actor=actor, filters=filters)
     rows = [
         {"id": t.id, "number": t.number, "status": t.status, "priority": t.priority, "category": t.category,
-         "subject": t.subject, "customer": t.customer_name, "tags": list(t.tags),
+         "category_name": cats.name(CATEGORIES, t.category), "subject": t.subject, "customer": t.customer_name, "tags": list(t.tags),
          "work_order_id": t.work_order_id, "work_order_status": t.work_order_status,
          "technician": t.technician_name, "created_at": _iso(t.created_at)}
         for t in page.rows
@@ -277,7 +285,7 @@ def run_list(ctx: CliContext) -> int:
     for r in rows:
         wo = r["technician"] or (r["work_order_status"] or "-")
         subject = r["subject"] if len(r["subject"]) <= 50 else r["subject"][:49] + "…"
-        print(f"{r['number']:<{width}}  {r['status']:<8}  {r['priority']:<6}  {r['category']:<10}  "
+        print(f"{r['number']:<{width}}  {r['status']:<8}  {r['priority']:<6}  {r['category_name'][:16]:<16}  "
               f"{r['customer'][:24]:<24}  {subject:<50}  {wo}")
     more = f" (showing {len(rows)} of {total}; use --limit)" if total > len(rows) else ""
     print(f"{len(rows)} ticket(s){more}")

@@ -277,13 +277,40 @@ def get_rule_or_raise(*, uow: UnitOfWork, actor: Actor, rule_id: int) -> RuleVie
         return view
 
 
+_CATALOG_FIELDS = (("trigger_categories", CATEGORIES), ("trigger_customer_types", CUSTOMER_TYPES),
+                   ("required_skills", SKILLS), ("wo_type", WORK_ORDER_TYPES))
+
+
+def _catalog_keys(d: RuleDraft, name: str) -> tuple[str, ...]:
+    value = getattr(d, name)
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _retired_problems(d: RuleDraft, catalogs: Catalogs, before: RuleDraft | None) -> list[RuleProblem]:
+    """A retired entry stays on a rule that already uses it, but is no new choice."""
+    problems = []
+    for name, catalog in _CATALOG_FIELDS:
+        kept = set(_catalog_keys(before, name)) if before is not None else set()
+        usable = {e.key for e in catalogs.choices(catalog, keep=kept)}
+        retired = [k for k in _catalog_keys(d, name) if k in catalogs.keys(catalog) and k not in usable]
+        if retired:
+            problems.append(RuleProblem(name, (
+                f"Retired {catalog.singular if len(retired) == 1 else catalog.plural}: "
+                f"{', '.join(catalogs.names(catalog, retired))} — choose an active one, or restore it first "
+                f"(desk-desktop catalog restore {catalog.word} KEY).")))
+    return problems
+
+
 def _check(uow: UnitOfWork, actor: Actor, draft: RuleDraft, exclude_id: int | None,
-           catalogs: Catalogs) -> RuleDraft:
+           catalogs: Catalogs, before: RuleDraft | None = None) -> RuleDraft:
+    """The draft, normalized, or RuleInvalid with every problem. ``before``: the rule as
+    saved (its retired entries may stay)."""
     d = draft.normalized()
     stmt = select(TicketToWorkOrderRule.name).where(TicketToWorkOrderRule.organization_id == actor.organization_id)
     if exclude_id is not None:
         stmt = stmt.where(TicketToWorkOrderRule.id != exclude_id)
     problems = _validate_rule(d, other_names=list(uow.session.scalars(stmt)), known_keys=known_keys(catalogs))
+    problems += _retired_problems(d, catalogs, before)
     if problems:
         raise RuleInvalid(problems)
     return d
@@ -341,7 +368,7 @@ def update_rule(*, uow: UnitOfWork, actor: Actor, rule_id: int, draft: RuleDraft
         _lock_rules(uow, actor.organization_id)
         rule = _load_rule(uow, actor, rule_id, for_update=True)
         cats = load_catalogs(uow=uow, actor=actor)
-        d = _check(uow, actor, draft, rule.id, cats)
+        d = _check(uow, actor, draft, rule.id, cats, before=_draft_of(rule))
         before = _draft_dict(_draft_of(rule))
         _apply(rule, d)
         rule.updated_at = datetime.now(UTC)

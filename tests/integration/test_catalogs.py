@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -158,6 +159,13 @@ def test_a_retired_skill_stays_readable_on_old_records_and_leaves_the_choices(or
     with pytest.raises(ValidationFailed, match="Unknown skill: gas — not among the organization's active skills"):
         workorders.create_work_order(uow=uows(), actor=org.ann, work_type="repair", priority="low",
                                      required_skills=["gas"])
+    # … nor a new rule, nor an existing rule that did not have it.
+    with pytest.raises(RuleInvalid, match=r"Retired skill: Gas — choose an active one"):
+        rules.create_rule(uow=uows(), actor=org.ann, draft=RuleDraft(name="More gas", required_skills=("gas",)))
+    other = rules.create_rule(uow=uows(), actor=org.ann, draft=RuleDraft(name="Water", required_skills=("plumbing",)))
+    with pytest.raises(RuleInvalid, match=r"Retired skill: Gas"):
+        rules.update_rule(uow=uows(), actor=org.ann, rule_id=other.id,
+                          draft=replace(other.to_draft(), required_skills=("plumbing", "gas")))
     assert cats.name(WORK_ORDER_TYPES, "emergency") == "Emergency"
 
 
