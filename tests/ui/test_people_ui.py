@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, Qt, QTime
+from PySide6.QtCore import QEvent, Qt, QTime, QTimer
 from PySide6.QtGui import QColor, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desk_desktop.domain.catalogs import CUSTOMER_TYPES, SKILLS
 from desk_desktop.services import people
@@ -173,6 +173,14 @@ def test_a_failed_save_keeps_what_was_typed_and_shows_why_next_to_the_field(qtbo
     assert editor.save_button.isEnabled() and editor.save_button.text() == "Save"
     assert people.search_technicians(uow=demo.uow_factory(), actor=demo.actor, text="nobody@example.com") == before
 
+    # An untouched editor closes without asking.
+    untouched = loaded(qtbot, TechnicianEditor(ctx))
+    untouched.show()
+    asked = answer_discard_box("Keep editing")
+    untouched.reject()
+    qtbot.wait(50)
+    assert asked == [] and not untouched.isVisible()
+
     # Fixed, it saves.
     qtbot.keyClicks(editor.name_edit, "Nadia Brandt")
     fill_day(qtbot, editor.hours, "tue", [("08:00", "12:00"), ("13:00", "15:00")])
@@ -231,6 +239,21 @@ def fill_customer(qtbot, editor, demo, ref: str, name: str) -> str:
     return ctype
 
 
+def answer_discard_box(button: str) -> list[str]:
+    """Clicks ``button`` in the "Unsaved changes" box as soon as one opens; the list gets the
+    box's question (stays empty when no box opened)."""
+    asked: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.objectName() == "DiscardChangesBox":
+            asked.append(box.text())
+            next(b for b in box.buttons() if b.text() == button).click()
+
+    QTimer.singleShot(0, answer)
+    return asked
+
+
 def test_a_customer_with_two_sites(qtbot, ctx, demo, isolated_settings):  # noqa: F811
     page = customers_page(qtbot, ctx)
     editor = loaded(qtbot, page.open_editor(None))
@@ -255,7 +278,14 @@ def test_a_customer_with_two_sites(qtbot, ctx, demo, isolated_settings):  # noqa
     qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(editor.errors.text("ref")), timeout=WAIT)
     assert "C-9001" in editor.errors.text("ref") and editor.name_edit.text() == "Someone Else"
+    # Cancel with unsaved edits asks first: "Keep editing" keeps them, "Discard changes" closes.
+    asked = answer_discard_box("Keep editing")
     editor.reject()
+    assert asked == ["Discard your changes to this customer?"]
+    assert editor.isVisible() and editor.name_edit.text() == "Someone Else"
+    asked = answer_discard_box("Discard changes")
+    qtbot.mouseClick(editor.cancel_button, Qt.MouseButton.LeftButton)
+    assert asked and not editor.isVisible()
     settle(qtbot, ctx)
     page.shutdown()
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import CUSTOMER_TYPES
 from desk_desktop.ui.card import Card
-from desk_desktop.ui.people.forms import FieldErrors, field_label, problems_of
+from desk_desktop.ui.people.forms import FieldErrors, field_label, keep_editing, problems_of
 from desk_desktop.ui.people.map_picker import LocationPicker
 from desk_desktop.ui.styling import restyle
 
@@ -302,6 +302,7 @@ class CustomerEditor(QDialog):
             self.sites = list(d.sites)
             self._show_sites()
         self.loaded = True
+        self.saved_state = self.form_state()
         self.save_button.setEnabled(True)
         self.ref_edit.setFocus()
 
@@ -344,6 +345,21 @@ class CustomerEditor(QDialog):
                             customer_type=self.type_combo.currentData() or "",
                             email=self.email_edit.text().strip() or None, phone=self.phone_edit.text().strip() or None,
                             sites=tuple(self.sites))
+
+    def form_state(self) -> str:
+        """What the form holds, comparable with what it held when loaded."""
+        try:
+            return repr(self.form_data())
+        except Exception as exc:  # noqa: BLE001 - text that cannot even be read (coordinates) is a change
+            return f"unreadable: {exc}"
+
+    def reject(self) -> None:
+        """Cancel, Esc or the window's close button: unsaved changes are dropped only when the
+        dispatcher says so."""
+        if self.loaded and not self._saving and self.form_state() != self.saved_state \
+                and keep_editing(self, "customer"):
+            return
+        super().reject()
 
     def submit(self) -> None:
         if self._saving or not self.loaded:

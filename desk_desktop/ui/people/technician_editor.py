@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.ui.card import Card
-from desk_desktop.ui.people.forms import FieldErrors, field_label, problems_of
+from desk_desktop.ui.people.forms import FieldErrors, field_label, keep_editing, problems_of
 from desk_desktop.ui.people.hours import DAYS, HoursEditor
 from desk_desktop.ui.people.map_picker import LocationPicker
 from desk_desktop.ui.styling import restyle
@@ -256,6 +256,7 @@ class TechnicianEditor(QDialog):
             self.hours.set_value({day: [("08:00", "12:00"), ("13:00", "17:00")] for day in ("mon", "tue", "wed", "thu", "fri")})
         self._fill_skill_combo()
         self.loaded = True
+        self.saved_state = self.form_state()
         self.save_button.setEnabled(True)
         self.name_edit.setFocus()
 
@@ -298,6 +299,21 @@ class TechnicianEditor(QDialog):
             home_base=home,
             max_open_work_orders=self.max_open_spin.value(),
         )
+
+    def form_state(self) -> str:
+        """What the form holds, comparable with what it held when loaded."""
+        try:
+            return repr(self.form_data())
+        except Exception as exc:  # noqa: BLE001 - text that cannot even be read (coordinates) is a change
+            return f"unreadable: {exc}"
+
+    def reject(self) -> None:
+        """Cancel, Esc or the window's close button: unsaved changes are dropped only when the
+        dispatcher says so."""
+        if self.loaded and not self._saving and self.form_state() != self.saved_state \
+                and keep_editing(self, "technician"):
+            return
+        super().reject()
 
     def submit(self) -> None:
         if self._saving or not self.loaded:
