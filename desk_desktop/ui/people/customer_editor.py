@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -26,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import CUSTOMER_TYPES
 from desk_desktop.ui.card import Card
-from desk_desktop.ui.people.forms import FieldErrors, field_label, keep_editing, problems_of
+from desk_desktop.ui.people.editor import RecordEditor
+from desk_desktop.ui.people.forms import FieldErrors, field_label
 from desk_desktop.ui.people.map_picker import LocationPicker
-from desk_desktop.ui.styling import restyle
 
 SITE_FIELD = re.compile(r"^sites\[(\d+)\]\.(\w+)$")
 
@@ -170,29 +169,20 @@ class SiteEditor(QDialog):
         super().done(result)
 
 
-class CustomerEditor(QDialog):
+class CustomerEditor(RecordEditor):
     """``CustomerEditor(ctx, customer_id=None)`` adds a customer; with an id it edits one.
     ``saved(customer_id, first_site_id or 0)`` after a successful save."""
 
     saved = Signal(int, int)
+    what = "customer"
 
     def __init__(self, ctx, customer_id: int | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.customer_id = customer_id
-        self.catalogs = None
-        self.loaded = False
+        super().__init__(ctx, customer_id, parent)
         self.sites: list = []  # SiteData, in order; new ones without an id
         self.site_problems: dict[int, dict[str, str]] = {}
         self.saved_customer = None
-        self._saving = False
-        self.setWindowTitle("New customer" if customer_id is None else "Edit customer")
-        self.setModal(True)
         self.resize(900, 640)
-        self.errors = FieldErrors()
 
-        self.heading = QLabel("New customer" if customer_id is None else "Customer")
-        self.heading.setObjectName("TicketTitle")
         self.ref_edit = QLineEdit()
         self.ref_edit.setPlaceholderText("e.g. C-1001")
         self.name_edit = QLineEdit()
@@ -246,46 +236,16 @@ class CustomerEditor(QDialog):
         sites.body.addWidget(self.sites_error)
         sites.body.addLayout(site_buttons)
 
-        self.banner = QLabel("")
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(False)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)
-        self.busy.setFixedWidth(80)
-        self.busy.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("primary", True)
-        self.save_button.setDefault(True)
-        self.save_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.busy)
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 14)
-        layout.setSpacing(10)
-        layout.addWidget(self.heading)
-        layout.addWidget(details)
-        layout.addWidget(sites, 1)
-        layout.addWidget(self.banner)
-        layout.addLayout(buttons)
-
         self.add_site_button.clicked.connect(lambda: self.edit_site(None))
         self.edit_site_button.clicked.connect(lambda: self.edit_site(self.sites_table.currentRow()))
         self.sites_table.doubleClicked.connect(lambda index: self.edit_site(index.row()))
         self.sites_table.itemSelectionChanged.connect(
             lambda: self.edit_site_button.setEnabled(bool(self.sites_table.selectedItems())))
-        self.save_button.clicked.connect(self.submit)
-        self.cancel_button.clicked.connect(self.reject)
-        ctx.runner.submit(load_form, ctx.uow_factory, ctx.actor, customer_id, owner=self, key="load",
-                          on_done=self._on_loaded, on_error=self._on_load_failed)
+        self.build([(details, 0), (sites, 1)], load_form, save)
 
     # ------------------------------------------------------------------ loading
-    def _on_loaded(self, result) -> None:
-        customer, self.catalogs = result
+    def fill(self, loaded) -> None:
+        customer, self.catalogs = loaded
         current = customer.data.customer_type if customer is not None else None
         for entry in self.catalogs.choices(CUSTOMER_TYPES, keep=[current] if current else []):
             self.type_combo.addItem(entry.name if entry.active else f"{entry.name} (retired)", entry.key)
@@ -301,13 +261,7 @@ class CustomerEditor(QDialog):
                 edit.setCursorPosition(0)
             self.sites = list(d.sites)
             self._show_sites()
-        self.loaded = True
-        self.saved_state = self.form_state()
-        self.save_button.setEnabled(True)
         self.ref_edit.setFocus()
-
-    def _on_load_failed(self, exc: BaseException) -> None:
-        self._show_banner(f"The customer could not be loaded: {exc}", "error")
 
     # ------------------------------------------------------------------ sites
     def _show_sites(self) -> None:
@@ -346,53 +300,12 @@ class CustomerEditor(QDialog):
                             email=self.email_edit.text().strip() or None, phone=self.phone_edit.text().strip() or None,
                             sites=tuple(self.sites))
 
-    def form_state(self) -> str:
-        """What the form holds, comparable with what it held when loaded."""
-        try:
-            return repr(self.form_data())
-        except Exception as exc:  # noqa: BLE001 - text that cannot even be read (coordinates) is a change
-            return f"unreadable: {exc}"
-
-    def reject(self) -> None:
-        """Cancel, Esc or the window's close button: unsaved changes are dropped only when the
-        dispatcher says so."""
-        if self.loaded and not self._saving and self.form_state() != self.saved_state \
-                and keep_editing(self, "customer"):
-            return
-        super().reject()
-
-    def submit(self) -> None:
-        if self._saving or not self.loaded:
-            return
-        self._saving = True
-        self.save_button.setEnabled(False)
-        self.save_button.setText("Saving…")
-        self.busy.setVisible(True)
-        self.ctx.runner.submit(save, self.ctx.uow_factory, self.ctx.actor, self.customer_id, self.form_data(),
-                               owner=self, key="save", on_done=self._on_saved, on_error=self._on_save_failed)
-
-    def _saving_done(self) -> None:
-        self._saving = False
-        self.busy.setVisible(False)
-        self.save_button.setEnabled(True)
-        self.save_button.setText("Save")
-
-    def _on_saved(self, customer) -> None:
-        self._saving_done()
-        self.customer_id = customer.id
+    def record_saved(self, customer) -> None:
+        self.record_id = customer.id
         self.saved_customer = customer
         self.sites = list(customer.data.sites)
         first_site = customer.data.sites[0].id if customer.data.sites else 0
         self.saved.emit(customer.id, first_site or 0)
-        self.accept()
-
-    def _on_save_failed(self, exc: BaseException) -> None:
-        self._saving_done()
-        problems = problems_of(exc)
-        if not problems:
-            self._show_banner(f"The customer was not saved: {exc}", "error")
-            return
-        self.show_problems(problems)
 
     def show_problems(self, problems: dict[str, str]) -> None:
         self.site_problems = {}
@@ -409,16 +322,5 @@ class CustomerEditor(QDialog):
                 shown[name] = message
         if site_lines:
             shown["sites"] = "\n".join(([shown["sites"]] if "sites" in shown else []) + site_lines)
-        rest = self.errors.show(shown)
         self._show_sites()
-        self._show_banner("The customer was not saved: " + "; ".join(rest.values()) if rest
-                          else "The customer was not saved — see the messages next to the fields.", "error")
-
-    def _show_banner(self, text: str, kind: str) -> None:
-        self.banner.setText(text)
-        restyle(self.banner, banner=kind)
-        self.banner.setVisible(True)
-
-    def done(self, result: int) -> None:  # QDialog API
-        self.ctx.runner.drop(self)
-        super().done(result)
+        self.show_field_problems(shown)

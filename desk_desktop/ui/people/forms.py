@@ -1,10 +1,10 @@
-"""What the people editors share: messages next to fields, coordinates typed as text,
-turning a service error into field → message, and asking before unsaved edits are dropped."""
+"""The people forms' small parts: messages next to fields, coordinates typed as text, and
+turning a service error into field → message."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.style import field_error_label
@@ -17,20 +17,6 @@ def problems_of(exc: BaseException) -> dict[str, str]:
         return dict(problems)
     field = getattr(exc, "field", None)
     return {field: str(exc)} if field else {}
-
-
-def keep_editing(parent: QWidget, what: str) -> bool:
-    """Asked when an editor with unsaved changes is closed: True when the person chooses to
-    go on editing (the default button), False to discard the changes."""
-    box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                      f"Discard your changes to this {what}?", parent=parent)
-    box.setInformativeText("What you typed has not been saved.")
-    discard = box.addButton("Discard changes", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(keep)
-    box.setObjectName("DiscardChangesBox")
-    box.exec()
-    return box.clickedButton() is not discard
 
 
 class FieldErrors:

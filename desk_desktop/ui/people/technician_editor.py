@@ -8,13 +8,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -26,10 +23,10 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.ui.card import Card
-from desk_desktop.ui.people.forms import FieldErrors, field_label, keep_editing, problems_of
+from desk_desktop.ui.people.editor import FormProblem, RecordEditor
+from desk_desktop.ui.people.forms import field_label
 from desk_desktop.ui.people.hours import DAYS, HoursEditor
 from desk_desktop.ui.people.map_picker import LocationPicker
-from desk_desktop.ui.styling import restyle
 
 MAX_OPEN_LIMIT = 99
 
@@ -101,25 +98,16 @@ class SkillsTable(QTableWidget):
         return {key: self.cellWidget(row, 1).value() for row, key in enumerate(self.keys)}
 
 
-class TechnicianEditor(QDialog):
+class TechnicianEditor(RecordEditor):
     """``TechnicianEditor(ctx, technician_id=None)`` adds a technician; with an id it edits one."""
 
     saved = Signal(int)
+    what = "technician"
 
     def __init__(self, ctx, technician_id: int | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.technician_id = technician_id
-        self.catalogs = None
-        self.loaded = False
-        self._saving = False
-        self.setWindowTitle("New technician" if technician_id is None else "Edit technician")
-        self.setModal(True)
+        super().__init__(ctx, technician_id, parent)
         self.resize(980, 820)
-        self.errors = FieldErrors()
 
-        self.heading = QLabel("New technician" if technician_id is None else "Technician")
-        self.heading.setObjectName("TicketTitle")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("First and last name")
         self.email_edit = QLineEdit()
@@ -201,41 +189,12 @@ class TechnicianEditor(QDialog):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
 
-        self.banner = QLabel("")
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(False)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)
-        self.busy.setFixedWidth(80)
-        self.busy.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("primary", True)
-        self.save_button.setDefault(True)
-        self.save_button.setEnabled(False)  # until the form is loaded
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.busy)
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 14)
-        layout.setSpacing(10)
-        layout.addWidget(self.heading)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(self.banner)
-        layout.addLayout(buttons)
-
         self.add_skill_button.clicked.connect(self._on_add_skill_clicked)
-        self.save_button.clicked.connect(self.submit)
-        self.cancel_button.clicked.connect(self.reject)
-        ctx.runner.submit(load_form, ctx.uow_factory, ctx.actor, technician_id, owner=self, key="load",
-                          on_done=self._on_loaded, on_error=self._on_load_failed)
+        self.build([(scroll, 1)], load_form, save)
 
     # ------------------------------------------------------------------ loading
-    def _on_loaded(self, result) -> None:
-        technician, self.catalogs, zone = result
+    def fill(self, loaded) -> None:
+        technician, self.catalogs, zone = loaded
         self.hours.set_timezone(zone)
         if technician is not None:
             d = technician.data
@@ -255,13 +214,7 @@ class TechnicianEditor(QDialog):
         else:
             self.hours.set_value({day: [("08:00", "12:00"), ("13:00", "17:00")] for day in ("mon", "tue", "wed", "thu", "fri")})
         self._fill_skill_combo()
-        self.loaded = True
-        self.saved_state = self.form_state()
-        self.save_button.setEnabled(True)
         self.name_edit.setFocus()
-
-    def _on_load_failed(self, exc: BaseException) -> None:
-        self._show_banner(f"The technician could not be loaded: {exc}", "error")
 
     def _fill_skill_combo(self) -> None:
         self.skill_combo.clear()
@@ -282,13 +235,13 @@ class TechnicianEditor(QDialog):
 
     # ------------------------------------------------------------------ saving
     def form_data(self):
-        """The form as ``TechnicianData``; ``_FormProblem`` for what cannot even be sent (coordinates)."""
+        """The form as ``TechnicianData``; ``FormProblem`` for what cannot even be sent (coordinates)."""
         from desk_desktop.services.people import TechnicianData
 
         try:
             home = self.home.value()
         except ValueError as exc:
-            raise _FormProblem("home_base", str(exc)) from None
+            raise FormProblem("home_base", str(exc)) from None
         return TechnicianData(
             name=self.name_edit.text().strip(),
             email=self.email_edit.text().strip() or None,
@@ -300,56 +253,9 @@ class TechnicianEditor(QDialog):
             max_open_work_orders=self.max_open_spin.value(),
         )
 
-    def form_state(self) -> str:
-        """What the form holds, comparable with what it held when loaded."""
-        try:
-            return repr(self.form_data())
-        except Exception as exc:  # noqa: BLE001 - text that cannot even be read (coordinates) is a change
-            return f"unreadable: {exc}"
-
-    def reject(self) -> None:
-        """Cancel, Esc or the window's close button: unsaved changes are dropped only when the
-        dispatcher says so."""
-        if self.loaded and not self._saving and self.form_state() != self.saved_state \
-                and keep_editing(self, "technician"):
-            return
-        super().reject()
-
-    def submit(self) -> None:
-        if self._saving or not self.loaded:
-            return
-        try:
-            data = self.form_data()
-        except _FormProblem as exc:
-            self.show_problems({exc.field: exc.message})
-            return
-        self._saving = True
-        self.save_button.setEnabled(False)
-        self.save_button.setText("Saving…")
-        self.busy.setVisible(True)
-        self.ctx.runner.submit(save, self.ctx.uow_factory, self.ctx.actor, self.technician_id, data, owner=self,
-                               key="save", on_done=self._on_saved, on_error=self._on_save_failed)
-
-    def _saving_done(self) -> None:
-        self._saving = False
-        self.busy.setVisible(False)
-        self.save_button.setEnabled(True)
-        self.save_button.setText("Save")
-
-    def _on_saved(self, technician_id: int) -> None:
-        self._saving_done()
-        self.technician_id = technician_id
-        self.show_problems({})
+    def record_saved(self, technician_id: int) -> None:
+        self.record_id = technician_id
         self.saved.emit(technician_id)
-        self.accept()
-
-    def _on_save_failed(self, exc: BaseException) -> None:
-        self._saving_done()
-        problems = problems_of(exc)
-        if problems:
-            self.show_problems(problems)
-        else:
-            self._show_banner(f"The technician was not saved: {exc}", "error")
 
     def show_problems(self, problems: dict[str, str]) -> None:
         """Messages next to their fields; skills problems ("skills.<key>") under the skills table."""
@@ -358,26 +264,8 @@ class TechnicianEditor(QDialog):
         shown = {k: v for k, v in problems.items() if not k.startswith("skills.")}
         if skill_lines:
             shown["skills"] = "\n".join(([shown["skills"]] if "skills" in shown else []) + skill_lines)
-        rest = self.errors.show(shown)
-        if problems:
-            self._show_banner("The technician was not saved: " + "; ".join(problems.values())
-                              if rest else "The technician was not saved — see the messages next to the fields.",
-                              "error")
-        else:
-            self.banner.setVisible(False)
+        self.show_field_problems(shown)
 
-    def _show_banner(self, text: str, kind: str) -> None:
-        self.banner.setText(text)
-        restyle(self.banner, banner=kind)
-        self.banner.setVisible(True)
-
-    def done(self, result: int) -> None:  # noqa: D401 - QDialog API: the map view goes before the dialog
-        self.ctx.runner.drop(self)
+    def done(self, result: int) -> None:  # QDialog API: the map view goes before the dialog
         self.home.shutdown()
         super().done(result)
-
-
-class _FormProblem(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.message = field, message
