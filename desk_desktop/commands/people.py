@@ -21,6 +21,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from desk_desktop.cli import CliContext, CliError
+from desk_desktop.domain.catalogs import CUSTOMER_TYPES, SKILLS
 
 
 def _tech_options(p: argparse.ArgumentParser, *, update: bool) -> None:
@@ -115,7 +116,6 @@ class _Invalid(CliError):
 # ---- technicians -----------------------------------------------------------------------------
 
 def _skill_keys(ctx: CliContext, actor, items: list[str], problems: list[str]) -> dict[str, int]:
-    from desk_desktop.domain.catalogs import SKILLS
     from desk_desktop.domain.people import parse_skill
     from desk_desktop.services.catalogs import load_catalogs, resolve_key
 
@@ -133,7 +133,6 @@ def _skill_keys(ctx: CliContext, actor, items: list[str], problems: list[str]) -
 
 def _technician_data(ctx: CliContext, actor, base):
     """``base`` (a TechnicianData) changed by the options given."""
-    from desk_desktop.domain.catalogs import SKILLS
     from desk_desktop.domain.people import parse_day_hours, parse_point
     from desk_desktop.services.catalogs import load_catalogs, resolve_key
 
@@ -193,14 +192,15 @@ def _point_text(point) -> str:
     return f"{point[0]:.6f},{point[1]:.6f}" if point else "—"
 
 
-def technician_text(t) -> str:
-    from desk_desktop.domain.people import DAYS, format_day, format_skills
+def technician_text(t, cats) -> str:
+    """The technician for a person at a terminal: catalog names (``cats``), not keys."""
+    from desk_desktop.domain.people import DAYS, format_day
 
     d = t.data
     hours = d.working_hours
     lines = [f"Technician {t.id}: {d.name}{'' if d.active else ' (inactive)'}",
              f"  e-mail     {d.email or '—'}", f"  phone      {d.phone or '—'}",
-             f"  skills     {format_skills(d.skills) or '—'}",
+             "  skills     " + (", ".join(f"{cats.name(SKILLS, k)} {v}" for k, v in sorted(d.skills.items())) or "—"),
              f"  home base  {_point_text(d.home_base)}",
              f"  max open   {d.max_open_work_orders}",
              "  hours      " + ("not set" if hours is None else "")]
@@ -209,14 +209,21 @@ def technician_text(t) -> str:
     return "\n".join(lines)
 
 
+def _catalogs(ctx: CliContext, actor):
+    from desk_desktop.services.catalogs import load_catalogs
+
+    return load_catalogs(uow=ctx.uow(), actor=actor)
+
+
 def tech_list(ctx: CliContext) -> int:
     from desk_desktop.services import people
 
     actor, slug = _actor(ctx)
+    cats = _catalogs(ctx, actor)
     rows = people.search_technicians(uow=ctx.uow(), actor=actor, text=ctx.args.search,
                                      include_inactive=ctx.args.all, limit=ctx.args.limit)
     lines = [f"{len(rows)} technician(s) in {slug}:"] + [
-        f"{r.id:>6}  {r.name}{'' if r.active else ' (inactive)'} — {', '.join(r.skills) or 'no skills'}; "
+        f"{r.id:>6}  {r.name}{'' if r.active else ' (inactive)'} — {', '.join(cats.names(SKILLS, r.skills)) or 'no skills'}; "
         f"{r.open_jobs} open; today {r.today_hours}" for r in rows]
     ctx.emit({"organization": slug, "technicians": [asdict(r) for r in rows]}, "\n".join(lines))
     return 0
@@ -227,7 +234,7 @@ def tech_show(ctx: CliContext) -> int:
 
     actor, _ = _actor(ctx)
     t = people.get_technician(uow=ctx.uow(), actor=actor, technician_id=ctx.args.id)
-    ctx.emit(technician_json(t), technician_text(t))
+    ctx.emit(technician_json(t), technician_text(t, _catalogs(ctx, actor)))
     return 0
 
 
@@ -249,7 +256,7 @@ def tech_update(ctx: CliContext) -> int:
     data = _technician_data(ctx, actor, old.data)
     _written(lambda: people.update_technician(uow=ctx.uow(), actor=actor, technician_id=old.id, data=data))
     new = people.get_technician(uow=ctx.uow(), actor=actor, technician_id=old.id)
-    ctx.emit(technician_json(new), f"Updated technician {old.id}.\n{technician_text(new)}")
+    ctx.emit(technician_json(new), f"Updated technician {old.id}.\n{technician_text(new, _catalogs(ctx, actor))}")
     return 0
 
 
@@ -305,9 +312,9 @@ def customer_json(c) -> dict:
                                          "location": list(s.location) if s.location else None} for s in d.sites]}
 
 
-def customer_text(c) -> str:
+def customer_text(c, cats) -> str:
     d = c.data
-    lines = [f"Customer {c.id}: {d.ref} {d.name} ({d.customer_type})",
+    lines = [f"Customer {c.id}: {d.ref} {d.name} ({cats.name(CUSTOMER_TYPES, d.customer_type)})",
              f"  e-mail  {d.email or '—'}", f"  phone   {d.phone or '—'}", f"  {len(d.sites)} site(s):"]
     lines += [f"    {s.ref}  {s.name} — {s.address}" + (f" ({s.location[0]:.6f},{s.location[1]:.6f})"
                                                         if s.location else " (no location)") for s in d.sites]
@@ -319,8 +326,9 @@ def cust_list(ctx: CliContext) -> int:
 
     actor, slug = _actor(ctx)
     rows = people.search_customers(uow=ctx.uow(), actor=actor, text=ctx.args.search, limit=ctx.args.limit)
+    cats = _catalogs(ctx, actor)
     lines = [f"{len(rows)} customer(s) in {slug}:"] + [
-        f"{r.id:>6}  {r.ref}  {r.name} ({r.customer_type}) — {r.sites} site(s)" for r in rows]
+        f"{r.id:>6}  {r.ref}  {r.name} ({cats.name(CUSTOMER_TYPES, r.customer_type)}) — {r.sites} site(s)" for r in rows]
     ctx.emit({"organization": slug, "customers": [asdict(r) for r in rows]}, "\n".join(lines))
     return 0
 
@@ -330,7 +338,7 @@ def cust_show(ctx: CliContext) -> int:
 
     actor, _ = _actor(ctx)
     c = people.get_customer(uow=ctx.uow(), actor=actor, customer_id=ctx.args.id)
-    ctx.emit(customer_json(c), customer_text(c))
+    ctx.emit(customer_json(c), customer_text(c, _catalogs(ctx, actor)))
     return 0
 
 
@@ -353,7 +361,7 @@ def cust_update(ctx: CliContext) -> int:
     data = _customer_data(ctx, actor, old.data)
     _written(lambda: people.update_customer(uow=ctx.uow(), actor=actor, customer_id=old.id, data=data))
     new = people.get_customer(uow=ctx.uow(), actor=actor, customer_id=old.id)
-    ctx.emit(customer_json(new), f"Updated customer {old.id}.\n{customer_text(new)}")
+    ctx.emit(customer_json(new), f"Updated customer {old.id}.\n{customer_text(new, _catalogs(ctx, actor))}")
     return 0
 
 

@@ -51,7 +51,7 @@ def test_technician_add_show_update_list(acme, capsys):
     code, out, _ = run(capsys, acme, "technician", "list", "--json")
     assert json.loads(out)["technicians"] == []  # inactive ones only with --all
     code, out, _ = run(capsys, acme, "technician", "list", "--all", "--search", "fibre")
-    assert code == 0 and "Ada King (inactive) — fibre_splicing, hvac; 0 open" in out
+    assert code == 0 and "Ada King (inactive) — Fibre splicing, HVAC; 0 open" in out
 
 
 def test_bad_technician_options_give_one_line_per_problem_and_write_nothing(acme, capsys):
@@ -86,7 +86,7 @@ def test_customer_add_update_with_sites(acme, capsys):
     assert [(s["ref"], s["address"]) for s in c["sites"]] == [
         ("S-100", "Hauptstr. 1, Berlin"), ("S-101", "Neuer Weg 3, Potsdam"), ("S-102", "Markt 1")]
     code, out, _ = run(capsys, acme, "customer", "list", "--search", "neuer weg")
-    assert code == 0 and "C-100  Müller GmbH (enterprise) — 3 site(s)" in out
+    assert code == 0 and "C-100  Müller GmbH (Enterprise) — 3 site(s)" in out
 
     code, out, err = run(capsys, acme, "customer", "add", "--ref", "C-100", "--name", "Twin", "--type", "alien",
                          "--site", "S-100|Again|Street 1")
