@@ -1,3 +1,5 @@
+"""Stored files: content-addressed blobs, their chunks, and the attachments that name them on a ticket."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,3 +1,5 @@
+"""The audit trail: one row per change, with who, what and why."""
+
 from __future__ import annotations
 
 from datetime import datetime

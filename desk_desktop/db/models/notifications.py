@@ -1,3 +1,5 @@
+"""The notification outbox: one row per message to send or show."""
+
 from __future__ import annotations
 
 from datetime import datetime

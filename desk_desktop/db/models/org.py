@@ -1,3 +1,5 @@
+"""Organizations (the tenants) and their dispatchers."""
+
 from __future__ import annotations
 
 from datetime import datetime

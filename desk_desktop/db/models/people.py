@@ -1,3 +1,5 @@
+"""Customers with their sites, and technicians with their skills."""
+
 from __future__ import annotations
 
 from datetime import datetime

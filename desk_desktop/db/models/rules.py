@@ -1,3 +1,5 @@
+"""Ticket → work-order rules, and the assignment state that round robin keeps per rule."""
+
 from __future__ import annotations
 
 from datetime import datetime

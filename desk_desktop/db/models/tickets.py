@@ -1,3 +1,5 @@
+"""Tickets, and the per-organization number format and counters that number them."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -72,7 +74,7 @@ class Ticket(TenantMixin, Base):
 
 
 class TicketNumberSequence(Base):
-    """The numbering format of one organization (created with defaults on first use)."""
+    """The numbering format of one organization (the database creates it with the organization, migration 0007)."""
 
     __tablename__ = "ticket_number_sequences"
     __table_args__ = (
