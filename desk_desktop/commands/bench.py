@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from desk_desktop.bench import BENCHES
-from desk_desktop.cli import CliContext, CliError
+from desk_desktop.cli import CliContext
 
 
 def register(sub, common) -> None:
@@ -22,10 +22,7 @@ def register(sub, common) -> None:
 
 
 def run(ctx: CliContext) -> int:
-    try:
-        module = importlib.import_module(BENCHES[ctx.args.name])
-    except ModuleNotFoundError as exc:
-        raise CliError(f"benchmark '{ctx.args.name}' is not available in this build: {exc}") from exc
+    module = importlib.import_module(BENCHES[ctx.args.name])
     result = module.run(ctx.settings, ctx.args)
     human = (f"{result['name']}: {result['value']} {result['unit']}"
              + (f" (baseline {result['baseline']}, ratio {result['ratio']})" if result.get("baseline") else "")

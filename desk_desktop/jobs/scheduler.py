@@ -351,9 +351,7 @@ class AppScheduler:
 
     def _scanner(self) -> Any:
         if self.scanner is None:
-            try:
-                from desk_desktop.services.scanning import scanner_from_settings
-            except ImportError as exc:
-                raise tasks.JobUnavailable(f"Attachment scanning is not available: {exc}") from exc
+            from desk_desktop.services.scanning import scanner_from_settings
+
             self.scanner = scanner_from_settings(self.settings)
         return self.scanner

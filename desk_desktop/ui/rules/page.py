@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.services import rules as rule_service
+from desk_desktop.services import tickets as ticket_service
 from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import DeskError
 from desk_desktop.ui.context import UiContext
@@ -74,14 +75,8 @@ def _load_everything(uow_factory, actor) -> dict[str, Any]:
     rules = rule_service.list_rules(uow=uow_factory(), actor=actor)
     tags = rule_service.known_tags(uow=uow_factory(), actor=actor)
     catalogs = load_catalogs(uow=uow_factory(), actor=actor)
-    numbers: tuple[str, ...] = ()
-    try:
-        from desk_desktop.services import tickets as ticket_service
-
-        page = ticket_service.list_tickets(uow=uow_factory(), actor=actor, limit=200)
-        numbers = tuple(t.number for t in page.rows)
-    except ImportError:  # the tickets service is optional for this view
-        numbers = ()
+    page = ticket_service.list_tickets(uow=uow_factory(), actor=actor, limit=200)
+    numbers = tuple(t.number for t in page.rows)
     return {"rules": rules, "tags": tags, "numbers": numbers, "catalogs": catalogs}
 
 

@@ -50,10 +50,8 @@ def load_sites(uow_factory, actor, customer_id: int):
 
 
 def load_tags(uow_factory, actor):
-    try:
-        from desk_desktop.services import rules
-    except ImportError:
-        return ()
+    from desk_desktop.services import rules
+
     return rules.known_tags(uow=uow_factory(), actor=actor)
 
 
