@@ -45,6 +45,13 @@ def register(sub, common) -> None:
     s.add_argument("--org", help="organization slug (default: your own, or the only one)")
     s.set_defaults(func=run_show)
 
+    st = wsub.add_parser("settings", parents=[common],
+                         help="the organization's lifecycle settings; change them (administrators)")
+    st.add_argument("--org", help="organization slug (default: your own, or the only one)")
+    st.add_argument("--auto-resolve-tickets", dest="auto_resolve", action=argparse.BooleanOptionalAction,
+                    default=None, help="completing a ticket's last open work order resolves the ticket too")
+    st.set_defaults(func=run_settings)
+
     for action in Action:
         a = wsub.add_parser(action.value, parents=[common], help=HELP[action])
         a.add_argument("number", help="work-order number, e.g. WO-000123")
@@ -97,6 +104,19 @@ def run_show(ctx: CliContext) -> int:
     actor, slug = resolve_actor(ctx, ctx.args.org)
     st = lifecycle.get_work_order_state(uow=ctx.uow(), actor=actor, work_order_id=lifecycle.parse_number(ctx.args.number))
     ctx.emit(state_json(st, slug), state_text(st))
+    return 0
+
+
+def run_settings(ctx: CliContext) -> int:
+    from desk_desktop.services import lifecycle
+
+    actor, slug = resolve_actor(ctx, ctx.args.org)
+    if ctx.args.auto_resolve is not None:
+        lifecycle.set_auto_resolve(uow=ctx.uow(), actor=actor, enabled=ctx.args.auto_resolve)
+    on = lifecycle.get_auto_resolve(uow=ctx.uow(), actor=actor)
+    ctx.emit({"organization": slug, "auto_resolve_tickets": on, "changed": ctx.args.auto_resolve is not None},
+             f"{slug}: completing a ticket's last open work order "
+             + ("resolves the ticket too." if on else "offers to resolve the ticket (not automatic)."))
     return 0
 
 

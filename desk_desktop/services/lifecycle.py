@@ -333,6 +333,14 @@ def _resolve_ticket(uow: UnitOfWork, actor: Actor, ticket: Ticket, number: str) 
     uow.record_change("ticket", ticket.id, ticket.organization_id, "updated")
 
 
+def get_auto_resolve(*, uow: UnitOfWork, actor: Actor) -> bool:
+    with uow:
+        on = sql.scalar(uow, "SELECT auto_resolve_tickets FROM organizations WHERE id = :org",
+                        {"org": actor.organization_id})
+        uow.commit()
+    return bool(on)
+
+
 def set_auto_resolve(*, uow: UnitOfWork, actor: Actor, enabled: bool) -> bool:
     """Administrators: whether completing a ticket's last order resolves the ticket too."""
     if not actor.is_admin:

@@ -383,5 +383,9 @@ def test_the_command_line_carries_an_order_to_the_end(db, capsys):
     assert (code, err) == (1, f"error: WO-{wo_id:06d} is completed; it can only be reopened.\n")
     code, out, _ = run("workorder", "reopen", number)
     assert (code, out) == (0, f"WO-{wo_id:06d}: completed → scheduled.\n")
+    code, out, _ = run("workorder", "settings", "--auto-resolve-tickets", "--json")
+    assert (code, json.loads(out)["auto_resolve_tickets"]) == (0, True)
+    code, out, _ = run("workorder", "settings")
+    assert out == "acme: completing a ticket's last open work order resolves the ticket too.\n"
     code, _, err = run("workorder", "show", "WO-999999")
     assert (code, err) == (1, "error: Work order WO-999999 does not exist in this organization.\n")
