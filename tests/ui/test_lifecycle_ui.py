@@ -205,3 +205,40 @@ def test_screenshot_of_the_ticket_detail_with_the_lifecycle_actions(qtbot, demo,
         pool.waitForDone(30_000)
         QApplication.processEvents()
         app.setStyleSheet(old_style)
+
+
+# ------------------------------------------------------------------ the map
+
+
+def test_the_map_offers_the_steps_of_a_clicked_assigned_order(qtbot, uow_factory, org):
+    from desk_desktop.db.models import WorkOrder
+    from tests.ui.test_map_view import _ctx, build_city, js, open_page
+
+    city = build_city(uow_factory, org, technicians=8, orders=6)
+    page = open_page(qtbot, _ctx(uow_factory, org))
+    order_id = city["assigned"][0]
+
+    def status():
+        with uow_factory() as uow:
+            return uow.session.get(WorkOrder, order_id).status
+
+    assert js(qtbot, page, f"DeskMap.clickOrder({order_id})") is True
+    qtbot.waitUntil(lambda: page.steps_bar.isVisible(), timeout=WAIT)
+    assert set(page.step_buttons) == {"start", "arrive", "hold", "complete", "cancel"}
+    click(qtbot, page.step_buttons["start"])
+    qtbot.waitUntil(lambda: status() == "travelling", timeout=WAIT)
+    assert page.message_label.text() == f"WO-{order_id:06d}: assigned → travelling."
+    assert not page.steps_bar.isVisible()
+    # The map reads the order again and knows its new status.
+    qtbot.waitUntil(lambda: page.canvas.orders[order_id].status == "travelling", timeout=WAIT)
+
+    assert js(qtbot, page, f"DeskMap.clickOrder({order_id})") is True
+    qtbot.waitUntil(lambda: set(page.step_buttons) == {"arrive", "hold", "complete", "cancel"}, timeout=WAIT)
+    click(qtbot, page.step_buttons["complete"])
+    dlg = page.step_dialog
+    qtbot.waitUntil(dlg.isVisible, timeout=WAIT)
+    qtbot.keyClicks(dlg.note_edit, "Swapped the faulty valve.")
+    click(qtbot, dlg.ok_button)
+    qtbot.waitUntil(lambda: status() == "completed", timeout=WAIT)
+    # A completed order is no open job: its marker leaves the map.
+    qtbot.waitUntil(lambda: js(qtbot, page, f"DeskMap.orderInfo({order_id})") is None, timeout=WAIT)
