@@ -109,37 +109,37 @@ class StepDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self._validate()
 
-    def problem(self) -> str:
-        """What stops the step, in words ("" when it can go)."""
+    def problem(self) -> tuple[str, str]:
+        """What stops the step, in words, and the field it is about ("times", "note", "reason");
+        ("", "") when it can go."""
         if self.reason_edit is not None:
-            return "" if self.reason_edit.text().strip() else "Give a reason."
+            return ("", "") if self.reason_edit.text().strip() else ("Give a reason.", "reason")
         note = self.note_edit.toPlainText().strip()
         if not note:
-            return "Describe what was done."
+            return "Describe what was done.", "note"
         if len(note) > NOTE_MAX:
-            return f"The resolution is {len(note)} characters; the limit is {NOTE_MAX}."
+            return f"The resolution is {len(note)} characters; the limit is {NOTE_MAX}.", "note"
         started, ended = _py_time(self.started_edit.dateTime()), _py_time(self.ended_edit.dateTime())
-        latest = max(self._now, datetime.now(UTC))
-        if ended > latest:
-            return "The end cannot be in the future."
+        if ended > max(self._now, datetime.now(UTC)):
+            return "The end cannot be in the future.", "times"
         if ended <= started:
-            return "The work must end after it started."
-        return ""
+            return "The work must end after it started.", "times"
+        return "", ""
 
     def _validate(self, *_args) -> None:
-        problem = self.problem()
+        problem, field = self.problem()
         typed = bool(self.reason_edit.text() if self.reason_edit is not None else self.note_edit.toPlainText())
-        # An empty field is not an error yet: the button just waits for it.
-        shown = problem if typed or "end" in problem else ""
+        # An empty text is not shown as an error: the button just waits for it. Times are checked at once.
+        shown = problem if typed or field == "times" else ""
         self.error_label.setText(shown)
         self.error_label.setVisible(bool(shown))
         self.ok_button.setEnabled(not problem)
         for edit in (self.started_edit, self.ended_edit):
             if edit is not None:
-                restyle(edit, invalid=bool(problem) and "end" in problem)
+                restyle(edit, invalid=field == "times")
 
     def _accept_if_valid(self) -> None:
-        if not self.problem():
+        if not self.problem()[0]:
             self.accept()
 
     def values(self) -> dict:
