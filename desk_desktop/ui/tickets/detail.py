@@ -68,12 +68,10 @@ def explain_assignment(work_order) -> str:
     data = work_order.assignment_explanation
     text = ""
     if data:
-        try:
-            from desk_desktop.services import assignment
+        from desk_desktop.services import assignment
 
+        try:
             text = assignment.explain(data)
-        except ImportError:
-            text = ""
         except Exception as exc:  # noqa: BLE001 - an odd stored document must not break the pane
             log.warning("could not explain assignment: %s", exc)
             text = ""
