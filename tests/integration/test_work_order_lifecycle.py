@@ -64,6 +64,8 @@ def world(uow_factory):
 def test_scheduled_to_travelling_to_on_site_to_completed_with_the_audit_trail(uow_factory, world):
     sd, wo_id = world
     number = f"WO-{wo_id:06d}"
+    seen = []  # what other workstations are told (live updates)
+    uow_factory.add_commit_listener(seen.extend)
     assert step(uow_factory, sd.actor, wo_id, "start").status == "travelling"
     arrived = NOW + timedelta(minutes=20)
     assert step(uow_factory, sd.actor, wo_id, "arrive", now=arrived).status == "on_site"
@@ -81,6 +83,8 @@ def test_scheduled_to_travelling_to_on_site_to_completed_with_the_audit_trail(uo
     assert trail[0].summary == f"{number} scheduled → travelling"
     assert trail[2].summary == f"{number} on site → completed (Replaced the compressor relay.)"
     assert trail[2].details["actual_start"] == arrived.isoformat()
+    assert [(c.entity, c.entity_id, c.action) for c in seen if c.entity == "work_order"] == [
+        ("work_order", wo_id, "start"), ("work_order", wo_id, "arrive"), ("work_order", wo_id, "complete")]
 
 
 def test_completing_takes_the_times_given_and_refuses_impossible_ones(uow_factory, world):
