@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.rules",
     "desk_desktop.commands.people",
     "desk_desktop.commands.catalog",
+    "desk_desktop.commands.workorders",
 ]
 
 

@@ -31,7 +31,8 @@ class WorkOrderStatus(StrEnum):
     UNASSIGNED = "unassigned"
     ASSIGNED = "assigned"
     SCHEDULED = "scheduled"
-    IN_PROGRESS = "in_progress"
+    TRAVELLING = "travelling"
+    ON_SITE = "on_site"
     ON_HOLD = "on_hold"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
@@ -42,7 +43,8 @@ class WorkOrderStatus(StrEnum):
 OPEN_WORK_ORDER_STATUSES: tuple[str, ...] = (
     WorkOrderStatus.ASSIGNED,
     WorkOrderStatus.SCHEDULED,
-    WorkOrderStatus.IN_PROGRESS,
+    WorkOrderStatus.TRAVELLING,
+    WorkOrderStatus.ON_SITE,
     WorkOrderStatus.ON_HOLD,
 )
 

@@ -266,7 +266,9 @@ def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, ti
             else:
                 steps = ()
             for status in steps:
-                ticket_service.change_ticket_status(uow=uow, actor=actor, ticket_id=result.ticket.id, status=status)
+                # The order is marked completed below (after its assignment), so it is left open here.
+                ticket_service.change_ticket_status(uow=uow, actor=actor, ticket_id=result.ticket.id, status=status,
+                                                    open_orders="leave")
             uow.commit()
         created += 1
         if result.work_order is not None:

@@ -169,7 +169,7 @@ _LOADS_AND_NEXT_JOB = """
 loads AS (
     SELECT technician_id,
            count(*) AS open_jobs,
-           bool_or(status = 'in_progress'
+           bool_or(status IN ('travelling', 'on_site')
                    OR (scheduled_start <= :now AND coalesce(scheduled_end,
                         scheduled_start + make_interval(mins => duration_minutes)) > :now)) AS busy_now
       FROM work_orders
@@ -185,7 +185,7 @@ loads AS (
      WHERE wo.organization_id = :org AND wo.technician_id IS NOT NULL AND wo.status = ANY(:open)
        AND coalesce(tk.location, s.location) IS NOT NULL
        {wo_tech_filter2}
-     ORDER BY wo.technician_id, (wo.status = 'in_progress') DESC, wo.scheduled_start NULLS LAST,
+     ORDER BY wo.technician_id, (wo.status IN ('travelling', 'on_site')) DESC, wo.scheduled_start NULLS LAST,
               wo.assigned_at NULLS LAST, wo.id
 )"""
 

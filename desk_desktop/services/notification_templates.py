@@ -125,7 +125,10 @@ def render_customer(ctx: MessageContext) -> RenderedMessage:
     hello = f"Dear {ctx.customer_name}," if ctx.customer_name else "Hello,"
     ref = ctx.ticket_number or ctx.work_order_number
     tech = ctx.technician_first_name if ctx.technician_name else "a technician"
-    if ctx.event == "work_order.rescheduled":
+    if ctx.event == "work_order.completed":
+        subject = f"Your visit is complete ({ref})"
+        lead = f"{tech} has finished the work on your request. Thank you for having us."
+    elif ctx.event == "work_order.rescheduled":
         subject = f"Your visit has been rescheduled ({ref})"
         lead = f"We have moved your visit. {tech} will now come during the time window below."
     elif ctx.scheduled_start is None:

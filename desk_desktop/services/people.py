@@ -58,7 +58,7 @@ class TechnicianRow:
     email: str | None
     active: bool
     skills: tuple[str, ...]  # skill keys, by proficiency desc then key
-    open_jobs: int  # work orders assigned/scheduled/in_progress/on_hold
+    open_jobs: int  # work orders assigned/scheduled/travelling/on_site/on_hold
     today_hours: str  # "08:00–12:00, 13:00–17:00", "off" or "not set" (organization's time zone, today)
 
 

@@ -134,7 +134,7 @@ def test_workload_picks_least_loaded(uow_factory, org):
     cust = add_customer(uow_factory(), org)
     uow = uow_factory()
     with uow:
-        for tech, status in ((busy, "assigned"), (busy, "in_progress"), (calm, "completed"), (calm, "cancelled")):
+        for tech, status in ((busy, "assigned"), (busy, "on_site"), (calm, "completed"), (calm, "cancelled")):
             uow.session.add(WorkOrder(organization_id=org.organization_id, source="manual", work_type="repair",
                                       priority="low", status=status, technician_id=tech))
         uow.commit()

@@ -20,6 +20,8 @@ class Organization(Base):
     max_attachment_bytes: Mapped[int] = mapped_column(
         BigInteger, nullable=False, server_default=text(str(100 * 1024 * 1024))
     )
+    # Completing a ticket's last open work order resolves the ticket too (administrators set it).
+    auto_resolve_tickets: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     created_at: Mapped[datetime] = utcnow_column()
 
 

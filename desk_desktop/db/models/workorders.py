@@ -28,9 +28,11 @@ class WorkOrder(TenantMixin, Base):
         CheckConstraint("source IN ('manual','auto_rule','import')", name="source"),
         CheckConstraint("priority IN ('low','medium','high','urgent')", name="priority"),
         CheckConstraint(
-            "status IN ('unassigned','assigned','scheduled','in_progress','on_hold','completed','cancelled')",
+            "status IN ('unassigned','assigned','scheduled','travelling','on_site','on_hold','completed','cancelled')",
             name="status",
         ),
+        CheckConstraint("actual_end IS NULL OR actual_start IS NULL OR actual_end > actual_start",
+                        name="actual_times"),
         CheckConstraint("duration_minutes BETWEEN 15 AND 1440", name="duration_range"),
         ForeignKeyConstraint(["organization_id", "work_type"],
                              ["work_order_types.organization_id", "work_order_types.key"],
@@ -42,7 +44,7 @@ class WorkOrder(TenantMixin, Base):
         Index(
             "ix_work_orders_open_by_technician",
             "technician_id",
-            postgresql_where=text("status IN ('assigned','scheduled','in_progress','on_hold')"),
+            postgresql_where=text("status IN ('assigned','scheduled','travelling','on_site','on_hold')"),
         ),
     )
 
@@ -78,6 +80,15 @@ class WorkOrder(TenantMixin, Base):
     unassigned_reason: Mapped[str | None] = mapped_column(Text)
     assignment_explanation: Mapped[dict | None] = mapped_column(JSONB)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The lifecycle (services/lifecycle.py): where a hold resumes to and why it was held,
+    # when the technician went on site, what a completion or a cancellation recorded.
+    held_from: Mapped[str | None] = mapped_column(String(12))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    on_site_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    actual_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = utcnow_column()
     updated_at: Mapped[datetime] = utcnow_column()
 

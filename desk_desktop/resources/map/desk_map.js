@@ -24,7 +24,7 @@
   var PRIORITY_COLORS = ["#607d8b", "#1565c0", "#e65100", "#c62828"];  // as in the tickets view
   var STATUS_LABELS = {
     unassigned: "Unassigned", assigned: "Assigned", scheduled: "Scheduled",
-    in_progress: "In progress", on_hold: "On hold"
+    travelling: "Travelling", on_site: "On site", on_hold: "On hold"
   };
   var ROUTE_MIN_ZOOM = 10;
   var SMALL_LAYER = 400;

@@ -21,6 +21,7 @@ from desk_desktop.services.common import Actor, NotFound, insert_json_rows_sql
 from desk_desktop.services.notification_templates import MessageContext, render_customer, render_technician
 from desk_desktop.services.notifications.model import (
     EVENT_ASSIGNED,
+    EVENT_COMPLETED,
     EVENT_RESCHEDULED,
     EVENT_SCHEDULED,
     EVENT_UNASSIGNED,
@@ -71,6 +72,8 @@ def enqueue_work_order_event(
     - ``work_order.rescheduled``: the customer (email) and the technician (email + inbox).
     - ``work_order.unassigned``: the technician who had it — pass ``technician_id`` when the
       order's technician is already cleared (email + inbox).
+    - ``work_order.completed``: the customer (email); ``version`` names the completion (a
+      reopened order completed again is told again).
 
     Customers are told only if the order's ``notify_customer`` is set, technicians only if
     ``notify_technician`` is. A recipient without an email address gets a ``skipped`` row
@@ -250,6 +253,8 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
         tech_version = f"t{tech_id}@{_iso(wo.assigned_at)}"
     elif event == EVENT_RESCHEDULED:
         tech_version = f"t{tech_id}@{_iso(wo.scheduled_start)}-{_iso(wo.scheduled_end)}"
+    elif event == EVENT_COMPLETED:
+        tech_version = "none"  # technicians are not told of their own completion
     else:  # unassigned: each unassignment is its own event
         tech_version = f"t{tech_id}@tx{s.execute(text('SELECT txid_current()')).scalar_one()}"
 
@@ -263,10 +268,12 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
 
     # Customers hear about the visit: who comes and when. Assigned and scheduled in one
     # transaction announce the same visit, so they share the key and make one email.
-    if wo.notify_customer and event in (EVENT_ASSIGNED, EVENT_SCHEDULED, EVENT_RESCHEDULED) and ticket:
+    if wo.notify_customer and event in (EVENT_ASSIGNED, EVENT_SCHEDULED, EVENT_RESCHEDULED, EVENT_COMPLETED) \
+            and ticket:
         cust_version = version or f"t{tech_id}@{_iso(wo.scheduled_start)}-{_iso(wo.scheduled_end)}"
         rendered = render_customer(ctx)
-        kind_event = "work_order.rescheduled" if event == EVENT_RESCHEDULED else "work_order.visit"
+        kind_event = {EVENT_RESCHEDULED: EVENT_RESCHEDULED, EVENT_COMPLETED: EVENT_COMPLETED}.get(
+            event, "work_order.visit")
         cust_id = customer.id if customer else ticket.customer_id
         address = (customer.email or "").strip() or None if customer else None
         add("customer", cust_id, address, NotificationChannel.EMAIL,

@@ -34,6 +34,7 @@ from desk_desktop.services.tickets.types import (
     TicketCreated,
     TicketDetail,
     TicketFilter,
+    TicketHasOpenWorkOrders,
     TicketInvalid,
     TicketNotFound,
     TicketPage,
@@ -44,7 +45,7 @@ from desk_desktop.services.tickets.types import (
 __all__ = [
     "DESCRIPTION_MAX", "LIST_LIMIT_MAX", "NEW_TICKET_FIELDS", "REF_MAX", "SORTS", "SUBJECT_MAX", "TAGS_MAX", "TAG_MAX",
     "AuditItem", "CustomerInfo", "InvalidStatusTransition", "Priority", "RowProblem", "SiteInfo",
-    "TicketCreated", "TicketDetail", "TicketFilter", "TicketInvalid", "TicketNotFound", "TicketPage", "TicketStatus",
+    "TicketCreated", "TicketHasOpenWorkOrders", "TicketDetail", "TicketFilter", "TicketInvalid", "TicketNotFound", "TicketPage", "TicketStatus",
     "TicketSummary", "WorkOrderDetail", "allowed_status_changes", "change_ticket_status", "clean_tags",
     "count_tickets", "create_ticket", "get_ticket_or_raise", "list_customers", "list_sites", "list_tickets",
     "normalize_number", "ticket_history", "update_ticket", "validate_new_tickets",

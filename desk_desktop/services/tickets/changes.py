@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from desk_desktop.db import sql
 from desk_desktop.db.models import Customer, Ticket
+from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import Priority, TicketStatus
+from desk_desktop.domain.lifecycle import status_words
 from desk_desktop.services.audit import audit
 from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import Actor
+from desk_desktop.services.lifecycle import cancel_locked, unfinished_orders
 from desk_desktop.services.tickets.fields import (
     category_key,
     clean_category,
@@ -24,7 +28,16 @@ from desk_desktop.services.tickets.fields import (
     point,
 )
 from desk_desktop.services.tickets.reads import get_ticket_or_raise
-from desk_desktop.services.tickets.types import InvalidStatusTransition, TicketInvalid, TicketNotFound, TicketSummary
+from desk_desktop.services.tickets.types import (
+    InvalidStatusTransition,
+    TicketHasOpenWorkOrders,
+    TicketInvalid,
+    TicketNotFound,
+    TicketSummary,
+)
+
+# What to do with a resolved or closed ticket's unfinished work orders.
+OPEN_ORDER_CHOICES = ("cancel", "leave")
 
 _SITE_SQL = """SELECT id, ref, customer_id, name, address, ST_Y(location::geometry) AS lat,
        ST_X(location::geometry) AS lon
@@ -136,8 +149,17 @@ def allowed_status_changes(status: str) -> tuple[str, ...]:
     return tuple(s.value for s in _TRANSITIONS.get(str(status), ()))
 
 
-def change_ticket_status(*, uow: UnitOfWork, actor: Actor, ticket_id: int, status: str) -> TicketSummary:
+def change_ticket_status(*, uow: UnitOfWork, actor: Actor, ticket_id: int, status: str,
+                         open_orders: str | None = None, reason: str | None = None) -> TicketSummary:
+    """Move the ticket to ``status``. Resolving or closing a ticket whose work orders are not
+    finished needs ``open_orders``: ``"cancel"`` (with ``reason``, in the same transaction)
+    or ``"leave"`` (they go on); without it ``TicketHasOpenWorkOrders`` names them."""
     requested = str(status).strip().lower()
+    if open_orders not in (None, *OPEN_ORDER_CHOICES):
+        raise TicketInvalid(f"Unknown choice '{open_orders}' for the open work orders; choose "
+                            + " or ".join(OPEN_ORDER_CHOICES) + ".", "open_orders")
+    if open_orders == "cancel" and not (reason or "").strip():
+        raise TicketInvalid("Give a reason for cancelling the open work orders.", "reason")
     if requested not in [s.value for s in TicketStatus]:
         raise TicketInvalid(
             f"Unknown status '{status}'; choose one of: {', '.join(s.value for s in TicketStatus)}.", "status"
@@ -155,6 +177,22 @@ def change_ticket_status(*, uow: UnitOfWork, actor: Actor, ticket_id: int, statu
                 current,
                 requested,
             )
+        details: dict[str, Any] = {"from": current, "to": requested}
+        if requested in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            orders = unfinished_orders(uow, actor.organization_id, ticket.id, lock=True)
+            numbers = [work_order_number(wo.id) for wo in orders]
+            if orders and open_orders is None:
+                raise TicketHasOpenWorkOrders(
+                    f"Ticket {ticket.number} still has open work order{'s' if len(orders) > 1 else ''} "
+                    f"{', '.join(numbers)} ({', '.join(status_words(wo.status) for wo in orders)}); "
+                    f"say whether to cancel {'them' if len(orders) > 1 else 'it'} (with a reason) "
+                    f"or leave {'them' if len(orders) > 1 else 'it'} open.", tuple(wo.id for wo in orders))
+            if orders and open_orders == "cancel":
+                why = f"ticket {ticket.number} {requested}: {reason.strip()}"
+                for wo in orders:
+                    cancel_locked(uow, actor, wo, why, datetime.now(UTC))
+            if orders:
+                details["open_work_orders"] = {"numbers": numbers, "choice": open_orders}
         ticket.status = requested
         ticket.updated_at = func.now()  # type: ignore[assignment]
         uow.session.flush()
@@ -165,8 +203,10 @@ def change_ticket_status(*, uow: UnitOfWork, actor: Actor, ticket_id: int, statu
             action="ticket.reopened" if reopened else "ticket.status_changed",
             entity="ticket",
             entity_id=ticket.id,
-            summary=f"Status {current} → {requested}",
-            details={"from": current, "to": requested},
+            summary=f"Status {current} → {requested}" + (
+                f" (open work orders {'cancelled' if open_orders == 'cancel' else 'left open'}: "
+                + ", ".join(details["open_work_orders"]["numbers"]) + ")" if "open_work_orders" in details else ""),
+            details=details,
         )
         uow.record_change("ticket", ticket.id, actor.organization_id, "updated")
         uow.commit()

@@ -177,7 +177,9 @@ _DETAIL_SQL = f"""
            s.ref AS site_ref, s.name AS site_name,
            w.source AS wo_source, w.work_type, w.priority AS wo_priority, w.technician_id, w.scheduled_end,
            w.duration_minutes, w.assignment_logic, w.required_skills, w.needs_assignment, w.unassigned_reason,
-           w.assignment_explanation, w.assigned_at, w.rule_id, r.name AS rule_name
+           w.assignment_explanation, w.assigned_at, w.rule_id, r.name AS rule_name,
+           w.hold_reason, w.on_site_at, w.actual_start, w.actual_end, w.resolution_note, w.cancel_reason,
+           (SELECT o.auto_resolve_tickets FROM organizations o WHERE o.id = t.organization_id) AS auto_resolve_tickets
     {_FROM}
     JOIN customers c ON c.id = t.customer_id
     LEFT JOIN ticket_work_order_rules r ON r.id = w.rule_id
@@ -227,6 +229,13 @@ def _detail(row) -> TicketDetail:
             assigned_at=row.assigned_at,
             rule_id=row.rule_id,
             rule_name=row.rule_name,
+            hold_reason=row.hold_reason,
+            on_site_at=row.on_site_at,
+            actual_start=row.actual_start,
+            actual_end=row.actual_end,
+            resolution_note=row.resolution_note,
+            cancel_reason=row.cancel_reason,
+            auto_resolve_tickets=row.auto_resolve_tickets,
         )
     base = _summary(row)
     return TicketDetail(

@@ -37,6 +37,15 @@ class InvalidStatusTransition(DeskError):
         self.requested = requested
 
 
+class TicketHasOpenWorkOrders(DeskError):
+    """Resolving or closing a ticket whose work orders are not finished, without saying what
+    to do with them (``open_orders="cancel"`` with a reason, or ``"leave"``)."""
+
+    def __init__(self, message: str, work_order_ids: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.work_order_ids = work_order_ids
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -84,6 +93,14 @@ class WorkOrderDetail:
     assigned_at: datetime | None
     rule_id: int | None
     rule_name: str | None
+    # The lifecycle (services/lifecycle.py).
+    hold_reason: str | None = None
+    on_site_at: datetime | None = None
+    actual_start: datetime | None = None
+    actual_end: datetime | None = None
+    resolution_note: str | None = None
+    cancel_reason: str | None = None
+    auto_resolve_tickets: bool = False  # the organization's setting
 
 
 @dataclass(frozen=True)

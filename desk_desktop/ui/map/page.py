@@ -4,8 +4,10 @@ Left: the map canvas (``canvas.MapCanvas``: a Leaflet page in QtWebEngine kept c
 live changes). Right: the unassigned work orders (``unassigned.UnassignedList``) over the
 candidates panel (``candidates.CandidatesPanel``). Selecting an order, in the list or on the
 map, centres it and ranks who can take it for the chosen strategy; "Assign" (or a click on
-a technician marker, then a confirmation) assigns it through the assignment service. This
-page holds the selection and runs those two service calls; the parts do the rest.
+a technician marker, then a confirmation) assigns it through the assignment service. A
+click on an assigned order offers its lifecycle steps (start, on site, hold, complete,
+cancel; the same dialogs as the ticket detail). This page holds the selection and runs
+those service calls; the parts do the rest.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from desk_desktop.db.models.workorders import work_order_number
+from desk_desktop.domain.lifecycle import LABELS, NEEDS_REASON, Action, allowed_actions, status_words
 from desk_desktop.ui.catalogs import read_catalogs
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map.candidates import CandidatesPanel
@@ -23,6 +26,8 @@ from desk_desktop.ui.map.canvas import MapCanvas
 from desk_desktop.ui.map.cells import format_distance
 from desk_desktop.ui.map.unassigned import UnassignedList
 from desk_desktop.ui.styling import restyle
+from desk_desktop.ui.tickets.detail import work_order_step
+from desk_desktop.ui.tickets.lifecycle_dialog import StepDialog
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,14 @@ class MapPage(QWidget):
         self.message_label = QLabel("")
         self.message_label.setWordWrap(True)
         self.message_label.hide()
+        # The clicked assigned order's lifecycle steps.
+        self.steps_bar = QWidget(objectName="MapOrderSteps")
+        self.steps_box = QHBoxLayout(self.steps_bar)
+        self.steps_box.setContentsMargins(0, 0, 0, 0)
+        self.steps_box.setSpacing(6)
+        self.steps_bar.hide()
+        self.step_buttons: dict[str, QPushButton] = {}
+        self.step_dialog: StepDialog | None = None
 
         side = QFrame(objectName="MapSide")
         side.setMinimumWidth(460)
@@ -70,6 +83,7 @@ class MapPage(QWidget):
         side_layout.addWidget(self.unassigned, 2)
         side_layout.addWidget(self.candidates, 3)
         side_layout.addWidget(self.message_label)
+        side_layout.addWidget(self.steps_bar)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.canvas)
         self.splitter.addWidget(side)
@@ -215,10 +229,54 @@ class MapPage(QWidget):
         if order is None:
             return
         if order.technician_id is None:
+            self._show_steps(None)
             self.select_work_order(work_order_id)
         else:
             who = order.technician_name or "a technician"
             self._show_info(f"{order.number} is {order.status.replace('_', ' ')} — {who}.")
+            self._show_steps(order)
+
+    # ---------------------------------------------------------------- lifecycle steps
+    def _show_steps(self, order) -> None:
+        """Buttons for the steps ``order`` allows now (none: the bar hides)."""
+        for b in self.step_buttons.values():
+            self.steps_box.removeWidget(b)
+            b.deleteLater()
+        self.step_buttons = {}
+        for action in allowed_actions(order.status) if order is not None else ():
+            button = QPushButton(LABELS[action])
+            button.clicked.connect(lambda _=False, o=order, a=action: self.work_order_action(o, a))
+            self.steps_box.addWidget(button)
+            self.step_buttons[action.value] = button
+        self.steps_bar.setVisible(bool(self.step_buttons))
+
+    def work_order_action(self, order, action: Action) -> None:
+        if action in NEEDS_REASON or action == Action.COMPLETE:
+            dlg = StepDialog(action, order.number, parent=self)
+            self.step_dialog = dlg
+            dlg.accepted.connect(lambda: self._run_step(order, action, dlg.values()))
+            dlg.open()
+        else:
+            self._run_step(order, action, {})
+
+    def _run_step(self, order, action: Action, fields: dict) -> None:
+        self._show_steps(None)
+
+        def done(result) -> None:
+            text = f"{result.number}: {status_words(result.previous_status)} → {status_words(result.status)}."
+            if result.ticket_resolved:
+                text += f" Ticket {result.ticket_number} is resolved."
+            elif result.ticket_can_be_resolved:
+                text += f" Ticket {result.ticket_number} can be resolved now (in Tickets)."
+            self._show_success(text)
+            self.canvas.read_again(technician_ids=(order.technician_id,), work_order_ids=(order.id,))
+
+        def failed(exc: BaseException) -> None:
+            self._show_error(f"{order.number} not changed: {exc}")
+            self.canvas.read_again(technician_ids=(order.technician_id,), work_order_ids=(order.id,))
+
+        self.ctx.runner.submit(work_order_step, self.ctx.uow_factory, self.ctx.actor, order.id, action.value, fields,
+                               owner=self, on_done=done, on_error=failed)
 
     def _on_map_technician_clicked(self, technician_id: int) -> None:
         tech = self.canvas.technicians.get(technician_id)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -25,9 +26,11 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
 from desk_desktop.domain.enums import Priority
+from desk_desktop.domain.lifecycle import FINISHED, LABELS, NEEDS_REASON, Action, allowed_actions, status_words
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attachments import AttachmentsPanel
+from desk_desktop.ui.tickets.lifecycle_dialog import OpenOrdersDialog, StepDialog
 from desk_desktop.ui.tickets.style import (
     PRIORITY_COLORS,
     STATUS_COLORS,
@@ -65,12 +68,10 @@ def explain_assignment(work_order) -> str:
     data = work_order.assignment_explanation
     text = ""
     if data:
-        try:
-            from desk_desktop.services import assignment
+        from desk_desktop.services import assignment
 
+        try:
             text = assignment.explain(data)
-        except ImportError:
-            text = ""
         except Exception as exc:  # noqa: BLE001 - an odd stored document must not break the pane
             log.warning("could not explain assignment: %s", exc)
             text = ""
@@ -110,10 +111,44 @@ def save_ticket(uow_factory, actor, ticket_id: int, changes: dict):
     return tickets.update_ticket(uow=uow_factory(), actor=actor, ticket_id=ticket_id, **changes)
 
 
-def change_status(uow_factory, actor, ticket_id: int, status: str):
+def change_status(uow_factory, actor, ticket_id: int, status: str, choice: dict | None = None):
     from desk_desktop.services import tickets
 
-    return tickets.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=ticket_id, status=status)
+    return tickets.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=ticket_id, status=status,
+                                        **(choice or {}))
+
+
+def work_order_step(uow_factory, actor, work_order_id: int, action: str, fields: dict):
+    from desk_desktop.services import lifecycle
+
+    return lifecycle.transition(uow=uow_factory(), actor=actor, work_order_id=work_order_id, action=action, **fields)
+
+
+WO_STATUS_COLORS = {
+    "unassigned": ("#b42318", "#fdecea"),
+    "assigned": ("#0b5cad", "#e3eefa"),
+    "scheduled": ("#1b6e3a", "#e4f4ea"),
+    "travelling": ("#6a3fb5", "#efe8fb"),
+    "on_site": ("#8a5a00", "#fff4dc"),
+    "on_hold": ("#9a3412", "#ffedd5"),
+    "completed": ("#4a5a66", "#eceff1"),
+    "cancelled": ("#6b7280", "#f3f4f6"),
+}
+
+
+def lifecycle_text(wo) -> str:
+    """What the lifecycle recorded on the order, in words ("" when nothing yet)."""
+    if wo.status == "on_hold" and wo.hold_reason:
+        return f"On hold: {wo.hold_reason}"
+    if wo.status == "completed" and wo.actual_start is not None:
+        end = wo.actual_end.astimezone().strftime("%H:%M")
+        return (f"Worked {format_when(wo.actual_start, with_year=True)} – {end}"
+                + (f"\nResolution: {wo.resolution_note}" if wo.resolution_note else ""))
+    if wo.status == "cancelled" and wo.cancel_reason:
+        return f"Cancelled: {wo.cancel_reason}"
+    if wo.status == "on_site" and wo.on_site_at is not None:
+        return f"On site since {format_when(wo.on_site_at)}"
+    return ""
 
 
 def _card(title_text: str) -> tuple[Card, QVBoxLayout, QLabel]:
@@ -286,6 +321,20 @@ class TicketDetailPane(QWidget):
             self.wo_values[key] = value
             wo_grid.addWidget(value, i, 1)
         wo_layout.addWidget(self.wo_details)
+        self.wo_progress = QLabel("", objectName="WorkOrderProgress")
+        self.wo_progress.setWordWrap(True)
+        self.wo_progress.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        wo_layout.addWidget(self.wo_progress)
+        self.wo_actions_box = QHBoxLayout()
+        self.wo_actions_box.setSpacing(6)
+        wo_actions_row = QHBoxLayout()
+        wo_actions_row.addLayout(self.wo_actions_box)
+        wo_actions_row.addStretch(1)
+        wo_layout.addLayout(wo_actions_row)
+        self.wo_action_buttons: dict[str, QPushButton] = {}
+        self.step_dialog: StepDialog | None = None
+        self.open_orders_dialog: OpenOrdersDialog | None = None
+        self.resolve_prompt: QMessageBox | None = None
         self.explanation_label = QLabel("")
         self.explanation_label.setObjectName("Explanation")
         self.explanation_label.setWordWrap(True)
@@ -509,6 +558,8 @@ class TicketDetailPane(QWidget):
             for v in self.wo_values.values():
                 v.setText("")
             self.wo_details.setVisible(False)
+            self.wo_progress.setVisible(False)
+            self._fill_wo_actions(())
             self.explanation_label.setVisible(False)
             self.explanation_toggle.setVisible(False)
             self.no_wo_label.setVisible(True)
@@ -517,14 +568,8 @@ class TicketDetailPane(QWidget):
             self.wo_details.setVisible(True)
             self.no_wo_label.setVisible(False)
             self.wo_number.setText(wo.number)
-            wfg, wbg = {
-                "unassigned": ("#b42318", "#fdecea"),
-                "assigned": ("#0b5cad", "#e3eefa"),
-                "scheduled": ("#1b6e3a", "#e4f4ea"),
-                "in_progress": ("#8a5a00", "#fff4dc"),
-                "completed": ("#4a5a66", "#eceff1"),
-            }.get(wo.status, ("#4a5a66", "#eceff1"))
-            self.wo_status_chip.setText(title(wo.status))
+            wfg, wbg = WO_STATUS_COLORS.get(wo.status, ("#4a5a66", "#eceff1"))
+            self.wo_status_chip.setText(status_words(wo.status).capitalize())
             self.wo_status_chip.setStyleSheet(chip_style(wfg, wbg))
             self.wo_values["type"].setText(f"{data.catalogs.name(WORK_ORDER_TYPES, wo.work_type)} · "
                                            f"{wo.duration_minutes} min")
@@ -542,6 +587,10 @@ class TicketDetailPane(QWidget):
                 self.wo_values["rule"].setText(f"Rule “{wo.rule_name}”{strategy}")
             else:
                 self.wo_values["rule"].setText(title(wo.source))
+            progress = lifecycle_text(wo)
+            self.wo_progress.setText(progress)
+            self.wo_progress.setVisible(bool(progress))
+            self._fill_wo_actions(allowed_actions(wo.status))
             self._explanation_full = data.explanation
             self._show_explanation()
 
@@ -602,6 +651,82 @@ class TicketDetailPane(QWidget):
             button.clicked.connect(lambda _=False, s=status: self.set_status(s))
             self.status_buttons_box.addWidget(button)
             self.status_buttons[status] = button
+
+    def _fill_wo_actions(self, actions) -> None:
+        """One button per step the order's status allows, nothing else."""
+        for b in self.wo_action_buttons.values():
+            self.wo_actions_box.removeWidget(b)
+            b.deleteLater()
+        self.wo_action_buttons = {}
+        for action in actions:
+            button = QPushButton(LABELS[action])
+            button.setObjectName(f"WorkOrderAction_{action.value}")
+            if action == Action.COMPLETE:
+                button.setProperty("primary", True)
+            button.clicked.connect(lambda _=False, a=action: self.work_order_action(a))
+            self.wo_actions_box.addWidget(button)
+            self.wo_action_buttons[action.value] = button
+
+    # ----------------------------------------------------------------- work-order lifecycle
+    def work_order_action(self, action: Action) -> None:
+        """A step of the order: hold, cancel and complete ask first (a dialog), the rest go at once."""
+        wo = self._data.ticket.work_order if self._data else None
+        if wo is None:
+            return
+        if action in NEEDS_REASON or action == Action.COMPLETE:
+            started = wo.on_site_at or (wo.scheduled_start if action == Action.COMPLETE else None)
+            dlg = StepDialog(action, wo.number, started=started, parent=self)
+            self.step_dialog = dlg
+            dlg.accepted.connect(lambda: self._run_step(action, dlg.values()))
+            dlg.open()
+        else:
+            self._run_step(action, {})
+
+    def _run_step(self, action: Action, fields: dict) -> None:
+        data = self._data
+        if data is None or data.ticket.work_order is None:
+            return
+        ticket_id, wo = data.ticket.id, data.ticket.work_order
+        for b in self.wo_action_buttons.values():
+            b.setEnabled(False)
+
+        def done(result) -> None:
+            text = f"{result.number}: {status_words(result.previous_status)} → {status_words(result.status)}."
+            if result.ticket_resolved:
+                text += f" Ticket {result.ticket_number} is resolved (the organization resolves tickets automatically)."
+            if result.notifications:
+                text += " The customer will be told."
+            self._show_banner(text, "success")
+            self.ticket_saved.emit(ticket_id)
+            if result.ticket_can_be_resolved:
+                self._ask_to_resolve(ticket_id, result.ticket_number)
+            if self._ticket_id == ticket_id:
+                self._load(ticket_id)
+
+        def failed(exc: BaseException) -> None:
+            # Refused (changed elsewhere meanwhile) or invalid: say why and show what is true now.
+            self._show_banner(f"{wo.number} not changed: {exc}", "error")
+            if self._ticket_id == ticket_id:
+                self._load(ticket_id)
+
+        self.ctx.runner.submit(work_order_step, self.ctx.uow_factory, self.ctx.actor, wo.id, action.value, fields,
+                               owner=self, on_done=done, on_error=failed)
+
+    def _ask_to_resolve(self, ticket_id: int, ticket_number: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Resolve the ticket too?",
+                          f"That was the last open work order of {ticket_number}. Resolve the ticket too?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).setText("Resolve ticket")
+        box.button(QMessageBox.StandardButton.No).setText("Not now")
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.resolve_prompt = box
+
+        def answered(button) -> None:
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes and self._ticket_id == ticket_id:
+                self.set_status("resolved")
+
+        box.buttonClicked.connect(answered)
+        box.open()
 
     # ----------------------------------------------------------------- editing
     def _loaded_values(self) -> dict:
@@ -752,10 +877,20 @@ class TicketDetailPane(QWidget):
         self.ctx.runner.submit(save_ticket, self.ctx.uow_factory, self.ctx.actor, ticket_id, changes,
                                owner=self, on_done=done, on_error=failed)
 
-    def set_status(self, status: str) -> None:
+    def set_status(self, status: str, choice: dict | None = None) -> None:
+        """Change the ticket's status; resolving or closing it with an unfinished work order
+        first asks what to do with the order."""
         if self._data is None:
             return
-        ticket_id = self._data.ticket.id
+        t = self._data.ticket
+        wo = t.work_order
+        if status in ("resolved", "closed") and choice is None and wo is not None and wo.status not in FINISHED:
+            dlg = OpenOrdersDialog(t.number, status, f"{wo.number} ({status_words(wo.status)})", parent=self)
+            self.open_orders_dialog = dlg
+            dlg.accepted.connect(lambda: self.set_status(status, dlg.values()))
+            dlg.open()
+            return
+        ticket_id = t.id
         for b in self.status_buttons.values():
             b.setEnabled(False)
 
@@ -771,8 +906,10 @@ class TicketDetailPane(QWidget):
             for b in self.status_buttons.values():
                 b.setEnabled(True)
             self._show_banner(f"Status not changed: {exc}", "error")
+            if getattr(exc, "work_order_ids", None) and self._ticket_id == ticket_id:
+                self._load(ticket_id)  # its work order changed elsewhere meanwhile: show it as it is
 
-        self.ctx.runner.submit(change_status, self.ctx.uow_factory, self.ctx.actor, ticket_id, status,
+        self.ctx.runner.submit(change_status, self.ctx.uow_factory, self.ctx.actor, ticket_id, status, choice,
                                owner=self, on_done=done, on_error=failed)
 
     def _on_attachments_count_changed(self, count: int) -> None:
