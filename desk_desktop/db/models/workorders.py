@@ -16,10 +16,16 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk_desktop.db.base import Base, TenantMixin, utcnow_column
+
+# The exclusion constraint of a technician's visits and the rows it covers (also the
+# predicate of its GiST index, which the free-slot search reads through).
+NO_OVERLAP = "ex_work_orders_no_overlapping_visits"
+VISIT_WHERE = ("technician_id IS NOT NULL AND scheduled_start IS NOT NULL AND scheduled_end IS NOT NULL "
+               "AND status NOT IN ('unassigned', 'completed', 'cancelled')")
 
 
 class WorkOrder(TenantMixin, Base):
@@ -43,6 +49,16 @@ class WorkOrder(TenantMixin, Base):
             "ix_work_orders_open_by_technician",
             "technician_id",
             postgresql_where=text("status IN ('assigned','scheduled','in_progress','on_hold')"),
+        ),
+        # No double booking (migration 0011): a technician's visits never overlap. Every
+        # status but these three counts, so an open status added later is covered too; an
+        # order without both ends (assigned, not scheduled) is no visit.
+        ExcludeConstraint(
+            (text("technician_id"), "="),
+            (text("tstzrange(scheduled_start, scheduled_end)"), "&&"),
+            name=NO_OVERLAP,
+            using="gist",
+            where=text(VISIT_WHERE),
         ),
     )
 

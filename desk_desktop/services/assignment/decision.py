@@ -19,10 +19,13 @@ from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
-from desk_desktop.domain.scoring import Ranked, fit_into_working_hours, rank_candidates
+from desk_desktop.domain.scoring import Ranked, rank_candidates
+from desk_desktop.domain.slots import Visit, first_clash, first_free_slot
 from desk_desktop.services.assignment import explanation
 from desk_desktop.services.assignment.batch import Batch
 from desk_desktop.services.assignment.candidates import MAX_CANDIDATES, NEAREST_K, NEAREST_K_ALL, OPEN_STATUSES
+from desk_desktop.services.assignment.types import VisitClash
+from desk_desktop.services.assignment.visits import clash_text
 from desk_desktop.services.common import ValidationFailed
 
 BACKOFF_CAP_MINUTES = 60
@@ -79,8 +82,10 @@ def decide(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, strategy: str | None
     return Decision(effective, requested, fallback, ranked, location is not None, required, pointer_id, pointer_name)
 
 
-def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime, *, force: bool) -> dict | None:
-    """Set scheduled_start/end when the order asks for it (or ``force``); returns the
+def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime, visits: list[Visit], *,
+              force: bool) -> dict | None:
+    """Set scheduled_start/end when the order asks for it (or ``force``): the first free slot
+    of the technician at or after the requested time (``domain.slots``); returns the
     schedule part of the explanation, or None when the order is not scheduled."""
     if wo.scheduled_start is not None:
         requested = max(wo.scheduled_start, now)  # never schedule into the past
@@ -88,7 +93,7 @@ def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetim
         requested = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
     else:
         return None
-    fit = fit_into_working_hours(requested, wo.duration_minutes, tech_hours, tz_name)
+    fit = first_free_slot(requested, wo.duration_minutes, tech_hours, tz_name, visits)
     wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
     return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
             "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": tz_name}
@@ -115,12 +120,22 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
                               {"id": technician_id})
         name, batch.hours[technician_id] = (row.name, row.working_hours) if row else (f"technician {technician_id}",
                                                                                       None)
+    number = work_order_number(wo.id)
+    has_visit = wo.scheduled_start is not None or (schedule and wo.auto_schedule)
+    visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number] if has_visit else []
     if schedule:
-        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, force=False)
+        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, visits, force=False)
         if sched is not None:
             record["schedule"] = sched
             if sched["moved"]:
                 record["why"] = (record.get("why") or "") + f" Start {sched['note']}."
+    if wo.scheduled_start is not None:
+        if wo.scheduled_end is None:
+            wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+        clash = first_clash(wo.scheduled_start, wo.scheduled_end, visits)
+        if clash is not None:  # kept at its time (not scheduled here), which is taken
+            raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
+        batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number))
     wo.technician_id = technician_id
     wo.status = WorkOrderStatus.SCHEDULED.value if wo.scheduled_start is not None else WorkOrderStatus.ASSIGNED.value
     wo.assigned_at = now
@@ -129,7 +144,6 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
     wo.unassigned_reason = None
     wo.assignment_explanation = record
     wo.updated_at = now
-    number = work_order_number(wo.id)
     summary = (f"{number} assigned to {name} by hand" if manual
                else f"{number} assigned to {name} ({record.get('strategy')})")
     if wo.scheduled_start is not None:

@@ -34,10 +34,12 @@ from desk_desktop.services.assignment.types import (
     NotAssigned,
     TechnicianNotEligible,
     TechnicianNotFound,
+    VisitClash,
     WorkOrderClosed,
     WorkOrderNotFound,
     WorkOrderView,
 )
+from desk_desktop.services.assignment.visits import clash_text, clash_violation, visits_of
 from desk_desktop.services.common import Actor, ValidationFailed
 
 CLOSED_STATUSES = (WorkOrderStatus.COMPLETED.value, WorkOrderStatus.CANCELLED.value)
@@ -125,7 +127,8 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
                                extra={"manual": True, "by": actor.name,
                                       "forced": bool(force and not chosen.eligible)})
         decision.assign(uow, batch, wo, technician_id, record, schedule=schedule, manual=True)
-        batch.write(uow)
+        with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):
+            batch.write(uow)
         view = view_of(uow, actor, wo.id)
         uow.commit()
         return view
@@ -167,7 +170,8 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
 def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, start: datetime,
                           duration_minutes: int | None = None) -> WorkOrderView:
     """Move the visit to ``start`` (kept as given — the dispatcher's decision); the end
-    follows from the duration. The customer and the technician are told."""
+    follows from the duration. The customer and the technician are told. A time at which
+    the technician already has another visit is refused, naming it (``VisitClash``)."""
     if start is None:
         raise ValidationFailed("Give a start time.", "start")
     if start.tzinfo is None:
@@ -175,13 +179,20 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
     if duration_minutes is not None and not 15 <= int(duration_minutes) <= 1440:
         raise ValidationFailed("The duration must be between 15 minutes and 24 hours.", "duration_minutes")
     with uow:
+        lock_organization(uow, actor.organization_id)  # the assign job books under the same lock
         wo = _load_order(uow, actor, work_order_id, doing="rescheduled")
-        batch = Batch(actor=actor, now=_utcnow())
+        batch = Batch(actor=actor, now=_utcnow(), tz_name=organization_timezone(uow, actor.organization_id))
         if duration_minutes is not None:
             wo.duration_minutes = int(duration_minutes)
         before = wo.scheduled_start
         wo.scheduled_start = start.astimezone(UTC)
         wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+        tech_name = None
+        if wo.technician_id is not None:
+            tech_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": wo.technician_id})
+            taken = visits_of(uow, wo.technician_id, start=wo.scheduled_start, end=wo.scheduled_end, excluding=wo.id)
+            if taken:
+                raise VisitClash(clash_text(tech_name, taken[0], batch.tz_name) + "; choose another time.")
         if wo.technician_id is not None and wo.status == WorkOrderStatus.ASSIGNED:
             wo.status = WorkOrderStatus.SCHEDULED.value
         wo.updated_at = batch.now
@@ -194,7 +205,8 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
                     details={"from": before.isoformat() if before else None, "to": wo.scheduled_start.isoformat(),
                              "duration_minutes": wo.duration_minutes})
         uow.record_change("work_order", wo.id, wo.organization_id, "rescheduled")
-        batch.write(uow)
+        with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):
+            batch.write(uow)
         view = view_of(uow, actor, wo.id)
         uow.commit()
         return view

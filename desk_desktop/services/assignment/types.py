@@ -28,6 +28,10 @@ class NotAssigned(DeskError):
     pass
 
 
+class VisitClash(DeskError):
+    """The technician already has a visit at that time (no double booking)."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     technician_id: int
