@@ -2,7 +2,10 @@
 working hours — pure functions, no database.
 
 Eligibility (the same for every strategy): the technician is active, has every required
-skill, and has fewer open work orders (``OPEN_WORK_ORDER_STATUSES``) than their maximum.
+skill, has fewer open work orders (``OPEN_WORK_ORDER_STATUSES``) than their maximum and,
+for work due now (``due_now``), is on shift: inside one of their working windows now
+(unknown working hours count as on shift). An off-shift technician is still listed, marked,
+for a dispatcher's manual choice.
 When the order has a location, only technicians within the assignment radius are
 considered (the ``nearest`` strategy's KNN query finds them; the others use the same
 candidate set so a far-away technician never wins on load or skill alone).
@@ -45,6 +48,7 @@ class TechFacts:
     within_radius: bool = True
     lat: float | None = None
     lon: float | None = None
+    off_shift: bool = False  # outside working hours now, for work due now
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ def eligibility(t: TechFacts, required_skills: Sequence[str]) -> tuple[bool, str
         return False, f"at capacity ({t.open_jobs}/{t.max_open} open work orders)"
     if not t.within_radius:
         return False, "outside the assignment radius"
+    if t.off_shift:
+        return False, "off shift now (outside working hours)"
     return True, "eligible"
 
 
@@ -221,6 +227,32 @@ def parse_working_hours(hours: Mapping | None) -> dict[int, list[tuple[time, tim
     return out or None
 
 
+def _zone(tz_name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz_name or "UTC")
+    except Exception:  # noqa: BLE001 — an unknown zone name must not block scheduling
+        return ZoneInfo("UTC")
+
+
+def on_shift(working_hours: Mapping | None, at: datetime, tz_name: str = "UTC") -> bool:
+    """Whether ``at`` falls inside one of the working windows (organization time zone);
+    unknown working hours count as on shift."""
+    parsed = parse_working_hours(working_hours)
+    if parsed is None:
+        return True
+    local = at.astimezone(_zone(tz_name))
+    return any(a <= local.time() < b for a, b in parsed.get(local.weekday(), ()))
+
+
+DUE_NOW_MINUTES = 60
+
+
+def due_now(requested_start: datetime | None, now: datetime) -> bool:
+    """Work is due now when it has no start (it is not scheduled: whoever takes it goes now)
+    or its requested start is within ``DUE_NOW_MINUTES`` of ``now``."""
+    return requested_start is None or requested_start <= now + timedelta(minutes=DUE_NOW_MINUTES)
+
+
 @dataclass(frozen=True)
 class ScheduleFit:
     start: datetime
@@ -248,10 +280,7 @@ def fit_into_working_hours(
     if parsed is None:
         return ScheduleFit(requested_start, requested_start + dur, requested_start, False,
                            "working hours unknown; scheduled at the requested time")
-    try:
-        tz = ZoneInfo(tz_name or "UTC")
-    except Exception:  # noqa: BLE001 — an unknown zone name must not block scheduling
-        tz = ZoneInfo("UTC")
+    tz = _zone(tz_name)
     local_req = requested_start.astimezone(tz)
     first_window_start: datetime | None = None
     day0: date = local_req.date()

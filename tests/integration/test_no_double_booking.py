@@ -50,8 +50,9 @@ def _book(factory, wo_id, tech, start, minutes=60, status="scheduled"):
         uow.commit()
 
 
-def _wants_auto(factory, wo_id, *, offset=60, duration=60):
-    """The order asks the assign job for a technician and a time (now + offset)."""
+def _wants_auto(factory, wo_id, *, offset=90, duration=60):
+    """The order asks the assign job for a technician and a time (now + offset: 08:30, more
+    than an hour ahead, so not due now — Ann, off shift at 07:00, may take it)."""
     with factory() as uow:
         uow.session.execute(text(
             "UPDATE work_orders SET needs_assignment = true, next_assign_at = NULL, auto_schedule = true, "
@@ -112,7 +113,7 @@ def test_the_assign_job_takes_the_first_free_slot_after_the_offset(uow_factory, 
     busy = _order(uow_factory, org)
     _book(uow_factory, busy, ann, at(8, 30), minutes=90)  # 08:30-10:00
     wanted = _order(uow_factory, org)
-    _wants_auto(uow_factory, wanted, offset=60)  # now + 60 min = 08:00, busy until 10:00
+    _wants_auto(uow_factory, wanted)  # 08:30, busy until 10:00
     assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 1
     got = _slot(uow_factory, wanted)
     assert (got.technician_id, got.status, got.scheduled_start, got.scheduled_end) == (ann, "scheduled", at(10),
@@ -124,11 +125,11 @@ def test_the_assign_job_takes_the_first_free_slot_after_the_offset(uow_factory, 
 def test_one_batch_books_one_technician_back_to_back_and_on_the_next_day_when_full(uow_factory, org, ann):
     orders = [_order(uow_factory, org) for _ in range(11)]
     for wo in orders:
-        _wants_auto(uow_factory, wo, offset=60, duration=60)
+        _wants_auto(uow_factory, wo)
     assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 11
     starts = sorted(_slot(uow_factory, wo).scheduled_start for wo in orders)
-    # 08:00 ... 16:00 on Tuesday (nine hours), then Wednesday 08:00 and 09:00.
-    assert starts == [at(h) for h in range(8, 17)] + [at(8, day=9), at(9, day=9)]
+    # 08:30 ... 15:30 on Tuesday (16:30-17:30 would end after the shift), then Wednesday from 08:00.
+    assert starts == [at(h, 30) for h in range(8, 16)] + [at(h, day=9) for h in (8, 9, 10)]
 
 
 # ------------------------------------------------------------------ by hand
@@ -263,19 +264,19 @@ def _wait_until_someone_waits_on_a_lock(engine, timeout: float = 60.0) -> None:
 
 
 def test_the_job_retries_with_the_next_slot_when_another_workstation_books_it_first(fresh_db):
-    """Another workstation books Ann's 08:00 after the job read her visits: the job's write
-    waits for it, the constraint refuses, and the job books 09:00 instead — no error."""
+    """Another workstation books Ann's 08:30 after the job read her visits: the job's write
+    waits for it, the constraint refuses, and the job books 09:30 instead — no error."""
     engine, factory, org, tech = _setup_shared(fresh_db)
     try:
         theirs, ours = _order(factory, org), _order(factory, org)
-        _wants_auto(factory, ours, offset=60)  # now + 60 min = 08:00, free so far
+        _wants_auto(factory, ours)  # 08:30, free so far
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         with engine.connect() as other:
             tx = other.begin()  # the other workstation's booking, not committed yet
             other.execute(text("UPDATE work_orders SET technician_id = :t, status = 'scheduled', "
                                "scheduled_start = :a, scheduled_end = :b WHERE id = :id"),
-                          {"t": tech, "a": at(8), "b": at(9), "id": theirs})
+                          {"t": tech, "a": at(8, 30), "b": at(9, 30), "id": theirs})
             job = ctx.Process(target=_job, args=(fresh_db, out))
             job.start()
             _wait_until_someone_waits_on_a_lock(engine)
@@ -285,7 +286,7 @@ def test_the_job_retries_with_the_next_slot_when_another_workstation_books_it_fi
         assert job.exitcode == 0
         assert (result.assigned, result.errors) == (1, 0), result
         got = _slot(factory, ours)
-        assert (got.technician_id, got.scheduled_start, got.scheduled_end) == (tech, at(9), at(10))
-        assert _slot(factory, theirs).scheduled_start == at(8)
+        assert (got.technician_id, got.scheduled_start, got.scheduled_end) == (tech, at(9, 30), at(10, 30))
+        assert _slot(factory, theirs).scheduled_start == at(8, 30)
     finally:
         engine.dispose()

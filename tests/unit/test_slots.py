@@ -1,4 +1,5 @@
-"""The first free slot: after the requested time, inside working hours, clear of every visit."""
+"""The first free slot: after the requested time, inside working hours, clear of every visit;
+and who is on shift for work due now."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from desk_desktop.domain.scoring import DUE_NOW_MINUTES, TechFacts, due_now, eligibility, on_shift
 from desk_desktop.domain.slots import Visit, first_clash, first_free_slot
 
 WEEKDAYS = {d: [["08:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -72,3 +74,25 @@ def test_the_slot_never_overlaps_never_starts_early_and_stays_in_hours(raw, offs
     if with_hours:
         assert fit.start.weekday() < 5 and fit.start.hour >= 8 and (fit.end.hour, fit.end.minute) <= (17, 0)
         assert fit.start.date() == fit.end.date()
+
+
+# ------------------------------------------------------------------ on shift, due now
+
+
+def test_on_shift_inside_a_window_of_the_day_in_the_organizations_zone():
+    assert on_shift(WEEKDAYS, at(8), "UTC") and not on_shift(WEEKDAYS, at(7, 59), "UTC")
+    assert not on_shift(WEEKDAYS, at(17), "UTC")  # the window ends at 17:00
+    assert on_shift(WEEKDAYS, at(7, 30), "Europe/Paris")  # 08:30 in Paris
+    assert not on_shift(WEEKDAYS, datetime(2026, 11, 28, 10, 0, tzinfo=UTC), "UTC")  # a Saturday
+    assert on_shift(None, at(3), "UTC")  # unknown hours: on shift
+
+
+def test_work_is_due_now_without_a_start_or_within_the_hour():
+    assert due_now(None, WED_9)
+    assert due_now(WED_9 + timedelta(minutes=DUE_NOW_MINUTES), WED_9)
+    assert not due_now(WED_9 + timedelta(minutes=DUE_NOW_MINUTES + 1), WED_9)
+
+
+def test_an_off_shift_technician_is_not_eligible_and_says_so():
+    t = TechFacts(technician_id=1, name="Ann", distance_m=10.0, off_shift=True)
+    assert eligibility(t, []) == (False, "off shift now (outside working hours)")

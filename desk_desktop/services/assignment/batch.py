@@ -29,7 +29,7 @@ from typing import Any
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, values
-from desk_desktop.domain.scoring import TechFacts
+from desk_desktop.domain.scoring import TechFacts, on_shift
 from desk_desktop.domain.slots import Visit
 from desk_desktop.services import notifications
 from desk_desktop.services.assignment import candidates
@@ -88,6 +88,7 @@ class Batch:
     # technician -> their visits from ``now`` on: read once, plus the ones this batch booked
     visits: dict[int, list[Visit]] = field(default_factory=dict)
     prefetched_visits: dict[int, tuple] = field(default_factory=dict)  # read by prefetch, not converted yet
+    shifts: dict[int, bool] = field(default_factory=dict)  # technician -> on shift at ``now``
 
     # ------------------------------------------------------------------ what decisions leave
 
@@ -127,6 +128,12 @@ class Batch:
         self.notices = []
 
     # ------------------------------------------------------------------ reading
+
+    def on_shift(self, technician_id: int) -> bool:
+        """Whether the technician (one whose facts were fetched) is inside their working hours now."""
+        if technician_id not in self.shifts:
+            self.shifts[technician_id] = on_shift(self.hours.get(technician_id), self.now, self.tz_name)
+        return self.shifts[technician_id]
 
     def visits_for(self, uow: UnitOfWork, technician_id: int) -> list[Visit]:
         """The technician's visits from ``now`` on, as if this batch's bookings were written."""

@@ -11,7 +11,7 @@ writes them (``Batch.write``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from desk_desktop.db import sql
@@ -19,7 +19,7 @@ from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
-from desk_desktop.domain.scoring import Ranked, rank_candidates
+from desk_desktop.domain.scoring import Ranked, TechFacts, due_now, rank_candidates
 from desk_desktop.domain.slots import Visit, first_clash, first_free_slot
 from desk_desktop.services.assignment import explanation
 from desk_desktop.services.assignment.batch import Batch
@@ -78,20 +78,35 @@ def decide(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, strategy: str | None
     facts = batch.fetch(uow, wo.id, organization_id=wo.organization_id, location=location,
                              required_skills=required, strategy=effective, now=batch.now, radius_km=radius_km,
                              eligible_only=eligible_only, k=k, last_technician_id=pointer_id)
-    ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
+    ranked = rank_candidates(effective, mark_off_shift(batch, wo, facts), required, last_technician_id=pointer_id)
     return Decision(effective, requested, fallback, ranked, location is not None, required, pointer_id, pointer_name)
 
 
-def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime, visits: list[Visit], *,
-              force: bool) -> dict | None:
-    """Set scheduled_start/end when the order asks for it (or ``force``): the first free slot
-    of the technician at or after the requested time (``domain.slots``); returns the
-    schedule part of the explanation, or None when the order is not scheduled."""
+def mark_off_shift(batch: Batch, wo: WorkOrder, facts: list[TechFacts]) -> list[TechFacts]:
+    """For work due now (``scoring.due_now``), the technicians outside their working hours
+    now are marked off shift (not eligible; still listed)."""
+    if not due_now(requested_start(wo, batch.now), batch.now):
+        return facts
+    return [f if batch.on_shift(f.technician_id) else replace(f, off_shift=True) for f in facts]
+
+
+def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:
+    """When the order wants its visit: its own start (never in the past), else now plus the
+    rule's offset when it is scheduled automatically; None when it is not scheduled."""
     if wo.scheduled_start is not None:
-        requested = max(wo.scheduled_start, now)  # never schedule into the past
-    elif wo.auto_schedule or force:
-        requested = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
-    else:
+        return max(wo.scheduled_start, now)
+    if wo.auto_schedule:
+        return now + timedelta(minutes=wo.schedule_offset_minutes or 0)
+    return None
+
+
+def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime,
+              visits: list[Visit]) -> dict | None:
+    """Set scheduled_start/end when the order asks for it: the first free slot of the
+    technician at or after the requested time (``domain.slots``); returns the schedule part
+    of the explanation, or None when the order is not scheduled."""
+    requested = requested_start(wo, now)
+    if requested is None:
         return None
     fit = first_free_slot(requested, wo.duration_minutes, tech_hours, tz_name, visits)
     wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
@@ -124,7 +139,7 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
     has_visit = wo.scheduled_start is not None or (schedule and wo.auto_schedule)
     visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number] if has_visit else []
     if schedule:
-        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, visits, force=False)
+        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, visits)
         if sched is not None:
             record["schedule"] = sched
             if sched["moved"]:

@@ -69,7 +69,7 @@ def list_candidates(*, uow: UnitOfWork, actor: Actor, work_order_id: int, strate
         prepare_transaction(uow)
         wo = _load_order(uow, actor, work_order_id)
         location = order_location(uow, organization_id=actor.organization_id, ticket_id=wo.source_ticket_id)
-        batch = Batch(actor=actor, now=now or _utcnow())
+        batch = Batch(actor=actor, now=now or _utcnow(), tz_name=organization_timezone(uow, actor.organization_id))
         d = decision.decide(uow, batch, wo, strategy=strategy, radius_km=radius_km, location=location,
                             eligible_only=False)
         if any(r.eligible for r in d.ranked):
@@ -114,17 +114,25 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
                 facts = replace(facts, open_jobs=max(0, facts.open_jobs - 1))
             ok, reason = eligibility(facts, d.required)
             chosen = Ranked(facts, ok, reason, chosen.rank if chosen else None, chosen.skill_score if chosen else None)
+        off_shift = chosen.facts.off_shift
+        if off_shift:  # no automatic choice, but a dispatcher's may be (told in the explanation)
+            ok, reason = eligibility(replace(chosen.facts, off_shift=False), d.required)
+            chosen = replace(chosen, eligible=ok, reason=reason)
         if not chosen.eligible and not force:
             raise TechnicianNotEligible(f"{tech_name} cannot take {work_order_number(wo.id)}: {chosen.reason}.")
 
         best = next((r for r in d.ranked if r.eligible), None)
-        rank_text = (f"ranked #{chosen.rank} under {d.strategy}" if chosen.rank
-                     else f"not eligible under {d.strategy} ({chosen.reason}); assigned anyway")
+        if chosen.rank:
+            rank_text = f"ranked #{chosen.rank} under {d.strategy}"
+        elif off_shift and chosen.eligible:
+            rank_text = f"off shift now (outside working hours), so not ranked under {d.strategy}; assigned anyway"
+        else:
+            rank_text = f"not eligible under {d.strategy} ({chosen.reason}); assigned anyway"
         why = f"Chosen by {actor.name}: {tech_name}, {rank_text}."
         if best is not None and best.facts.technician_id != technician_id:
             why += f" The strategy's first choice was {best.facts.name}."
         record = d.explanation(radius_km=radius_km, now=batch.now, winner=chosen, why=why,
-                               extra={"manual": True, "by": actor.name,
+                               extra={"manual": True, "by": actor.name, "off_shift": off_shift,
                                       "forced": bool(force and not chosen.eligible)})
         decision.assign(uow, batch, wo, technician_id, record, schedule=schedule, manual=True)
         with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):

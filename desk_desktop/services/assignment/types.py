@@ -45,6 +45,7 @@ class Candidate:
     reason: str
     lat: float | None
     lon: float | None
+    off_shift: bool = False  # outside working hours now, for work due now (a manual choice, with a warning)
 
 
 @dataclass(frozen=True)
