@@ -273,10 +273,22 @@ def fit_into_working_hours(
     """The earliest start at or after ``requested_start`` inside a working window where the
     whole job fits; if no window is long enough, the start of the next window. Hours are in
     the organization's time zone. Unknown hours → the requested start, unchanged."""
+    return fit_into_windows(requested_start, duration_minutes, parse_working_hours(working_hours), tz_name,
+                            horizon_days=horizon_days)
+
+
+def fit_into_windows(
+    requested_start: datetime,
+    duration_minutes: int,
+    parsed: dict[int, list[tuple[time, time]]] | None,
+    tz_name: str = "UTC",
+    *,
+    horizon_days: int = 14,
+) -> ScheduleFit:
+    """``fit_into_working_hours`` with the hours already parsed (``parse_working_hours``)."""
     if requested_start.tzinfo is None:
         requested_start = requested_start.replace(tzinfo=UTC)
     dur = timedelta(minutes=duration_minutes)
-    parsed = parse_working_hours(working_hours)
     if parsed is None:
         return ScheduleFit(requested_start, requested_start + dur, requested_start, False,
                            "working hours unknown; scheduled at the requested time")

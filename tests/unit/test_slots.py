@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desk_desktop.domain.scoring import DUE_NOW_MINUTES, TechFacts, due_now, eligibility, on_shift
-from desk_desktop.domain.slots import Visit, first_clash, first_free_slot
+from desk_desktop.domain.slots import Visit, busy_blocks, first_clash, first_free_slot
 
 WEEKDAYS = {d: [["08:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 WED_9 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday
@@ -96,3 +96,9 @@ def test_work_is_due_now_without_a_start_or_within_the_hour():
 def test_an_off_shift_technician_is_not_eligible_and_says_so():
     t = TechFacts(technician_id=1, name="Ann", distance_m=10.0, off_shift=True)
     assert eligibility(t, []) == (False, "off shift now (outside working hours)")
+
+
+def test_busy_blocks_merge_overlapping_and_back_to_back_visits_named_by_their_last():
+    visits = [Visit(at(10), at(11), "B"), Visit(at(9), at(10), "A"), Visit(at(10, 30), at(10, 45), "inside"),
+              Visit(at(12), at(13), "C")]
+    assert busy_blocks(visits) == [Visit(at(9), at(11), "B"), Visit(at(12), at(13), "C")]

@@ -14,6 +14,7 @@ from desk_desktop.db import sql
 from desk_desktop.db.models.workorders import NO_OVERLAP, VISIT_WHERE, work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.slots import Visit
+from desk_desktop.services.assignment.candidates import OPEN_SQL
 from desk_desktop.services.assignment.types import VisitClash
 
 _VISITS = f"""SELECT id, scheduled_start, scheduled_end FROM work_orders
@@ -31,13 +32,15 @@ def visits_of(uow: UnitOfWork, technician_id: int, *, start: datetime, end: date
             if r.id != excluding]
 
 
-# The same, for many technicians at once: one row per technician with visits, as arrays.
+# The same, for many technicians at once (the batch's candidates): one row per technician
+# with visits, as arrays. Through the partial index of open orders by technician (every
+# status the constraint covers is open, ``OPEN_SQL`` writes them out for the planner).
 _VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id ORDER BY scheduled_start, id) AS ids,
        array_agg(scheduled_start ORDER BY scheduled_start, id) AS starts,
        array_agg(scheduled_end ORDER BY scheduled_start, id) AS ends
   FROM work_orders
- WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND {VISIT_WHERE}
-   AND tstzrange(scheduled_start, scheduled_end) && tstzrange(CAST(:start AS timestamptz), NULL)
+ WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {VISIT_WHERE}
+   AND scheduled_end > :start
  GROUP BY technician_id"""
 
 
