@@ -167,6 +167,27 @@ def test_a_manual_assignment_keeping_a_time_the_technician_has_taken_is_refused(
     assert (view.technician_id, view.scheduled_start) == (ann, at(11))
 
 
+def test_book_anyway_stores_the_overlap_audited_and_automatic_scheduling_still_avoids_it(uow_factory, org, ann):
+    busy, moving, later = _order(uow_factory, org), _order(uow_factory, org), _order(uow_factory, org)
+    _book(uow_factory, busy, ann, at(9))
+    _book(uow_factory, moving, ann, at(13))
+    view = assignment.reschedule_work_order(uow=uow_factory(), actor=org, work_order_id=moving, start=at(9, 30),
+                                            book_anyway=True)
+    assert (view.scheduled_start, view.scheduled_end) == (at(9, 30), at(10, 30))  # stored over WO "busy"
+    with uow_factory() as uow:
+        summary = uow.session.execute(text("SELECT summary FROM audit_log WHERE entity_id = :id "
+                                           "AND action = 'work_order.rescheduled'"), {"id": moving}).scalar_one()
+    assert summary.endswith(f"booked anyway over {work_order_number(busy)} by {org.name}")
+    # The job still sees both: 08:30 asked, busy 09:00-10:30, so 10:30.
+    _wants_auto(uow_factory, later)
+    assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 1
+    assert _slot(uow_factory, later).scheduled_start == at(10, 30)
+    # Moved to a free time, the visit is under the rule again.
+    assignment.reschedule_work_order(uow=uow_factory(), actor=org, work_order_id=moving, start=at(14))
+    with pytest.raises(IntegrityError):
+        _book(uow_factory, moving, ann, at(9, 30))
+
+
 # ------------------------------------------------------------------ the migration
 
 

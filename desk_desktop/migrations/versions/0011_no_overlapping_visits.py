@@ -15,11 +15,15 @@ any open status (today's and those a later lifecycle adds) is covered. An order 
 but not scheduled (``scheduled_start``/``scheduled_end`` NULL) is no visit and is not
 covered; the services always set both ends together.
 
+A dispatcher may book a visit over another one on purpose ("book anyway", audited): the
+new column ``booked_anyway`` marks it and the constraint leaves it out (the visit still
+keeps the technician busy for automatic scheduling); moving or reassigning it clears it.
+
 Existing rows may overlap (the demo data was booked without this rule). Before the
 constraint is created they are resolved deterministically, per technician in the order of
 (start, id): a visit that starts before the previous one ends is moved to start at that
 end, keeping its length; each move is recorded in the audit trail ("migration 0011"). The
-downgrade drops the constraint and leaves the moved visits where they are.
+downgrade drops the constraint and the column and leaves the moved visits where they are.
 """
 
 import sqlalchemy as sa
@@ -33,6 +37,7 @@ depends_on = None
 NAME = "ex_work_orders_no_overlapping_visits"
 WHERE = ("technician_id IS NOT NULL AND scheduled_start IS NOT NULL AND scheduled_end IS NOT NULL "
          "AND status NOT IN ('unassigned', 'completed', 'cancelled')")
+COVERED = WHERE + " AND NOT booked_anyway"
 
 
 def _resolve_overlaps(conn) -> None:
@@ -66,9 +71,11 @@ def upgrade() -> None:
     conn = op.get_bind()
     conn.execute(sa.text("LOCK TABLE work_orders IN SHARE ROW EXCLUSIVE MODE"))
     _resolve_overlaps(conn)
+    op.execute("ALTER TABLE work_orders ADD COLUMN booked_anyway boolean DEFAULT false NOT NULL")
     op.execute(f"ALTER TABLE work_orders ADD CONSTRAINT {NAME} EXCLUDE USING gist "
-               f"(technician_id WITH =, tstzrange(scheduled_start, scheduled_end) WITH &&) WHERE ({WHERE})")
+               f"(technician_id WITH =, tstzrange(scheduled_start, scheduled_end) WITH &&) WHERE ({COVERED})")
 
 
 def downgrade() -> None:
     op.execute(f"ALTER TABLE work_orders DROP CONSTRAINT {NAME}")
+    op.execute("ALTER TABLE work_orders DROP COLUMN booked_anyway")

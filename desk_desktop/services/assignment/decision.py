@@ -151,6 +151,7 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
         if clash is not None:  # kept at its time (not scheduled here), which is taken
             raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
         batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number))
+        wo.booked_anyway = False  # the slot is free: the constraint covers the visit again
     wo.technician_id = technician_id
     wo.status = WorkOrderStatus.SCHEDULED.value if wo.scheduled_start is not None else WorkOrderStatus.ASSIGNED.value
     wo.assigned_at = now

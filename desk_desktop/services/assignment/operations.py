@@ -176,10 +176,12 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
 
 
 def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, start: datetime,
-                          duration_minutes: int | None = None) -> WorkOrderView:
+                          duration_minutes: int | None = None, book_anyway: bool = False) -> WorkOrderView:
     """Move the visit to ``start`` (kept as given — the dispatcher's decision); the end
     follows from the duration. The customer and the technician are told. A time at which
-    the technician already has another visit is refused, naming it (``VisitClash``)."""
+    the technician already has another visit is refused, naming it (``VisitClash``) — unless
+    ``book_anyway``: then the visit is stored over the other one, marked (outside the
+    no-overlap constraint) and the audit row names what it overlaps."""
     if start is None:
         raise ValidationFailed("Give a start time.", "start")
     if start.tzinfo is None:
@@ -195,12 +197,14 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
         before = wo.scheduled_start
         wo.scheduled_start = start.astimezone(UTC)
         wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
-        tech_name = None
+        tech_name, taken = None, []
         if wo.technician_id is not None:
             tech_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": wo.technician_id})
             taken = visits_of(uow, wo.technician_id, start=wo.scheduled_start, end=wo.scheduled_end, excluding=wo.id)
-            if taken:
+            if taken and not book_anyway:
                 raise VisitClash(clash_text(tech_name, taken[0], batch.tz_name) + "; choose another time.")
+        overlaps = [v.label for v in taken]
+        wo.booked_anyway = bool(overlaps)
         if wo.technician_id is not None and wo.status == WorkOrderStatus.ASSIGNED:
             wo.status = WorkOrderStatus.SCHEDULED.value
         wo.updated_at = batch.now
@@ -209,9 +213,10 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
         number = work_order_number(wo.id)
         batch.audit(action="work_order.rescheduled", entity_id=wo.id,
                     summary=(f"{number} moved from {before:%Y-%m-%d %H:%M} to {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
-                             if before else f"{number} scheduled for {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"),
+                             if before else f"{number} scheduled for {wo.scheduled_start:%Y-%m-%d %H:%M} UTC")
+                    + (f", booked anyway over {', '.join(overlaps)} by {actor.name}" if overlaps else ""),
                     details={"from": before.isoformat() if before else None, "to": wo.scheduled_start.isoformat(),
-                             "duration_minutes": wo.duration_minutes})
+                             "duration_minutes": wo.duration_minutes, "booked_anyway_over": overlaps})
         uow.record_change("work_order", wo.id, wo.organization_id, "rescheduled")
         with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):
             batch.write(uow)

@@ -1,8 +1,9 @@
 """A technician's booked visits: reading them, and a clash in words a dispatcher can act on.
 
-A visit is an order's ``[scheduled_start, scheduled_end)`` for its technician, as the
-exclusion constraint of migration 0011 sees it (``VISIT_WHERE``). The read below has the
-constraint's predicate, so it walks the constraint's GiST index (technician, time range).
+A visit is an order's ``[scheduled_start, scheduled_end)`` for its technician
+(``BUSY_WHERE``: what the exclusion constraint of migration 0011 covers, and the visits a
+dispatcher booked anyway). The reads go through the partial index of open orders by
+technician (every status the constraint covers is open; ``OPEN_SQL`` writes them out).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from desk_desktop.db import sql
-from desk_desktop.db.models.workorders import NO_OVERLAP, VISIT_WHERE, work_order_number
+from desk_desktop.db.models.workorders import BUSY_WHERE, NO_OVERLAP, work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.slots import Visit
 from desk_desktop.services.assignment.candidates import OPEN_SQL
 from desk_desktop.services.assignment.types import VisitClash
 
 _VISITS = f"""SELECT id, scheduled_start, scheduled_end FROM work_orders
- WHERE technician_id = :tech AND {VISIT_WHERE}
+ WHERE technician_id = :tech AND status IN {OPEN_SQL} AND {BUSY_WHERE}
    AND tstzrange(scheduled_start, scheduled_end) && tstzrange(CAST(:start AS timestamptz), CAST(:end AS timestamptz))
  ORDER BY scheduled_start, id"""
 
@@ -33,13 +34,12 @@ def visits_of(uow: UnitOfWork, technician_id: int, *, start: datetime, end: date
 
 
 # The same, for many technicians at once (the batch's candidates): one row per technician
-# with visits, as arrays. Through the partial index of open orders by technician (every
-# status the constraint covers is open, ``OPEN_SQL`` writes them out for the planner).
+# with visits, as arrays.
 _VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id ORDER BY scheduled_start, id) AS ids,
        array_agg(scheduled_start ORDER BY scheduled_start, id) AS starts,
        array_agg(scheduled_end ORDER BY scheduled_start, id) AS ends
   FROM work_orders
- WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {VISIT_WHERE}
+ WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {BUSY_WHERE}
    AND scheduled_end > :start
  GROUP BY technician_id"""
 
