@@ -61,7 +61,7 @@ def _setup(conn, org_id: int, n_techs: int) -> None:
 
 
 def _pending_orders(conn, org_id: int, strategy: str, n: int, now: datetime, notify: bool = True,
-                    name: str | None = None) -> int:
+                    name: str | None = None, prefix: str | None = None) -> int:
     rule_id = conn.execute(text("""
         INSERT INTO ticket_work_order_rules (organization_id, name, priority, wo_type, wo_priority, wo_duration_minutes,
             auto_assign, assignment_logic, required_skills, auto_schedule, schedule_offset_minutes,
@@ -88,7 +88,7 @@ def _pending_orders(conn, org_id: int, strategy: str, n: int, now: datetime, not
                :notify, :notify, true, :now, CAST(:now AS timestamptz) + interval '120 minutes',
                CAST(:now AS timestamptz) + interval '210 minutes'
           FROM t
-    """), {"org": org_id, "n": n, "prefix": f"B{strategy[:2].upper()}{'' if notify else 'Q'}-", "rule": rule_id,
+    """), {"org": org_id, "n": n, "prefix": prefix or f"B{strategy[:2].upper()}{'' if notify else 'Q'}-", "rule": rule_id,
            "logic": strategy, "now": now, "lat0": LAT0, "lat1": LAT1, "lon0": LON0, "lon1": LON1,
            "notify": notify})
     return rule_id
@@ -192,7 +192,8 @@ def run(settings: Settings, args) -> dict[str, Any]:
         with engine.begin() as conn:
             _close_all(conn, org_id)
             conn.execute(text(f"ALTER TABLE work_orders DROP CONSTRAINT {NO_OVERLAP}"))
-            _pending_orders(conn, org_id, "nearest", n_orders, now, name="bench nearest, no constraint")
+            _pending_orders(conn, org_id, "nearest", n_orders, now, name="bench nearest, no constraint",
+                            prefix="BNEX-")
         unconstrained = round(n_orders / _drain(factory, now)[4], 1)
         engine.dispose()
     slowest = min(per_strategy.values(), key=lambda d: d["orders_per_s"])

@@ -204,7 +204,10 @@ def _parse_hhmm(s: str) -> time:
     return time(h_i, m_i)
 
 
-def parse_working_hours(hours: Mapping | None) -> dict[int, list[tuple[time, time]]] | None:
+Windows = dict[int, list[tuple[time, time]]]  # weekday (Monday 0) -> working windows, in order
+
+
+def parse_working_hours(hours: Mapping | None) -> Windows | None:
     """{"mon": [["08:00","17:00"]], …} → {0: [(08:00, 17:00)], …}; None/empty → None (unknown).
     Malformed entries are ignored."""
     if not hours:
@@ -280,7 +283,7 @@ def fit_into_working_hours(
 def fit_into_windows(
     requested_start: datetime,
     duration_minutes: int,
-    parsed: dict[int, list[tuple[time, time]]] | None,
+    parsed: Windows | None,
     tz_name: str = "UTC",
     *,
     horizon_days: int = 14,

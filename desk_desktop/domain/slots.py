@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from desk_desktop.domain.scoring import ScheduleFit, fit_into_windows, parse_working_hours
+from desk_desktop.domain.scoring import ScheduleFit, Windows, fit_into_windows, parse_working_hours
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,13 @@ def first_free_slot(requested_start: datetime, duration_minutes: int, working_ho
                     tz_name: str, visits: Sequence[Visit]) -> ScheduleFit:
     """The earliest slot of ``duration_minutes`` at or after ``requested_start`` that fits the
     working hours (as ``fit_into_working_hours`` fits it) and overlaps none of ``visits``."""
-    hours = parse_working_hours(working_hours)
+    return first_free_in_windows(requested_start, duration_minutes, parse_working_hours(working_hours), tz_name,
+                                 visits)
+
+
+def first_free_in_windows(requested_start: datetime, duration_minutes: int, hours: Windows | None, tz_name: str,
+                          visits: Sequence[Visit]) -> ScheduleFit:
+    """``first_free_slot`` with the working hours already parsed (``parse_working_hours``)."""
     blocks = busy_blocks(visits)
     at, i = requested_start, 0
     pushed: Visit | None = None

@@ -29,7 +29,7 @@ from typing import Any
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, values
-from desk_desktop.domain.scoring import TechFacts, on_shift
+from desk_desktop.domain.scoring import TechFacts, Windows, on_shift, parse_working_hours
 from desk_desktop.domain.slots import Visit
 from desk_desktop.services import notifications
 from desk_desktop.services.assignment import candidates
@@ -89,6 +89,7 @@ class Batch:
     visits: dict[int, list[Visit]] = field(default_factory=dict)
     prefetched_visits: dict[int, tuple] = field(default_factory=dict)  # read by prefetch, not converted yet
     shifts: dict[int, bool] = field(default_factory=dict)  # technician -> on shift at ``now``
+    windows: dict[int, Windows | None] = field(default_factory=dict)  # technician -> parsed working hours
 
     # ------------------------------------------------------------------ what decisions leave
 
@@ -128,6 +129,12 @@ class Batch:
         self.notices = []
 
     # ------------------------------------------------------------------ reading
+
+    def working_windows(self, technician_id: int) -> Windows | None:
+        """The technician's working hours, parsed once per batch."""
+        if technician_id not in self.windows:
+            self.windows[technician_id] = parse_working_hours(self.hours.get(technician_id))
+        return self.windows[technician_id]
 
     def on_shift(self, technician_id: int) -> bool:
         """Whether the technician (one whose facts were fetched) is inside their working hours now."""

@@ -19,8 +19,8 @@ from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
-from desk_desktop.domain.scoring import Ranked, TechFacts, due_now, rank_candidates
-from desk_desktop.domain.slots import Visit, first_clash, first_free_slot
+from desk_desktop.domain.scoring import Ranked, TechFacts, Windows, due_now, rank_candidates
+from desk_desktop.domain.slots import Visit, first_clash, first_free_in_windows
 from desk_desktop.services.assignment import explanation
 from desk_desktop.services.assignment.batch import Batch
 from desk_desktop.services.assignment.candidates import MAX_CANDIDATES, NEAREST_K, NEAREST_K_ALL, OPEN_STATUSES
@@ -100,7 +100,7 @@ def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:
     return None
 
 
-def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime,
+def _schedule(wo: WorkOrder, windows: Windows | None, tz_name: str, now: datetime,
               visits: list[Visit]) -> dict | None:
     """Set scheduled_start/end when the order asks for it: the first free slot of the
     technician at or after the requested time (``domain.slots``); returns the schedule part
@@ -108,7 +108,7 @@ def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetim
     requested = requested_start(wo, now)
     if requested is None:
         return None
-    fit = first_free_slot(requested, wo.duration_minutes, tech_hours, tz_name, visits)
+    fit = first_free_in_windows(requested, wo.duration_minutes, windows, tz_name, visits)
     wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
     return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
             "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": tz_name}
@@ -138,18 +138,18 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
     number = work_order_number(wo.id)
     has_visit = wo.scheduled_start is not None or (schedule and wo.auto_schedule)
     visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number] if has_visit else []
-    if schedule:
-        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, visits)
-        if sched is not None:
-            record["schedule"] = sched
-            if sched["moved"]:
-                record["why"] = (record.get("why") or "") + f" Start {sched['note']}."
+    sched = _schedule(wo, batch.working_windows(technician_id), batch.tz_name, now, visits) if schedule else None
+    if sched is not None:
+        record["schedule"] = sched
+        if sched["moved"]:
+            record["why"] = (record.get("why") or "") + f" Start {sched['note']}."
     if wo.scheduled_start is not None:
-        if wo.scheduled_end is None:
-            wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
-        clash = first_clash(wo.scheduled_start, wo.scheduled_end, visits)
-        if clash is not None:  # kept at its time (not scheduled here), which is taken
-            raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
+        if sched is None:  # kept at its time (not scheduled here): refused when that is taken
+            if wo.scheduled_end is None:
+                wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+            clash = first_clash(wo.scheduled_start, wo.scheduled_end, visits)
+            if clash is not None:
+                raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
         batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number))
         wo.booked_anyway = False  # the slot is free: the constraint covers the visit again
     wo.technician_id = technician_id
