@@ -34,10 +34,9 @@ def visits_of(uow: UnitOfWork, technician_id: int, *, start: datetime, end: date
 
 
 # The same, for many technicians at once (the batch's candidates): one row per technician
-# with visits, as arrays.
-_VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id ORDER BY scheduled_start, id) AS ids,
-       array_agg(scheduled_start ORDER BY scheduled_start, id) AS starts,
-       array_agg(scheduled_end ORDER BY scheduled_start, id) AS ends
+# with visits, as arrays (in the same order, in no particular order: the slot search sorts).
+_VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id) AS ids, array_agg(scheduled_start) AS starts,
+       array_agg(scheduled_end) AS ends
   FROM work_orders
  WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {BUSY_WHERE}
    AND scheduled_end > :start
