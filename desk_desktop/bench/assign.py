@@ -13,6 +13,12 @@ The job decides each claimed batch (200 orders) against one ``Batch`` and writes
 Data: 2,000 technicians over a 12° × 8° box (about France), each skill of the
 organization's catalog (its defaults) with probability 0.3, max 50 open orders,
 Monday–Friday 08:00–17:00; sites uniformly in the same box; radius 100 km. Orders/s = 10,000 / wall time of the loop.
+
+The no-overlap rule is in force (issue 18): each order takes its technician's first free
+slot (all orders ask for the same start, so a technician's visits follow each other over
+the days) and the database's exclusion constraint checks every write; the rows are checked
+for overlapping visits of one technician (none allowed). For comparison (not the headline):
+nearest without notifications, and nearest without the exclusion constraint.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def _setup(conn, org_id: int, n_techs: int) -> None:
 
 
 def _pending_orders(conn, org_id: int, strategy: str, n: int, now: datetime, notify: bool = True,
-                    name: str | None = None) -> int:
+                    name: str | None = None, prefix: str | None = None) -> int:
     rule_id = conn.execute(text("""
         INSERT INTO ticket_work_order_rules (organization_id, name, priority, wo_type, wo_priority, wo_duration_minutes,
             auto_assign, assignment_logic, required_skills, auto_schedule, schedule_offset_minutes,
@@ -82,7 +88,7 @@ def _pending_orders(conn, org_id: int, strategy: str, n: int, now: datetime, not
                :notify, :notify, true, :now, CAST(:now AS timestamptz) + interval '120 minutes',
                CAST(:now AS timestamptz) + interval '210 minutes'
           FROM t
-    """), {"org": org_id, "n": n, "prefix": f"B{strategy[:2].upper()}{'' if notify else 'Q'}-", "rule": rule_id,
+    """), {"org": org_id, "n": n, "prefix": prefix or f"B{strategy[:2].upper()}{'' if notify else 'Q'}-", "rule": rule_id,
            "logic": strategy, "now": now, "lat0": LAT0, "lat1": LAT1, "lon0": LON0, "lon1": LON1,
            "notify": notify})
     return rule_id
@@ -95,10 +101,26 @@ def _close_all(conn, org_id: int) -> None:
                       "WHERE organization_id = :org"), {"org": org_id})
 
 
-def run(settings: Settings, args) -> dict[str, Any]:
-    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+def _drain(factory, now: datetime) -> tuple[int, int, int, int, float]:
+    """Run the assign job until nothing is due: (assigned, left unassigned, errors, batches, seconds)."""
     from desk_desktop.services.assignment import assign_pending
 
+    assigned = unassigned = errors = batches = 0
+    t0 = time.perf_counter()
+    while True:
+        r = assign_pending(uow_factory=factory, now=now, limit=200)
+        batches += 1
+        assigned += r.assigned
+        unassigned += r.unassigned
+        errors += r.errors
+        if r.assigned + r.unassigned + r.errors == 0:
+            break
+    return assigned, unassigned, errors, batches, time.perf_counter() - t0
+
+
+def run(settings: Settings, args) -> dict[str, Any]:
+    from desk_desktop.db.models.workorders import NO_OVERLAP
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
     quick = bool(getattr(args, "quick", False))
     n_orders = 1_000 if quick else 10_000
     n_techs = 2_000
@@ -120,17 +142,7 @@ def run(settings: Settings, args) -> dict[str, Any]:
                 # run's 10,000 orders as dead row versions, which the next run would otherwise
                 # step over in every load count (a live server's autovacuum removes them).
                 conn.execute(text("VACUUM ANALYZE"))
-            assigned = unassigned = errors = batches = 0
-            t0 = time.perf_counter()
-            while True:
-                r = assign_pending(uow_factory=factory, now=now, limit=200)
-                batches += 1
-                assigned += r.assigned
-                unassigned += r.unassigned
-                errors += r.errors
-                if r.assigned + r.unassigned + r.errors == 0:
-                    break
-            elapsed = time.perf_counter() - t0
+            assigned, unassigned, errors, batches, elapsed = _drain(factory, now)
             with engine.connect() as conn:
                 check = conn.execute(text("""
                     SELECT count(*) FILTER (WHERE w.technician_id IS NOT NULL) AS assigned,
@@ -145,7 +157,12 @@ def run(settings: Settings, args) -> dict[str, Any]:
                               AND a.entity_id IN (SELECT id FROM work_orders WHERE rule_id = r.id)) AS audits,
                            (SELECT max(c) - min(c) FROM (SELECT count(*) c FROM work_orders w2
                               WHERE w2.rule_id = r.id AND w2.technician_id IS NOT NULL
-                              GROUP BY w2.technician_id) x) AS spread
+                              GROUP BY w2.technician_id) x) AS spread,
+                           (SELECT count(*) FROM work_orders a JOIN work_orders b
+                                ON b.technician_id = a.technician_id AND b.id > a.id AND b.rule_id = r.id
+                               AND tstzrange(b.scheduled_start, b.scheduled_end)
+                                   && tstzrange(a.scheduled_start, a.scheduled_end)
+                             WHERE a.rule_id = r.id) AS overlapping
                       FROM work_orders w JOIN ticket_work_order_rules r ON r.id = w.rule_id
                      WHERE r.organization_id = :org AND r.assignment_logic = :logic
                      GROUP BY r.id
@@ -162,22 +179,27 @@ def run(settings: Settings, args) -> dict[str, Any]:
                 "notification_rows": check.notifications,
                 "audit_rows": check.audits,
                 "max_minus_min_orders_per_technician": check.spread,
+                "verified_overlapping_visits": check.overlapping,
             }
         # For comparison only (not the headline): the same nearest run with the rule's
         # notification flags off, i.e. without the outbox rows.
         with engine.begin() as conn:
             _close_all(conn, org_id)
             _pending_orders(conn, org_id, "nearest", n_orders, now, notify=False, name="bench quiet nearest")
-        t0 = time.perf_counter()
-        while True:
-            r = assign_pending(uow_factory=factory, now=now, limit=200)
-            if r.assigned + r.unassigned + r.errors == 0:
-                break
-        quiet = round(n_orders / (time.perf_counter() - t0), 1)
+        quiet = round(n_orders / _drain(factory, now)[4], 1)
+        # For comparison only: the same nearest run without the database's half of the
+        # no-overlap rule (the exclusion constraint dropped; the first-free-slot search stays).
+        with engine.begin() as conn:
+            _close_all(conn, org_id)
+            conn.execute(text(f"ALTER TABLE work_orders DROP CONSTRAINT {NO_OVERLAP}"))
+            _pending_orders(conn, org_id, "nearest", n_orders, now, name="bench nearest, no constraint",
+                            prefix="BNEX-")
+        unconstrained = round(n_orders / _drain(factory, now)[4], 1)
         engine.dispose()
     slowest = min(per_strategy.values(), key=lambda d: d["orders_per_s"])
     value = slowest["orders_per_s"]
-    ok = all(d["orders_per_s"] >= TARGET and d["errors"] == 0 for d in per_strategy.values())
+    ok = all(d["orders_per_s"] >= TARGET and d["errors"] == 0 and d["verified_overlapping_visits"] == 0
+             for d in per_strategy.values())
     return {
         "name": "assign",
         "value": value,
@@ -188,5 +210,6 @@ def run(settings: Settings, args) -> dict[str, Any]:
         "ok": ok,
         "details": {"orders_per_strategy": n_orders, "technicians": n_techs, "radius_km": 100,
                     "strategies": per_strategy, "nearest_without_notifications_orders_per_s": quiet,
+                    "nearest_without_the_exclusion_constraint_orders_per_s": unconstrained,
                     "load_average_1min_at_end": round(__import__("os").getloadavg()[0], 1), **({"note": "--quick: 1,000 orders per strategy"} if quick else {})},
     }

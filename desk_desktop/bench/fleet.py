@@ -332,7 +332,7 @@ def _load(stations: list[Station], spec: FleetSpec, *, start_at: float, seconds:
     """Tickets and dispatcher actions from this process's workstations, on a fixed timetable."""
     from sqlalchemy import text
 
-    from desk_desktop.services.assignment import assign_work_order, reschedule_work_order
+    from desk_desktop.services.assignment import VisitClash, assign_work_order, reschedule_work_order
     from desk_desktop.services.tickets import create_ticket
 
     rnd = random.Random(seed_value)
@@ -377,9 +377,12 @@ def _load(stations: list[Station], spec: FleetSpec, *, start_at: float, seconds:
                     counts["reassigned"] += 1
                 elif row is not None:
                     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1, minutes=rnd.randrange(600))
-                    reschedule_work_order(uow=st.ws.db.uow_factory(), actor=st.ws.actor, work_order_id=row.id,
-                                          start=start)
-                    counts["rescheduled"] += 1
+                    try:
+                        reschedule_work_order(uow=st.ws.db.uow_factory(), actor=st.ws.actor, work_order_id=row.id,
+                                              start=start)
+                        counts["rescheduled"] += 1
+                    except VisitClash:  # the technician is busy then: refused, as a dispatcher would be
+                        counts["reschedule_refused"] += 1
                 a += 1
                 next_action += action_every
         except Exception as exc:  # noqa: BLE001 - counted and reported

@@ -2,7 +2,10 @@
 working hours — pure functions, no database.
 
 Eligibility (the same for every strategy): the technician is active, has every required
-skill, and has fewer open work orders (``OPEN_WORK_ORDER_STATUSES``) than their maximum.
+skill, has fewer open work orders (``OPEN_WORK_ORDER_STATUSES``) than their maximum and,
+for work due now (``due_now``), is on shift: inside one of their working windows now
+(unknown working hours count as on shift). An off-shift technician is still listed, marked,
+for a dispatcher's manual choice.
 When the order has a location, only technicians within the assignment radius are
 considered (the ``nearest`` strategy's KNN query finds them; the others use the same
 candidate set so a far-away technician never wins on load or skill alone).
@@ -45,6 +48,7 @@ class TechFacts:
     within_radius: bool = True
     lat: float | None = None
     lon: float | None = None
+    off_shift: bool = False  # outside working hours now, for work due now
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ def eligibility(t: TechFacts, required_skills: Sequence[str]) -> tuple[bool, str
         return False, f"at capacity ({t.open_jobs}/{t.max_open} open work orders)"
     if not t.within_radius:
         return False, "outside the assignment radius"
+    if t.off_shift:
+        return False, "off shift now (outside working hours)"
     return True, "eligible"
 
 
@@ -198,7 +204,10 @@ def _parse_hhmm(s: str) -> time:
     return time(h_i, m_i)
 
 
-def parse_working_hours(hours: Mapping | None) -> dict[int, list[tuple[time, time]]] | None:
+Windows = dict[int, list[tuple[time, time]]]  # weekday (Monday 0) -> working windows, in order
+
+
+def parse_working_hours(hours: Mapping | None) -> Windows | None:
     """{"mon": [["08:00","17:00"]], …} → {0: [(08:00, 17:00)], …}; None/empty → None (unknown).
     Malformed entries are ignored."""
     if not hours:
@@ -221,6 +230,32 @@ def parse_working_hours(hours: Mapping | None) -> dict[int, list[tuple[time, tim
     return out or None
 
 
+def _zone(tz_name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz_name or "UTC")
+    except Exception:  # noqa: BLE001 — an unknown zone name must not block scheduling
+        return ZoneInfo("UTC")
+
+
+def on_shift(working_hours: Mapping | None, at: datetime, tz_name: str = "UTC") -> bool:
+    """Whether ``at`` falls inside one of the working windows (organization time zone);
+    unknown working hours count as on shift."""
+    parsed = parse_working_hours(working_hours)
+    if parsed is None:
+        return True
+    local = at.astimezone(_zone(tz_name))
+    return any(a <= local.time() < b for a, b in parsed.get(local.weekday(), ()))
+
+
+DUE_NOW_MINUTES = 60
+
+
+def due_now(requested_start: datetime | None, now: datetime) -> bool:
+    """Work is due now when it has no start (it is not scheduled: whoever takes it goes now)
+    or its requested start is within ``DUE_NOW_MINUTES`` of ``now``."""
+    return requested_start is None or requested_start <= now + timedelta(minutes=DUE_NOW_MINUTES)
+
+
 @dataclass(frozen=True)
 class ScheduleFit:
     start: datetime
@@ -241,17 +276,26 @@ def fit_into_working_hours(
     """The earliest start at or after ``requested_start`` inside a working window where the
     whole job fits; if no window is long enough, the start of the next window. Hours are in
     the organization's time zone. Unknown hours → the requested start, unchanged."""
+    return fit_into_windows(requested_start, duration_minutes, parse_working_hours(working_hours), tz_name,
+                            horizon_days=horizon_days)
+
+
+def fit_into_windows(
+    requested_start: datetime,
+    duration_minutes: int,
+    parsed: Windows | None,
+    tz_name: str = "UTC",
+    *,
+    horizon_days: int = 14,
+) -> ScheduleFit:
+    """``fit_into_working_hours`` with the hours already parsed (``parse_working_hours``)."""
     if requested_start.tzinfo is None:
         requested_start = requested_start.replace(tzinfo=UTC)
     dur = timedelta(minutes=duration_minutes)
-    parsed = parse_working_hours(working_hours)
     if parsed is None:
         return ScheduleFit(requested_start, requested_start + dur, requested_start, False,
                            "working hours unknown; scheduled at the requested time")
-    try:
-        tz = ZoneInfo(tz_name or "UTC")
-    except Exception:  # noqa: BLE001 — an unknown zone name must not block scheduling
-        tz = ZoneInfo("UTC")
+    tz = _zone(tz_name)
     local_req = requested_start.astimezone(tz)
     first_window_start: datetime | None = None
     day0: date = local_req.date()

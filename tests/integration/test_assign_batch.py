@@ -4,6 +4,8 @@ right after its decision writes."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -11,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from desk_desktop.db.models import AssignmentState, AuditEntry, Notification, WorkOrder
+from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.services import assignment, notifications
 from desk_desktop.services.assignment import batch as batch_module
 from desk_desktop.services.assignment import job
@@ -135,9 +138,11 @@ def test_batch_notifications_are_queued_once_with_the_same_keys(uow_factory, org
     assert again == 0
 
 
-def _normalized(wo: WorkOrder, names: dict[int, str]) -> dict:
-    """An order's outcome with technician ids replaced by names (ids differ between organizations)."""
-    e = dict(wo.assignment_explanation or {})
+def _normalized(wo: WorkOrder, names: dict[int, str], orders: dict[str, str]) -> dict:
+    """An order's outcome with technician ids replaced by names and work order numbers (a
+    slot is "after WO-…") by the order's place (ids differ between organizations)."""
+    text = re.sub(r"WO-\d{6}", lambda m: orders[m.group()], json.dumps(wo.assignment_explanation or {}))
+    e = json.loads(text)
     for key in ("winner", "rotation_after"):
         if e.get(key):
             e[key] = {**e[key], "technician_id": names.get(e[key]["technician_id"])}
@@ -178,7 +183,8 @@ def _run_twin(uow_factory, actor, logic, *, one_by_one):
     with uow:
         queued = Counter(uow.session.scalars(select(Notification.work_order_id)
                                              .where(Notification.work_order_id.in_(ids))))
-    return ((a, u), [_normalized(wo, names) for wo in _get_all(uow_factory, ids)],
+    orders = {work_order_number(i): f"order {k}" for k, i in enumerate(ids)}
+    return ((a, u), [_normalized(wo, names, orders) for wo in _get_all(uow_factory, ids)],
             sorted(queued.get(i, 0) for i in ids))
 
 

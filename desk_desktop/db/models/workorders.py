@@ -16,10 +16,19 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk_desktop.db.base import Base, TenantMixin, utcnow_column
+
+# The exclusion constraint of a technician's visits and the rows it covers (also the
+# predicate of its GiST index, which the free-slot search reads through).
+# ``BUSY_WHERE``: the orders that are visits (they keep the technician busy);
+# ``VISIT_WHERE``: those the constraint covers — all but a visit a dispatcher booked anyway.
+NO_OVERLAP = "ex_work_orders_no_overlapping_visits"
+BUSY_WHERE = ("technician_id IS NOT NULL AND scheduled_start IS NOT NULL AND scheduled_end IS NOT NULL "
+              "AND status NOT IN ('unassigned', 'completed', 'cancelled')")
+VISIT_WHERE = BUSY_WHERE + " AND NOT booked_anyway"
 
 
 class WorkOrder(TenantMixin, Base):
@@ -46,6 +55,17 @@ class WorkOrder(TenantMixin, Base):
             "technician_id",
             postgresql_where=text("status IN ('assigned','scheduled','travelling','on_site','on_hold')"),
         ),
+        # No double booking (migration 0011): a technician's visits never overlap. Every
+        # status but these three counts, so an open status added later is covered too; an
+        # order without both ends (assigned, not scheduled) is no visit; a visit a dispatcher
+        # booked anyway (audited) is left out.
+        ExcludeConstraint(
+            (text("technician_id"), "="),
+            (text("tstzrange(scheduled_start, scheduled_end)"), "&&"),
+            name=NO_OVERLAP,
+            using="gist",
+            where=text(VISIT_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -66,6 +86,9 @@ class WorkOrder(TenantMixin, Base):
     scheduled_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     scheduled_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("60"))
+    # A dispatcher booked this visit over another one on purpose ("book anyway", audited):
+    # outside the no-overlap constraint until the visit is moved or assigned again.
+    booked_anyway: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     # What the rule asked for, copied at creation so later rule edits don't change history.
     assignment_logic: Mapped[str | None] = mapped_column(String(12))
     required_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))

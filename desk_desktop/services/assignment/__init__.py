@@ -6,7 +6,8 @@ The public operations live in their modules and are importable from here:
   ``unassign_work_order``, ``reschedule_work_order``;
 - ``reads``: ``get_work_order_or_raise``, ``list_open_work_orders``;
 - ``job``: ``assign_pending``, the assign job;
-- ``explanation``: ``explain``, a stored decision in words.
+- ``explanation``: ``explain``, a stored decision in words;
+- ``visits``: a technician's booked visits and a clash in words (no double booking).
 
 Underneath: ``position`` (where a technician is: the one rule, also used by the map),
 ``candidates`` (the candidate queries), ``decision`` (ranking one order and applying the
@@ -31,6 +32,7 @@ from desk_desktop.services.assignment.types import (
     NotAssigned,
     TechnicianNotEligible,
     TechnicianNotFound,
+    VisitClash,
     WorkOrderClosed,
     WorkOrderNotFound,
     WorkOrderView,
@@ -38,7 +40,7 @@ from desk_desktop.services.assignment.types import (
 
 __all__ = [
     "DEFAULT_RADIUS_KM", "FRESH_LOCATION_HOURS", "AssignBatchResult", "Candidate", "CandidateList", "NotAssigned",
-    "TechnicianNotEligible", "TechnicianNotFound", "WorkOrderClosed", "WorkOrderNotFound", "WorkOrderView",
+    "TechnicianNotEligible", "TechnicianNotFound", "VisitClash", "WorkOrderClosed", "WorkOrderNotFound", "WorkOrderView",
     "assign_pending", "assign_work_order", "explain", "fetch_candidates", "get_work_order_or_raise",
     "list_candidates", "list_open_work_orders", "prepare_transaction", "reschedule_work_order",
     "unassign_work_order",

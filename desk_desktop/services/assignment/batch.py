@@ -14,6 +14,10 @@ The job fetches the candidates of all its located orders at the start (``prefetc
 query per kind of question, each technician's facts read once) and uses them while the
 load the batch added since cannot have changed the answer; otherwise it asks again, after
 writing what is pending when the database must see it.
+
+Scheduling needs the winner's visits (``domain.slots``): the prefetch reads those of all
+the candidates in one query (converted only for the winners), the others are read when
+first needed; the batch adds each visit it books, so its own orders never overlap.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Any
 from desk_desktop.db import sql
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, values
-from desk_desktop.domain.scoring import TechFacts
+from desk_desktop.domain.scoring import TechFacts, Windows, on_shift, parse_working_hours
+from desk_desktop.domain.slots import Visit
 from desk_desktop.services import notifications
 from desk_desktop.services.assignment import candidates
 from desk_desktop.services.assignment.candidates import (
@@ -37,6 +42,7 @@ from desk_desktop.services.assignment.candidates import (
     prefetch_sql,
 )
 from desk_desktop.services.assignment.position import fresh_after
+from desk_desktop.services.assignment.visits import as_visits, visits_of, visits_of_many
 from desk_desktop.services.audit import audit_row, write_audit_rows
 from desk_desktop.services.common import Actor
 
@@ -79,6 +85,11 @@ class Batch:
     audits: list[dict] = field(default_factory=list)
     notices: list[tuple[int, str, int | None]] = field(default_factory=list)  # (work order, event, technician)
     pointer_moves: dict[int, int] = field(default_factory=dict)  # rule -> technician
+    # technician -> their visits from ``now`` on: read once, plus the ones this batch booked
+    visits: dict[int, list[Visit]] = field(default_factory=dict)
+    prefetched_visits: dict[int, tuple] = field(default_factory=dict)  # read by prefetch, not converted yet
+    shifts: dict[int, bool] = field(default_factory=dict)  # technician -> on shift at ``now``
+    windows: dict[int, Windows | None] = field(default_factory=dict)  # technician -> parsed working hours
 
     # ------------------------------------------------------------------ what decisions leave
 
@@ -96,6 +107,9 @@ class Batch:
     def audit(self, *, action: str, entity_id: int, summary: str, details: dict) -> None:
         self.audits.append(audit_row(actor=self.actor, action=action, entity="work_order", entity_id=entity_id,
                                      summary=summary, details=details))
+
+    def book(self, uow: UnitOfWork, technician_id: int, visit: Visit) -> None:
+        self.visits_for(uow, technician_id).append(visit)
 
     # ------------------------------------------------------------------ the one writer
 
@@ -115,6 +129,26 @@ class Batch:
         self.notices = []
 
     # ------------------------------------------------------------------ reading
+
+    def working_windows(self, technician_id: int) -> Windows | None:
+        """The technician's working hours, parsed once per batch."""
+        if technician_id not in self.windows:
+            self.windows[technician_id] = parse_working_hours(self.hours.get(technician_id))
+        return self.windows[technician_id]
+
+    def on_shift(self, technician_id: int) -> bool:
+        """Whether the technician (one whose facts were fetched) is inside their working hours now."""
+        if technician_id not in self.shifts:
+            self.shifts[technician_id] = on_shift(self.hours.get(technician_id), self.now, self.tz_name)
+        return self.shifts[technician_id]
+
+    def visits_for(self, uow: UnitOfWork, technician_id: int) -> list[Visit]:
+        """The technician's visits from ``now`` on, as if this batch's bookings were written."""
+        if technician_id not in self.visits:
+            raw = self.prefetched_visits.pop(technician_id, None)
+            self.visits[technician_id] = (as_visits(raw) if raw is not None
+                                          else visits_of(uow, technician_id, start=self.now))
+        return self.visits[technician_id]
 
     def rotation(self, uow: UnitOfWork, rule_ids: list[int]) -> None:
         """Read the round-robin pointers of these rules (once per transaction)."""
@@ -188,6 +222,12 @@ class Batch:
             ids = sorted({r.id for r in rows})
             techs = {t.id: t for t in sql.hot_rows(uow, TECH_FACTS_SQL, {"org": org, "ids": ids})} if ids else {}
             self.hours.update((t.id, t.working_hours) for t in techs.values())
+            # Their visits, in one query. A technician without open orders has no visit (every
+            # status the no-overlap constraint covers is open), so only the others are asked.
+            unread = [t.id for t in techs.values() if t.id not in self.visits and t.id not in self.prefetched_visits]
+            busy = [i for i in unread if techs[i].open_jobs > 0]
+            found = visits_of_many(uow, busy, start=self.now) if busy else {}
+            self.prefetched_visits.update((i, found.get(i, ((), (), ()))) for i in unread)
             per_order: dict[int, list] = {}
             for r in rows:
                 per_order.setdefault(r.order_index, []).append(r)

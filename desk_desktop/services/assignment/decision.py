@@ -11,7 +11,7 @@ writes them (``Batch.write``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from desk_desktop.db import sql
@@ -19,10 +19,13 @@ from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
-from desk_desktop.domain.scoring import Ranked, fit_into_working_hours, rank_candidates
+from desk_desktop.domain.scoring import Ranked, TechFacts, Windows, due_now, rank_candidates
+from desk_desktop.domain.slots import Visit, first_clash, first_free_in_windows
 from desk_desktop.services.assignment import explanation
 from desk_desktop.services.assignment.batch import Batch
 from desk_desktop.services.assignment.candidates import MAX_CANDIDATES, NEAREST_K, NEAREST_K_ALL, OPEN_STATUSES
+from desk_desktop.services.assignment.types import VisitClash
+from desk_desktop.services.assignment.visits import clash_text
 from desk_desktop.services.common import ValidationFailed
 
 BACKOFF_CAP_MINUTES = 60
@@ -75,20 +78,37 @@ def decide(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, strategy: str | None
     facts = batch.fetch(uow, wo.id, organization_id=wo.organization_id, location=location,
                              required_skills=required, strategy=effective, now=batch.now, radius_km=radius_km,
                              eligible_only=eligible_only, k=k, last_technician_id=pointer_id)
-    ranked = rank_candidates(effective, facts, required, last_technician_id=pointer_id)
+    ranked = rank_candidates(effective, mark_off_shift(batch, wo, facts), required, last_technician_id=pointer_id)
     return Decision(effective, requested, fallback, ranked, location is not None, required, pointer_id, pointer_name)
 
 
-def _schedule(wo: WorkOrder, tech_hours: dict | None, tz_name: str, now: datetime, *, force: bool) -> dict | None:
-    """Set scheduled_start/end when the order asks for it (or ``force``); returns the
-    schedule part of the explanation, or None when the order is not scheduled."""
+def mark_off_shift(batch: Batch, wo: WorkOrder, facts: list[TechFacts]) -> list[TechFacts]:
+    """For work due now (``scoring.due_now``), the technicians outside their working hours
+    now are marked off shift (not eligible; still listed)."""
+    if not due_now(requested_start(wo, batch.now), batch.now):
+        return facts
+    return [f if batch.on_shift(f.technician_id) else replace(f, off_shift=True) for f in facts]
+
+
+def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:
+    """When the order wants its visit: its own start (never in the past), else now plus the
+    rule's offset when it is scheduled automatically; None when it is not scheduled."""
     if wo.scheduled_start is not None:
-        requested = max(wo.scheduled_start, now)  # never schedule into the past
-    elif wo.auto_schedule or force:
-        requested = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
-    else:
+        return max(wo.scheduled_start, now)
+    if wo.auto_schedule:
+        return now + timedelta(minutes=wo.schedule_offset_minutes or 0)
+    return None
+
+
+def _schedule(wo: WorkOrder, windows: Windows | None, tz_name: str, now: datetime,
+              visits: list[Visit]) -> dict | None:
+    """Set scheduled_start/end when the order asks for it: the first free slot of the
+    technician at or after the requested time (``domain.slots``); returns the schedule part
+    of the explanation, or None when the order is not scheduled."""
+    requested = requested_start(wo, now)
+    if requested is None:
         return None
-    fit = fit_into_working_hours(requested, wo.duration_minutes, tech_hours, tz_name)
+    fit = first_free_in_windows(requested, wo.duration_minutes, windows, tz_name, visits)
     wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
     return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
             "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": tz_name}
@@ -115,12 +135,23 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
                               {"id": technician_id})
         name, batch.hours[technician_id] = (row.name, row.working_hours) if row else (f"technician {technician_id}",
                                                                                       None)
-    if schedule:
-        sched = _schedule(wo, batch.hours[technician_id], batch.tz_name, now, force=False)
-        if sched is not None:
-            record["schedule"] = sched
-            if sched["moved"]:
-                record["why"] = (record.get("why") or "") + f" Start {sched['note']}."
+    number = work_order_number(wo.id)
+    has_visit = wo.scheduled_start is not None or (schedule and wo.auto_schedule)
+    visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number] if has_visit else []
+    sched = _schedule(wo, batch.working_windows(technician_id), batch.tz_name, now, visits) if schedule else None
+    if sched is not None:
+        record["schedule"] = sched
+        if sched["moved"]:
+            record["why"] = (record.get("why") or "") + f" Start {sched['note']}."
+    if wo.scheduled_start is not None:
+        if sched is None:  # kept at its time (not scheduled here): refused when that is taken
+            if wo.scheduled_end is None:
+                wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+            clash = first_clash(wo.scheduled_start, wo.scheduled_end, visits)
+            if clash is not None:
+                raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
+        batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number))
+        wo.booked_anyway = False  # the slot is free: the constraint covers the visit again
     wo.technician_id = technician_id
     wo.status = WorkOrderStatus.SCHEDULED.value if wo.scheduled_start is not None else WorkOrderStatus.ASSIGNED.value
     wo.assigned_at = now
@@ -129,7 +160,6 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
     wo.unassigned_reason = None
     wo.assignment_explanation = record
     wo.updated_at = now
-    number = work_order_number(wo.id)
     summary = (f"{number} assigned to {name} by hand" if manual
                else f"{number} assigned to {name} ({record.get('strategy')})")
     if wo.scheduled_start is not None:

@@ -30,11 +30,13 @@ from desk_desktop.services.assignment import decision
 from desk_desktop.services.assignment.batch import Batch
 from desk_desktop.services.assignment.candidates import DEFAULT_RADIUS_KM, ORDER_LAT_LON, prepare_transaction
 from desk_desktop.services.assignment.types import AssignBatchResult
+from desk_desktop.services.assignment.visits import is_clash
 from desk_desktop.services.common import Actor, audit
 
 log = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = "desk.assign"
+RACE_RETRIES = 5  # a batch whose slot was taken meanwhile is done again, with the next free slots
 
 _DUE_ORGANIZATIONS = """SELECT o.id FROM organizations o
  WHERE EXISTS (SELECT 1 FROM work_orders w WHERE w.organization_id = o.id AND w.needs_assignment
@@ -90,7 +92,8 @@ def assign_automatically(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, radius
         everyone = batch.fetch(uow, organization_id=wo.organization_id, location=location,
                                     required_skills=d.required, strategy=d.strategy, now=batch.now,
                                     radius_km=radius_km, eligible_only=False, k=200)
-        d.ranked = rank_candidates(d.strategy, everyone, d.required, last_technician_id=d.pointer_id)
+        d.ranked = rank_candidates(d.strategy, decision.mark_off_shift(batch, wo, everyone), d.required,
+                                   last_technician_id=d.pointer_id)
         reason = no_eligible_reason(d.ranked, radius_km=radius_km, located=location is not None,
                                     required_skills=d.required)
         decision.leave_unassigned(uow, batch, wo, d, radius_km=radius_km, reason=reason)
@@ -104,10 +107,15 @@ def assign_automatically(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, radius
 
 
 def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
-                         radius_km: float, one_by_one: bool = False) -> tuple[int, int, int, list[int]]:
+                         radius_km: float, one_by_one: bool = False, races: int = 0) -> tuple[int, int, int, list[int]]:
     """One transaction: claim, decide, write, commit — ``one_by_one``: each order written
     right after its decision, without fetching candidates ahead. Returns (assigned, left
-    unassigned, failed, ids done)."""
+    unassigned, failed, ids done).
+
+    A visit booked by someone who does not take the organization's lock (another
+    workstation's write that committed after this batch read the technician's visits) makes
+    the no-overlap constraint refuse the write: the batch is done again (``races``), reading
+    the visits afresh, so the order takes the next free slot — no error, no order lost."""
     actor = Actor.system(org_id, name="assign job")
     assigned = unassigned = 0
     done: list[int] = []
@@ -147,6 +155,10 @@ def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: da
     if failed is None:
         return assigned, unassigned, 0, done
     wo_id, exc = failed
+    if is_clash(exc) and races < RACE_RETRIES:
+        log.info("a slot was booked meanwhile (%s); assigning the batch again", exc)
+        return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km,
+                                    one_by_one=one_by_one, races=races + 1)
     if not one_by_one:
         log.warning("assignment batch failed (%r); redoing it order by order", exc)
         return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km, one_by_one=True)

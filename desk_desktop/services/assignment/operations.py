@@ -34,10 +34,12 @@ from desk_desktop.services.assignment.types import (
     NotAssigned,
     TechnicianNotEligible,
     TechnicianNotFound,
+    VisitClash,
     WorkOrderClosed,
     WorkOrderNotFound,
     WorkOrderView,
 )
+from desk_desktop.services.assignment.visits import clash_text, clash_violation, visits_of
 from desk_desktop.services.common import Actor, ValidationFailed
 
 CLOSED_STATUSES = (WorkOrderStatus.COMPLETED.value, WorkOrderStatus.CANCELLED.value)
@@ -67,7 +69,7 @@ def list_candidates(*, uow: UnitOfWork, actor: Actor, work_order_id: int, strate
         prepare_transaction(uow)
         wo = _load_order(uow, actor, work_order_id)
         location = order_location(uow, organization_id=actor.organization_id, ticket_id=wo.source_ticket_id)
-        batch = Batch(actor=actor, now=now or _utcnow())
+        batch = Batch(actor=actor, now=now or _utcnow(), tz_name=organization_timezone(uow, actor.organization_id))
         d = decision.decide(uow, batch, wo, strategy=strategy, radius_km=radius_km, location=location,
                             eligible_only=False)
         if any(r.eligible for r in d.ranked):
@@ -112,20 +114,29 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
                 facts = replace(facts, open_jobs=max(0, facts.open_jobs - 1))
             ok, reason = eligibility(facts, d.required)
             chosen = Ranked(facts, ok, reason, chosen.rank if chosen else None, chosen.skill_score if chosen else None)
+        off_shift = chosen.facts.off_shift
+        if off_shift:  # no automatic choice, but a dispatcher's may be (told in the explanation)
+            ok, reason = eligibility(replace(chosen.facts, off_shift=False), d.required)
+            chosen = replace(chosen, eligible=ok, reason=reason)
         if not chosen.eligible and not force:
             raise TechnicianNotEligible(f"{tech_name} cannot take {work_order_number(wo.id)}: {chosen.reason}.")
 
         best = next((r for r in d.ranked if r.eligible), None)
-        rank_text = (f"ranked #{chosen.rank} under {d.strategy}" if chosen.rank
-                     else f"not eligible under {d.strategy} ({chosen.reason}); assigned anyway")
+        if chosen.rank:
+            rank_text = f"ranked #{chosen.rank} under {d.strategy}"
+        elif off_shift and chosen.eligible:
+            rank_text = f"off shift now (outside working hours), so not ranked under {d.strategy}; assigned anyway"
+        else:
+            rank_text = f"not eligible under {d.strategy} ({chosen.reason}); assigned anyway"
         why = f"Chosen by {actor.name}: {tech_name}, {rank_text}."
         if best is not None and best.facts.technician_id != technician_id:
             why += f" The strategy's first choice was {best.facts.name}."
         record = d.explanation(radius_km=radius_km, now=batch.now, winner=chosen, why=why,
-                               extra={"manual": True, "by": actor.name,
+                               extra={"manual": True, "by": actor.name, "off_shift": off_shift,
                                       "forced": bool(force and not chosen.eligible)})
         decision.assign(uow, batch, wo, technician_id, record, schedule=schedule, manual=True)
-        batch.write(uow)
+        with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):
+            batch.write(uow)
         view = view_of(uow, actor, wo.id)
         uow.commit()
         return view
@@ -165,9 +176,12 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
 
 
 def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, start: datetime,
-                          duration_minutes: int | None = None) -> WorkOrderView:
+                          duration_minutes: int | None = None, book_anyway: bool = False) -> WorkOrderView:
     """Move the visit to ``start`` (kept as given — the dispatcher's decision); the end
-    follows from the duration. The customer and the technician are told."""
+    follows from the duration. The customer and the technician are told. A time at which
+    the technician already has another visit is refused, naming it (``VisitClash``) — unless
+    ``book_anyway``: then the visit is stored over the other one, marked (outside the
+    no-overlap constraint) and the audit row names what it overlaps."""
     if start is None:
         raise ValidationFailed("Give a start time.", "start")
     if start.tzinfo is None:
@@ -175,13 +189,22 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
     if duration_minutes is not None and not 15 <= int(duration_minutes) <= 1440:
         raise ValidationFailed("The duration must be between 15 minutes and 24 hours.", "duration_minutes")
     with uow:
+        lock_organization(uow, actor.organization_id)  # the assign job books under the same lock
         wo = _load_order(uow, actor, work_order_id, doing="rescheduled")
-        batch = Batch(actor=actor, now=_utcnow())
+        batch = Batch(actor=actor, now=_utcnow(), tz_name=organization_timezone(uow, actor.organization_id))
         if duration_minutes is not None:
             wo.duration_minutes = int(duration_minutes)
         before = wo.scheduled_start
         wo.scheduled_start = start.astimezone(UTC)
         wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+        tech_name, taken = None, []
+        if wo.technician_id is not None:
+            tech_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": wo.technician_id})
+            taken = visits_of(uow, wo.technician_id, start=wo.scheduled_start, end=wo.scheduled_end, excluding=wo.id)
+            if taken and not book_anyway:
+                raise VisitClash(clash_text(tech_name, taken[0], batch.tz_name) + "; choose another time.")
+        overlaps = [v.label for v in taken]
+        wo.booked_anyway = bool(overlaps)
         if wo.technician_id is not None and wo.status == WorkOrderStatus.ASSIGNED:
             wo.status = WorkOrderStatus.SCHEDULED.value
         wo.updated_at = batch.now
@@ -190,11 +213,13 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
         number = work_order_number(wo.id)
         batch.audit(action="work_order.rescheduled", entity_id=wo.id,
                     summary=(f"{number} moved from {before:%Y-%m-%d %H:%M} to {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
-                             if before else f"{number} scheduled for {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"),
+                             if before else f"{number} scheduled for {wo.scheduled_start:%Y-%m-%d %H:%M} UTC")
+                    + (f", booked anyway over {', '.join(overlaps)} by {actor.name}" if overlaps else ""),
                     details={"from": before.isoformat() if before else None, "to": wo.scheduled_start.isoformat(),
-                             "duration_minutes": wo.duration_minutes})
+                             "duration_minutes": wo.duration_minutes, "booked_anyway_over": overlaps})
         uow.record_change("work_order", wo.id, wo.organization_id, "rescheduled")
-        batch.write(uow)
+        with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):
+            batch.write(uow)
         view = view_of(uow, actor, wo.id)
         uow.commit()
         return view

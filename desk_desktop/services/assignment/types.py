@@ -28,6 +28,10 @@ class NotAssigned(DeskError):
     pass
 
 
+class VisitClash(DeskError):
+    """The technician already has a visit at that time (no double booking)."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     technician_id: int
@@ -41,6 +45,7 @@ class Candidate:
     reason: str
     lat: float | None
     lon: float | None
+    off_shift: bool = False  # outside working hours now, for work due now (a manual choice, with a warning)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,77 @@
+"""The first free slot of a technician: working hours and the visits they already have — pure, no database.
+
+A visit is ``[start, end)``; two visits overlap when each starts before the other ends
+(the database's exclusion constraint, migration 0011, says the same with ``&&``). The
+search starts at the requested time, fits the visit into the working hours
+(``scoring.fit_into_working_hours``, in the organization's time zone) and, while the
+fitted slot overlaps a block of busy time (visits merged where they overlap or touch),
+starts again at that block's end. Every step starts after one more block's end, so it
+ends after at most one step per block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from desk_desktop.domain.scoring import ScheduleFit, Windows, fit_into_windows, parse_working_hours
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One of the technician's booked visits."""
+
+    start: datetime
+    end: datetime
+    label: str = ""  # what a dispatcher calls it, e.g. its work order number
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+def first_clash(start: datetime, end: datetime, visits: Sequence[Visit]) -> Visit | None:
+    """The earliest-starting visit that overlaps ``[start, end)``, or None."""
+    clashes = [v for v in visits if overlaps(start, end, v.start, v.end)]
+    return min(clashes, key=lambda v: (v.start, v.end)) if clashes else None
+
+
+def busy_blocks(visits: Sequence[Visit]) -> list[Visit]:
+    """The visits merged into blocks of busy time (overlapping or back-to-back visits make
+    one block, labelled with its last visit), in time order."""
+    blocks: list[Visit] = []
+    for v in sorted(visits, key=lambda v: (v.start, v.end)):
+        if blocks and v.start <= blocks[-1].end:
+            if v.end > blocks[-1].end:
+                blocks[-1] = Visit(blocks[-1].start, v.end, v.label)
+        else:
+            blocks.append(v)
+    return blocks
+
+
+def first_free_slot(requested_start: datetime, duration_minutes: int, working_hours: Mapping | None,
+                    tz_name: str, visits: Sequence[Visit]) -> ScheduleFit:
+    """The earliest slot of ``duration_minutes`` at or after ``requested_start`` that fits the
+    working hours (as ``fit_into_working_hours`` fits it) and overlaps none of ``visits``."""
+    return first_free_in_windows(requested_start, duration_minutes, parse_working_hours(working_hours), tz_name,
+                                 visits)
+
+
+def first_free_in_windows(requested_start: datetime, duration_minutes: int, hours: Windows | None, tz_name: str,
+                          visits: Sequence[Visit]) -> ScheduleFit:
+    """``first_free_slot`` with the working hours already parsed (``parse_working_hours``)."""
+    blocks = busy_blocks(visits)
+    at, i = requested_start, 0
+    pushed: Visit | None = None
+    while True:  # each round starts after one more block's end (see the module's docstring)
+        fit = fit_into_windows(at, duration_minutes, hours, tz_name)
+        while i < len(blocks) and blocks[i].end <= fit.start:
+            i += 1  # blocks are disjoint and in order: the first one ending after the start is the only candidate
+        if i == len(blocks) or blocks[i].start >= fit.end:
+            moved = fit.start != requested_start
+            note = fit.note
+            if pushed is not None:
+                note = f"first free slot after {pushed.label or 'another visit'} ({note})"
+            return replace(fit, requested_start=requested_start, moved=moved, note=note)
+        at, pushed = blocks[i].end, blocks[i]
