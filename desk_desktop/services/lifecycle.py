@@ -35,6 +35,8 @@ from desk_desktop.domain.lifecycle import (
     refusal,
     status_words,
 )
+from desk_desktop.services.assignment.job import lock_organization
+from desk_desktop.services.assignment.visits import visits_of
 from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, ValidationFailed, audit
 from desk_desktop.services.notifications import enqueue_work_order_event
 from desk_desktop.services.notifications.model import EVENT_COMPLETED
@@ -184,6 +186,15 @@ def _reopen_status(uow: UnitOfWork, wo: WorkOrder) -> tuple[str, bool]:
     return WorkOrderStatus.UNASSIGNED.value, auto
 
 
+def _old_time_taken(uow: UnitOfWork, wo: WorkOrder) -> str | None:
+    """The work order that has a reopened visit's old time now (the no-overlap rule of
+    migration 0011 covers open visits only, so the time may have been given away)."""
+    if wo.status != WorkOrderStatus.SCHEDULED or wo.booked_anyway:
+        return None
+    taken = visits_of(uow, wo.technician_id, start=wo.scheduled_start, end=wo.scheduled_end, excluding=wo.id)
+    return taken[0].label if taken else None
+
+
 def cancel_locked(uow: UnitOfWork, actor: Actor, wo: WorkOrder, reason: str, now: datetime) -> str:
     """Cancel an order already locked in the caller's transaction (the ticket service cancels a
     resolved ticket's orders this way). Returns the previous status."""
@@ -250,6 +261,8 @@ def transition(
         if started is not None and started > now + timedelta(minutes=1):
             raise ValidationFailed("The start of the work cannot be in the future.", "started")
     with uow:
+        if act == Action.REOPEN:  # it may book its old time again: under the lock every booking takes, taken first
+            lock_organization(uow, actor.organization_id)
         wo = _lock(uow, actor, work_order_id)
         _check(wo, act)
         previous = wo.status
@@ -273,6 +286,13 @@ def transition(
             cancel_locked(uow, actor, wo, reason, now)
         elif act == Action.REOPEN:
             wo.status, wo.needs_assignment = _reopen_status(uow, wo)
+            taken = _old_time_taken(uow, wo)
+            if taken is not None:
+                # Another visit has its old time now: back to its technician, to be rescheduled.
+                wo.status = WorkOrderStatus.ASSIGNED.value
+                wo.scheduled_start = wo.scheduled_end = None
+                details["old_time_taken_by"] = taken
+                why = f"its old time now belongs to {taken}; reschedule it"
             wo.next_assign_at = now if wo.needs_assignment else None
             wo.assign_attempts = 0
             if wo.technician_id is None:

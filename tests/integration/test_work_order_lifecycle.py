@@ -16,7 +16,7 @@ from desk_desktop.db.models import AuditEntry, Ticket, WorkOrder
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.jobs.scheduler import AppScheduler
 from desk_desktop.services import lifecycle, tickets
-from desk_desktop.services.assignment import assign_work_order, list_candidates
+from desk_desktop.services.assignment import assign_work_order, list_candidates, reschedule_work_order
 from desk_desktop.services.assignment.types import TechnicianNotEligible
 from desk_desktop.services.common import PermissionDenied, ValidationFailed
 from desk_desktop.services.lifecycle import TransitionRefused
@@ -135,6 +135,22 @@ def test_cancel_needs_a_reason_and_reopen_gives_it_back_to_its_technician(uow_fa
     assert (wo.cancel_reason, wo.technician_id) == (None, sd.technician_ids[0])
     [row] = [a for a in audit_of(uow_factory, wo_id) if a.action == "work_order.reopened"]
     assert row.details["was"]["cancel_reason"] == "Customer fixed it themselves"
+
+
+def test_a_reopened_visit_whose_time_was_given_away_goes_back_to_its_technician_unscheduled(uow_factory, world):
+    sd, wo_id = world
+    step(uow_factory, sd.actor, wo_id, "cancel", reason="Customer not at home")
+    # Its 09:00-10:30 slot goes to another order of the same technician.
+    other = assigned_order(uow_factory, sd, number="TK-2026-00002")
+    reschedule_work_order(uow=uow_factory(), actor=sd.actor, work_order_id=other,
+                          start=datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    reopened = step(uow_factory, sd.actor, wo_id, "reopen")
+    assert (reopened.previous_status, reopened.status) == ("cancelled", "assigned")
+    wo = order(uow_factory, wo_id)
+    assert (wo.technician_id, wo.scheduled_start, wo.scheduled_end) == (sd.technician_ids[0], None, None)
+    [row] = [a for a in audit_of(uow_factory, wo_id) if a.action == "work_order.reopened"]
+    assert f"its old time now belongs to WO-{other:06d}; reschedule it" in row.summary
+    assert order(uow_factory, other).scheduled_start == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 def test_a_reopened_order_without_technician_waits_for_the_assign_job_when_its_rule_assigns(uow_factory):

@@ -1,3 +1,5 @@
+"""Work orders: what is to be done, where, by whom and when; their statuses and the database rules on visits."""
+
 from __future__ import annotations
 
 from datetime import datetime
