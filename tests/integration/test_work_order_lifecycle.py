@@ -291,9 +291,9 @@ def test_resolving_a_ticket_with_an_open_order_asks_what_to_do_with_it(uow_facto
 
 
 def test_the_customer_is_mailed_when_the_visit_is_completed(uow_factory, smtp):
-    sd = seed(uow_factory, technicians=1)
+    sd = seed(uow_factory, technicians=2)
     told = assigned_order(uow_factory, sd, number="TK-2026-00001")
-    silent = assigned_order(uow_factory, sd, number="TK-2026-00002", notify_customer=False)
+    silent = assigned_order(uow_factory, sd, number="TK-2026-00002", notify_customer=False, technician_index=1)
     assert step(uow_factory, sd.actor, told, "complete", note="Fixed").notifications == 1
     assert step(uow_factory, sd.actor, silent, "complete", note="Fixed").notifications == 0
     scheduler = AppScheduler(uow_factory, Settings(), channel_registry=registry(smtp.port), jobs=("notify",))
