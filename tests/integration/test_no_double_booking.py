@@ -193,11 +193,14 @@ def test_book_anyway_stores_the_overlap_audited_and_automatic_scheduling_still_a
 
 def test_the_migration_moves_overlapping_visits_in_order_and_the_downgrade_drops_the_rule(test_server):
     url = test_server.create_database("desk_mig11")
-    engine = make_engine(url)
+    engine = make_engine(url)  # migrations run as the owner of the schema
+    # The organization's rows on connections of their own: run as a dispatcher, make_org
+    # turns its connection into that organization's dispatcher, who may not migrate.
+    setup = make_engine(url)
     try:
         before = ScriptDirectory.from_config(migrate.alembic_config(engine)).get_revision("0011").down_revision
         migrate.downgrade(engine, before)
-        factory = UnitOfWorkFactory(engine)
+        factory = UnitOfWorkFactory(setup)
         org = make_org(factory(), slug="old")
         add_rule(factory(), org)
         tech = add_technician(factory(), org, name="Ann Lee", lat=SITE[0], lon=SITE[1])
@@ -215,6 +218,7 @@ def test_the_migration_moves_overlapping_visits_in_order_and_the_downgrade_drops
         migrate.downgrade(engine, before)
         _book(factory, orders[3], tech, at(11, 30))  # no rule any more
     finally:
+        setup.dispose()
         engine.dispose()
         test_server.drop_database(url)
 
