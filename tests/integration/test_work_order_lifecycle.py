@@ -16,7 +16,12 @@ from desk_desktop.db.models import AuditEntry, Ticket, WorkOrder
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.jobs.scheduler import AppScheduler
 from desk_desktop.services import lifecycle, tickets
-from desk_desktop.services.assignment import assign_work_order, list_candidates, reschedule_work_order
+from desk_desktop.services.assignment import (
+    assign_work_order,
+    list_candidates,
+    reschedule_work_order,
+    unassign_work_order,
+)
 from desk_desktop.services.assignment.types import TechnicianNotEligible
 from desk_desktop.services.common import PermissionDenied, ValidationFailed
 from desk_desktop.services.lifecycle import TransitionRefused
@@ -135,6 +140,24 @@ def test_cancel_needs_a_reason_and_reopen_gives_it_back_to_its_technician(uow_fa
     assert (wo.cancel_reason, wo.technician_id) == (None, sd.technician_ids[0])
     [row] = [a for a in audit_of(uow_factory, wo_id) if a.action == "work_order.reopened"]
     assert row.details["was"]["cancel_reason"] == "Customer fixed it themselves"
+
+
+def test_another_technician_or_none_starts_a_started_visit_over(uow_factory, world):
+    sd, wo_id = world
+    step(uow_factory, sd.actor, wo_id, "arrive")
+    assign_work_order(uow=uow_factory(), actor=sd.actor, work_order_id=wo_id, technician_id=sd.technician_ids[1],
+                      force=True)
+    wo = order(uow_factory, wo_id)
+    assert (wo.technician_id, wo.status, wo.on_site_at) == (sd.technician_ids[1], "scheduled", None)
+    [row] = [a for a in audit_of(uow_factory, wo_id) if a.action == "work_order.assigned"]
+    assert row.summary.endswith("(it was on site; the visit starts over)") and row.details["was"] == "on_site"
+
+    step(uow_factory, sd.actor, wo_id, "hold", reason="Waiting for a spare part")
+    unassign_work_order(uow=uow_factory(), actor=sd.actor, work_order_id=wo_id, reason="Technician ill")
+    wo = order(uow_factory, wo_id)
+    assert (wo.status, wo.technician_id, wo.hold_reason, wo.held_from) == ("unassigned", None, None, None)
+    [row] = [a for a in audit_of(uow_factory, wo_id) if a.action == "work_order.unassigned"]
+    assert row.summary.endswith(": Technician ill (it was on hold)")
 
 
 def test_a_reopened_visit_whose_time_was_given_away_goes_back_to_its_technician_unscheduled(uow_factory, world):

@@ -118,6 +118,18 @@ def _notifies(wo: WorkOrder) -> bool:
     return bool(wo.notify_customer or wo.notify_technician)
 
 
+STARTED_STATUSES = (WorkOrderStatus.TRAVELLING, WorkOrderStatus.ON_SITE, WorkOrderStatus.ON_HOLD)
+
+
+def start_over(wo: WorkOrder) -> str | None:
+    """The order goes (back) to the plan — another technician, or none: what the previous one
+    recorded on the way (on site since, on hold and why) no longer applies. Returns the status
+    it left when that was one of a started visit (for the audit row), else None."""
+    was = wo.status if wo.status in STARTED_STATUSES else None
+    wo.on_site_at = wo.held_from = wo.hold_reason = None
+    return was
+
+
 def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, record: dict, *,
            schedule: bool, manual: bool) -> None:
     """Give ``wo`` to the technician: status, schedule, explanation ``record``; the audit row
@@ -152,6 +164,7 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
                 raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
         batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number))
         wo.booked_anyway = False  # the slot is free: the constraint covers the visit again
+    was = start_over(wo)
     wo.technician_id = technician_id
     wo.status = WorkOrderStatus.SCHEDULED.value if wo.scheduled_start is not None else WorkOrderStatus.ASSIGNED.value
     wo.assigned_at = now
@@ -164,8 +177,11 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
                else f"{number} assigned to {name} ({record.get('strategy')})")
     if wo.scheduled_start is not None:
         summary += f", scheduled {wo.scheduled_start:%Y-%m-%d %H:%M} UTC"
+    if was is not None:
+        summary += f" (it was {was.replace('_', ' ')}; the visit starts over)"
     batch.audit(action="work_order.assigned", entity_id=wo.id, summary=summary,
-                details={"technician_id": technician_id, "previous_technician_id": previous, "explanation": record})
+                details={"technician_id": technician_id, "previous_technician_id": previous, "explanation": record,
+                         "was": was})
     # "assigned" tells the technician and announces the visit (who and when) to the customer;
     # a separate "scheduled" would announce the same visit again.
     if _notifies(wo):

@@ -155,6 +155,7 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
         prev_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": previous})
         batch = Batch(actor=actor, now=_utcnow())
         reason = (reason or "").strip()
+        was = decision.start_over(wo)
         wo.technician_id = None
         wo.status = WorkOrderStatus.UNASSIGNED.value
         wo.assigned_at = None
@@ -166,8 +167,10 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
         if wo.notify_customer or wo.notify_technician:
             batch.notify(wo.id, "work_order.unassigned", previous)
         batch.audit(action="work_order.unassigned", entity_id=wo.id,
-                    summary=f"{work_order_number(wo.id)} taken from {prev_name}" + (f": {reason}" if reason else ""),
-                    details={"previous_technician_id": previous, "reason": reason, "reassign": bool(reassign)})
+                    summary=f"{work_order_number(wo.id)} taken from {prev_name}" + (f": {reason}" if reason else "")
+                    + (f" (it was {was.replace('_', ' ')})" if was else ""),
+                    details={"previous_technician_id": previous, "reason": reason, "reassign": bool(reassign),
+                             "was": was})
         uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
         batch.write(uow)
         view = view_of(uow, actor, wo.id)
