@@ -1,4 +1,4 @@
-"""The main window's menus: Edit → Preferences; Settings → Catalogs; Help → About and Open log folder."""
+"""The main window's menus: Edit → Preferences; Settings → Catalogs and Work orders; Help → About and Open log folder."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def add_app_menus(window: QMainWindow) -> None:
     catalogs.setStatusTip("Categories, skills, customer types and work-order types (administrators change them)")
     catalogs.triggered.connect(lambda: show_catalogs(window))
     settings_menu.addAction(catalogs)
+    work = QAction("&Work orders…", window, objectName="WorkSettingsAction")
+    work.setStatusTip("Whether completing a ticket's last work order resolves the ticket (administrators change it)")
+    work.triggered.connect(lambda: show_work_settings(window))
+    settings_menu.addAction(work)
     help_menu = bar.addMenu("&Help")
     about = QAction("&About Desk Dispatcher", window, objectName="AboutAction")
     about.setMenuRole(QAction.MenuRole.AboutRole)
@@ -52,6 +56,14 @@ def show_catalogs(window) -> None:
 
     dialog = CatalogsDialog(window.ctx, window)
     window.catalogs_dialog = dialog  # reachable by tests
+    dialog.open()
+
+
+def show_work_settings(window) -> None:
+    from desk_desktop.ui.work_settings import WorkSettingsDialog
+
+    dialog = WorkSettingsDialog(window.ctx, window)
+    window.work_settings_dialog = dialog  # reachable by tests
     dialog.open()
 
 
