@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from desk_desktop.domain.catalogs import SKILLS
@@ -24,23 +24,9 @@ from desk_desktop.ui.tickets.page import TicketsPage
 from desk_desktop.ui.workers import InlineRunner
 from tests.conftest import add_customer, hermetic_settings, new_ticket
 from tests.ui.test_rule_editor import _delete_pages_in_order, click_row, make_page  # noqa: F401 - a fixture
+from tests.ui.test_tickets_view import isolated_settings  # noqa: F401 - a fixture
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-
-
-@pytest.fixture
-def isolated_settings(qapp, tmp_path):
-    """QSettings in a throw-away folder (the tickets page keeps its filters there)."""
-    old = (QSettings.defaultFormat(), qapp.organizationName(), qapp.applicationName())
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-    qapp.setOrganizationName("DeskDispatcherTests")
-    qapp.setApplicationName("catalogs-ui")
-    QSettings().clear()
-    yield tmp_path
-    QSettings.setDefaultFormat(old[0])
-    qapp.setOrganizationName(old[1])
-    qapp.setApplicationName(old[2])
 
 
 def dialog_for(qtbot, uow_factory, actor, live: LiveUpdates | None = None) -> CatalogsDialog:
@@ -62,7 +48,7 @@ def row_of(dialog: CatalogsDialog, name: str) -> int:
 
 
 def test_a_rename_shows_at_once_in_the_rule_editor_and_the_ticket_list_and_detail(qtbot, uow_factory, org,
-                                                                                   isolated_settings):
+                                                                                   isolated_settings):  # noqa: F811
     customer = add_customer(uow_factory, org)
     rule_service.create_rule(uow=uow_factory(), actor=org, draft=RuleDraft(
         name="Heat", trigger_categories=("hvac",), wo_type="repair", active=True))
