@@ -298,6 +298,41 @@ def test_a_non_admin_cannot_block_numbering_by_renumbering_a_ticket(world):
     assert _as(world, "alice", "UPDATE tickets SET subject = 'Heating (urgent)' WHERE id = :t", t=first.id) == 1
 
 
+_FORGED_TICKET = ("INSERT INTO tickets (organization_id, number, customer_id, customer_name, category, priority, "
+                  "subject, created_by) VALUES (:o, :n, :c, 'Northwind', 'hvac', 'low', 'forged', 'x')")
+_TAKE_A_NUMBER = ("UPDATE ticket_number_counters SET next_value = next_value + 1 "
+                  "WHERE organization_id = :o AND period = :p")
+
+
+@pytest.mark.parametrize("who", ["alice", "ann"])  # a dispatcher, and an administrator
+def test_nobody_can_block_numbering_by_inserting_a_ticket_with_a_future_number(world, who):
+    uows = UnitOfWorkFactory(world.engine(who))
+    actor = current_actor(uow=uows())
+    made = create_ticket(uow=uows(), actor=actor, subject="Heating", category="hvac", priority="high",
+                         customer_ref="C-1").ticket
+    head, _, value = made.number.rpartition("-")  # "TK-2026", "00007": yearly reset, the default
+    year = head.rpartition("-")[2]
+    future = f"{head}-{int(value) + 2:0{len(value)}d}"
+    params = {"o": world.org, "c": world.ids["customer"]}
+    _denied(world, who, _FORGED_TICKET, "next one from the organization's counter", n=future, **params)
+
+    # Taking a number from the counter (as the application does) and writing it under another
+    # year's head is refused too: next year's counter would hand that number out.
+    with pytest.raises(DBAPIError, match="next one from the organization's counter"), \
+            world.engine(who).begin() as conn:
+        conn.execute(text(_TAKE_A_NUMBER), {"o": world.org, "p": year})
+        taken = f"{int(value) + 1:0{len(value)}d}"
+        conn.execute(text(_FORGED_TICKET), {**params, "n": head.replace(year, str(int(year) + 1)) + "-" + taken})
+    # With its own period's head it is just a ticket created by hand with the number it took.
+    with world.engine(who).begin() as conn:
+        conn.execute(text(_TAKE_A_NUMBER), {"o": world.org, "p": year})
+        conn.execute(text(_FORGED_TICKET), {**params, "n": f"{head}-{taken}"})
+
+    after = create_ticket(uow=uows(), actor=actor, subject="Heating 2", category="hvac", priority="high",
+                          customer_ref="C-1").ticket
+    assert after.number == future  # numbering goes on: nothing was planted ahead of it
+
+
 # --------------------------------------------------------------------- 11: the audit actor
 def test_the_audit_actor_is_the_connected_dispatcher(world):
     with world.engine("alice").begin() as conn:
