@@ -79,9 +79,10 @@ def world(test_server):
     admin_engine = make_engine(url)
     uows = UnitOfWorkFactory(admin_engine)
     org = admin.add_organization(uow=uows(), slug=f"sec-{suffix}", name="Acme")
-    logins = {"alice": f"t_sec_alice_{suffix}", "ann": f"t_sec_ann_{suffix}"}
+    logins = {"alice": f"t_sec_alice_{suffix}", "ann": f"t_sec_ann_{suffix}", "sam": f"t_sec_sam_{suffix}"}
     admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=logins["alice"], display_name="Alice")
     admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=logins["ann"], display_name="Ann", is_admin=True)
+    admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=logins["sam"], display_name="Sam", scanner=True)
     with admin_engine.begin() as conn:
         ids = _seed(conn, org.id)
     w = World(url=url, org=org.id, logins=logins, ids=ids, admin_engine=admin_engine)
@@ -188,6 +189,51 @@ def test_a_dispatcher_cannot_mark_a_file_clean(world, status):
     if status == "not_scanned":
         _denied(world, "alice", "SELECT desk_record_scan(:b, 'clean', NULL, NULL, NULL)", match="cannot become",
                 b=blob)
+
+
+def test_only_a_scanner_login_marks_a_pending_file_clean(world):
+    """Not through desk_record_scan either: a dispatcher's workstation that is no scanner
+    (nor an administrator's) cannot vouch for a file every workstation would then open."""
+    blob = world.ids["blob_pending"]
+    record = "SELECT desk_record_scan(:b, CAST(:v AS text), NULL, NULL, NULL)"
+    for who in ("alice", "ann"):
+        _denied(world, who, record, match="virus scanner's connection", b=blob, v="clean")
+        # Locking a file away needs no trust.
+        assert _as(world, who, record, b=blob, v="infected") == [(True,)]
+    assert _as(world, "sam", record, b=blob, v="clean") == [(True,)]  # admin add-dispatcher --scanner
+    assert _admin_scalar(world, "SELECT scan_status FROM blobs WHERE id = :b", b=blob) == "pending"  # rolled back
+
+
+def test_a_workstation_that_is_no_scanner_leaves_its_upload_to_the_server(test_server, clamd):
+    from desk_desktop.services import attachments as att
+    from tests.integration.test_attachments import upload
+
+    url = test_server.create_database("desk_scanrole")
+    login = f"t_scan_{uuid.uuid4().hex[:8]}"
+    server = make_engine(url)  # the server's scheduler: a superuser
+    workstation = make_engine(dispatcher_url(url, login), pool_size=1)
+    try:
+        servers = UnitOfWorkFactory(server)
+        org = admin.add_organization(uow=servers(), slug="scan", name="Acme")
+        admin.add_dispatcher(uow=servers(), org_slug=org.slug, login=login, display_name="Alice")
+        with server.begin() as conn:
+            ticket = _seed(conn, org.id)["ticket"]
+            conn.execute(text("DELETE FROM attachments"))  # the seed's files: only the upload is pending
+            conn.execute(text("DELETE FROM blobs"))
+        alice = UnitOfWorkFactory(workstation)
+        info = upload(alice, current_actor(uow=alice()), ticket, b"meter readings", "readings.txt",
+                      scanner=clamd.scanner())
+        assert (info.scan_status, info.scan_reason) == ("pending", "waiting for the server's virus scanner")
+        assert att.rescan_pending(uow_factory=alice, scanner=clamd.scanner()) == 0  # its own scheduler leaves it
+        assert att.rescan_pending(uow_factory=servers, scanner=clamd.scanner()) == 1
+        with server.connect() as conn:
+            assert conn.execute(text("SELECT b.scan_status FROM attachments a JOIN blobs b ON b.id = a.blob_id "
+                                     "WHERE a.id = :a"), {"a": info.id}).scalar() == "clean"
+    finally:
+        workstation.dispose()
+        server.dispose()
+        test_server.drop_database(url)
+        test_server._admin(f'DROP ROLE IF EXISTS "{login}"')
 
 
 def test_a_verdict_needs_the_final_bytes(world):
