@@ -39,6 +39,11 @@ _org_roles: dict[tuple[str, int], str] = {}  # (database, organization id) -> it
 _fresh_org_roles: dict[tuple[str, int], str] = {}  # (database, organization id) -> login role
 
 
+# The suite's workstation scans its own uploads, as the private cluster's login does; a
+# workstation that is no scanner is tested in test_security_db / test_security_files.
+ROLES = "desk_dispatcher, desk_scanner"
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -48,7 +53,7 @@ def fresh_url(test_server, url: str) -> str:
     from desk_desktop.services.session_info import dispatcher_url
 
     role = f"t_fresh_{uuid.uuid4().hex[:10]}"
-    test_server._admin(f"CREATE ROLE {_q(role)} LOGIN IN ROLE desk_dispatcher")
+    test_server._admin(f"CREATE ROLE {_q(role)} LOGIN IN ROLE {ROLES}")
     db = make_url(url).database
     _fresh_roles[db] = role
     _admin_url[db] = url
@@ -99,7 +104,7 @@ def _make_org_on_test_connection(uow, *, slug: str, name: str, timezone: str) ->
     s.add(org)
     s.flush()
     role = f"t_disp_{uuid.uuid4().hex[:10]}"
-    s.execute(text(f"CREATE ROLE {_q(role)} LOGIN IN ROLE desk_dispatcher"))
+    s.execute(text(f"CREATE ROLE {_q(role)} LOGIN IN ROLE {ROLES}"))
     s.execute(text("INSERT INTO dispatchers (organization_id, login_role, display_name, is_admin) "
                    "VALUES (:o, :r, :n, true)"), {"o": org.id, "r": role, "n": f"admin@{slug}"})
     target = role if previous == superuser else previous
@@ -163,7 +168,7 @@ def _make_org_for_fresh_db(db: str, *, slug: str, name: str, timezone: str) -> i
             role = base_role
             if mapped is not None:
                 role = f"{base_role}_{org_id}"
-                conn.execute(text(f"CREATE ROLE {_q(role)} LOGIN IN ROLE desk_dispatcher"))
+                conn.execute(text(f"CREATE ROLE {_q(role)} LOGIN IN ROLE {ROLES}"))
             conn.execute(text("INSERT INTO dispatchers (organization_id, login_role, display_name, is_admin) "
                               "VALUES (:o, :r, :n, true)"), {"o": org_id, "r": role, "n": f"admin@{slug}"})
     finally:
@@ -191,7 +196,7 @@ def demo_url(test_server, url: str, org_slug: str) -> str:
     from desk_desktop.services.session_info import dispatcher_url
 
     role = f"t_demo_{uuid.uuid4().hex[:10]}"
-    test_server._admin(f"CREATE ROLE {_q(role)} LOGIN IN ROLE desk_dispatcher")
+    test_server._admin(f"CREATE ROLE {_q(role)} LOGIN IN ROLE {ROLES}")
     eng = create_engine(url, poolclass=NullPool)
     try:
         with eng.begin() as conn:

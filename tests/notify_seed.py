@@ -19,6 +19,7 @@ from desk_desktop.db.models import (
     WorkOrder,
 )
 from desk_desktop.services.common import Actor
+from tests.numbers import take_number
 
 
 def point(lat: float, lon: float) -> WKTElement:
@@ -89,7 +90,7 @@ def seed(uow_factory, *, slug: str = "acme", technicians: int = 1, customers: in
 
 
 def assigned_order(uow_factory, sd: Seed, *, technician_index: int = 0, notify_customer: bool = True,
-                   notify_technician: bool = True, number: str = "TK-2026-00001") -> int:
+                   notify_technician: bool = True) -> int:
     """A ticket and an order already assigned (and scheduled) to a technician, written with the ORM."""
     from tests.conftest import acting_as
 
@@ -101,7 +102,7 @@ def assigned_order(uow_factory, sd: Seed, *, technician_index: int = 0, notify_c
         site_id = s.execute(
             Site.__table__.select().where(Site.customer_id == cust.id)
         ).first().id
-        tk = Ticket(organization_id=o, number=number, customer_id=cust.id, customer_name=cust.name, site_id=site_id,
+        tk = Ticket(organization_id=o, number=take_number(uow, o), customer_id=cust.id, customer_name=cust.name, site_id=site_id,
                     category="hvac", priority="high", subject="Air conditioning is down", created_by="test")
         s.add(tk)
         s.flush()

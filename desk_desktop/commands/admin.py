@@ -31,6 +31,9 @@ def register(sub, common) -> None:
     d.add_argument("--admin", action="store_true", help="may change rules, numbering and open quarantined files")
     add_password_options(d)  # default: a generated one, printed once
     d.add_argument("--existing-role", action="store_true", help="map a login role that already exists")
+    d.add_argument("--scanner", action="store_true",
+                   help="trust this workstation's virus scans (files it scans clean open for everyone); without it "
+                        "its uploads wait for the server's scheduler")
     d.set_defaults(func=run_add_dispatcher)
 
     pw = asub.add_parser("set-password", parents=[common], allow_abbrev=False, help="set a new password for a dispatcher")
@@ -99,12 +102,13 @@ def run_add_dispatcher(ctx: CliContext) -> int:
     with _AdminConnection(ctx) as uows:
         created = admin.add_dispatcher(uow=uows(), org_slug=ctx.args.org, login=ctx.args.login,
                                        display_name=ctx.args.name, is_admin=ctx.args.admin,
-                                       password=read_password(ctx.args), existing_role=ctx.args.existing_role)
+                                       password=read_password(ctx.args), existing_role=ctx.args.existing_role,
+                                       scanner=ctx.args.scanner)
     d = created.dispatcher
     data = asdict(d) | {"password": created.password if created.generated else None,
                         "password_generated": created.generated}
     ctx.emit(data, f"Dispatcher '{d.login}' ({d.display_name}) added to '{d.organization_slug}'"
-                   f"{' as administrator' if d.is_admin else ''}.\n" + _password_lines(created))
+                   f"{' as administrator' if d.is_admin else ''}{', trusted to scan files' if d.scanner else ''}.\n" + _password_lines(created))
     return 0
 
 
@@ -143,7 +147,7 @@ def run_list(ctx: CliContext) -> int:
         if not o.dispatchers:
             lines.append("    (no dispatchers)")
         for d in o.dispatchers:
-            flags = [f for f, on in (("admin", d.is_admin), ("disabled", not d.active),
+            flags = [f for f, on in (("admin", d.is_admin), ("scanner", d.scanner), ("disabled", not d.active),
                                      ("ROLE MISSING", not d.role_exists),
                                      ("cannot log in", d.role_exists and not d.can_login)) if on]
             lines.append(f"    {d.login:<24} {d.display_name}" + (f"  [{', '.join(flags)}]" if flags else ""))

@@ -23,6 +23,7 @@ from desk_desktop.db.session import UnitOfWork
 from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 
 DISPATCHER_GROUP = "desk_dispatcher"
+SCANNER_ROLE = "desk_scanner"  # may mark files clean (migration 0015)
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 LOGIN_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,62}$")
 RESERVED_LOGINS = {"desk_owner", "desk_dispatcher", "public", "postgres", "desk_admin"}
@@ -58,6 +59,7 @@ class DispatcherInfo:
     active: bool
     role_exists: bool
     can_login: bool
+    scanner: bool = False  # a member of desk_scanner: its scans are trusted
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,13 @@ def _org_row(uow: UnitOfWork, slug: str):
 def _dispatcher_infos(uow: UnitOfWork, where: str = "", params: dict | None = None) -> list[DispatcherInfo]:
     rows = uow.session.execute(text(
         "SELECT d.id, o.slug, d.login_role, d.display_name, d.is_admin, d.active, "
-        "       r.rolname IS NOT NULL AS role_exists, coalesce(r.rolcanlogin, false) AS can_login "
+        "       r.rolname IS NOT NULL AS role_exists, coalesce(r.rolcanlogin, false) AS can_login, "
+        "       r.rolname IS NOT NULL AND pg_has_role(r.oid, :scanner, 'MEMBER') AS scanner "
         "FROM dispatchers d JOIN organizations o ON o.id = d.organization_id "
         "LEFT JOIN pg_roles r ON r.rolname = d.login_role " + where + " ORDER BY o.slug, d.login_role"),
-        params or {}).all()
+        {"scanner": SCANNER_ROLE, **(params or {})}).all()
     return [DispatcherInfo(r.id, r.slug, r.login_role, r.display_name, r.is_admin, r.active, r.role_exists,
-                           r.can_login) for r in rows]
+                           r.can_login, r.scanner) for r in rows]
 
 
 def add_organization(*, uow: UnitOfWork, slug: str, name: str, timezone: str = "UTC") -> OrganizationInfo:
@@ -168,12 +171,14 @@ def generate_password() -> str:
 
 def add_dispatcher(*, uow: UnitOfWork, org_slug: str, login: str, display_name: str | None = None,
                    is_admin: bool = False, password: str | None = None,
-                   existing_role: bool = False) -> DispatcherCreated:
+                   existing_role: bool = False, scanner: bool = False) -> DispatcherCreated:
     """Create the login role (member of desk_dispatcher) and map it to the organization.
 
     Without ``password`` a one-time password is generated and returned (show it once).
     ``existing_role=True`` maps a role that already exists (e.g. managed elsewhere) and
-    changes its password only when one is given."""
+    changes its password only when one is given. ``scanner=True`` makes the login a member of
+    desk_scanner: the workstation's own virus scans mark files clean (for a site without a
+    scanning server scheduler)."""
     login = (login or "").strip()
     if not LOGIN_RE.match(login) or login.startswith("pg_") or login in RESERVED_LOGINS:
         raise ValidationFailed("A login name uses lowercase letters, digits and '_', '.', '-' (starting with a "
@@ -193,9 +198,9 @@ def add_dispatcher(*, uow: UnitOfWork, org_slug: str, login: str, display_name: 
         role = uow.session.execute(
             text("SELECT r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb, r.rolreplication, "
                  "array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
-                 "      WHERE m.member = r.oid AND g.rolname <> :group ORDER BY 1) AS member_of "
+                 "      WHERE m.member = r.oid AND g.rolname NOT IN (:group, :scanner) ORDER BY 1) AS member_of "
                  "FROM pg_roles r WHERE r.rolname = :l"),
-            {"l": login, "group": DISPATCHER_GROUP}).one_or_none()
+            {"l": login, "group": DISPATCHER_GROUP, "scanner": SCANNER_ROLE}).one_or_none()
         if role is not None and (role.rolsuper or role.rolbypassrls):
             raise ValidationFailed(f"'{login}' is a superuser (or bypasses row-level security) and cannot be a "
                                    "dispatcher: it would see every organization.", "login")
@@ -218,6 +223,8 @@ def add_dispatcher(*, uow: UnitOfWork, org_slug: str, login: str, display_name: 
             _ddl(uow, f"GRANT {DISPATCHER_GROUP} TO {quote_ident(login)}")
             if password is not None:
                 _ddl(uow, f"ALTER ROLE {quote_ident(login)} {_set_password_sql(uow, login, password)}")
+        if scanner:
+            _ddl(uow, f"GRANT {SCANNER_ROLE} TO {quote_ident(login)}")
         name = (display_name or "").strip() or login
         disp_id = uow.session.execute(
             text("INSERT INTO dispatchers (organization_id, login_role, display_name, is_admin) "
@@ -225,7 +232,7 @@ def add_dispatcher(*, uow: UnitOfWork, org_slug: str, login: str, display_name: 
             {"o": org.id, "l": login, "n": name, "a": is_admin}).scalar_one()
         audit(uow, actor=_admin_actor(org.id, who), action="dispatcher.added", entity="dispatcher",
               entity_id=disp_id, summary=f"Dispatcher {name} ({login}) added{' as administrator' if is_admin else ''}",
-              details={"login": login, "is_admin": is_admin, "existing_role": role is not None})
+              details={"login": login, "is_admin": is_admin, "scanner": scanner, "existing_role": role is not None})
         uow.record_change("dispatcher", disp_id, org.id, "created")
         info = _dispatcher_infos(uow, "WHERE d.id = :i", {"i": disp_id})[0]
         uow.commit()

@@ -143,11 +143,12 @@ def ensure_private_setup(*, engine: Engine, login_role: str = PRIVATE_LOGIN_ROLE
             conn.execute(text("UPDATE dispatchers SET active = true, is_admin = true WHERE login_role = :r"),
                          {"r": login_role})
         exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": login_role}).first()
+        # One person on one machine: the app's own scan is the one to trust (migration 0015).
         if exists is None:
-            conn.execute(text(f"CREATE ROLE {quote_ident(login_role)} LOGIN IN ROLE desk_dispatcher"))
+            conn.execute(text(f"CREATE ROLE {quote_ident(login_role)} LOGIN IN ROLE desk_dispatcher, desk_scanner"))
             created_role = True
         else:
-            conn.execute(text(f"GRANT desk_dispatcher TO {quote_ident(login_role)}"))
+            conn.execute(text(f"GRANT desk_dispatcher, desk_scanner TO {quote_ident(login_role)}"))
     return PrivateSetup(login_role=login_role, organization_id=mapped[0], organization_slug=mapped[1],
                         created_organization=created_org, created_role=created_role,
                         url=dispatcher_url(engine.url.render_as_string(hide_password=False), login_role))

@@ -12,11 +12,12 @@ import random
 import pytest
 from sqlalchemy import text
 
-from desk_desktop.db.models import Customer, Ticket
+from desk_desktop.db.models import Customer
 from desk_desktop.domain.enums import ScanStatus
 from desk_desktop.services import attachments as att
 from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, ValidationFailed
 from desk_desktop.services.scanning import ClamdScanner
+from desk_desktop.services.tickets import create_ticket
 from tests import attachment_samples as samples
 from tests.clamd_util import EICAR, STREAM_MAX_BYTES
 from tests.conftest import acting_as, connected_as_dispatcher, make_org
@@ -24,21 +25,19 @@ from tests.conftest import acting_as, connected_as_dispatcher, make_org
 _n = itertools.count(1)
 
 
-def add_ticket(uow, actor: Actor, *, number: str | None = None) -> int:
-    n = next(_n)
+def new_ticket(uow, actor: Actor):
+    """A ticket for a new customer, made as the app makes one (its number from the counter)."""
+    ref = f"AC{next(_n):05d}"
     with uow:
-        c = Customer(organization_id=actor.organization_id, ref=f"AC{n:05d}", name=f"Customer {n}",
-                     customer_type="business")
-        uow.session.add(c)
-        uow.session.flush()
-        t = Ticket(organization_id=actor.organization_id, number=number or f"ATT-{n:05d}", customer_id=c.id,
-                   customer_name=c.name, category="hvac", priority="medium", subject="Boiler noise",
-                   created_by=actor.name)
-        uow.session.add(t)
-        uow.session.flush()
-        tid = t.id
+        uow.session.add(Customer(organization_id=actor.organization_id, ref=ref, name=f"Customer {ref}",
+                                 customer_type="business"))
         uow.commit()
-    return tid
+    return create_ticket(uow=uow, actor=actor, subject="Boiler noise", category="hvac", priority="medium",
+                         customer_ref=ref).ticket
+
+
+def add_ticket(uow, actor: Actor) -> int:
+    return new_ticket(uow, actor).id
 
 
 def counts(uow, org_id: int) -> dict[str, int]:
@@ -483,7 +482,7 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     try:
         factory = UnitOfWorkFactory(engine)
         actor = make_org(factory(), slug="cli-org")
-        add_ticket(factory(), actor, number="T-CLI-1")
+        number = new_ticket(factory(), actor).number
     finally:
         engine.dispose()
     monkeypatch.setenv("DESK_CLAMD", clamd.address)
@@ -494,7 +493,7 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     virus = tmp_path / "eicar.txt"
     virus.write_bytes(EICAR)
 
-    rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "T-CLI-1", "--public", "--json",
+    rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", number, "--public", "--json",
                str(photo), str(fake), str(virus)])
     out = capsys.readouterr()
     assert rc == 0, out.err
@@ -505,7 +504,7 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
     assert files["contract.pdf"]["extension_mismatch"] is True
     assert files["eicar.txt"]["scan_status"] == "infected" and files["eicar.txt"]["quarantined"] is True
 
-    rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "T-CLI-1", str(photo)])
+    rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", number, str(photo)])
     out = capsys.readouterr()
     assert rc == 0 and "image/png" in out.out and "clean" in out.out
 
@@ -526,11 +525,11 @@ def test_cli_add_and_get(fresh_db, clamd, tmp_path, monkeypatch, capsys):
 
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
-    rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "T-CLI-1", str(empty)])
+    rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", number, str(empty)])
     out = capsys.readouterr()
     assert rc == 1 and "empty" in out.err
 
-    rc = main(["attachment", "list", "--database-url", fresh_db, "--ticket", "T-CLI-1", "--json"])
+    rc = main(["attachment", "list", "--database-url", fresh_db, "--ticket", number, "--json"])
     out = capsys.readouterr()
     listed = json.loads(out.out)["attachments"]
     assert len(listed) == 4
@@ -555,9 +554,11 @@ def test_attachments_work_under_row_level_security_as_dispatchers(test_server, c
         uows = UnitOfWorkFactory(owner)
         a = admin.add_organization(uow=uows(), slug=f"att-a-{suffix}", name="Alpha")
         b = admin.add_organization(uow=uows(), slug=f"att-b-{suffix}", name="Bravo")
-        admin.add_dispatcher(uow=uows(), org_slug=a.slug, login=logins["dana"], display_name="Dana")
-        admin.add_dispatcher(uow=uows(), org_slug=a.slug, login=logins["adam"], display_name="Adam", is_admin=True)
-        admin.add_dispatcher(uow=uows(), org_slug=b.slug, login=logins["bob"], display_name="Bob")
+        # Their workstations scan their own uploads (a site without a scanning server scheduler).
+        admin.add_dispatcher(uow=uows(), org_slug=a.slug, login=logins["dana"], display_name="Dana", scanner=True)
+        admin.add_dispatcher(uow=uows(), org_slug=a.slug, login=logins["adam"], display_name="Adam", is_admin=True,
+                             scanner=True)
+        admin.add_dispatcher(uow=uows(), org_slug=b.slug, login=logins["bob"], display_name="Bob", scanner=True)
 
         def factory(who):
             eng = make_engine(dispatcher_url(url, logins[who]), pool_size=2)
@@ -685,10 +686,10 @@ def test_cli_acts_as_an_administrator_named_after_the_os_user(fresh_db, tmp_path
     try:
         factory = UnitOfWorkFactory(engine)
         actor = make_org(factory(), slug="cli-audit")
-        add_ticket(factory(), actor, number="T-AUD-1")
+        number = new_ticket(factory(), actor).number
         note = tmp_path / "note.txt"
         note.write_bytes(b"call before coming\n")
-        rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", "t-aud-1", str(note)])
+        rc = main(["attachment", "add", "--database-url", fresh_db, "--ticket", number.lower(), str(note)])
         out = capsys.readouterr()
         assert rc == 0, out.err
         assert "pending scan" in out.out and "document" in out.out and "text/plain" in out.out

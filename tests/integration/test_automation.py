@@ -153,10 +153,12 @@ def test_manual_order_for_a_ticket_that_already_has_one_is_refused(uow_factory, 
 def test_manual_order_for_a_ticket_without_one(uow_factory, org):
     from desk_desktop.services.workorders import create_work_order
     from tests.integration.workorder_helpers import insert_ticket
+    from tests.numbers import number_of
 
     cust = add_customer(uow_factory(), org)
-    tid = insert_ticket(uow_factory(), org, customer_id=cust, number="TK-M-1")
-    made = create_work_order(uow=uow_factory(), actor=org, ticket_number="TK-M-1", work_type="inspection",
+    tid = insert_ticket(uow_factory(), org, customer_id=cust)
+    made = create_work_order(uow=uow_factory(), actor=org, ticket_number=number_of(uow_factory(), tid),
+                             work_type="inspection",
                              priority="high", duration_minutes=45, required_skills=["gas"], auto_assign=True,
                              assignment_logic="workload")
     [wo] = _orders(uow_factory(), org)

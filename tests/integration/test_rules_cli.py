@@ -15,6 +15,7 @@ from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.services.rules import RuleDraft, create_rule
 from tests.conftest import connected_as_dispatcher, make_org, url_as
 from tests.integration.workorder_helpers import add_customer, insert_ticket
+from tests.numbers import number_of
 
 
 @pytest.fixture
@@ -30,13 +31,13 @@ def db(fresh_db):
         name="Government", trigger_customer_types=("government",), wo_type="inspection", wo_priority="high"))
     cust = add_customer(factory(), acme, customer_type="business")
     now = datetime.now(UTC)
-    insert_ticket(factory(), acme, customer_id=cust, category="hvac", priority="urgent", number="TK-2026-00001",
-                  created_at=now - timedelta(days=1))
-    insert_ticket(factory(), acme, customer_id=cust, category="plumbing", priority="low", number="TK-2026-00002",
-                  created_at=now - timedelta(days=3))
-    insert_ticket(factory(), acme, customer_id=cust, category="hvac", priority="urgent", number="TK-2026-00003",
-                  created_at=now - timedelta(days=20))
-    yield fresh_db, engine
+    made = [insert_ticket(factory(), acme, customer_id=cust, category="hvac", priority="urgent",
+                          created_at=now - timedelta(days=1)),
+            insert_ticket(factory(), acme, customer_id=cust, category="plumbing", priority="low",
+                          created_at=now - timedelta(days=3)),
+            insert_ticket(factory(), acme, customer_id=cust, category="hvac", priority="urgent",
+                          created_at=now - timedelta(days=20))]
+    yield fresh_db, engine, [number_of(factory(), t) for t in made]
     engine.dispose()
 
 
@@ -53,12 +54,12 @@ def counts(engine):
 
 
 def test_rules_test_json(db, capsys):
-    url, engine = db
+    url, engine, numbers = db
     before = counts(engine)
-    code, out, err = run(capsys, url, "rules", "test", "tk-2026-00001", "--json")
+    code, out, err = run(capsys, url, "rules", "test", numbers[0].lower(), "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["ticket"] == "TK-2026-00001" and data["organization"] == "acme"
+    assert data["ticket"] == numbers[0] and data["organization"] == "acme"
     assert data["matched_rule_name"] == "Urgent HVAC"
     gov = next(r for r in data["rules"] if r["name"] == "Government")
     assert gov["matched"] is False
@@ -67,28 +68,28 @@ def test_rules_test_json(db, capsys):
 
 
 def test_rules_test_human_output_for_unmatched_ticket(db, capsys):
-    url, _ = db
-    code, out, _ = run(capsys, url, "rules", "test", "TK-2026-00002", "--org", "acme")
+    url, _, numbers = db
+    code, out, _ = run(capsys, url, "rules", "test", numbers[1], "--org", "acme")
     assert code == 0
     assert "matches no rule" in out
     assert "✗ Urgent HVAC — category is 'plumbing', rule wants hvac" in out
 
 
 def test_rules_test_unknown_ticket_is_an_error(db, capsys):
-    url, _ = db
+    url, _, numbers = db
     code, _, err = run(capsys, url, "rules", "test", "TK-0000", "--org", "acme")
     assert code == 1 and "TK-0000" in err and "does not exist" in err
 
 
 def test_rules_replay_json_writes_nothing(db, capsys):
-    url, engine = db
+    url, engine, numbers = db
     before = counts(engine)
     code, out, err = run(capsys, url, "rules", "replay", "--org", "acme", "--days", "7", "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["tickets_considered"] == 2 and data["unmatched"] == 1
     rows = {r["name"]: r for r in data["rules"]}
-    assert rows["Urgent HVAC"]["would_create"] == 1 and rows["Urgent HVAC"]["sample_numbers"] == ["TK-2026-00001"]
+    assert rows["Urgent HVAC"]["would_create"] == 1 and rows["Urgent HVAC"]["sample_numbers"] == [numbers[0]]
     assert rows["Government"]["would_create"] == 0
     code, out, _ = run(capsys, url, "rules", "replay", "--org", "acme", "--days", "30", "--json")
     assert json.loads(out)["tickets_considered"] == 3
@@ -96,7 +97,7 @@ def test_rules_replay_json_writes_nothing(db, capsys):
 
 
 def test_rules_replay_human_and_other_org(db, capsys):
-    url, _ = db
+    url, _, numbers = db
     code, out, _ = run(capsys, url, "rules", "replay", "--org", "acme", "--days", "30")
     assert code == 0 and "Replay of 3 ticket(s)" in out and "nothing was written" in out
     code, out, _ = run(capsys, url_as(url, "globex"), "rules", "replay", "--org", "globex", "--days", "30", "--json")
@@ -111,15 +112,15 @@ def test_rules_replay_human_and_other_org(db, capsys):
 
 
 def test_rules_list(db, capsys):
-    url, _ = db
+    url, _, numbers = db
     code, out, _ = run(capsys, url, "rules", "list", "--org", "acme", "--json")
     assert code == 0
     assert [r["name"] for r in json.loads(out)["rules"]] == ["Urgent HVAC", "Government"]
 
 
 def test_rules_command_in_a_real_process(db):
-    url, _ = db
-    proc = subprocess.run([sys.executable, "-m", "desk_desktop", "rules", "test", "TK-2026-00001", "--json",
+    url, _, numbers = db
+    proc = subprocess.run([sys.executable, "-m", "desk_desktop", "rules", "test", numbers[0], "--json",
                            "--database-url", url], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["matched_rule_name"] == "Urgent HVAC"

@@ -13,6 +13,7 @@ from desk_desktop.services.catalogs import load_catalogs
 from desk_desktop.services.common import Actor, PermissionDenied
 from desk_desktop.services.rules import RuleDraft, RuleInvalid
 from tests.integration.workorder_helpers import add_customer, create_ticket_with_automation, insert_ticket
+from tests.numbers import number_of
 
 
 def _draft(name="HVAC urgent", **kw) -> RuleDraft:
@@ -147,12 +148,12 @@ def test_dry_run_names_match_and_first_failed_condition(uow_factory, org):
                       draft=_draft("Gov only", trigger_categories=(), trigger_priorities=(),
                                    trigger_customer_types=("government",)))
     cust = add_customer(uow_factory(), org, customer_type="business")
-    tid = insert_ticket(uow_factory(), org, customer_id=cust, category="hvac", priority="high", tags=["vip"],
-                        number="TK-DRY-1")
+    tid = insert_ticket(uow_factory(), org, customer_id=cust, category="hvac", priority="high", tags=["vip"])
+    number = number_of(uow_factory(), tid)
     before = _table_counts(uow_factory())
-    result = rules.dry_run(uow=uow_factory(), actor=org, number="TK-DRY-1")
+    result = rules.dry_run(uow=uow_factory(), actor=org, number=number)
     assert _table_counts(uow_factory()) == before  # writes nothing
-    assert result.ticket_number == "TK-DRY-1"
+    assert result.ticket_number == number
     assert (result.matched_rule_id, result.matched_rule_name) == (vip.id, "VIP")
     by_name = {r.rule_name: r for r in result.results}
     assert by_name["Plumbing"].rule_id == top.id and not by_name["Plumbing"].matched
@@ -175,13 +176,11 @@ def test_replay_counts_per_rule_and_writes_nothing(uow_factory, org):
     now = datetime.now(UTC)
     numbers = []
     for i in range(7):
-        numbers.append(f"TK-R{i}")
-        insert_ticket(uow_factory(), org, customer_id=cust, category="hvac", number=f"TK-R{i}",
-                      created_at=now - timedelta(days=i + 1))
-    insert_ticket(uow_factory(), org, customer_id=cust, category="plumbing", number="TK-P",
-                  created_at=now - timedelta(days=2))
-    insert_ticket(uow_factory(), org, customer_id=cust, category="hvac", number="TK-OLD",
-                  created_at=now - timedelta(days=40))
+        tid = insert_ticket(uow_factory(), org, customer_id=cust, category="hvac",
+                            created_at=now - timedelta(days=i + 1))
+        numbers.append(number_of(uow_factory(), tid))
+    insert_ticket(uow_factory(), org, customer_id=cust, category="plumbing", created_at=now - timedelta(days=2))
+    insert_ticket(uow_factory(), org, customer_id=cust, category="hvac", created_at=now - timedelta(days=40))
     before = _table_counts(uow_factory())
     result = rules.replay(uow=uow_factory(), actor=org, days=30, now=now)
     assert _table_counts(uow_factory()) == before

@@ -79,9 +79,10 @@ def world(test_server):
     admin_engine = make_engine(url)
     uows = UnitOfWorkFactory(admin_engine)
     org = admin.add_organization(uow=uows(), slug=f"sec-{suffix}", name="Acme")
-    logins = {"alice": f"t_sec_alice_{suffix}", "ann": f"t_sec_ann_{suffix}"}
+    logins = {"alice": f"t_sec_alice_{suffix}", "ann": f"t_sec_ann_{suffix}", "sam": f"t_sec_sam_{suffix}"}
     admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=logins["alice"], display_name="Alice")
     admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=logins["ann"], display_name="Ann", is_admin=True)
+    admin.add_dispatcher(uow=uows(), org_slug=org.slug, login=logins["sam"], display_name="Sam", scanner=True)
     with admin_engine.begin() as conn:
         ids = _seed(conn, org.id)
     w = World(url=url, org=org.id, logins=logins, ids=ids, admin_engine=admin_engine)
@@ -190,6 +191,51 @@ def test_a_dispatcher_cannot_mark_a_file_clean(world, status):
                 b=blob)
 
 
+def test_only_a_scanner_login_marks_a_pending_file_clean(world):
+    """Not through desk_record_scan either: a dispatcher's workstation that is no scanner
+    (nor an administrator's) cannot vouch for a file every workstation would then open."""
+    blob = world.ids["blob_pending"]
+    record = "SELECT desk_record_scan(:b, CAST(:v AS text), NULL, NULL, NULL)"
+    for who in ("alice", "ann"):
+        _denied(world, who, record, match="virus scanner's connection", b=blob, v="clean")
+        # Locking a file away needs no trust.
+        assert _as(world, who, record, b=blob, v="infected") == [(True,)]
+    assert _as(world, "sam", record, b=blob, v="clean") == [(True,)]  # admin add-dispatcher --scanner
+    assert _admin_scalar(world, "SELECT scan_status FROM blobs WHERE id = :b", b=blob) == "pending"  # rolled back
+
+
+def test_a_workstation_that_is_no_scanner_leaves_its_upload_to_the_server(test_server, clamd):
+    from desk_desktop.services import attachments as att
+    from tests.integration.test_attachments import upload
+
+    url = test_server.create_database("desk_scanrole")
+    login = f"t_scan_{uuid.uuid4().hex[:8]}"
+    server = make_engine(url)  # the server's scheduler: a superuser
+    workstation = make_engine(dispatcher_url(url, login), pool_size=1)
+    try:
+        servers = UnitOfWorkFactory(server)
+        org = admin.add_organization(uow=servers(), slug="scan", name="Acme")
+        admin.add_dispatcher(uow=servers(), org_slug=org.slug, login=login, display_name="Alice")
+        with server.begin() as conn:
+            ticket = _seed(conn, org.id)["ticket"]
+            conn.execute(text("DELETE FROM attachments"))  # the seed's files: only the upload is pending
+            conn.execute(text("DELETE FROM blobs"))
+        alice = UnitOfWorkFactory(workstation)
+        info = upload(alice, current_actor(uow=alice()), ticket, b"meter readings", "readings.txt",
+                      scanner=clamd.scanner())
+        assert (info.scan_status, info.scan_reason) == ("pending", "waiting for the server's virus scanner")
+        assert att.rescan_pending(uow_factory=alice, scanner=clamd.scanner()) == 0  # its own scheduler leaves it
+        assert att.rescan_pending(uow_factory=servers, scanner=clamd.scanner()) == 1
+        with server.connect() as conn:
+            assert conn.execute(text("SELECT b.scan_status FROM attachments a JOIN blobs b ON b.id = a.blob_id "
+                                     "WHERE a.id = :a"), {"a": info.id}).scalar() == "clean"
+    finally:
+        workstation.dispose()
+        server.dispose()
+        test_server.drop_database(url)
+        test_server._admin(f'DROP ROLE IF EXISTS "{login}"')
+
+
 def test_a_verdict_needs_the_final_bytes(world):
     """No verdict for a file still being stored (its chunks could change afterwards)."""
     with world.engine("alice").connect() as conn, conn.begin():
@@ -296,6 +342,41 @@ def test_a_non_admin_cannot_block_numbering_by_renumbering_a_ticket(world):
     assert second.number == taken
     # Other columns stay editable.
     assert _as(world, "alice", "UPDATE tickets SET subject = 'Heating (urgent)' WHERE id = :t", t=first.id) == 1
+
+
+_FORGED_TICKET = ("INSERT INTO tickets (organization_id, number, customer_id, customer_name, category, priority, "
+                  "subject, created_by) VALUES (:o, :n, :c, 'Northwind', 'hvac', 'low', 'forged', 'x')")
+_TAKE_A_NUMBER = ("UPDATE ticket_number_counters SET next_value = next_value + 1 "
+                  "WHERE organization_id = :o AND period = :p")
+
+
+@pytest.mark.parametrize("who", ["alice", "ann"])  # a dispatcher, and an administrator
+def test_nobody_can_block_numbering_by_inserting_a_ticket_with_a_future_number(world, who):
+    uows = UnitOfWorkFactory(world.engine(who))
+    actor = current_actor(uow=uows())
+    made = create_ticket(uow=uows(), actor=actor, subject="Heating", category="hvac", priority="high",
+                         customer_ref="C-1").ticket
+    head, _, value = made.number.rpartition("-")  # "TK-2026", "00007": yearly reset, the default
+    year = head.rpartition("-")[2]
+    future = f"{head}-{int(value) + 2:0{len(value)}d}"
+    params = {"o": world.org, "c": world.ids["customer"]}
+    _denied(world, who, _FORGED_TICKET, "next one from the organization's counter", n=future, **params)
+
+    # Taking a number from the counter (as the application does) and writing it under another
+    # year's head is refused too: next year's counter would hand that number out.
+    with pytest.raises(DBAPIError, match="next one from the organization's counter"), \
+            world.engine(who).begin() as conn:
+        conn.execute(text(_TAKE_A_NUMBER), {"o": world.org, "p": year})
+        taken = f"{int(value) + 1:0{len(value)}d}"
+        conn.execute(text(_FORGED_TICKET), {**params, "n": head.replace(year, str(int(year) + 1)) + "-" + taken})
+    # With its own period's head it is just a ticket created by hand with the number it took.
+    with world.engine(who).begin() as conn:
+        conn.execute(text(_TAKE_A_NUMBER), {"o": world.org, "p": year})
+        conn.execute(text(_FORGED_TICKET), {**params, "n": f"{head}-{taken}"})
+
+    after = create_ticket(uow=uows(), actor=actor, subject="Heating 2", category="hvac", priority="high",
+                          customer_ref="C-1").ticket
+    assert after.number == future  # numbering goes on: nothing was planted ahead of it
 
 
 # --------------------------------------------------------------------- 11: the audit actor

@@ -52,6 +52,12 @@ def audit_of(uow_factory, wo_id) -> list[AuditEntry]:
         return found
 
 
+def ticket_number_of(uow_factory, wo_id) -> str:
+    with uow_factory() as uow:
+        return uow.session.execute(text("SELECT t.number FROM work_orders w JOIN tickets t ON t.id = w.source_ticket_id "
+                                        "WHERE w.id = :w"), {"w": wo_id}).scalar_one()
+
+
 def ticket_status(uow_factory, ticket_id) -> str:
     with uow_factory() as uow:
         return uow.session.get(Ticket, ticket_id).status
@@ -164,7 +170,7 @@ def test_a_reopened_visit_whose_time_was_given_away_goes_back_to_its_technician_
     sd, wo_id = world
     step(uow_factory, sd.actor, wo_id, "cancel", reason="Customer not at home")
     # Its 09:00-10:30 slot goes to another order of the same technician.
-    other = assigned_order(uow_factory, sd, number="TK-2026-00002")
+    other = assigned_order(uow_factory, sd)
     reschedule_work_order(uow=uow_factory(), actor=sd.actor, work_order_id=other,
                           start=datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
     reopened = step(uow_factory, sd.actor, wo_id, "reopen")
@@ -233,7 +239,7 @@ def test_an_unassigned_order_can_only_be_cancelled(uow_factory):
 
 def test_a_technician_at_capacity_is_eligible_again_once_an_order_is_completed(uow_factory):
     sd = seed(uow_factory, technicians=1, max_open=1)
-    first = assigned_order(uow_factory, sd, number="OLD-00001")
+    first = assigned_order(uow_factory, sd)
     created = tickets.create_ticket(uow=uow_factory(), actor=sd.actor, subject="Second job", category="plumbing",
                                     priority="low", customer_ref=sd.customer_refs[0], site_ref=sd.site_refs[0])
     from desk_desktop.services.workorders import create_work_order
@@ -315,15 +321,15 @@ def test_resolving_a_ticket_with_an_open_order_asks_what_to_do_with_it(uow_facto
 
 def test_the_customer_is_mailed_when_the_visit_is_completed(uow_factory, smtp):
     sd = seed(uow_factory, technicians=2)
-    told = assigned_order(uow_factory, sd, number="TK-2026-00001")
-    silent = assigned_order(uow_factory, sd, number="TK-2026-00002", notify_customer=False, technician_index=1)
+    told = assigned_order(uow_factory, sd)
+    silent = assigned_order(uow_factory, sd, notify_customer=False, technician_index=1)
     assert step(uow_factory, sd.actor, told, "complete", note="Fixed").notifications == 1
     assert step(uow_factory, sd.actor, silent, "complete", note="Fixed").notifications == 0
     scheduler = AppScheduler(uow_factory, Settings(), channel_registry=registry(smtp.port), jobs=("notify",))
     assert all(r.ok for r in scheduler.run_once().values())
     [mail] = smtp.received()
     assert mail.to == "customer0@customers.example"
-    assert mail.subject == "Your visit is complete (TK-2026-00001)"
+    assert mail.subject == f"Your visit is complete ({ticket_number_of(uow_factory, told)})"
     assert mail.text.startswith("Dear Ada Lovelace,")
     assert "Grace has finished the work on your request." in mail.text
     assert f"WO-{told:06d}" in mail.text

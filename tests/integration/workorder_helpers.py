@@ -16,6 +16,7 @@ from desk_desktop.db.models import (
     Ticket,
     TicketToWorkOrderRule,
 )
+from tests.numbers import take_number
 
 _seq = itertools.count(1)
 
@@ -118,8 +119,9 @@ def add_technician(uow, actor, *, name=None, lat=None, lon=None, skills=None, ma
 
 
 def insert_ticket(uow, actor, *, customer_id, category="hvac", priority="medium", tags=(), lat=None, lon=None,
-                  site_id=None, number=None, created_at=None):
-    """A ticket row inserted directly (no automation) — returns the ORM id."""
+                  site_id=None, created_at=None):
+    """A ticket row inserted directly (no automation), its number from the counter — returns
+    the ORM id (``tests.numbers.number_of`` gives its number)."""
     n = next(_seq)
     with uow:
         from sqlalchemy import select
@@ -127,7 +129,7 @@ def insert_ticket(uow, actor, *, customer_id, category="hvac", priority="medium"
         cust_name = uow.session.scalar(select(Customer.name).where(Customer.id == customer_id))
         t = Ticket(
             organization_id=actor.organization_id,
-            number=number or f"T-{n:06d}",
+            number=take_number(uow, actor.organization_id),
             customer_id=customer_id,
             customer_name=cust_name,
             site_id=site_id,

@@ -30,6 +30,7 @@ from desk_desktop.db.models import (
 )
 from desk_desktop.services import mapdata
 from tests.conftest import local_tile_url
+from tests.numbers import take_number
 
 pytest.importorskip("PySide6.QtWebEngineWidgets")
 
@@ -144,7 +145,7 @@ def build_city(uow_factory, actor, *, technicians: int = 60, orders: int = 70, s
             s.flush()
             cat, wtype, subject, req = JOBS[k % len(JOBS)]
             prio = ["urgent", "high", "medium", "medium", "low"][k % 5]
-            tk = Ticket(organization_id=org_id, number=f"TK-2026-{k + 1:05d}", customer_id=cust.id,
+            tk = Ticket(organization_id=org_id, number=take_number(uow, org_id), customer_id=cust.id,
                         customer_name=cust.name, site_id=site.id, category=cat, priority=prio, subject=subject,
                         created_by="test", status="open")
             s.add(tk)

@@ -26,7 +26,7 @@ from desk_desktop.services.attachments.model import (
     _Source,
     _too_large,
 )
-from desk_desktop.services.attachments.scan import _scan_blob
+from desk_desktop.services.attachments.scan import WAITING_FOR_THE_SERVER, _scan_blob, may_record_verdicts
 from desk_desktop.services.common import (
     Actor,
     NotFound,
@@ -67,17 +67,18 @@ def add_attachment(
         )
     finally:
         src.close()
-    if scanner is not None:
-        _scan_blob(uow_factory=uow_factory, blob_id=blob_id, scanner=scanner)
-    else:
-        uow = uow_factory()
-        with uow:
+    uow = uow_factory()
+    with uow:
+        scanning_here = scanner is not None and may_record_verdicts(uow)
+        if not scanning_here:
             uow.session.execute(
-                text("SELECT desk_record_scan(id, 'pending', NULL, 'waiting for the virus scanner', NULL) "
+                text("SELECT desk_record_scan(id, 'pending', NULL, :why, NULL) "
                      "FROM blobs WHERE id = :b AND scan_status = 'pending' AND scan_reason IS NULL"),
-                {"b": blob_id},
+                {"b": blob_id, "why": WAITING_FOR_THE_SERVER if scanner is not None else "waiting for the virus scanner"},
             )
             uow.commit()
+    if scanning_here:
+        _scan_blob(uow_factory=uow_factory, blob_id=blob_id, scanner=scanner)
     uow = uow_factory()
     with uow:
         return _load_info(uow.session, actor, attachment_id, deduplicated=deduplicated)

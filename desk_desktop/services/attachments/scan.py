@@ -21,6 +21,16 @@ from desk_desktop.services.thumbnails import ThumbnailFailed, make_thumbnail
 
 # --- scanning -----------------------------------------------------------------------------
 
+WAITING_FOR_THE_SERVER = "waiting for the server's virus scanner"
+
+
+def may_record_verdicts(uow: UnitOfWork) -> bool:
+    """Whether this connection's login may mark a file clean: a member of ``desk_scanner``
+    (migration 0015), which a superuser always is. Any other workstation leaves its uploads
+    pending for the server's scheduler."""
+    return bool(sql.scalar(uow, "SELECT desk_may_record_verdicts()"))
+
+
 def _scan_blob(*, uow_factory, blob_id: int, scanner: ClamdScanner) -> ScanResult | None:
     """Scan one pending blob now. None when it is not pending, someone else is scanning it,
     or the scanner is unavailable (it stays pending)."""
@@ -136,8 +146,12 @@ def _make_thumbnails(uow: UnitOfWork, blob_row, attachments) -> None:
 
 
 def rescan_pending(*, uow_factory, scanner: ClamdScanner, limit: int = 20) -> int:
-    """Scan blobs still pending (e.g. uploaded while clamd was down). Returns how many got a
-    final status. Claims rows with FOR UPDATE SKIP LOCKED so several workers can run."""
+    """Scan blobs still pending (e.g. uploaded while clamd was down, or by a workstation that
+    is no scanner). Returns how many got a final status; nothing when this connection may
+    not record verdicts. Claims rows with FOR UPDATE SKIP LOCKED so several workers can run."""
+    with uow_factory() as uow:
+        if not may_record_verdicts(uow):
+            return 0
     if not scanner.ping():
         return 0
     settled = 0
