@@ -18,7 +18,7 @@ from desk_desktop.db import sql
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.board import travel_minutes, working_windows
-from desk_desktop.domain.enums import PRIORITY_RANK
+from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, PRIORITY_RANK
 from desk_desktop.domain.scoring import parse_working_hours
 from desk_desktop.services.assignment.explanation import explain
 from desk_desktop.services.common import Actor
@@ -34,6 +34,8 @@ class BoardTechnician:
     windows: tuple[tuple[datetime, datetime], ...]  # working time on the board's days; () = hours unknown
     hours_known: bool
     phone: str = ""
+    open_jobs: int = 0  # open work orders, whenever they are (what the capacity limit counts)
+    max_open: int = 8
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,10 @@ class BoardDay:
 _TIMEZONE = "SELECT timezone FROM organizations WHERE id = :org"
 
 _TECHNICIANS = """
-SELECT t.id, t.name, t.phone, t.working_hours, ST_Y(t.home_base::geometry) AS lat, ST_X(t.home_base::geometry) AS lon,
+SELECT t.id, t.name, t.phone, t.working_hours, t.max_open_work_orders,
+       ST_Y(t.home_base::geometry) AS lat, ST_X(t.home_base::geometry) AS lon,
+       (SELECT count(*) FROM work_orders w WHERE w.organization_id = t.organization_id AND w.technician_id = t.id
+           AND w.status = ANY(CAST(:open AS text[]))) AS open_jobs,
        array(SELECT s.skill FROM technician_skills s
               WHERE s.organization_id = t.organization_id AND s.technician_id = t.id ORDER BY s.skill) AS skills
   FROM technicians t
@@ -163,8 +168,10 @@ def load_board(*, uow: UnitOfWork, actor: Actor, first_day: date, days: int = 1,
             BoardTechnician(
                 id=r.id, name=r.name, skills=tuple(r.skills), lat=r.lat, lon=r.lon,
                 windows=tuple(working_windows(parse_working_hours(r.working_hours), tz, first_day, days)),
-                hours_known=parse_working_hours(r.working_hours) is not None, phone=r.phone or "")
-            for r in sql.rows(uow, _TECHNICIANS, {"org": actor.organization_id, "skill": skill, "name": name.strip(),
+                hours_known=parse_working_hours(r.working_hours) is not None, phone=r.phone or "",
+                open_jobs=r.open_jobs, max_open=r.max_open_work_orders)
+            for r in sql.rows(uow, _TECHNICIANS, {"org": actor.organization_id, "open": list(OPEN_WORK_ORDER_STATUSES),
+                                                 "skill": skill, "name": name.strip(),
                                                  "lat": lat, "lon": lon, "radius_m": radius_km * 1000})
         )
         visits = tuple(

@@ -174,6 +174,18 @@ def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
         qtbot.keyClick(page.canvas, Qt.Key.Key_Right)
         qtbot.wait(200)
         win.grab().save(str(SHOTS / "schedule_day.png"))
+        canvas = page.canvas
+        visit = next(v for v in page.board.visits if v.status == "scheduled" and v.required_skills)
+        ids = [t.id for t in page.board.technicians]
+        near = sorted(page.board.technicians, key=lambda t: abs(ids.index(t.id) - ids.index(visit.technician_id)))
+        unskilled = next(t for t in near if not set(visit.required_skills) <= set(t.skills))
+        target, _drop = free_target(canvas, visit, unskilled.id, want="hard")
+        drag_bar(canvas, visit, target, release=False)
+        qtbot.wait(100)
+        win.grab().save(str(SHOTS / "schedule_drag_refused.png"))
+        qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+        assert canvas.drag is None
+        _mouse(canvas, "release", target, Qt.MouseButton.NoButton)
         page.week_button.click()
         wait_loaded(qtbot, page)
         qtbot.wait(200)
@@ -207,3 +219,137 @@ def test_the_day_sheet_lists_each_technicians_visits_in_order_with_addresses(qtb
     size = doc.pagePointSize(0)
     doc.render(0, QSize(1440, int(1440 * size.height() / size.width()))).save(str(SHOTS / "day_sheet.png"))
     doc.close()
+
+
+# ------------------------------------------------------------------------------ planning by dragging
+def _mouse(canvas, kind, pos, buttons):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease}
+    button = Qt.MouseButton.NoButton if kind == "move" else Qt.MouseButton.LeftButton
+    local = QPointF(pos)
+    event = QMouseEvent(types[kind], local, canvas.viewport().mapToGlobal(local), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def drag_bar(canvas, visit, target, *, release=True):
+    """Press on ``visit``'s bar, move in steps to ``target`` (viewport point of the bar's grab
+    point), and release — as a mouse would."""
+    from PySide6.QtCore import QPoint
+
+    grab = canvas.bar_rect(visit).center().toPoint()
+    _mouse(canvas, "press", grab, Qt.MouseButton.LeftButton)
+    for i in range(1, 6):
+        step = grab + (target - grab) * i / 5
+        _mouse(canvas, "move", QPoint(int(step.x()), int(step.y())), Qt.MouseButton.LeftButton)
+    if release:
+        _mouse(canvas, "release", target, Qt.MouseButton.NoButton)
+
+
+def row_y(canvas, technician_id):
+    from desk_desktop.ui.board.canvas import HEADER_H, ROW_H
+
+    row = [t.id for t in canvas.board.technicians].index(technician_id)
+    return HEADER_H + row * ROW_H - canvas.verticalScrollBar().value() + ROW_H // 2
+
+
+def free_target(canvas, visit, technician_id, *, want):
+    """A viewport point on ``technician_id``'s row where dropping ``visit`` gives a check
+    ``want`` ("ok", "soft", "hard") — searched in 30-minute steps over the visible hours,
+    with ``visit``'s own bar in view (where the drag starts)."""
+    from PySide6.QtCore import QPoint
+
+    grab_dx = canvas.bar_rect(visit).center().x() - canvas.bar_rect(visit).left()
+    canvas.select(visit)  # scrolls its bar into view; the target row must be in view too
+    for x in range(NAME_W + 20, canvas.viewport().width() - 200, max(4, canvas.pixels_per_hour // 2)):
+        pos = QPoint(int(x + grab_dx), row_y(canvas, technician_id))
+        if not 0 < pos.y() < canvas.viewport().height():
+            break
+        d = canvas.drop_at(visit, pos, grab_dx)
+        kind = "hard" if d.check.hard else "soft" if d.check.soft else "ok"
+        if kind == want and (d.start != visit.start or d.technician_id != visit.technician_id):
+            return pos, d
+    return None, None
+
+
+def _slot_of(demo, wo_id):
+    with demo.uow_factory() as uow:
+        return uow.session.execute(text("SELECT technician_id, scheduled_start, status FROM work_orders WHERE id = :w"),
+                                   {"w": wo_id}).one()
+
+
+def test_dragging_a_bar_along_its_row_reschedules_it_and_undo_puts_it_back(qtbot, demo, ctx, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    day = busiest_day(demo)
+    page = open_board(qtbot, ctx, day)
+    canvas = page.canvas
+    visit = next(v for v in page.board.visits if v.status == "scheduled")
+    target, drop = free_target(canvas, visit, visit.technician_id, want="ok")
+    assert target is not None
+    drag_bar(canvas, visit, target)
+    qtbot.waitUntil(lambda: _slot_of(demo, visit.work_order_id).scheduled_start == drop.start, timeout=WAIT)
+    wait_loaded(qtbot, page)
+    moved = next(v for v in page.board.visits if v.work_order_id == visit.work_order_id)
+    assert moved.start == drop.start and "Ctrl+Z" in page.note.text()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: _slot_of(demo, visit.work_order_id).scheduled_start == visit.start, timeout=WAIT)
+    assert page.undo is None  # one step back only
+
+
+def test_dropping_onto_a_technician_without_the_skill_is_refused_with_the_reason_shown(qtbot, demo, ctx):
+    day = busiest_day(demo)
+    page = open_board(qtbot, ctx, day)
+    canvas = page.canvas
+    visit = next(v for v in page.board.visits if v.status == "scheduled" and v.required_skills)
+    ids = [t.id for t in page.board.technicians]
+    near = sorted(page.board.technicians, key=lambda t: abs(ids.index(t.id) - ids.index(visit.technician_id)))
+    unskilled = next(t for t in near if not set(visit.required_skills) <= set(t.skills))
+    target, drop = free_target(canvas, visit, unskilled.id, want="hard")
+    assert target is not None and "lacks" in drop.check.hard[0]
+    drag_bar(canvas, visit, target, release=False)
+    assert canvas.drag is not None and canvas.drag.check.hard  # shown before the mouse is released
+    _mouse(canvas, "release", target, Qt.MouseButton.NoButton)
+    assert page.error_label.isVisible() and f"{unskilled.name} lacks" in page.error_label.text()
+    assert ctx.runner.active == 0
+    assert _slot_of(demo, visit.work_order_id).technician_id == visit.technician_id  # nothing changed
+
+
+def test_an_unassigned_order_dropped_onto_a_row_is_assigned_at_that_time(qtbot, demo, ctx, monkeypatch):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    day = busiest_day(demo)
+    page = open_board(qtbot, ctx, day)
+    canvas = page.canvas
+    row = next(i for i in range(page.waiting_list.count())
+               if page.waiting_list.item(i).data(Qt.ItemDataRole.UserRole + 1).technician_id is None)
+    order = page.waiting_list.item(row).data(Qt.ItemDataRole.UserRole + 1)
+    tech = next(t for t in page.board.technicians if set(order.required_skills) <= set(t.skills)
+                and t.open_jobs < t.max_open and t.hours_known)
+    mime = page.waiting_list.mimeData([page.waiting_list.item(row)])  # what the list hands to the drag
+    target = None
+    for x in range(NAME_W + 20, canvas.viewport().width() - 100, 20):
+        d = canvas.drop_at(order, QPointF(x, row_y(canvas, tech.id)).toPoint())
+        if d is not None and not d.check.hard:
+            target = QPointF(x, row_y(canvas, tech.id))
+            break
+    assert target is not None
+    actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+    for event in (QDragEnterEvent(target.toPoint(), actions, mime, Qt.MouseButton.LeftButton,
+                                  Qt.KeyboardModifier.NoModifier),
+                  QDragMoveEvent(target.toPoint(), actions, mime, Qt.MouseButton.LeftButton,
+                                 Qt.KeyboardModifier.NoModifier)):
+        QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.drag is not None and canvas.drag.technician_id == tech.id
+    planned = canvas.drag.start
+    QApplication.sendEvent(canvas.viewport(), QDropEvent(target, actions, mime, Qt.MouseButton.LeftButton,
+                                                         Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: _slot_of(demo, order.work_order_id).technician_id == tech.id, timeout=WAIT)
+    slot = _slot_of(demo, order.work_order_id)
+    assert (slot.scheduled_start, slot.status) == (planned, "scheduled")
+    wait_loaded(qtbot, page)
+    assert order.work_order_id not in {w.work_order_id for w in page.board.waiting}

@@ -3,13 +3,15 @@ row by row (only the rows in view), with the keyboard and the mouse to select an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPen
-from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QToolTip, QWidget
 
-from desk_desktop.services.board import BoardDay, BoardVisit
+from desk_desktop.domain.board import DropCheck, check_drop
+from desk_desktop.services.board import BoardDay, BoardVisit, WaitingOrder
 from desk_desktop.ui.tickets.style import PRIORITY_BACKGROUNDS, PRIORITY_COLORS
 
 NAME_W = 220
@@ -25,6 +27,33 @@ SELECTED = QColor("#0B63CE")
 TRAVEL = QColor("#78909C")
 TEXT = QColor("#1F2933")
 MUTED = QColor("#5F6B76")
+SNAP_MINUTES = 15
+ORDER_MIME = "application/x-desk-work-order"
+GHOST = {  # fill, border: fine, asks, refused
+    "ok": (QColor(46, 125, 50, 60), QColor("#2E7D32")),
+    "soft": (QColor(239, 108, 0, 60), QColor("#EF6C00")),
+    "hard": (QColor(198, 40, 40, 60), QColor("#C62828")),
+}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Where a dragged order would go, and what that would break."""
+
+    order: BoardVisit | WaitingOrder
+    technician_id: int
+    technician: str
+    start: datetime
+    end: datetime
+    check: DropCheck
+
+    @property
+    def work_order_id(self) -> int:
+        return self.order.work_order_id
+
+    @property
+    def same_technician(self) -> bool:
+        return self.order.technician_id == self.technician_id
 
 
 class BoardCanvas(QAbstractScrollArea):
@@ -35,6 +64,7 @@ class BoardCanvas(QAbstractScrollArea):
     unassign_requested = Signal(object)
     selection_changed = Signal(object)
     zoom_changed = Signal(int)
+    drop_requested = Signal(object)  # a Drop the dispatcher released (its check may still ask or refuse)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +83,10 @@ class BoardCanvas(QAbstractScrollArea):
         self._now_timer.timeout.connect(self.viewport().update)
         self._now_timer.start()
         self.now = lambda: datetime.now().astimezone()
+        self.drag: Drop | None = None  # the drop under the mouse while dragging
+        self._press: tuple[QPoint, BoardVisit, float] | None = None  # where a bar was grabbed (x offset)
+        self._dragging = False
+        self.viewport().setAcceptDrops(True)
 
     # ---------------------------------------------------------------- data
     def set_board(self, board: BoardDay, *, keep_view: bool = True) -> None:
@@ -188,6 +222,8 @@ class BoardCanvas(QAbstractScrollArea):
         for row in range(first, last):
             self._paint_row(p, row, rect)
         self._paint_now(p, rect)
+        if self.drag is not None:
+            self._paint_drop(p, self.drag)
         p.restore()
         self._paint_names(p, first, last, rect)
         self._paint_header(p, rect)
@@ -366,9 +402,119 @@ class BoardCanvas(QAbstractScrollArea):
         p.drawText(QRect(12, 0, NAME_W - 16, HEADER_H), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                    f"{count} technician{'s' if count != 1 else ''}")
 
+    def _paint_drop(self, p: QPainter, d: Drop) -> None:
+        row = next(i for i, t in enumerate(self.board.technicians) if t.id == d.technician_id)
+        x1, x2 = self._vx(d.start), self._vx(d.end)
+        r = QRectF(x1, self._row_top(row) + 5, max(6.0, x2 - x1), ROW_H - 10)
+        kind = "hard" if d.check.hard else "soft" if d.check.soft else "ok"
+        fill, border = GHOST[kind]
+        p.setPen(QPen(border, 2, Qt.PenStyle.DashLine))
+        p.setBrush(fill)
+        p.drawRoundedRect(r, 4, 4)
+        tz = self.board.start.tzinfo
+        when = f"{d.start.astimezone(tz):%H:%M}–{d.end.astimezone(tz):%H:%M} · {d.technician}"
+        text = when if kind == "ok" else ("Refused: " if kind == "hard" else "Asks: ") + "; ".join(
+            d.check.hard or d.check.soft)
+        font = QFont(self.font())
+        font.setBold(True)
+        fm = QFontMetrics(font)
+        label = QRectF(r.left(), r.bottom() + 2, min(fm.horizontalAdvance(text) + 12, 560), fm.height() + 4)
+        if label.bottom() > self.viewport().height():
+            label.moveBottom(r.top() - 2)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(border)
+        p.drawRoundedRect(label, 3, 3)
+        p.setPen(Qt.GlobalColor.white)
+        p.setFont(font)
+        p.drawText(label.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   fm.elidedText(text, Qt.TextElideMode.ElideRight, int(label.width()) - 12))
+
+    # ---------------------------------------------------------------- dragging
+    def drop_at(self, order: BoardVisit | WaitingOrder, pos: QPoint, grab_px: float = 0.0) -> Drop | None:
+        """The drop of ``order`` with the mouse at ``pos`` (the bar's left edge ``grab_px`` to
+        the left of it), its start snapped to 15 minutes; None outside the rows."""
+        if self.board is None or pos.x() < NAME_W:
+            return None
+        row = (pos.y() - HEADER_H + self.verticalScrollBar().value()) // ROW_H
+        if pos.y() < HEADER_H or not 0 <= row < len(self.board.technicians):
+            return None
+        tech = self.board.technicians[row]
+        at = self._time_at(pos.x() - grab_px - NAME_W + self.horizontalScrollBar().value())
+        minutes = round((at.minute + at.second / 60) / SNAP_MINUTES) * SNAP_MINUTES
+        start = at.replace(minute=0, second=0, microsecond=0) + timedelta(minutes=minutes)
+        length = (order.end - order.start) if isinstance(order, BoardVisit) else \
+            timedelta(minutes=order.duration_minutes)
+        end = start + length
+        busy = [(v.start, v.end, v.number) for v in self._rows[tech.id]
+                if v.work_order_id != order.work_order_id and v.status != "completed"]
+        check = check_drop(technician=tech.name, skills=tech.skills, windows=tech.windows,
+                           hours_known=tech.hours_known, busy=busy, start=start, end=end,
+                           required_skills=order.required_skills, open_jobs=tech.open_jobs, max_open=tech.max_open,
+                           new_for_them=order.technician_id != tech.id, tz_name=self.board.timezone)
+        return Drop(order, tech.id, tech.name, start, end, check)
+
+    def _set_drag(self, drop: Drop | None) -> None:
+        if drop != self.drag:
+            self.drag = drop
+            self.viewport().update()
+
+    def cancel_drag(self) -> None:
+        self._press, self._dragging = None, False
+        self._set_drag(None)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        pos = event.position().toPoint()
+        if self._press is not None and (event.buttons() & Qt.MouseButton.LeftButton):
+            start_pos, visit, grab = self._press
+            self._dragging = self._dragging or (pos - start_pos).manhattanLength() >= QApplication.startDragDistance()
+            if self._dragging:
+                self._set_drag(self.drop_at(visit, pos, grab))
+                return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        drop = self.drag
+        self.cancel_drag()
+        if drop is not None and (drop.start != getattr(drop.order, "start", None) or not drop.same_technician):
+            self.drop_requested.emit(drop)
+        super().mouseReleaseEvent(event)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 — Qt's name (an order from the waiting list)
+        if event.mimeData().hasFormat(ORDER_MIME) and self._waiting(event) is not None:
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        order = self._waiting(event)
+        drop = self.drop_at(order, event.position().toPoint()) if order is not None else None
+        self._set_drag(drop)
+        if drop is not None and not drop.check.hard:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        self._set_drag(None)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        drop = self.drag
+        self._set_drag(None)
+        if drop is not None:
+            event.acceptProposedAction()
+            self.drop_requested.emit(drop)
+
+    def _waiting(self, event) -> WaitingOrder | None:
+        if self.board is None:
+            return None
+        wanted = bytes(event.mimeData().data(ORDER_MIME)).decode() or "0"
+        return next((w for w in self.board.waiting if str(w.work_order_id) == wanted), None)
+
     # ---------------------------------------------------------------- mouse and keyboard
     def mousePressEvent(self, event) -> None:  # noqa: N802 — Qt's name
-        self.select(self.visit_at(event.position().toPoint()))
+        pos = event.position().toPoint()
+        visit = self.visit_at(pos)
+        self.select(visit)
+        if visit is not None and event.button() == Qt.MouseButton.LeftButton and visit.status != "completed":
+            self._press = (pos, visit, pos.x() - self.bar_rect(visit).left())
         super().mousePressEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 — Qt's name
@@ -418,7 +564,9 @@ class BoardCanvas(QAbstractScrollArea):
         key = event.key()
         if self.board is None:
             return super().keyPressEvent(event)
-        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+        if key == Qt.Key.Key_Escape and self.drag is not None:
+            self.cancel_drag()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.set_zoom(self.zoom + 1)
         elif key == Qt.Key.Key_Minus:
             self.set_zoom(self.zoom - 1)

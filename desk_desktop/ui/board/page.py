@@ -4,9 +4,11 @@ visit's facts with its actions."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -45,6 +47,29 @@ def unassign_visit(uow_factory, actor, work_order_id: int):
                                reason="unassigned on the schedule board")
 
 
+def plan_drop(uow_factory, actor, work_order_id: int, technician_id: int, start, *, same_technician: bool,
+              force: bool):
+    """One drop on the board through the assignment service, in one transaction: a new time
+    for the same technician, or the technician and the time together."""
+    from desk_desktop.services.assignment import assign_work_order, reschedule_work_order
+
+    if same_technician:
+        return reschedule_work_order(uow=uow_factory(), actor=actor, work_order_id=work_order_id, start=start)
+    return assign_work_order(uow=uow_factory(), actor=actor, work_order_id=work_order_id,
+                             technician_id=technician_id, start=start, force=force)
+
+
+@dataclass(frozen=True)
+class Undo:
+    """How to put back the last change made on the board (Ctrl+Z), until another one is made."""
+
+    work_order_id: int
+    number: str
+    technician_id: int | None  # None: it had no technician (it goes back to waiting)
+    start: datetime | None
+    same_technician: bool
+
+
 def fetch_board(uow_factory, actor, first_day: date, days: int, speed_kmh: float, skill: str | None, name: str):
     from desk_desktop.services.board import load_board
     from desk_desktop.services.catalogs import load_catalogs
@@ -65,6 +90,8 @@ class SchedulePage(QWidget):
         self.catalogs = None
         self.board = None
         self._loaded_once = False
+        self.undo: Undo | None = None
+        self._load_failed = False
 
         heading = QLabel("Schedule")
         heading.setObjectName("pageTitle")
@@ -164,6 +191,8 @@ class SchedulePage(QWidget):
 
         self.status = QLabel("")
         self.status.setObjectName("Muted")
+        self.note = QLabel("")  # what the last change on the board did
+        self.note.setObjectName("Muted")
         self.error_label = QLabel("")
         self.error_label.setObjectName("FieldError")
         self.error_label.setWordWrap(True)
@@ -176,7 +205,10 @@ class SchedulePage(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.error_label)
         layout.addWidget(self.splitter, 1)
-        layout.addWidget(self.status)
+        footer = QHBoxLayout()
+        footer.addWidget(self.status, 1)
+        footer.addWidget(self.note)
+        layout.addLayout(footer)
 
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
@@ -199,6 +231,10 @@ class SchedulePage(QWidget):
         self.canvas.selection_changed.connect(self._on_selection)
         self.canvas.visit_opened.connect(lambda v: self.ticket_requested.emit(v.ticket_id))
         self.canvas.unassign_requested.connect(self.unassign)
+        self.canvas.drop_requested.connect(self.drop)
+        undo = QShortcut(QKeySequence.StandardKey.Undo, self)
+        undo.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        undo.activated.connect(self.undo_last)
         self.open_button.clicked.connect(lambda: self._with_selected(lambda v: self.ticket_requested.emit(v.ticket_id)))
         self.why_button.clicked.connect(lambda: self._with_selected(self.explain))
         self.unassign_button.clicked.connect(lambda: self._with_selected(self.unassign))
@@ -233,7 +269,9 @@ class SchedulePage(QWidget):
         board, catalogs = result
         self.board = board
         self._fill_skills(catalogs)
-        self.error_label.hide()
+        if self._load_failed:
+            self._load_failed = False
+            self.error_label.hide()
         self.canvas.set_board(board, keep_view=keep_view)
         self._fill_waiting(board)
         visits = len(board.visits)
@@ -245,6 +283,7 @@ class SchedulePage(QWidget):
                             f"{board.timezone} · travel at {board.speed_kmh:g} km/h, straight line")
 
     def _failed(self, exc: BaseException) -> None:
+        self._load_failed = True
         self.status.setText("")
         self.error_label.setText(f"The schedule could not be loaded: {exc}")
         self.error_label.show()
@@ -297,7 +336,7 @@ class SchedulePage(QWidget):
         self.ctx.runner.submit(
             explain_visit, self.ctx.uow_factory, self.ctx.actor, visit.work_order_id, owner=self, key="explain",
             on_done=lambda text: QMessageBox.information(self, f"Why {visit.number} went to this technician", text),
-            on_error=self._failed)
+            on_error=self._change_failed)
 
     def unassign(self, visit) -> None:
         if visit.status == "completed":
@@ -310,7 +349,65 @@ class SchedulePage(QWidget):
             return
         self.ctx.runner.submit(
             unassign_visit, self.ctx.uow_factory, self.ctx.actor, visit.work_order_id, owner=self, key="unassign",
-            on_done=lambda _view: self.refresh(keep_view=True), on_error=self._failed)
+            on_done=lambda _view: self._changed(f"{visit.number} unassigned.", None), on_error=self._change_failed)
+
+    # ---------------------------------------------------------------- planning by drag and drop
+    def drop(self, drop) -> None:
+        """A drop the dispatcher released: refused with the reason (hard), asked (soft), or done."""
+        tz = self.board.start.tzinfo
+        where = f"{drop.technician} at {drop.start.astimezone(tz):%a %H:%M}"
+        if drop.check.hard:
+            self._refuse(f"{drop.order.number} not moved to {where}: " + "; ".join(drop.check.hard) + ".")
+            return
+        if drop.check.soft:
+            answer = QMessageBox.question(
+                self, "Plan it anyway?",
+                f"{drop.order.number} to {where}: " + "; ".join(drop.check.soft) + ".\n\nPlan it anyway?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        before = Undo(drop.work_order_id, drop.order.number, drop.order.technician_id,
+                      getattr(drop.order, "start", None), drop.same_technician)
+        self.note.setText(f"Moving {drop.order.number}…")
+        self.ctx.runner.submit(
+            plan_drop, self.ctx.uow_factory, self.ctx.actor, drop.work_order_id, drop.technician_id, drop.start,
+            same_technician=drop.same_technician, force=bool(drop.check.soft), owner=self, key="plan",
+            on_done=lambda _view: self._changed(f"{drop.order.number} planned for {where}. Ctrl+Z puts it back.",
+                                                before),
+            on_error=self._change_failed)
+
+    def undo_last(self) -> None:
+        u, self.undo = self.undo, None
+        if u is None:
+            return
+        self.note.setText(f"Putting {u.number} back…")
+        if u.technician_id is None:
+            self.ctx.runner.submit(unassign_visit, self.ctx.uow_factory, self.ctx.actor, u.work_order_id,
+                                   owner=self, key="plan", on_error=self._change_failed,
+                                   on_done=lambda _v: self._changed(f"{u.number} is waiting for a slot again.", None))
+        elif u.start is None:  # it was assigned without a time: the service has no step that takes a time away
+            self._refuse(f"{u.number} had no time before; reschedule it or unassign it to undo.")
+        else:
+            self.ctx.runner.submit(
+                plan_drop, self.ctx.uow_factory, self.ctx.actor, u.work_order_id, u.technician_id, u.start,
+                same_technician=u.same_technician, force=True, owner=self, key="plan", on_error=self._change_failed,
+                on_done=lambda _v: self._changed(f"{u.number} is back where it was.", None))
+
+    def _changed(self, message: str, undo: Undo | None) -> None:
+        self.undo = undo
+        self.error_label.hide()
+        self.refresh(keep_view=True)
+        self.note.setText(message)
+
+    def _change_failed(self, exc: BaseException) -> None:
+        """The service refused (a clash booked a moment ago elsewhere, a closed order…): say
+        why, and show the board as it now is."""
+        self.note.setText("")
+        self._refuse(str(exc))
+        self.refresh(keep_view=True)
+
+    def _refuse(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
 
     # ---------------------------------------------------------------- the day on paper
     def _sheet_technicians(self, everyone: bool) -> list[int] | None:

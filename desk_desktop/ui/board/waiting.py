@@ -1,11 +1,13 @@
-"""The orders waiting for a slot, beside the board: one card per order, most urgent first."""
+"""The orders waiting for a slot, beside the board: one card per order, most urgent first,
+dragged onto a technician's row to give it to them at that time."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from desk_desktop.ui.board.canvas import ORDER_MIME
 from desk_desktop.ui.tickets.style import PRIORITY_BACKGROUNDS, PRIORITY_COLORS
 
 CARD_H = 76
@@ -13,7 +15,7 @@ ROLE_ORDER = Qt.ItemDataRole.UserRole + 1
 
 
 class WaitingList(QListWidget):
-    """``ticket_requested(ticket_id)`` on a double-click or Enter."""
+    """``ticket_requested(ticket_id)`` on a double-click or Enter; a card drags its order."""
 
     ticket_requested = Signal(int)
 
@@ -23,7 +25,19 @@ class WaitingList(QListWidget):
         self.setItemDelegate(_CardDelegate(self))
         self.setUniformItemSizes(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QListWidget.DragDropMode.DragOnly)
         self.itemActivated.connect(lambda item: self.ticket_requested.emit(item.data(ROLE_ORDER).ticket_id))
+
+    def mimeData(self, items) -> QMimeData:  # noqa: N802 — Qt's name
+        data = QMimeData()
+        if items:
+            data.setData(ORDER_MIME, str(items[0].data(ROLE_ORDER).work_order_id).encode())
+            data.setText(items[0].data(ROLE_ORDER).number)
+        return data
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 — Qt's name
+        return [ORDER_MIME]
 
     def set_orders(self, orders, technician_names: dict[int, str]) -> None:
         self.clear()
