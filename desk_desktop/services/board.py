@@ -10,7 +10,8 @@ site, or the home base for the first one — at the organization's travel speed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -92,7 +93,21 @@ class BoardDay:
     speed_kmh: float
 
     def visits_of(self, technician_id: int) -> list[BoardVisit]:
-        return [v for v in self.visits if v.technician_id == technician_id]
+        return self.rows().get(technician_id, [])
+
+    def rows(self) -> dict[int, list[BoardVisit]]:
+        """Each technician's visits in time order (one pass over the visits)."""
+        rows: dict[int, list[BoardVisit]] = {}
+        for v in self.visits:
+            rows.setdefault(v.technician_id, []).append(v)
+        return rows
+
+    def with_changes(self, changes: BoardChanges) -> BoardDay:
+        """This board with the rows and the waiting list of ``changes``."""
+        fresh = {t.id: t for t in changes.technicians}
+        kept = tuple(v for v in self.visits if v.technician_id not in fresh)
+        return replace(self, technicians=tuple(fresh.get(t.id, t) for t in self.technicians),
+                       visits=kept + changes.visits, waiting=changes.waiting)
 
 
 _TIMEZONE = "SELECT timezone FROM organizations WHERE id = :org"
@@ -112,6 +127,7 @@ SELECT t.id, t.name, t.phone, t.working_hours, t.max_open_work_orders,
    AND strpos(lower(t.name), lower(:name)) > 0
    AND (CAST(:lat AS float8) IS NULL OR ST_DWithin(
         t.home_base, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius_m))
+   AND (CAST(:only AS bigint[]) IS NULL OR t.id = ANY(CAST(:only AS bigint[])))
  ORDER BY t.name, t.id
 """
 
@@ -164,38 +180,76 @@ def load_board(*, uow: UnitOfWork, actor: Actor, first_day: date, days: int = 1,
         start = datetime.combine(first_day, datetime.min.time(), zone)
         end = datetime.combine(first_day + timedelta(days=days), datetime.min.time(), zone)
         lat, lon = near if near is not None else (None, None)
-        techs = tuple(
-            BoardTechnician(
-                id=r.id, name=r.name, skills=tuple(r.skills), lat=r.lat, lon=r.lon,
-                windows=tuple(working_windows(parse_working_hours(r.working_hours), tz, first_day, days)),
-                hours_known=parse_working_hours(r.working_hours) is not None, phone=r.phone or "",
-                open_jobs=r.open_jobs, max_open=r.max_open_work_orders)
-            for r in sql.rows(uow, _TECHNICIANS, {"org": actor.organization_id, "open": list(OPEN_WORK_ORDER_STATUSES),
-                                                 "skill": skill, "name": name.strip(),
-                                                 "lat": lat, "lon": lon, "radius_m": radius_km * 1000})
-        )
-        visits = tuple(
-            BoardVisit(
-                work_order_id=r.id, number=work_order_number(r.id), ticket_id=r.source_ticket_id,
-                technician_id=r.technician_id,
-                start=r.scheduled_start, end=r.scheduled_end, status=r.status, priority=r.priority,
-                ticket_number=r.ticket_number, subject=r.subject, description=r.description or "",
-                customer=r.customer_name, contact=r.contact or "", address=r.address,
-                lat=r.lat, lon=r.lon, required_skills=tuple(r.required_skills or ()), travel_m=r.travel_m,
-                travel_minutes=travel_minutes(r.travel_m, speed_kmh), booked_anyway=r.booked_anyway)
-            for r in sql.rows(uow, _VISITS, {"org": actor.organization_id, "techs": [t.id for t in techs],
-                                             "start": start, "end": end, "tz": tz})
-        )
-        waiting = sorted(
-            (WaitingOrder(work_order_id=r.id, number=work_order_number(r.id), ticket_id=r.source_ticket_id,
-                          status=r.status, priority=r.priority,
-                          duration_minutes=r.duration_minutes, required_skills=tuple(r.required_skills or ()),
-                          ticket_number=r.ticket_number, subject=r.subject, customer=r.customer_name,
-                          technician_id=r.technician_id)
-             for r in sql.rows(uow, _WAITING, {"org": actor.organization_id})),
-            key=lambda w: -PRIORITY_RANK.get(w.priority, 0))  # stable: oldest first within a priority
-    return BoardDay(first_day=first_day, days=days, timezone=tz, start=start, end=end, technicians=techs,
-                    visits=visits, waiting=tuple(waiting), speed_kmh=speed_kmh)
+        board = BoardDay(first_day=first_day, days=days, timezone=tz, start=start, end=end, technicians=(),
+                         visits=(), waiting=(), speed_kmh=speed_kmh)
+        techs = _technicians(uow, actor, board, {"skill": skill, "name": name.strip(), "lat": lat, "lon": lon,
+                                                 "radius_m": radius_km * 1000, "only": None})
+        return replace(board, technicians=techs, visits=_visits(uow, actor, board, [t.id for t in techs]),
+                       waiting=_waiting(uow, actor))
+
+
+@dataclass(frozen=True)
+class BoardChanges:
+    """The board's rows read again after orders changed elsewhere."""
+
+    technicians: tuple[BoardTechnician, ...]  # read again (their load changed); all their visits are in ``visits``
+    visits: tuple[BoardVisit, ...]
+    waiting: tuple[WaitingOrder, ...]
+
+
+def load_changes(*, uow: UnitOfWork, actor: Actor, board: BoardDay, work_order_ids: Iterable[int]) -> BoardChanges:
+    """What the board shows differently after ``work_order_ids`` changed: the visits of every
+    technician on the board who had one of them or has it now (their travel changes too),
+    and the waiting list."""
+    ids = list(work_order_ids)
+    shown = {t.id for t in board.technicians}
+    with uow:
+        now = set(sql.scalars(uow, "SELECT technician_id FROM work_orders WHERE id = ANY(CAST(:ids AS bigint[])) "
+                                   "AND organization_id = :org AND technician_id IS NOT NULL",
+                              {"ids": ids, "org": actor.organization_id}))
+        wanted = set(ids)
+        before = {v.technician_id for v in board.visits if v.work_order_id in wanted}
+        ids = sorted((now | before) & shown)
+        techs = _technicians(uow, actor, board, {"skill": None, "name": "", "lat": None, "lon": None, "radius_m": 0,
+                                                 "only": ids})
+        return BoardChanges(techs, _visits(uow, actor, board, ids), _waiting(uow, actor))
+
+
+def _technicians(uow: UnitOfWork, actor: Actor, board: BoardDay, filters: dict) -> tuple[BoardTechnician, ...]:
+    out = []
+    for r in sql.rows(uow, _TECHNICIANS, {"org": actor.organization_id, "open": list(OPEN_WORK_ORDER_STATUSES),
+                                         **filters}):
+        hours = parse_working_hours(r.working_hours)
+        out.append(BoardTechnician(
+            id=r.id, name=r.name, skills=tuple(r.skills), lat=r.lat, lon=r.lon,
+            windows=tuple(working_windows(hours, board.timezone, board.first_day, board.days)),
+            hours_known=hours is not None, phone=r.phone or "", open_jobs=r.open_jobs,
+            max_open=r.max_open_work_orders))
+    return tuple(out)
+
+
+def _visits(uow: UnitOfWork, actor: Actor, board: BoardDay, technician_ids: list[int]) -> tuple[BoardVisit, ...]:
+    return tuple(
+        BoardVisit(
+            work_order_id=r.id, number=work_order_number(r.id), ticket_id=r.source_ticket_id,
+            technician_id=r.technician_id,
+            start=r.scheduled_start, end=r.scheduled_end, status=r.status, priority=r.priority,
+            ticket_number=r.ticket_number, subject=r.subject, description=r.description or "",
+            customer=r.customer_name, contact=r.contact or "", address=r.address,
+            lat=r.lat, lon=r.lon, required_skills=tuple(r.required_skills or ()), travel_m=r.travel_m,
+            travel_minutes=travel_minutes(r.travel_m, board.speed_kmh), booked_anyway=r.booked_anyway)
+        for r in sql.rows(uow, _VISITS, {"org": actor.organization_id, "techs": technician_ids,
+                                         "start": board.start, "end": board.end, "tz": board.timezone})
+    )
+
+
+def _waiting(uow: UnitOfWork, actor: Actor) -> tuple[WaitingOrder, ...]:
+    waiting = (WaitingOrder(work_order_id=r.id, number=work_order_number(r.id), ticket_id=r.source_ticket_id,
+                            status=r.status, priority=r.priority, duration_minutes=r.duration_minutes,
+                            required_skills=tuple(r.required_skills or ()), ticket_number=r.ticket_number,
+                            subject=r.subject, customer=r.customer_name, technician_id=r.technician_id)
+               for r in sql.rows(uow, _WAITING, {"org": actor.organization_id}))
+    return tuple(sorted(waiting, key=lambda w: -PRIORITY_RANK.get(w.priority, 0)))  # stable: oldest first within
 
 
 def explanation_of(*, uow: UnitOfWork, actor: Actor, work_order_id: int) -> str:

@@ -100,3 +100,25 @@ def test_filters_by_skill_name_and_area(uow_factory, day):
     assert names(name="sto") == ["Bob Stone"]
     assert names(near=HOME, radius_km=50) == ["Ann Lee", "Bob Stone"]  # Dora's home is in Munich
     assert names(name="%") == []  # literal text, no wildcards
+
+
+def test_a_changed_order_reads_again_the_rows_of_its_old_and_new_technician(uow_factory, day):
+    from desk_desktop.services.board import load_changes
+
+    org, techs, orders = day
+    board = load_board(uow=uow_factory(), actor=org, first_day=TUESDAY)
+    with uow_factory() as uow:  # another workstation gives Ann's first visit to Bob, and an hour later
+        uow.session.execute(text("UPDATE work_orders SET technician_id = :b, scheduled_start = scheduled_start + "
+                                 "interval '1 hour', scheduled_end = scheduled_end + interval '1 hour' WHERE id = :w"),
+                            {"b": techs["bob"], "w": orders["first"]})
+        uow.commit()
+    changes = load_changes(uow=uow_factory(), actor=org, board=board, work_order_ids=[orders["first"]])
+    assert {t.id for t in changes.technicians} == {techs["ann"], techs["bob"]}
+    after = board.with_changes(changes)
+    assert [v.work_order_id for v in after.visits_of(techs["ann"])] == [orders["second"]]
+    [moved] = after.visits_of(techs["bob"])
+    assert (moved.work_order_id, moved.start) == (orders["first"], local(TUESDAY, 10))
+    # Ann's second visit now starts her day: its travel is measured from her home.
+    assert after.visits_of(techs["ann"])[0].travel_m == pytest.approx(
+        ((5000 ** 2) + (9950 ** 2)) ** 0.5, rel=0.03)
+    assert after == load_board(uow=uow_factory(), actor=org, first_day=TUESDAY)  # as a full read would show it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import perf_counter as time_counter
 
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPen
@@ -27,6 +28,20 @@ SELECTED = QColor("#0B63CE")
 TRAVEL = QColor("#78909C")
 TEXT = QColor("#1F2933")
 MUTED = QColor("#5F6B76")
+TRAVEL_PEN = QPen(TRAVEL, 2)
+TRAVEL_DOTS = QPen(TRAVEL, 2, Qt.PenStyle.DotLine)
+SELECTED_PEN = QPen(SELECTED, 2.5)
+DONE_FILL = QBrush(QColor("#F4F6F7"))
+STATUS_CHIP = QBrush(QColor("#37474F"))
+HOLD_CHIP = QBrush(QColor("#8A5A00"))
+# Per priority: the colour (stripe), the fill and the edge of a bar.
+PRIORITY_PAINT = {
+    key: (QColor(colour), QBrush(QColor(PRIORITY_BACKGROUNDS[key])), QPen(QColor(colour).lighter(130), 1))
+    for key, colour in PRIORITY_COLORS.items()
+}
+LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+CENTRED = Qt.AlignmentFlag.AlignCenter
+ELIDE = Qt.TextElideMode.ElideRight
 SNAP_MINUTES = 15
 ORDER_MIME = "application/x-desk-work-order"
 GHOST = {  # fill, border: fine, asks, refused
@@ -34,6 +49,25 @@ GHOST = {  # fill, border: fine, asks, refused
     "soft": (QColor(239, 108, 0, 60), QColor("#EF6C00")),
     "hard": (QColor(198, 40, 40, 60), QColor("#C62828")),
 }
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    """The board's fonts and their metrics, made once (and again when the widget's font changes)."""
+
+    base: QFont
+    bold: QFont
+    small: QFont
+    base_fm: QFontMetrics
+    bold_fm: QFontMetrics
+    small_fm: QFontMetrics
+
+    @classmethod
+    def of(cls, font: QFont) -> _Fonts:
+        base, bold, small = QFont(font), QFont(font), QFont(font)
+        bold.setBold(True)
+        small.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        return cls(base, bold, small, QFontMetrics(base), QFontMetrics(bold), QFontMetrics(small))
 
 
 @dataclass(frozen=True)
@@ -65,6 +99,7 @@ class BoardCanvas(QAbstractScrollArea):
     selection_changed = Signal(object)
     zoom_changed = Signal(int)
     drop_requested = Signal(object)  # a Drop the dispatcher released (its check may still ask or refuse)
+    frame_painted = Signal(float)  # a frame of a board was painted, in so many milliseconds
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +113,9 @@ class BoardCanvas(QAbstractScrollArea):
         self.day_from, self.day_to = 0, 24
         self.selected: BoardVisit | None = None
         self._rows: dict[int, list[BoardVisit]] = {}
+        self._row_of: dict[int, int] = {}  # technician id -> row
+        self._labels: dict[int, tuple[str, str]] = {}  # work order id -> the bar's two lines
+        self.fonts = _Fonts.of(self.font())
         self._now_timer = QTimer(self)
         self._now_timer.setInterval(60_000)
         self._now_timer.timeout.connect(self.viewport().update)
@@ -95,7 +133,10 @@ class BoardCanvas(QAbstractScrollArea):
         first = self.board is None or not keep_view
         selected_id = self.selected.work_order_id if self.selected else None
         self.board = board
-        self._rows = {t.id: board.visits_of(t.id) for t in board.technicians}
+        rows = board.rows()
+        self._rows = {t.id: rows.get(t.id, []) for t in board.technicians}
+        self._row_of = {t.id: i for i, t in enumerate(board.technicians)}
+        self._labels = {}  # made again for the bars in view as they are painted
         self.selected = next((v for v in board.visits if v.work_order_id == selected_id), None)
         self._update_scrollbars()
         if first:
@@ -153,6 +194,11 @@ class BoardCanvas(QAbstractScrollArea):
         self.verticalScrollBar().setPageStep(max(1, view.height() - HEADER_H))
         self.verticalScrollBar().setSingleStep(ROW_H // 2)
 
+    def changeEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        if event.type() == event.Type.FontChange:
+            self.fonts = _Fonts.of(self.font())
+        super().changeEvent(event)
+
     def resizeEvent(self, event) -> None:  # noqa: N802 — Qt's name
         super().resizeEvent(event)
         self._update_scrollbars()
@@ -189,9 +235,8 @@ class BoardCanvas(QAbstractScrollArea):
 
     def bar_rect(self, visit: BoardVisit) -> QRectF:
         """Where ``visit`` is drawn, in viewport coordinates."""
-        row = next(i for i, t in enumerate(self.board.technicians) if t.id == visit.technician_id)
         x1, x2 = self._vx(visit.start), self._vx(visit.end)
-        return QRectF(x1, self._row_top(row) + 7, max(4.0, x2 - x1), ROW_H - 14)
+        return QRectF(x1, self._row_top(self._row_of[visit.technician_id]) + 7, max(4.0, x2 - x1), ROW_H - 14)
 
     def visit_at(self, pos: QPoint) -> BoardVisit | None:
         if self.board is None or pos.x() < NAME_W or pos.y() < HEADER_H:
@@ -206,6 +251,7 @@ class BoardCanvas(QAbstractScrollArea):
 
     # ---------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        started = time_counter()
         p = QPainter(self.viewport())
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self.viewport().rect()
@@ -221,6 +267,10 @@ class BoardCanvas(QAbstractScrollArea):
         p.setClipRect(QRect(NAME_W, HEADER_H, rect.width() - NAME_W, rect.height() - HEADER_H))
         for row in range(first, last):
             self._paint_row(p, row, rect)
+        self._paint_grid(p, HEADER_H, rect.height() - HEADER_H)
+        for row in range(first, last):
+            for v in self._rows[techs[row].id]:
+                self._paint_visit(p, v)
         self._paint_now(p, rect)
         if self.drag is not None:
             self._paint_drop(p, self.drag)
@@ -231,6 +281,8 @@ class BoardCanvas(QAbstractScrollArea):
             p.setPen(MUTED)
             p.drawText(QRect(NAME_W, HEADER_H, rect.width() - NAME_W, 80), Qt.AlignmentFlag.AlignCenter,
                        "No active technician matches the filters.")
+        p.end()
+        self.frame_painted.emit((time_counter() - started) * 1000)
 
     def _paint_row(self, p: QPainter, row: int, rect: QRect) -> None:
         tech = self.board.technicians[row]
@@ -240,11 +292,8 @@ class BoardCanvas(QAbstractScrollArea):
             p.fillRect(band, OFF_HOURS)
             for a, b in tech.windows:
                 p.fillRect(QRectF(self._vx(a), top, self._vx(b) - self._vx(a), ROW_H), Qt.GlobalColor.white)
-        self._paint_grid(p, top, ROW_H)
         p.setPen(QPen(GRID))
         p.drawLine(NAME_W, top + ROW_H - 1, rect.width(), top + ROW_H - 1)
-        for v in self._rows[tech.id]:
-            self._paint_visit(p, v)
 
     def _hour_lines(self):
         """(x in the viewport, the hour, whether a day starts there) of every labelled hour in view."""
@@ -271,49 +320,49 @@ class BoardCanvas(QAbstractScrollArea):
         if v.travel_minutes:
             gap = r.left() - v.travel_minutes / 60 * self.pixels_per_hour
             y = r.center().y()
-            p.setPen(QPen(TRAVEL, 2, Qt.PenStyle.DotLine))
+            p.setPen(TRAVEL_DOTS)
             p.drawLine(int(gap), int(y), int(r.left()) - 1, int(y))
-            p.setPen(QPen(TRAVEL, 2))
+            p.setPen(TRAVEL_PEN)
             p.drawLine(int(gap), int(y) - 4, int(gap), int(y) + 4)
         done = v.status == "completed"
-        colour = QColor(PRIORITY_COLORS.get(v.priority, "#607D8B"))
-        fill = QColor("#F4F6F7") if done else QColor(PRIORITY_BACKGROUNDS.get(v.priority, "#F0F3F5"))
-        p.setPen(QPen(SELECTED, 2.5) if v is self.selected else QPen(colour.lighter(130), 1))
-        p.setBrush(QBrush(fill))
+        colour, fill, edge = PRIORITY_PAINT.get(v.priority, PRIORITY_PAINT["low"])
+        p.setPen(SELECTED_PEN if v is self.selected else edge)
+        p.setBrush(DONE_FILL if done else fill)
         p.drawRoundedRect(r, 4, 4)
         p.fillRect(QRectF(r.left() + 1, r.top() + 1, 4, r.height() - 2), MUTED if done else colour)
         inner = r.adjusted(9, 2, -5, -2)
         tag = STATUS_TAGS.get(v.status)
-        font = QFont(self.font())
-        small = QFont(font)
-        small.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        f = self.fonts
         if tag and inner.width() > 120:
-            fm = QFontMetrics(small)
-            w = fm.horizontalAdvance(tag) + 10
-            chip = QRectF(inner.right() - w, inner.top() + 2, w, fm.height() + 2)
+            w = f.small_fm.horizontalAdvance(tag) + 10
+            chip = QRectF(inner.right() - w, inner.top() + 2, w, f.small_fm.height() + 2)
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor("#37474F") if v.status != "on_hold" else QColor("#8A5A00"))
+            p.setBrush(HOLD_CHIP if v.status == "on_hold" else STATUS_CHIP)
             p.drawRoundedRect(chip, 3, 3)
             p.setPen(Qt.GlobalColor.white)
-            p.setFont(small)
-            p.drawText(chip, Qt.AlignmentFlag.AlignCenter, tag)
+            p.setFont(f.small)
+            p.drawText(chip, CENTRED, tag)
             inner.setRight(chip.left() - 4)
         if inner.width() < 14:
             return
-        fm = QFontMetrics(font)
-        p.setFont(font)
+        title, line = self._labels.get(v.work_order_id) or self._label(v)
+        half = inner.height() / 2
+        p.setFont(f.base)
         p.setPen(MUTED if done else TEXT)
-        top_line = QRectF(inner.left(), inner.top(), inner.width(), inner.height() / 2)
-        p.drawText(top_line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   fm.elidedText(f"{v.number} · {v.customer}", Qt.TextElideMode.ElideRight, int(inner.width())))
-        p.setFont(small)
+        p.drawText(QRectF(inner.left(), inner.top(), inner.width(), half), LEFT_MIDDLE,
+                   f.base_fm.elidedText(title, ELIDE, int(inner.width())))
+        p.setFont(f.small)
         p.setPen(MUTED)
-        local = v.start.astimezone(self.board.start.tzinfo)
-        end = v.end.astimezone(self.board.start.tzinfo)
-        bottom = QRectF(inner.left(), inner.center().y(), inner.width(), inner.height() / 2)
-        p.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   QFontMetrics(small).elidedText(f"{local:%H:%M}–{end:%H:%M}  {v.subject}",
-                                                  Qt.TextElideMode.ElideRight, int(inner.width())))
+        p.drawText(QRectF(inner.left(), inner.top() + half, inner.width(), half), LEFT_MIDDLE,
+                   f.small_fm.elidedText(line, ELIDE, int(inner.width())))
+
+    def _label(self, v: BoardVisit) -> tuple[str, str]:
+        """What the bar of ``v`` says, on two lines (elided to its width when painted)."""
+        tz = self.board.start.tzinfo
+        label = (f"{v.number} · {v.customer}",
+                 f"{v.start.astimezone(tz):%H:%M}–{v.end.astimezone(tz):%H:%M}  {v.subject}")
+        self._labels[v.work_order_id] = label
+        return label
 
     def _paint_now(self, p: QPainter, rect: QRect) -> None:
         now = self.now()
@@ -325,11 +374,8 @@ class BoardCanvas(QAbstractScrollArea):
 
     def _paint_names(self, p: QPainter, first: int, last: int, rect: QRect) -> None:
         p.fillRect(QRect(0, HEADER_H, NAME_W, rect.height() - HEADER_H), QColor("#FAFBFC"))
-        font = QFont(self.font())
-        bold = QFont(font)
-        bold.setBold(True)
-        small = QFont(font)
-        small.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        f = self.fonts
+        bold, small = f.bold, f.small
         selected_tech = self.selected.technician_id if self.selected else None
         for row in range(first, last):
             tech = self.board.technicians[row]
@@ -343,7 +389,7 @@ class BoardCanvas(QAbstractScrollArea):
             p.setPen(TEXT)
             p.setFont(bold)
             p.drawText(QRect(12, top + 5, NAME_W - 20, ROW_H // 2 - 3), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       QFontMetrics(bold).elidedText(tech.name, Qt.TextElideMode.ElideRight, NAME_W - 24))
+                       f.bold_fm.elidedText(tech.name, Qt.TextElideMode.ElideRight, NAME_W - 24))
             p.setFont(small)
             p.setPen(MUTED)
             count = len(self._rows[tech.id])
@@ -352,7 +398,7 @@ class BoardCanvas(QAbstractScrollArea):
                 facts += " · hours not set"
             p.drawText(QRect(12, top + ROW_H // 2, NAME_W - 20, ROW_H // 2 - 4),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       QFontMetrics(small).elidedText(facts, Qt.TextElideMode.ElideRight, NAME_W - 24))
+                       f.small_fm.elidedText(facts, Qt.TextElideMode.ElideRight, NAME_W - 24))
             p.setPen(QPen(GRID))
             p.drawLine(0, top + ROW_H - 1, NAME_W, top + ROW_H - 1)
             p.restore()
@@ -363,9 +409,7 @@ class BoardCanvas(QAbstractScrollArea):
         p.fillRect(QRect(0, 0, rect.width(), HEADER_H), QColor("#F5F7F9"))
         p.setPen(QPen(DAY_LINE))
         p.drawLine(0, HEADER_H - 1, rect.width(), HEADER_H - 1)
-        font = QFont(self.font())
-        bold = QFont(font)
-        bold.setBold(True)
+        font, bold = self.fonts.base, self.fonts.bold
         p.save()
         p.setClipRect(QRect(NAME_W, 0, rect.width() - NAME_W, HEADER_H))
         day_w = self._span * self.pixels_per_hour
@@ -380,7 +424,7 @@ class BoardCanvas(QAbstractScrollArea):
             p.setFont(bold)
             p.drawText(QRectF(left, 4, max(0.0, x0 + day_w - left - 6), 18),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       QFontMetrics(bold).elidedText(label, Qt.TextElideMode.ElideRight, int(x0 + day_w - left - 6)))
+                       self.fonts.bold_fm.elidedText(label, Qt.TextElideMode.ElideRight, int(x0 + day_w - left - 6)))
         for x, hour, day_starts in self._hour_lines():
             p.setPen(QPen(DAY_LINE if day_starts else GRID))
             p.drawLine(int(x), 0 if day_starts else 24, int(x), HEADER_H)
@@ -403,7 +447,7 @@ class BoardCanvas(QAbstractScrollArea):
                    f"{count} technician{'s' if count != 1 else ''}")
 
     def _paint_drop(self, p: QPainter, d: Drop) -> None:
-        row = next(i for i, t in enumerate(self.board.technicians) if t.id == d.technician_id)
+        row = self._row_of[d.technician_id]
         x1, x2 = self._vx(d.start), self._vx(d.end)
         r = QRectF(x1, self._row_top(row) + 5, max(6.0, x2 - x1), ROW_H - 10)
         kind = "hard" if d.check.hard else "soft" if d.check.soft else "ok"
@@ -415,9 +459,7 @@ class BoardCanvas(QAbstractScrollArea):
         when = f"{d.start.astimezone(tz):%H:%M}–{d.end.astimezone(tz):%H:%M} · {d.technician}"
         text = when if kind == "ok" else ("Refused: " if kind == "hard" else "Asks: ") + "; ".join(
             d.check.hard or d.check.soft)
-        font = QFont(self.font())
-        font.setBold(True)
-        fm = QFontMetrics(font)
+        font, fm = self.fonts.bold, self.fonts.bold_fm
         label = QRectF(r.left(), r.bottom() + 2, min(fm.horizontalAdvance(text) + 12, 560), fm.height() + 4)
         if label.bottom() > self.viewport().height():
             label.moveBottom(r.top() - 2)

@@ -32,8 +32,9 @@ def day_sheet_html(board: BoardDay, technician_ids: Iterable[int], day: date | N
     tz = board.start.tzinfo
     day = day or board.first_day
     pages = []
+    by_technician = board.rows()
     for tech in board.technicians:
-        visits = [v for v in board.visits_of(tech.id) if v.start.astimezone(tz).date() == day]
+        visits = [v for v in by_technician.get(tech.id, []) if v.start.astimezone(tz).date() == day]
         if tech.id not in wanted or not visits:
             continue
         first = visits[0].start.astimezone(tz)

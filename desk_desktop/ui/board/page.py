@@ -29,8 +29,8 @@ from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.ui.board.canvas import BoardCanvas, visit_tooltip
 from desk_desktop.ui.board.waiting import WaitingList
 
-LIVE_DELAY_MS = 300  # one read for a burst of changes
-LIVE_ENTITIES = ("work_order", "technician", "ticket")
+LIVE_DELAY_MS = 300  # one full read for a burst of changes to technicians or tickets
+RELOAD_ENTITIES = ("technician", "ticket")  # a changed work order reads only its technicians' rows
 WEEK_HOURS = (6, 22)  # the week view leaves the night out
 
 
@@ -70,6 +70,12 @@ class Undo:
     same_technician: bool
 
 
+def fetch_changes(uow_factory, actor, board, work_order_ids):
+    from desk_desktop.services.board import load_changes
+
+    return load_changes(uow=uow_factory(), actor=actor, board=board, work_order_ids=work_order_ids)
+
+
 def fetch_board(uow_factory, actor, first_day: date, days: int, speed_kmh: float, skill: str | None, name: str):
     from desk_desktop.services.board import load_board
     from desk_desktop.services.catalogs import load_catalogs
@@ -83,6 +89,7 @@ class SchedulePage(QWidget):
     """``ticket_requested(ticket_id)``: the main window shows the ticket (its work orders)."""
 
     ticket_requested = Signal(int)
+    changes_applied = Signal()  # a live change is on the board
 
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -214,6 +221,11 @@ class SchedulePage(QWidget):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DELAY_MS)
         self._live_timer.timeout.connect(lambda: self.refresh(keep_view=True))
+        self._changed_orders: set[int] = set()  # work orders changed elsewhere, read at the next turn
+        self._orders_timer = QTimer(self)
+        self._orders_timer.setSingleShot(True)
+        self._orders_timer.setInterval(0)
+        self._orders_timer.timeout.connect(self._read_changed_orders)
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
         self._filter_timer.setInterval(250)
@@ -301,9 +313,30 @@ class SchedulePage(QWidget):
         self.waiting_title.setText(f"Waiting for a slot ({len(board.waiting)})")
         self.waiting_list.set_orders(board.waiting, {t.id: t.name for t in board.technicians})
 
-    def _on_live_changed(self, entity: str, _entity_id, _action: str) -> None:
-        if entity in LIVE_ENTITIES and self._loaded_once:
+    def _on_live_changed(self, entity: str, entity_id, _action: str) -> None:
+        if not self._loaded_once:
+            return
+        if entity == "work_order" and entity_id is not None:
+            self._changed_orders.add(int(entity_id))
+            self._orders_timer.start()
+        elif entity in RELOAD_ENTITIES or entity == "work_order":
             self._live_timer.start()
+
+    def _read_changed_orders(self) -> None:
+        """Read again only the rows of the technicians the changed orders had or have now. A
+        newer read replaces one still running and takes its orders along, until one lands."""
+        if self.board is None or not self._changed_orders:
+            return
+        ids = sorted(self._changed_orders)
+        self.ctx.runner.submit(fetch_changes, self.ctx.uow_factory, self.ctx.actor, self.board, ids, owner=self,
+                               key="changes", on_done=lambda ch: self._apply_changes(ids, ch), on_error=self._failed)
+
+    def _apply_changes(self, ids, changes) -> None:
+        self._changed_orders.difference_update(ids)
+        self.board = self.board.with_changes(changes)
+        self.canvas.set_board(self.board, keep_view=True)
+        self._fill_waiting(self.board)
+        self.changes_applied.emit()
 
     def _move(self, step: int) -> None:
         self.date_edit.setDate(self.date_edit.date().addDays(step * self.days))
