@@ -12,6 +12,7 @@ BENCHES = {
     "attachments": "desk_desktop.bench.attachments",
     "ticket_list": "desk_desktop.bench.ticket_list",
     "map": "desk_desktop.bench.map",
+    "board": "desk_desktop.bench.board",
     "startup": "desk_desktop.bench.startup",
     "fleet": "desk_desktop.bench.fleet",
     "soak": "desk_desktop.bench.soak",

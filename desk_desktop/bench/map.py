@@ -25,7 +25,6 @@ Targets (PERFORMANCE.md): project ≤ 1.5 × baseline and ≤ 1 s; one marker mo
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from desk_desktop.bench.qtwait import Waiter, ensure_qt_env
 from desk_desktop.bench.scratch import scratch_database
 from desk_desktop.config import Settings
 
@@ -68,14 +68,6 @@ function show(points, kind, fit) {{
 }}
 </script></body></html>
 """
-
-
-def _ensure_qt_env() -> None:
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
-        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 
 def seed(engine, *, technicians: int, orders: int, unassigned_share: float = 0.3) -> tuple[int, list[int]]:
@@ -126,49 +118,10 @@ def seed(engine, *, technicians: int, orders: int, unassigned_share: float = 0.3
     return org_id, tech_ids
 
 
-class _Waiter:
-    """Wait for a Qt signal (with a predicate) in a nested event loop — no busy polling."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    def wait(self, signal, predicate=lambda *a: True, timeout_ms: int = 60000):
-        from PySide6.QtCore import QEventLoop, QTimer
-
-        loop = QEventLoop()
-        got: list = []
-
-        def _slot(*args):
-            if predicate(*args):
-                got.append(args)
-                loop.quit()
-
-        signal.connect(_slot)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        try:
-            loop.exec()
-        finally:
-            signal.disconnect(_slot)
-        if not got:
-            raise TimeoutError(f"no signal within {timeout_ms} ms")
-        return got[0]
-
-    def until(self, predicate, timeout_ms: int = 60000) -> None:
-        from PySide6.QtCore import QEventLoop, QTimer
-
-        deadline = time.monotonic() + timeout_ms / 1000
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("condition not reached")
-            loop = QEventLoop()
-            QTimer.singleShot(10, loop.quit)
-            loop.exec()
-
-
 class _BarePage:
     """The baseline: a bare Leaflet + markercluster page (the same vendored files)."""
 
-    def __init__(self, waiter: _Waiter, points: list, size, kind: str) -> None:
+    def __init__(self, waiter: Waiter, points: list, size, kind: str) -> None:
         from PySide6.QtCore import QUrl
         from PySide6.QtWebEngineCore import QWebEngineSettings
         from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -208,7 +161,7 @@ class _BarePage:
 
 
 def run(settings: Settings, args) -> dict:
-    _ensure_qt_env()
+    ensure_qt_env()
     from PySide6.QtWidgets import QApplication
 
     from desk_desktop.db.session import UnitOfWorkFactory, make_engine
@@ -224,7 +177,7 @@ def run(settings: Settings, args) -> dict:
     runs = 3 if quick else 7
     moves = 10 if quick else 20
     app = QApplication.instance() or QApplication(["desk-desktop-bench"])
-    waiter = _Waiter(app)
+    waiter = Waiter(app)
 
     with scratch_database(settings, prefix="bench_map") as url:
         engine = make_engine(url)

@@ -32,6 +32,7 @@ PAGES = (
     ("tickets", "Tickets", "desk_desktop.ui.tickets.page", "TicketsPage"),
     ("rules", "Rules", "desk_desktop.ui.rules.page", "RulesPage"),
     ("map", "Map", "desk_desktop.ui.map.page", "MapPage"),
+    ("schedule", "Schedule", "desk_desktop.ui.board.page", "SchedulePage"),
     ("technicians", "Technicians", "desk_desktop.ui.people.technicians", "TechniciansPage"),
     ("customers", "Customers", "desk_desktop.ui.people.customers", "CustomersPage"),
 )
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         tickets = self.pages.get("tickets")
         if tickets is not None and hasattr(tickets, "attention_count_changed"):
             tickets.attention_count_changed.connect(self._on_tickets_attention_count_changed)
+        self.pages["schedule"].ticket_requested.connect(self.open_ticket)
 
         self._health_timer = QTimer(self)
         self._health_timer.setInterval(10_000)
@@ -132,6 +134,11 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(index)
         self.nav_buttons[key].setChecked(True)
         self.page_changed.emit(key)
+
+    def open_ticket(self, ticket_id: int) -> None:
+        """Show ``ticket_id`` (and its work orders) in the tickets view."""
+        self.show_page("tickets")
+        self.pages["tickets"].open_ticket(ticket_id)
 
     @property
     def current_page_key(self) -> str:

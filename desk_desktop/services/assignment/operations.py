@@ -86,10 +86,15 @@ def list_candidates(*, uow: UnitOfWork, actor: Actor, work_order_id: int, strate
 
 def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, technician_id: int,
                       strategy: str | None = None, schedule: bool = True, now: datetime | None = None,
-                      force: bool = False, radius_km: float = DEFAULT_RADIUS_KM) -> WorkOrderView:
+                      force: bool = False, radius_km: float = DEFAULT_RADIUS_KM,
+                      start: datetime | None = None) -> WorkOrderView:
     """A dispatcher assigns a technician by hand. The explanation records where the chosen
     technician ranked under the strategy. A technician who is not eligible (inactive,
-    missing a skill, at capacity, out of range) is refused unless ``force`` is set."""
+    missing a skill, at capacity, out of range) is refused unless ``force`` is set.
+    ``start``: the visit gets this time too, in the same transaction (a drop on the schedule
+    board); a time the technician has taken is refused, naming the other visit."""
+    if start is not None and start.tzinfo is None:
+        raise ValidationFailed("The start time needs a time zone.", "start")
     org = actor.organization_id
     with uow:
         lock_organization(uow, org)
@@ -134,7 +139,13 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
         record = d.explanation(radius_km=radius_km, now=batch.now, winner=chosen, why=why,
                                extra={"manual": True, "by": actor.name, "off_shift": off_shift,
                                       "forced": bool(force and not chosen.eligible)})
-        decision.assign(uow, batch, wo, technician_id, record, schedule=schedule, manual=True)
+        # The time and the technician change together: nothing is flushed in between, so the
+        # order is never stored at its new time for its former technician.
+        with uow.session.no_autoflush:
+            if start is not None:
+                wo.scheduled_start = start.astimezone(UTC)
+                wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+            decision.assign(uow, batch, wo, technician_id, record, schedule=schedule and start is None, manual=True)
         with sql.translated(clash_violation(tech_name, wo.scheduled_start, wo.scheduled_end, batch.tz_name)):
             batch.write(uow)
         view = view_of(uow, actor, wo.id)

@@ -1,0 +1,1 @@
+"""The schedule board: every technician's day on one time line."""

@@ -1,0 +1,27 @@
+"""The schedule board's arithmetic: working windows on the board's days, driving time."""
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from desk_desktop.domain.board import travel_minutes, working_windows
+from desk_desktop.domain.scoring import parse_working_hours
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def test_windows_follow_the_weekdays_and_the_local_clock_across_a_dst_change():
+    hours = parse_working_hours({"sat": [["08:00", "12:00"]], "sun": [["08:00", "12:00"]]})
+    # 2026-11-01 is the Sunday the clocks go back in Chicago: 08:00 local is 14:00 UTC, not 13:00.
+    windows = working_windows(hours, "America/Chicago", date(2026, 10, 31), 2)
+    assert windows == [(datetime(2026, 10, 31, 8, tzinfo=CHICAGO), datetime(2026, 10, 31, 12, tzinfo=CHICAGO)),
+                       (datetime(2026, 11, 1, 8, tzinfo=CHICAGO), datetime(2026, 11, 1, 12, tzinfo=CHICAGO))]
+    assert [w[0].astimezone(ZoneInfo("UTC")).time() for w in windows] == [time(13), time(14)]
+    assert working_windows(hours, "America/Chicago", date(2026, 11, 2), 5) == []  # Monday to Friday: off
+    assert working_windows(None, "UTC", date(2026, 11, 2), 7) == []  # hours unknown
+
+
+def test_driving_time_rounds_up_to_whole_minutes():
+    assert travel_minutes(5000, 40) == 8  # 7.5 min
+    assert travel_minutes(10000, 40) == 15
+    assert travel_minutes(10001, 40) == 16
+    assert travel_minutes(None, 40) == 0 and travel_minutes(5000, 0) == 0
