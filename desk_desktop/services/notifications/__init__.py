@@ -22,6 +22,7 @@ by Message-ID shows it once; nothing here can promise exactly once.
 from __future__ import annotations
 
 from desk_desktop.services.notifications.actions import list_notifications, retry_notification
+from desk_desktop.services.notifications.calendar_file import CalendarFile, NoInvitation, calendar_file
 from desk_desktop.services.notifications.enqueue import (
     encode_outbox_rows,
     enqueue_work_order_event,
@@ -34,6 +35,7 @@ from desk_desktop.services.notifications.model import (
     CLAIM_CHUNK,
     DEFAULT_LEASE_SECONDS,
     EVENT_ASSIGNED,
+    EVENT_CANCELLED,
     EVENT_COMPLETED,
     EVENT_RESCHEDULED,
     EVENT_SCHEDULED,
@@ -52,20 +54,24 @@ __all__ = [
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_CAP_SECONDS",
     "CLAIM_CHUNK",
+    "CalendarFile",
     "DEFAULT_LEASE_SECONDS",
     "EVENTS",
     "EVENT_ASSIGNED",
+    "EVENT_CANCELLED",
     "EVENT_COMPLETED",
     "EVENT_RESCHEDULED",
     "EVENT_SCHEDULED",
     "EVENT_UNASSIGNED",
     "MAX_ATTEMPTS",
+    "NoInvitation",
     "NotificationNotFound",
     "NotificationNotRetryable",
     "NotificationView",
     "SendReport",
     "UnknownNotificationEvent",
     "backoff_seconds",
+    "calendar_file",
     "default_worker_id",
     "encode_outbox_rows",
     "enqueue_work_order_event",
