@@ -101,7 +101,6 @@ def render(inv: Invitation) -> bytes:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
     cal.add("method", inv.method)
     if tz.key != "UTC":  # UTC times are written as such (…Z) and need no VTIMEZONE
         cal.add_component(_vtimezone(tz.key, start.year, end.year))
@@ -116,12 +115,11 @@ def render(inv: Invitation) -> bytes:
     if inv.lat is not None and inv.lon is not None:
         ev.add("geo", (inv.lat, inv.lon))
         ev.add("url", geo_uri(inv.lat, inv.lon))
-        description += f"\n\nMap: {geo_uri(inv.lat, inv.lon)}\n{map_url(inv.lat, inv.lon)}"
+        description += f"\nMap: {map_url(inv.lat, inv.lon)}"
     ev.add("description", description)
     if inv.location:
         ev.add("location", inv.location)
     ev.add("status", "CANCELLED" if inv.method == METHOD_CANCEL else "CONFIRMED")
-    ev.add("transp", "OPAQUE")
     ev.add("organizer", _address(inv.organizer_email, inv.organizer_name))
     if inv.attendee_email:
         ev.add("attendee", _address(inv.attendee_email, inv.attendee_name, ROLE="REQ-PARTICIPANT",

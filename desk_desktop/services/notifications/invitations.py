@@ -41,13 +41,9 @@ def render_invitation(r, method: str, stamp: datetime) -> str:
     lines = []
     if method == calendar.METHOD_CANCEL:
         lines += [f"{number} is no longer on your schedule: you do not need to attend.", ""]
-    lines.append(f"{number}" + (f" (ticket {r.ticket_number})" if r.ticket_number else "") + f": {what}")
-    lines.append(f"Type: {r.work_type} · {r.priority} priority")
     customer = r.customer_name or r.ticket_customer_name
-    if customer:
-        lines.append(f"Customer: {customer}")
-    lines.append(f"Site: {r.site_address or 'no site address on file'}")
-    lines.append(f"— {r.org_name} dispatch")
+    lines.append(f"{number}" + (f" (ticket {r.ticket_number})" if r.ticket_number else "")
+                 + f", {r.priority} priority" + (f", for {customer}" if customer else "") + ".")
     ics = calendar.render(calendar.Invitation(
         method=method, uid=calendar.visit_uid(r.id, r.org_slug), sequence=r.calendar_sequence, stamp=stamp,
         start=r.scheduled_start, end=r.scheduled_end, timezone=r.org_tz, summary=f"{number} — {what}",
