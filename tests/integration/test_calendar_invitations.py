@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from desk_desktop.cli import main
 from desk_desktop.config import Settings
@@ -18,7 +18,7 @@ from desk_desktop.services import lifecycle, notifications
 from desk_desktop.services.assignment import assign_work_order, reschedule_work_order, unassign_work_order
 from desk_desktop.services.tickets import create_ticket
 from tests.conftest import registry, url_as
-from tests.notify_seed import seed
+from tests.notify_seed import assigned_order, seed
 
 ZONE = "America/Chicago"
 ADDRESS = "100 N Clark St, Chicago, IL 60602"
@@ -212,3 +212,75 @@ def test_the_command_line_writes_the_current_invitation(db, capsys, tmp_path):
     assert main(["workorder", "ics", f"WO-{wo_id:06d}", "--database-url", url]) == 1
     _, err = capsys.readouterr()
     assert err.startswith(f"error: WO-{wo_id:06d} is cancelled: there is no visit to put in a calendar")
+
+
+# ------------------------------------------------------------------ the sequence is the database's
+
+
+def test_the_database_raises_the_sequence_for_calendar_changes_only(uow_factory):
+    sd = seed(uow_factory, technicians=2, rule=False)
+    wo_id = assigned_order(uow_factory, sd)
+    seq = order(uow_factory, wo_id).calendar_sequence
+
+    def update(sql):
+        with uow_factory() as uow:
+            uow.session.execute(text(sql), {"id": wo_id, "other": sd.technician_ids[1]})
+            uow.commit()
+        return order(uow_factory, wo_id).calendar_sequence
+
+    assert update("UPDATE work_orders SET priority = 'low', needs_assignment = false WHERE id = :id") == seq
+    assert update("UPDATE work_orders SET status = 'travelling' WHERE id = :id") == seq  # not the calendar's
+    assert update("UPDATE work_orders SET scheduled_start = scheduled_start WHERE id = :id") == seq  # unchanged
+    assert update("UPDATE work_orders SET scheduled_start = scheduled_start + interval '1 hour', "
+                  "scheduled_end = scheduled_end + interval '1 hour' WHERE id = :id") == seq + 1  # one statement
+    assert update("UPDATE work_orders SET technician_id = :other WHERE id = :id") == seq + 2
+    assert update("UPDATE work_orders SET status = 'cancelled' WHERE id = :id") == seq + 3
+    assert update("UPDATE work_orders SET status = 'scheduled' WHERE id = :id") == seq + 4  # reopened
+
+
+def _reschedule_many(url, actor, wo_id, starts, go, out):
+    from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+
+    engine = make_engine(url)
+    try:
+        go.wait(30)
+        factory = UnitOfWorkFactory(engine)
+        for start in starts:
+            reschedule_work_order(uow=factory(), actor=actor, work_order_id=wo_id, start=start)
+        out.put(("ok", len(starts)))
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        out.put(("error", repr(exc)))
+    finally:
+        engine.dispose()
+
+
+def test_two_workstations_rescheduling_at_once_never_send_the_same_sequence_twice(db):
+    import multiprocessing as mp
+
+    url, factory = db
+    sd = seed(factory, technicians=1, rule=False)
+    wo_id = assigned_order(factory, sd)
+    first = order(factory, wo_id)
+    ctx = mp.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    base = first.scheduled_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    plans = [[base + timedelta(days=d, hours=h) for d in range(1, 7)] for h in (8, 14)]
+    procs = [ctx.Process(target=_reschedule_many, args=(url_as(url, sd.actor), sd.actor, wo_id, plan, go, out))
+             for plan in plans]
+    for p in procs:
+        p.start()
+    go.set()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert results == [("ok", 6), ("ok", 6)]
+    with factory() as uow:
+        sent = list(uow.session.scalars(select(Notification.calendar_ics).where(
+            Notification.work_order_id == wo_id, Notification.channel == "email",
+            Notification.recipient_kind == "technician", Notification.event == "work_order.rescheduled")
+            .order_by(Notification.id)))
+    sequences = [Calendar.from_ical(ics).walk("VEVENT")[0].decoded("SEQUENCE") for ics in sent]
+    # Twelve moves, twelve invitations, each one higher than the one before (in the order queued).
+    assert sequences == list(range(first.calendar_sequence + 1, first.calendar_sequence + 13))
+    assert order(factory, wo_id).calendar_sequence == first.calendar_sequence + 12
