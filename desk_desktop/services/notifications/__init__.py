@@ -17,6 +17,11 @@ but before its "sent" commit leaves the row to be sent again when the lease expi
 attempt of one outbox row carries the same ``Message-ID`` (derived from its idempotency
 key, ``channels.OutgoingMessage.message_id``), so a receiving system that de-duplicates
 by Message-ID shows it once; nothing here can promise exactly once.
+
+A technician's e-mail about a visit carries its calendar invitation (``invitations``:
+REQUEST or CANCEL, one UID per work order, the SEQUENCE the database keeps), rendered when
+the row is written and stored with it (``calendar_ics``), so every attempt sends the same
+bytes. ``calendar_file`` gives the current invitation of an order (Save .ics…).
 """
 
 from __future__ import annotations
