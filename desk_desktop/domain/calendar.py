@@ -10,7 +10,7 @@ another zone shows the visit at the right moment across a daylight-saving change
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -76,10 +76,12 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-@lru_cache(maxsize=32)
-def _vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
-    """The VTIMEZONE of ``tzid`` for whole years (its transitions; built once per zone and years)."""
-    return Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1))
+@lru_cache(maxsize=512)
+def _vtimezone(tzid: str, first: date, last: date) -> Timezone:
+    """The VTIMEZONE of ``tzid`` with the observances in effect from ``first`` to ``last``
+    (what RFC 5545 asks for the times the event uses: usually one, two on a change day —
+    each line costs, and a visit's days are few). Built once per zone and days."""
+    return Timezone.from_tzid(tzid, first_date=first, last_date=last + timedelta(days=1))
 
 
 def _address(email: str, name: str | None, **params: str) -> vCalAddress:
@@ -103,7 +105,7 @@ def render(inv: Invitation) -> bytes:
     cal.add("version", "2.0")
     cal.add("method", inv.method)
     if tz.key != "UTC":  # UTC times are written as such (…Z) and need no VTIMEZONE
-        cal.add_component(_vtimezone(tz.key, start.year, end.year))
+        cal.add_component(_vtimezone(tz.key, start.date(), end.date()))
     ev = Event()
     ev.add("uid", inv.uid)
     ev.add("sequence", inv.sequence)
