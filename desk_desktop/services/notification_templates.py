@@ -41,9 +41,10 @@ class MessageContext:
         return format_time_window(self.scheduled_start, self.scheduled_end, self.timezone)
 
 
+# (The same text goes to the in-app inbox: it speaks of "the e-mail".)
 CALENDAR_NOTES = {
-    "REQUEST": "invitation attached — open it to put the visit in your calendar",
-    "CANCEL": "cancellation attached — open it to take the visit out of your calendar",
+    "REQUEST": "the e-mail carries an invitation — open it to put the visit in your calendar",
+    "CANCEL": "the e-mail carries a cancellation — open it to take the visit out of your calendar",
     "unscheduled": "no invitation yet: the visit has no time; the invitation comes when it is scheduled",
 }
 

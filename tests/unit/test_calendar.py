@@ -117,3 +117,14 @@ def test_refuses_an_unknown_method_and_an_empty_visit():
     start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         calendar.render(invitation(start=start, end=start))
+
+
+def test_the_bytes_are_icalendars_own_serialization():
+    """``to_bytes`` skips the folding of short lines only: the same bytes as ``to_ical``,
+    long and multi-byte lines (folded between characters) included."""
+    long_text = "Réparer la climatisation — " * 12 + "€"
+    for inv in (invitation(), invitation(summary=long_text, location=long_text, description=long_text,
+                                         attendee_name="Zoë Ångström-Ñúñez " * 4, timezone="UTC")):
+        data = calendar.render(inv)
+        assert data == Calendar.from_ical(data).to_ical()
+        assert any(line.startswith(b" ") for line in data.split(b"\r\n"))  # some lines were folded

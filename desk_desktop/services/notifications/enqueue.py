@@ -278,14 +278,14 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
 
     if wo.notify_technician and tech is not None and event in (EVENT_ASSIGNED, EVENT_SCHEDULED, EVENT_RESCHEDULED,
                                                                 EVENT_UNASSIGNED, EVENT_CANCELLED):
-        # The e-mail carries the invitation (and says so); the in-app inbox shows the text.
+        # The e-mail carries the invitation; both messages say what it does (or why there is none).
         method = invitation_method(event, r)
         ics = (render_invitation(r, method, datetime.now(UTC)) if method not in (None, UNSCHEDULED) else None)
+        rendered = render_technician(replace(ctx, calendar=method))
         base = f"{event}:wo{wo.id}:{tech_version}:technician{tech.id}"
         add("technician", tech.id, (tech.email or "").strip() or None, NotificationChannel.EMAIL,
-            f"{base}:email", render_technician(replace(ctx, calendar=method)),
-            f"Technician {tech.name} has no email address", ics, method)
-        add("technician", tech.id, None, NotificationChannel.INBOX, f"{base}:inbox", render_technician(ctx))
+            f"{base}:email", rendered, f"Technician {tech.name} has no email address", ics, method)
+        add("technician", tech.id, None, NotificationChannel.INBOX, f"{base}:inbox", rendered)
 
     # Customers hear about the visit: who comes and when. Assigned and scheduled in one
     # transaction announce the same visit, so they share the key and make one email.
