@@ -1,7 +1,8 @@
-"""desk-desktop workorder show|start|arrive|hold|resume|complete|cancel|reopen — the lifecycle on the command line.
+"""desk-desktop workorder show|ics|start|arrive|hold|resume|complete|cancel|reopen — the lifecycle on the command line.
 
 The same service as the ticket detail (``services.lifecycle``): a refused step prints one
-line naming the order's status and what it allows, and exits with status 1.
+line naming the order's status and what it allows, and exits with status 1. ``ics`` writes
+the visit's current calendar invitation (``services.notifications.calendar_file``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from desk_desktop.cli import CliContext
+from desk_desktop.cli import CliContext, CliError
 from desk_desktop.commands.tickets import resolve_actor
 from desk_desktop.domain.lifecycle import Action
 
@@ -44,6 +45,13 @@ def register(sub, common) -> None:
     s.add_argument("number", help="work-order number, e.g. WO-000123")
     s.add_argument("--org", help="organization slug (default: your own, or the only one)")
     s.set_defaults(func=run_show)
+
+    i = wsub.add_parser("ics", parents=[common],
+                        help="write the visit's calendar invitation (.ics) — the one its technician's calendar holds")
+    i.add_argument("number", help="work-order number, e.g. WO-000123")
+    i.add_argument("--org", help="organization slug (default: your own, or the only one)")
+    i.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: the standard output)")
+    i.set_defaults(func=run_ics)
 
     st = wsub.add_parser("settings", parents=[common],
                          help="the organization's lifecycle settings; change them (administrators)")
@@ -104,6 +112,28 @@ def run_show(ctx: CliContext) -> int:
     actor, slug = resolve_actor(ctx, ctx.args.org)
     st = lifecycle.get_work_order_state(uow=ctx.uow(), actor=actor, work_order_id=lifecycle.parse_number(ctx.args.number))
     ctx.emit(state_json(st, slug), state_text(st))
+    return 0
+
+
+def run_ics(ctx: CliContext) -> int:
+    import sys
+    from pathlib import Path
+
+    from desk_desktop.services import lifecycle, notifications
+
+    actor, slug = resolve_actor(ctx, ctx.args.org)
+    f = notifications.calendar_file(uow=ctx.uow(), actor=actor, work_order_id=lifecycle.parse_number(ctx.args.number))
+    if ctx.args.output is None:
+        sys.stdout.buffer.write(f.content)
+        sys.stdout.flush()
+        return 0
+    out = Path(ctx.args.output)
+    try:
+        out.write_bytes(f.content)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    ctx.emit({"number": f.work_order_number, "organization": slug, "file": str(out), "sequence": f.sequence},
+             f"{f.work_order_number}: calendar invitation (sequence {f.sequence}) written to {out}.")
     return 0
 
 

@@ -35,6 +35,9 @@ class OutgoingMessage:
     body_text: str
     body_html: str | None
     organization_id: int
+    # A technician's visit: the iCalendar invitation (REQUEST or CANCEL) stored with the row.
+    calendar_method: str | None = None
+    calendar_ics: str | None = None
 
     @property
     def message_id(self) -> str:
@@ -110,6 +113,10 @@ class EmailChannel:
             raise DeliveryFailed(f"cannot reach the mail server {s.host}:{s.port}: {_describe(exc)}") from exc
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
+        """The message: text, HTML and — for a visit — its invitation, the way calendar-aware
+        clients (Outlook, Gmail, Apple Mail, Thunderbird) look for it: a ``text/calendar;
+        method=…`` alternative of the body (they offer "add to calendar" from it) and the same
+        bytes as an ``invite.ics`` attachment for the clients that only import files."""
         em = EmailMessage()
         em["From"] = self.smtp.from_address
         em["To"] = message.recipient_address or ""
@@ -121,6 +128,10 @@ class EmailChannel:
         em.set_content(message.body_text)
         if message.body_html:
             em.add_alternative(message.body_html, subtype="html")
+        if message.calendar_ics:
+            em.add_alternative(message.calendar_ics, subtype="calendar", params={"method": message.calendar_method})
+            em.add_attachment(message.calendar_ics.encode(), maintype="application", subtype="ics",
+                              filename="cancel.ics" if message.calendar_method == "CANCEL" else "invite.ics")
         return em
 
     def send(self, message: OutgoingMessage) -> None:

@@ -39,7 +39,7 @@ from desk_desktop.services.assignment.job import lock_organization
 from desk_desktop.services.assignment.visits import visits_of
 from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, ValidationFailed, audit
 from desk_desktop.services.notifications import enqueue_work_order_event
-from desk_desktop.services.notifications.model import EVENT_COMPLETED
+from desk_desktop.services.notifications.model import EVENT_CANCELLED, EVENT_COMPLETED
 
 REASON_MAX = 500
 NOTE_MAX = 4000
@@ -206,6 +206,8 @@ def cancel_locked(uow: UnitOfWork, actor: Actor, wo: WorkOrder, reason: str, now
     wo.next_assign_at = None
     wo.updated_at = now
     _record(uow, actor, wo, Action.CANCEL, previous, f"cancelled: {reason}", {"reason": reason})
+    if wo.technician_id is not None:  # their calendar drops the visit (a CANCEL invitation)
+        enqueue_work_order_event(uow=uow, work_order_id=wo.id, event=EVENT_CANCELLED, actor=actor)
     return previous
 
 

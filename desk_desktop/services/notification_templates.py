@@ -2,7 +2,8 @@
 
 Pure functions over a ``MessageContext`` (no database, no I/O), so they are easy to test and
 to translate later. Every message names the work order, the ticket, the site address, the
-time window and greets the technician by first name.
+time window and greets the technician by first name. A technician's e-mail says what its
+calendar invitation does (``CALENDAR_NOTES``), or why it has none.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class MessageContext:
     work_type: str
     priority: str
     organization_name: str
+    # The technician's e-mail only: REQUEST, CANCEL or "unscheduled" (no invitation yet).
+    calendar: str | None = None
 
     @property
     def technician_first_name(self) -> str:
@@ -36,6 +39,14 @@ class MessageContext:
     @property
     def time_window(self) -> str:
         return format_time_window(self.scheduled_start, self.scheduled_end, self.timezone)
+
+
+# (The same text goes to the in-app inbox: it speaks of "the e-mail".)
+CALENDAR_NOTES = {
+    "REQUEST": "the e-mail carries an invitation — open it to put the visit in your calendar",
+    "CANCEL": "the e-mail carries a cancellation — open it to take the visit out of your calendar",
+    "unscheduled": "no invitation yet: the visit has no time; the invitation comes when it is scheduled",
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,8 @@ def _facts(ctx: MessageContext, *, for_customer: bool) -> list[tuple[str, str]]:
         rows.append(("Type", f"{ctx.work_type} · {ctx.priority} priority"))
         if ctx.customer_name:
             rows.append(("Customer", ctx.customer_name))
+        if ctx.calendar in CALENDAR_NOTES:
+            rows.append(("Calendar", CALENDAR_NOTES[ctx.calendar]))
     return rows
 
 
@@ -112,9 +125,20 @@ def render_technician(ctx: MessageContext) -> RenderedMessage:
             _facts(ctx, for_customer=False),
             f"— {ctx.organization_name} dispatch",
         )
+    if ctx.event == "work_order.cancelled":
+        return _render(
+            f"Cancelled: {ref}",
+            hello,
+            f"Work order {ctx.work_order_number} has been cancelled. You do not need to attend.",
+            _facts(ctx, for_customer=False),
+            f"— {ctx.organization_name} dispatch",
+        )
     if ctx.event == "work_order.rescheduled":
         lead = f"Work order {ctx.work_order_number} has been moved to a new time."
         subject = f"Rescheduled: {ref}"
+    elif ctx.event == "work_order.scheduled":
+        lead = f"Work order {ctx.work_order_number} has been given a time."
+        subject = f"Scheduled: {ref}"
     else:
         lead = f"You have been assigned work order {ctx.work_order_number}."
         subject = f"New job: {ref}"

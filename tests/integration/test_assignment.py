@@ -315,7 +315,9 @@ def test_manual_assign_unassign_reschedule_are_audited(uow_factory, org):
                                                                                Notification.channel == "inbox")))
     assert actions == ["work_order.created", "work_order.assigned", "work_order.rescheduled",
                        "work_order.rescheduled", "work_order.unassigned"]
-    assert events == ["work_order.assigned", "work_order.rescheduled", "work_order.unassigned"]
+    # Given its first time, the technician is told (with the calendar invitation it had none of).
+    assert events == ["work_order.assigned", "work_order.rescheduled", "work_order.scheduled",
+                      "work_order.unassigned"]
 
 
 def test_manual_assign_refuses_ineligible_unless_forced(uow_factory, org):

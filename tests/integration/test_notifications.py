@@ -111,9 +111,12 @@ def test_same_event_is_queued_once_and_a_new_assignment_is_a_new_event(uow_facto
     wo_id = assigned_order(uow_factory, sd)
     assert enqueue(uow_factory, wo_id, EVENT_ASSIGNED) == 3  # tech email + inbox, customer email
     assert enqueue(uow_factory, wo_id, EVENT_ASSIGNED) == 0
-    assert enqueue(uow_factory, wo_id, "work_order.scheduled") == 0  # same visit: customer already told
+    # Same visit: the customer was already told; the technician is told its time (with the
+    # calendar invitation: an order assigned before it had a time got none), once.
+    assert enqueue(uow_factory, wo_id, "work_order.scheduled") == 2
+    assert enqueue(uow_factory, wo_id, "work_order.scheduled") == 0
     notifications.send_due(uow_factory=uow_factory, channel_registry=registry(smtp.port))
-    assert len(smtp.received()) == 2
+    assert len(smtp.received()) == 3
 
     # Unassign from Grace and give it to the second technician: both are new events.
     with uow_factory() as uow:
@@ -126,11 +129,11 @@ def test_same_event_is_queued_once_and_a_new_assignment_is_a_new_event(uow_facto
     assert enqueue(uow_factory, wo_id, EVENT_ASSIGNED) == 3
     notifications.send_due(uow_factory=uow_factory, channel_registry=registry(smtp.port))
     got = smtp.received()
-    assert [m.to for m in got[2:]].count("tech0@techs.example") == 1  # the unassignment
-    assert "no longer assigned" in next(m for m in got[2:] if m.to == "tech0@techs.example").text
-    assert [m.to for m in got[2:]].count("tech1@techs.example") == 1
-    assert [m.to for m in got[2:]].count("customer0@customers.example") == 1  # new technician for the visit
-    assert len({m.key for m in got}) == len(got) == 5
+    assert [m.to for m in got[3:]].count("tech0@techs.example") == 1  # the unassignment
+    assert "no longer assigned" in next(m for m in got[3:] if m.to == "tech0@techs.example").text
+    assert [m.to for m in got[3:]].count("tech1@techs.example") == 1
+    assert [m.to for m in got[3:]].count("customer0@customers.example") == 1  # new technician for the visit
+    assert len({m.key for m in got}) == len(got) == 6
 
 
 def test_another_organization_cannot_block_a_notification_by_pre_inserting_its_key(uow_factory):

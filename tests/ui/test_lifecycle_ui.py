@@ -179,6 +179,50 @@ def test_resolving_a_ticket_with_open_work_asks_and_cancels_it_with_the_reason(q
     wait_buttons(qtbot, detail, {"reopen"})
 
 
+def test_save_ics_writes_the_current_invitation_and_says_why_there_is_none(qtbot, page, demo, tmp_path):
+    from icalendar import Calendar
+
+    ticket_id, wo_id = scheduled_ticket(demo)
+    with demo.engine.connect() as conn:
+        start = conn.execute(text("SELECT scheduled_start FROM work_orders WHERE id = :id"), {"id": wo_id}).scalar()
+    if start is None:  # an assigned order without a time: give it one, as a dispatcher would
+        from datetime import UTC, datetime, timedelta
+
+        from desk_desktop.services.assignment import reschedule_work_order
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+        reschedule_work_order(uow=demo.uow_factory(), actor=demo.actor, work_order_id=wo_id, start=start,
+                              book_anyway=True)
+    with demo.engine.connect() as conn:
+        sequence = conn.execute(text("SELECT calendar_sequence FROM work_orders WHERE id = :id"),
+                                {"id": wo_id}).scalar_one()
+    detail = page.detail
+    open_ticket(qtbot, page, ticket_id)
+    target = tmp_path / "visit.ics"
+    asked = []
+    detail.ask_save_path = lambda suggested: asked.append(suggested) or str(target)
+    assert detail.save_ics_button.isVisible() and detail.save_ics_button.text() == "Save .ics…"
+    click(qtbot, detail.save_ics_button)
+    qtbot.waitUntil(lambda: target.exists() and detail.banner.isVisible(), timeout=WAIT)
+    assert asked == [f"WO-{wo_id:06d}.ics"]
+    cal = Calendar.from_ical(target.read_bytes())
+    (event,) = cal.walk("VEVENT")
+    assert str(cal["METHOD"]) == "REQUEST"
+    assert str(event["UID"]).startswith(f"wo-{wo_id}@")
+    assert event.decoded("SEQUENCE") == sequence
+    assert event.decoded("DTSTART") == start.replace(microsecond=0)
+    assert detail.banner.text() == (f"Saved the calendar invitation of WO-{wo_id:06d} (update {sequence}) "
+                                    f"to {target}.")
+
+    # Cancelled elsewhere: nothing is written, and the banner says why.
+    lifecycle.transition(uow=demo.uow_factory(), actor=demo.actor, work_order_id=wo_id, action="cancel",
+                         reason="Customer called it off")
+    target.unlink()
+    click(qtbot, detail.save_ics_button)
+    qtbot.waitUntil(lambda: "is cancelled" in detail.banner.text(), timeout=WAIT)
+    assert detail.banner.text().startswith(f"WO-{wo_id:06d} is cancelled: there is no visit to put in a calendar")
+    assert not target.exists() and asked == [f"WO-{wo_id:06d}.ics"]
+
+
 def _side_by_side(a, b) -> bool:
     return a.isVisible() and b.isVisible() and b.mapToGlobal(QPoint(0, 0)).x() >= a.mapToGlobal(
         QPoint(a.width(), 0)).x()

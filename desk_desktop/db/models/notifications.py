@@ -29,6 +29,8 @@ class Notification(TenantMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending','sent','skipped','dead')", name="status"),
         CheckConstraint("channel IN ('email','inbox')", name="channel"),
+        CheckConstraint("(calendar_method IS NULL AND calendar_ics IS NULL) OR "
+                        "(calendar_method IN ('REQUEST', 'CANCEL') AND calendar_ics IS NOT NULL)", name="calendar"),
         Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
         # Per organization: one org can never pre-empt (block) another org's notification key.
         UniqueConstraint("organization_id", "idempotency_key"),
@@ -47,6 +49,10 @@ class Notification(TenantMixin, Base):
     subject: Mapped[str] = mapped_column(Text, nullable=False)
     body_text: Mapped[str] = mapped_column(Text, nullable=False)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # The iCalendar invitation a technician's e-mail carries (migration 0013), rendered when
+    # the row was written so every retry sends the same bytes.
+    calendar_method: Mapped[str | None] = mapped_column(String(10))
+    calendar_ics: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), nullable=False, server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     next_attempt_at: Mapped[datetime] = utcnow_column()

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    FetchedValue,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -114,6 +115,10 @@ class WorkOrder(TenantMixin, Base):
     actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The SEQUENCE of the visit's calendar invitation: raised by the database (trigger of
+    # migration 0013) in the statement that changes the technician, the time, or cancels.
+    calendar_sequence: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"),
+                                                   server_onupdate=FetchedValue())
     created_at: Mapped[datetime] = utcnow_column()
     updated_at: Mapped[datetime] = utcnow_column()
 

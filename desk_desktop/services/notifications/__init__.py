@@ -17,11 +17,17 @@ but before its "sent" commit leaves the row to be sent again when the lease expi
 attempt of one outbox row carries the same ``Message-ID`` (derived from its idempotency
 key, ``channels.OutgoingMessage.message_id``), so a receiving system that de-duplicates
 by Message-ID shows it once; nothing here can promise exactly once.
+
+A technician's e-mail about a visit carries its calendar invitation (``invitations``:
+REQUEST or CANCEL, one UID per work order, the SEQUENCE the database keeps), rendered when
+the row is written and stored with it (``calendar_ics``), so every attempt sends the same
+bytes. ``calendar_file`` gives the current invitation of an order (Save .ics…).
 """
 
 from __future__ import annotations
 
 from desk_desktop.services.notifications.actions import list_notifications, retry_notification
+from desk_desktop.services.notifications.calendar_file import CalendarFile, NoInvitation, calendar_file
 from desk_desktop.services.notifications.enqueue import (
     encode_outbox_rows,
     enqueue_work_order_event,
@@ -34,6 +40,7 @@ from desk_desktop.services.notifications.model import (
     CLAIM_CHUNK,
     DEFAULT_LEASE_SECONDS,
     EVENT_ASSIGNED,
+    EVENT_CANCELLED,
     EVENT_COMPLETED,
     EVENT_RESCHEDULED,
     EVENT_SCHEDULED,
@@ -52,20 +59,24 @@ __all__ = [
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_CAP_SECONDS",
     "CLAIM_CHUNK",
+    "CalendarFile",
     "DEFAULT_LEASE_SECONDS",
     "EVENTS",
     "EVENT_ASSIGNED",
+    "EVENT_CANCELLED",
     "EVENT_COMPLETED",
     "EVENT_RESCHEDULED",
     "EVENT_SCHEDULED",
     "EVENT_UNASSIGNED",
     "MAX_ATTEMPTS",
+    "NoInvitation",
     "NotificationNotFound",
     "NotificationNotRetryable",
     "NotificationView",
     "SendReport",
     "UnknownNotificationEvent",
     "backoff_seconds",
+    "calendar_file",
     "default_worker_id",
     "encode_outbox_rows",
     "enqueue_work_order_event",

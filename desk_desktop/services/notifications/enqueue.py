@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, literal, select, text
+from geoalchemy2 import Geometry
+from sqlalchemy import BigInteger, and_, cast, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from desk_desktop.db.models import Customer, Notification, Organization, Site, Technician, Ticket, WorkOrder
@@ -19,8 +21,10 @@ from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import NotificationChannel, NotificationStatus
 from desk_desktop.services.common import Actor, NotFound, insert_json_rows_sql
 from desk_desktop.services.notification_templates import MessageContext, render_customer, render_technician
+from desk_desktop.services.notifications.invitations import UNSCHEDULED, invitation_method, render_invitation
 from desk_desktop.services.notifications.model import (
     EVENT_ASSIGNED,
+    EVENT_CANCELLED,
     EVENT_COMPLETED,
     EVENT_RESCHEDULED,
     EVENT_SCHEDULED,
@@ -49,7 +53,8 @@ _INSERT_NOTIFICATION = (
 _BULK_COLUMNS = (("organization_id", "bigint"), ("idempotency_key", "text"), ("event", "text"),
                  ("channel", "text"), ("recipient_kind", "text"), ("recipient_id", "bigint"),
                  ("recipient_address", "text"), ("work_order_id", "bigint"), ("subject", "text"),
-                 ("body_text", "text"), ("body_html", "text"), ("status", "text"), ("last_error", "text"))
+                 ("body_text", "text"), ("body_html", "text"), ("status", "text"), ("last_error", "text"),
+                 ("calendar_method", "text"), ("calendar_ics", "text"))
 _INSERT_NOTIFICATIONS_BULK_SQL = insert_json_rows_sql(
     "notifications", _BULK_COLUMNS,
     tail="ON CONFLICT (organization_id, idempotency_key) DO NOTHING RETURNING work_order_id")
@@ -68,12 +73,17 @@ def enqueue_work_order_event(
     """Queue the notifications for one work-order event in the caller's transaction.
 
     - ``work_order.assigned``: the technician (email + inbox) and the customer (email).
-    - ``work_order.scheduled``: the customer (email).
+    - ``work_order.scheduled``: the customer (email) and the technician (email + inbox).
     - ``work_order.rescheduled``: the customer (email) and the technician (email + inbox).
     - ``work_order.unassigned``: the technician who had it — pass ``technician_id`` when the
       order's technician is already cleared (email + inbox).
     - ``work_order.completed``: the customer (email); ``version`` names the completion (a
       reopened order completed again is told again).
+    - ``work_order.cancelled``: the technician (email + inbox).
+
+    The technician's email of a visit with a time carries its calendar invitation
+    (``invitations``): REQUEST when given the visit, CANCEL when it is taken away; rendered
+    now and stored with the row, so every retry sends the same bytes.
 
     Customers are told only if the order's ``notify_customer`` is set, technicians only if
     ``notify_technician`` is. A recipient without an email address gets a ``skipped`` row
@@ -84,7 +94,7 @@ def enqueue_work_order_event(
     with uow:
         s = uow.session
         # Everything the messages need in one round trip (this runs inside every assignment).
-        r = s.execute(_context_query(technician_id).where(WorkOrder.id == work_order_id)).one_or_none()
+        r = s.execute(context_query(technician_id).where(WorkOrder.id == work_order_id)).one_or_none()
         if r is None or (actor is not None and r.organization_id != actor.organization_id):
             raise NotFound(f"Work order {work_order_number(work_order_id)} does not exist.")
         if not (r.notify_customer or r.notify_technician):
@@ -119,7 +129,7 @@ def enqueue_work_order_events(
     with uow:
         s = uow.session
         ids = sorted({wo_id for wo_id, _, _ in events})
-        facts = {r.id: r for r in s.execute(_context_query(None).where(WorkOrder.id.in_(ids)))}
+        facts = {r.id: r for r in s.execute(context_query(None).where(WorkOrder.id.in_(ids)))}
         rows = outbox_rows(facts=facts, events=events, actor=actor, session=s)
         written = 0
         if rows:
@@ -134,7 +144,7 @@ def enqueue_work_order_events(
 
 def outbox_rows(*, facts: dict[int, Any], events: Sequence[tuple[int, str, int | None]], actor: Actor | None,
                 session=None) -> list[dict]:
-    """The outbox rows of ``events`` from the orders' facts (rows of ``work_order_facts_sql``).
+    """The outbox rows of ``events`` from the orders' facts (rows of ``context_query``).
     An event about a given technician, and ``unassigned``, need ``session`` (the former
     technician's facts and the transaction id are read then)."""
     for _, event, _ in events:
@@ -151,7 +161,7 @@ def outbox_rows(*, facts: dict[int, Any], events: Sequence[tuple[int, str, int |
             raise ValueError(f"{event} for a given technician needs a session")
         if technician_id is not None and technician_id != r.technician_id:
             # About a technician the order no longer has (unassigned): their own facts.
-            r = session.execute(_context_query(technician_id).where(WorkOrder.id == wo_id)).one()
+            r = session.execute(context_query(technician_id).where(WorkOrder.id == wo_id)).one()
         rows.extend(_event_rows(session, r, event, technician_id, None))
     return rows
 
@@ -165,21 +175,24 @@ def _plain(value):
     return value.value if hasattr(value, "value") else value
 
 
-def _context_query(technician_id: int | None):
+def context_query(technician_id: int | None):
     """The work order, its organization, ticket, customer, site and technician (the one
-    given, else the order's) — what the messages say."""
+    given, else the order's) — what the messages and the calendar invitation say."""
     tech_ref = literal(technician_id, BigInteger) if technician_id is not None else WorkOrder.technician_id
+    point = cast(func.coalesce(Ticket.location, Site.location), Geometry)
     return (
         select(
             WorkOrder.id, WorkOrder.organization_id, WorkOrder.technician_id, WorkOrder.scheduled_start,
             WorkOrder.scheduled_end, WorkOrder.work_type, WorkOrder.priority, WorkOrder.notify_customer,
-            WorkOrder.notify_technician, WorkOrder.assigned_at,
+            WorkOrder.notify_technician, WorkOrder.assigned_at, WorkOrder.status, WorkOrder.calendar_sequence,
             Organization.name.label("org_name"), Organization.timezone.label("org_tz"),
+            Organization.slug.label("org_slug"),
             Ticket.id.label("ticket_id"), Ticket.number.label("ticket_number"),
             Ticket.subject.label("ticket_subject"), Ticket.customer_id.label("ticket_customer_id"),
             Ticket.customer_name.label("ticket_customer_name"),
             Customer.id.label("customer_id"), Customer.name.label("customer_name"),
             Customer.email.label("customer_email"), Site.address.label("site_address"),
+            func.ST_Y(point).label("lat"), func.ST_X(point).label("lon"),
             Technician.id.label("tech_id"), Technician.name.label("tech_name"),
             Technician.email.label("tech_email"),
         )
@@ -195,7 +208,7 @@ def _context_query(technician_id: int | None):
 
 
 def _event_rows(s, r, event: str, technician_id: int | None, version: str | None) -> list[dict]:
-    """The outbox rows for one event of one work order, from its ``_context_query`` row."""
+    """The outbox rows for one event of one work order, from its ``context_query`` row."""
     wo = SimpleNamespace(id=r.id, organization_id=r.organization_id, scheduled_start=r.scheduled_start,
                          scheduled_end=r.scheduled_end, work_type=r.work_type, priority=r.priority,
                          notify_customer=r.notify_customer, notify_technician=r.notify_technician,
@@ -228,7 +241,8 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
     rows: list[dict] = []
 
     def add(kind: str, rid: int | None, address: str | None, channel: str, key: str, rendered,
-            missing_reason: str | None = None) -> None:
+            missing_reason: str | None = None, calendar_ics: str | None = None,
+            calendar_method: str | None = None) -> None:
         skipped = channel == NotificationChannel.EMAIL and not address
         rows.append(dict(
             organization_id=wo.organization_id,
@@ -244,6 +258,8 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
             body_html=rendered.body_html,
             status=NotificationStatus.SKIPPED if skipped else NotificationStatus.PENDING,
             last_error=(missing_reason or f"{kind.capitalize()} has no email address") if skipped else None,
+            calendar_method=calendar_method if calendar_ics is not None else None,
+            calendar_ics=calendar_ics,
         ))
 
     # The state the event announces: the same state announced twice is one notification.
@@ -251,19 +267,24 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
         tech_version = version
     elif event == EVENT_ASSIGNED:
         tech_version = f"t{tech_id}@{_iso(wo.assigned_at)}"
-    elif event == EVENT_RESCHEDULED:
+    elif event in (EVENT_SCHEDULED, EVENT_RESCHEDULED):
         tech_version = f"t{tech_id}@{_iso(wo.scheduled_start)}-{_iso(wo.scheduled_end)}"
     elif event == EVENT_COMPLETED:
         tech_version = "none"  # technicians are not told of their own completion
+    elif event == EVENT_CANCELLED:  # each cancellation raises the order's calendar sequence
+        tech_version = f"t{tech_id}@seq{r.calendar_sequence}"
     else:  # unassigned: each unassignment is its own event
         tech_version = f"t{tech_id}@tx{s.execute(text('SELECT txid_current()')).scalar_one()}"
 
-    if wo.notify_technician and tech is not None and event in (EVENT_ASSIGNED, EVENT_RESCHEDULED,
-                                                                EVENT_UNASSIGNED):
-        rendered = render_technician(ctx)
+    if wo.notify_technician and tech is not None and event in (EVENT_ASSIGNED, EVENT_SCHEDULED, EVENT_RESCHEDULED,
+                                                                EVENT_UNASSIGNED, EVENT_CANCELLED):
+        # The e-mail carries the invitation; both messages say what it does (or why there is none).
+        method = invitation_method(event, r)
+        ics = (render_invitation(r, method, datetime.now(UTC)) if method not in (None, UNSCHEDULED) else None)
+        rendered = render_technician(replace(ctx, calendar=method))
         base = f"{event}:wo{wo.id}:{tech_version}:technician{tech.id}"
         add("technician", tech.id, (tech.email or "").strip() or None, NotificationChannel.EMAIL,
-            f"{base}:email", rendered, f"Technician {tech.name} has no email address")
+            f"{base}:email", rendered, f"Technician {tech.name} has no email address", ics, method)
         add("technician", tech.id, None, NotificationChannel.INBOX, f"{base}:inbox", rendered)
 
     # Customers hear about the visit: who comes and when. Assigned and scheduled in one

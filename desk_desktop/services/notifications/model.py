@@ -16,7 +16,8 @@ EVENT_SCHEDULED = "work_order.scheduled"
 EVENT_RESCHEDULED = "work_order.rescheduled"
 EVENT_UNASSIGNED = "work_order.unassigned"
 EVENT_COMPLETED = "work_order.completed"  # the customer: the visit is done
-EVENTS = (EVENT_ASSIGNED, EVENT_SCHEDULED, EVENT_RESCHEDULED, EVENT_UNASSIGNED, EVENT_COMPLETED)
+EVENT_CANCELLED = "work_order.cancelled"  # the technician: the visit is off their calendar
+EVENTS = (EVENT_ASSIGNED, EVENT_SCHEDULED, EVENT_RESCHEDULED, EVENT_UNASSIGNED, EVENT_COMPLETED, EVENT_CANCELLED)
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30.0

@@ -66,7 +66,7 @@ def _claim(uow_factory: UnitOfWorkFactory, *, channels: tuple[str, ...], now: da
                         LIMIT :limit
                         FOR UPDATE SKIP LOCKED)
              RETURNING n.id, n.idempotency_key, n.channel, n.recipient_address, n.subject,
-                       n.body_text, n.body_html, n.organization_id
+                       n.body_text, n.body_html, n.organization_id, n.calendar_method, n.calendar_ics
                 """
             ),
             {"me": worker_id, "at": at, "lease": float(lease_seconds), "channels": list(channels), "limit": limit,
@@ -75,7 +75,8 @@ def _claim(uow_factory: UnitOfWorkFactory, *, channels: tuple[str, ...], now: da
         uow.commit()
     msgs = [OutgoingMessage(notification_id=r.id, idempotency_key=r.idempotency_key, channel=r.channel,
                             recipient_address=r.recipient_address, subject=r.subject, body_text=r.body_text,
-                            body_html=r.body_html, organization_id=r.organization_id) for r in rows]
+                            body_html=r.body_html, organization_id=r.organization_id,
+                            calendar_method=r.calendar_method, calendar_ics=r.calendar_ics) for r in rows]
     msgs.sort(key=lambda m: m.notification_id)
     return at, msgs
 

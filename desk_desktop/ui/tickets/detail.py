@@ -1,5 +1,6 @@
 """The detail pane: every field of one ticket (editable, validated), status actions, the
-work order with its assignment explained in words, attachments and the history."""
+work order with its assignment explained in words and its calendar invitation (Save .ics…),
+attachments and the history."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -116,6 +118,12 @@ def change_status(uow_factory, actor, ticket_id: int, status: str, choice: dict 
 
     return tickets.change_ticket_status(uow=uow_factory(), actor=actor, ticket_id=ticket_id, status=status,
                                         **(choice or {}))
+
+
+def calendar_file(uow_factory, actor, work_order_id: int):
+    from desk_desktop.services import notifications
+
+    return notifications.calendar_file(uow=uow_factory(), actor=actor, work_order_id=work_order_id)
 
 
 def work_order_step(uow_factory, actor, work_order_id: int, action: str, fields: dict):
@@ -330,6 +338,11 @@ class TicketDetailPane(QWidget):
         wo_actions_row = QHBoxLayout()
         wo_actions_row.addLayout(self.wo_actions_box)
         wo_actions_row.addStretch(1)
+        self.save_ics_button = QPushButton("Save .ics…", objectName="SaveCalendarFile")
+        self.save_ics_button.setToolTip("Save the visit's calendar invitation — the one its technician was sent — "
+                                        "as an .ics file")
+        self.save_ics_button.clicked.connect(self.save_calendar_file)
+        wo_actions_row.addWidget(self.save_ics_button)
         wo_layout.addLayout(wo_actions_row)
         self.wo_action_buttons: dict[str, QPushButton] = {}
         self.step_dialog: StepDialog | None = None
@@ -666,6 +679,41 @@ class TicketDetailPane(QWidget):
             button.clicked.connect(lambda _=False, a=action: self.work_order_action(a))
             self.wo_actions_box.addWidget(button)
             self.wo_action_buttons[action.value] = button
+
+    # ----------------------------------------------------------------- calendar invitation
+    def ask_save_path(self, suggested: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the calendar invitation", suggested,
+                                              "iCalendar files (*.ics)")
+        return path
+
+    def save_calendar_file(self) -> None:
+        """Write the order's current invitation (REQUEST, current SEQUENCE) where the dispatcher
+        chooses; an order with none (not assigned, not scheduled, cancelled) says why."""
+        wo = self._data.ticket.work_order if self._data else None
+        if wo is None:
+            return
+        self.save_ics_button.setEnabled(False)
+
+        def done(found) -> None:
+            self.save_ics_button.setEnabled(True)
+            path = self.ask_save_path(found.filename)
+            if not path:
+                return
+            try:
+                with open(path, "wb") as f:
+                    f.write(found.content)
+            except OSError as exc:
+                self._show_banner(f"Could not save {path}: {exc.strerror or exc}", "error")
+                return
+            self._show_banner(f"Saved the calendar invitation of {found.work_order_number} "
+                              f"(update {found.sequence}) to {path}.", "success")
+
+        def failed(exc: BaseException) -> None:
+            self.save_ics_button.setEnabled(True)
+            self._show_banner(str(exc), "error")
+
+        self.ctx.runner.submit(calendar_file, self.ctx.uow_factory, self.ctx.actor, wo.id, owner=self,
+                               on_done=done, on_error=failed)
 
     # ----------------------------------------------------------------- work-order lifecycle
     def work_order_action(self, action: Action) -> None:
