@@ -1,7 +1,7 @@
 """a new ticket's number comes from the counter: a dispatcher cannot insert a future number
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 
 Migration 0006 made a ticket's number immutable after insert. The insert itself stayed
 open: a dispatcher with raw SQL could insert a ticket numbered ``TK-2026-00301`` while the
@@ -32,7 +32,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
