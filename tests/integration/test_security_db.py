@@ -322,6 +322,8 @@ def test_a_queued_message_cannot_be_redirected_or_rewritten(world):
                                                 **_outbox_insert(rid=world.ids["technician"]))).scalar()
     _denied(world, "alice", "UPDATE notifications SET recipient_address = 'victim@elsewhere.example' WHERE id = :n", n=n)
     _denied(world, "ann", "UPDATE notifications SET body_text = 'Pay here' WHERE id = :n", n=n)
+    _denied(world, "ann", "UPDATE notifications SET calendar_method = 'REQUEST', calendar_ics = 'BEGIN:VCALENDAR' "
+                          "WHERE id = :n", match="cannot be rewritten", n=n)  # the invitation it carries
     assert _as(world, "alice", "UPDATE notifications SET status = 'dead' WHERE id = :n", n=n) == 1
 
 

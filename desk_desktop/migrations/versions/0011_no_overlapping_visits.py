@@ -1,7 +1,7 @@
 """no double booking: a technician's visits never overlap (an exclusion constraint)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 A visit is a work order's ``[scheduled_start, scheduled_end)`` for its technician. The
 exclusion constraint ``ex_work_orders_no_overlapping_visits`` (GiST, btree_gist for the

@@ -14,7 +14,9 @@ the technician's calendar must see, whichever workstation or job makes it.
   assign job never hand out the same number twice for different states.
 * ``notifications.calendar_method`` (``REQUEST``/``CANCEL``) and ``calendar_ics``: the
   invitation rendered when the outbox row is written, so every retry sends the same bytes.
-  Both or neither (``ck_notifications_calendar``).
+  Both or neither (``ck_notifications_calendar``). Like the rest of a queued message
+  (migration 0006), a dispatcher's connection cannot rewrite them afterwards
+  (``desk_guard_outbox_invitation``).
 
 The downgrade drops the trigger, its function and the three columns (queued messages go
 out without their invitation).
@@ -31,6 +33,7 @@ depends_on = None
 OWNER = "desk_owner"
 FUNCTION = "desk_bump_calendar_sequence()"
 TRIGGER = "trg_work_orders_calendar_sequence"
+GUARD = "desk_guard_outbox_invitation()"
 
 
 def upgrade() -> None:
@@ -51,10 +54,26 @@ def upgrade() -> None:
             RETURN NEW;
         END
         $$""")
+    op.execute(f"""
+        CREATE OR REPLACE FUNCTION {GUARD} RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, "{schema}", pg_temp AS $$
+        BEGIN
+            IF NOT desk_trusted() THEN
+                RAISE EXCEPTION 'A queued message cannot be rewritten.' USING ERRCODE = '42501';
+            END IF;
+            RETURN NEW;
+        END
+        $$""")
     has_owner = conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": OWNER}).first()
-    if has_owner:
-        op.execute(f"ALTER FUNCTION {FUNCTION} OWNER TO {OWNER}")
-    op.execute(f"REVOKE ALL ON FUNCTION {FUNCTION} FROM PUBLIC")
+    for fn in (FUNCTION, GUARD):
+        if has_owner:
+            op.execute(f"ALTER FUNCTION {fn} OWNER TO {OWNER}")
+        op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
+    op.execute(f"""
+        CREATE TRIGGER desk_guard_outbox_invitation BEFORE UPDATE OF calendar_method, calendar_ics
+        ON notifications FOR EACH ROW
+        WHEN (OLD.calendar_method IS DISTINCT FROM NEW.calendar_method OR OLD.calendar_ics IS DISTINCT FROM NEW.calendar_ics)
+        EXECUTE FUNCTION {GUARD}""")
     # The WHEN clause keeps every other update (the queue's bookkeeping, notes) free of it.
     op.execute(f"""
         CREATE TRIGGER {TRIGGER} BEFORE UPDATE OF technician_id, scheduled_start, scheduled_end, status
@@ -67,6 +86,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS desk_guard_outbox_invitation ON notifications")
+    op.execute(f"DROP FUNCTION IF EXISTS {GUARD}")
     op.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON work_orders")
     op.execute(f"DROP FUNCTION IF EXISTS {FUNCTION}")
     op.execute("ALTER TABLE notifications DROP CONSTRAINT ck_notifications_calendar")
