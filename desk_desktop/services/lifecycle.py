@@ -39,7 +39,7 @@ from desk_desktop.services.assignment.job import lock_organization
 from desk_desktop.services.assignment.visits import visits_of
 from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, ValidationFailed, audit
 from desk_desktop.services.notifications import enqueue_work_order_event
-from desk_desktop.services.notifications.model import EVENT_CANCELLED, EVENT_COMPLETED
+from desk_desktop.services.notifications.model import EVENT_CANCELLED, EVENT_COMPLETED, EVENT_SCHEDULED
 
 REASON_MAX = 500
 NOTE_MAX = 4000
@@ -320,6 +320,9 @@ def transition(
         if act != Action.CANCEL:
             wo.updated_at = now
             _record(uow, actor, wo, act, previous, why, details)
+        if act == Action.REOPEN and wo.technician_id is not None and wo.scheduled_start is not None:
+            # Its cancellation took it out of the technician's calendar: the invitation puts it back.
+            enqueue_work_order_event(uow=uow, work_order_id=wo.id, event=EVENT_SCHEDULED, actor=actor)
         if act == Action.COMPLETE:
             notifications = enqueue_work_order_event(uow=uow, work_order_id=wo.id, event=EVENT_COMPLETED,
                                                      actor=actor, version=f"done@{wo.actual_end.isoformat()}")

@@ -165,6 +165,16 @@ def test_cancelling_through_the_lifecycle_sends_the_technician_a_cancel(uow_fact
     assert not mails_to(smtp, "customer0@customers.example", seen)  # the customer's cancel is not this change
     with pytest.raises(notifications.NoInvitation, match="is cancelled"):
         notifications.calendar_file(uow=uow_factory(), actor=sd.actor, work_order_id=wo_id)
+    # Reopened at its old time: the visit goes back into the technician's calendar.
+    seen = len(smtp.received())
+    lifecycle.transition(uow=uow_factory(), actor=sd.actor, work_order_id=wo_id, action="reopen",
+                         reason="The fault came back")
+    send(uow_factory, smtp)
+    (mail,) = mails_to(smtp, TECH0, seen)
+    method, back = invitation(mail)
+    assert (method, str(back["STATUS"]), str(back["UID"])) == ("REQUEST", "CONFIRMED", str(ev["UID"]))
+    assert back.decoded("SEQUENCE") > cancelled.decoded("SEQUENCE")
+    assert back.decoded("DTSTART") == ev.decoded("DTSTART")
 
 
 def test_an_order_without_a_time_gets_no_invitation_until_it_is_scheduled(uow_factory, smtp):

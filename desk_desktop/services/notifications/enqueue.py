@@ -267,8 +267,8 @@ def _event_rows(s, r, event: str, technician_id: int | None, version: str | None
         tech_version = version
     elif event == EVENT_ASSIGNED:
         tech_version = f"t{tech_id}@{_iso(wo.assigned_at)}"
-    elif event in (EVENT_SCHEDULED, EVENT_RESCHEDULED):
-        tech_version = f"t{tech_id}@{_iso(wo.scheduled_start)}-{_iso(wo.scheduled_end)}"
+    elif event in (EVENT_SCHEDULED, EVENT_RESCHEDULED):  # a reopened visit at its old time is news again
+        tech_version = f"t{tech_id}@{_iso(wo.scheduled_start)}-{_iso(wo.scheduled_end)}@seq{r.calendar_sequence}"
     elif event == EVENT_COMPLETED:
         tech_version = "none"  # technicians are not told of their own completion
     elif event == EVENT_CANCELLED:  # each cancellation raises the order's calendar sequence
