@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         if tickets is not None and hasattr(tickets, "attention_count_changed"):
             tickets.attention_count_changed.connect(self._on_tickets_attention_count_changed)
         self.pages["schedule"].ticket_requested.connect(self.open_ticket)
+        self.pages["tickets"].detail.board_requested.connect(self.show_on_board)
 
         self._health_timer = QTimer(self)
         self._health_timer.setInterval(10_000)
@@ -139,6 +140,11 @@ class MainWindow(QMainWindow):
         """Show ``ticket_id`` (and its work orders) in the tickets view."""
         self.show_page("tickets")
         self.pages["tickets"].open_ticket(ticket_id)
+
+    def show_on_board(self, work_order_id: int, start) -> None:
+        """The schedule board on the visit's day, the visit selected (today, for one with no time)."""
+        self.show_page("schedule")
+        self.pages["schedule"].show_work_order(work_order_id, start)
 
     @property
     def current_page_key(self) -> str:

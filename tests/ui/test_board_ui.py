@@ -353,3 +353,28 @@ def test_an_unassigned_order_dropped_onto_a_row_is_assigned_at_that_time(qtbot, 
     assert (slot.scheduled_start, slot.status) == (planned, "scheduled")
     wait_loaded(qtbot, page)
     assert order.work_order_id not in {w.work_order_id for w in page.board.waiting}
+
+
+def test_show_on_board_from_the_ticket_opens_the_visits_day_with_the_visit_selected(qtbot, demo, pool):  # noqa: F811
+    from desk_desktop.bootstrap import Database
+    from desk_desktop.ui.main_window import MainWindow
+
+    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=hermetic_settings(),
+                    runner=TaskRunner(pool=pool))
+    db = Database(url=demo.url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
+    win = MainWindow(ctx, db_description=db.describe)
+    qtbot.addWidget(win)
+    win.show()
+    day = busiest_day(demo)
+    visit = load_board(uow=demo.uow_factory(), actor=demo.actor, first_day=day).visits[0]
+    tickets = win.pages["tickets"]
+    with qtbot.waitSignal(tickets.detail.ticket_loaded, timeout=WAIT):
+        win.open_ticket(visit.ticket_id)
+    assert tickets.detail.board_button.isEnabled()
+    qtbot.mouseClick(tickets.detail.board_button, Qt.MouseButton.LeftButton)
+    page = win.pages["schedule"]
+    assert win.current_page_key == "schedule"
+    qtbot.waitUntil(lambda: page.canvas.selected is not None, timeout=WAIT)
+    assert page.board.first_day == day and page.canvas.selected.work_order_id == visit.work_order_id
+    rect = page.canvas.bar_rect(page.canvas.selected)
+    assert NAME_W <= rect.left() and rect.right() <= page.canvas.viewport().width()  # in view

@@ -98,6 +98,7 @@ class SchedulePage(QWidget):
         self.board = None
         self._loaded_once = False
         self.undo: Undo | None = None
+        self._select_when_loaded: int | None = None  # a work order to select once its day is shown
         self._load_failed = False
 
         heading = QLabel("Schedule")
@@ -286,6 +287,12 @@ class SchedulePage(QWidget):
             self.error_label.hide()
         self.canvas.set_board(board, keep_view=keep_view)
         self._fill_waiting(board)
+        if self._select_when_loaded is not None:
+            wanted, self._select_when_loaded = self._select_when_loaded, None
+            visit = next((v for v in board.visits if v.work_order_id == wanted), None)
+            if visit is not None:
+                self.canvas.select(visit)
+                self.canvas.setFocus()
         visits = len(board.visits)
         last = board.first_day + timedelta(days=board.days - 1)
         span = f"{board.first_day:%a} {board.first_day.day} {board.first_day:%b}" if board.days == 1 else \
@@ -348,6 +355,18 @@ class SchedulePage(QWidget):
         self.canvas.zoom = 1 if week else 4
         self.canvas.set_hours(*(WEEK_HOURS if week else (0, 24)))
         self.refresh(keep_view=False)
+
+    def show_work_order(self, work_order_id: int, start: datetime | None) -> None:
+        """Show the day of a visit (today for an order with no time) with the visit selected."""
+        tz = self.board.start.tzinfo if self.board is not None else None
+        day = (start.astimezone(tz) if start is not None else datetime.now(tz)).date()
+        self._select_when_loaded = work_order_id
+        self._loaded_once = True
+        if day == self.first_day and self.days == 1:
+            self.refresh(keep_view=True)
+        else:
+            self.day_button.setChecked(True)
+            self.date_edit.setDate(QDate(day.year, day.month, day.day))  # reads the day again
 
     # ---------------------------------------------------------------- the selected visit
     def _with_selected(self, act) -> None:

@@ -187,6 +187,7 @@ def _parse_tags(text: str) -> tuple[str, ...]:
 
 class TicketDetailPane(QWidget):
     ticket_saved = Signal(int)
+    board_requested = Signal(int, object)  # work order id, its scheduled start (None: not scheduled)
     ticket_loaded = Signal(int)
     save_failed = Signal(str)
 
@@ -338,6 +339,10 @@ class TicketDetailPane(QWidget):
         wo_actions_row = QHBoxLayout()
         wo_actions_row.addLayout(self.wo_actions_box)
         wo_actions_row.addStretch(1)
+        self.board_button = QPushButton("Show on board", objectName="ShowOnBoard")
+        self.board_button.setToolTip("Open the schedule board on this visit's day, the visit selected")
+        self.board_button.clicked.connect(self._on_board_clicked)
+        wo_actions_row.addWidget(self.board_button)
         self.save_ics_button = QPushButton("Save .ics…", objectName="SaveCalendarFile")
         self.save_ics_button.setToolTip("Save the visit's calendar invitation — the one its technician was sent — "
                                         "as an .ics file")
@@ -679,6 +684,11 @@ class TicketDetailPane(QWidget):
             button.clicked.connect(lambda _=False, a=action: self.work_order_action(a))
             self.wo_actions_box.addWidget(button)
             self.wo_action_buttons[action.value] = button
+
+    def _on_board_clicked(self) -> None:
+        wo = self._data.ticket.work_order if self._data else None
+        if wo is not None:
+            self.board_requested.emit(wo.id, wo.scheduled_start)
 
     # ----------------------------------------------------------------- calendar invitation
     def ask_save_path(self, suggested: str) -> str:
