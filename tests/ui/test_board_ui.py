@@ -378,3 +378,25 @@ def test_show_on_board_from_the_ticket_opens_the_visits_day_with_the_visit_selec
     assert page.board.first_day == day and page.canvas.selected.work_order_id == visit.work_order_id
     rect = page.canvas.bar_rect(page.canvas.selected)
     assert NAME_W <= rect.left() and rect.right() <= page.canvas.viewport().width()  # in view
+
+
+def test_the_area_filter_keeps_the_technicians_based_near_the_selected_visit(qtbot, demo, ctx):
+    from math import asin, cos, radians, sin, sqrt
+
+    def km(a, b):
+        (la1, lo1), (la2, lo2) = a, b
+        h = sin(radians(la2 - la1) / 2) ** 2 + cos(radians(la1)) * cos(radians(la2)) * sin(radians(lo2 - lo1) / 2) ** 2
+        return 2 * 6371.0 * asin(sqrt(h))
+
+    page = open_board(qtbot, ctx, busiest_day(demo))
+    everyone = len(page.board.technicians)
+    visit = next(v for v in page.board.visits if v.lat is not None)
+    page.canvas.select(visit)
+    page.area_combo.setCurrentIndex(page.area_combo.findData(10.0))
+    qtbot.waitUntil(lambda: "within 10 km" in page.status.text(), timeout=WAIT)
+    near = page.board.technicians
+    assert 0 < len(near) < everyone
+    assert all(km((t.lat, t.lon), (visit.lat, visit.lon)) <= 10.05 for t in near)
+    assert visit.number in page.status.text()
+    page.area_combo.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: len(page.board.technicians) == everyone, timeout=WAIT)

@@ -76,12 +76,13 @@ def fetch_changes(uow_factory, actor, board, work_order_ids):
     return load_changes(uow=uow_factory(), actor=actor, board=board, work_order_ids=work_order_ids)
 
 
-def fetch_board(uow_factory, actor, first_day: date, days: int, speed_kmh: float, skill: str | None, name: str):
+def fetch_board(uow_factory, actor, first_day: date, days: int, speed_kmh: float, skill: str | None, name: str,
+                near: tuple[float, float] | None = None, radius_km: float = 25.0):
     from desk_desktop.services.board import load_board
     from desk_desktop.services.catalogs import load_catalogs
 
     board = load_board(uow=uow_factory(), actor=actor, first_day=first_day, days=days, speed_kmh=speed_kmh,
-                       skill=skill, name=name)
+                       skill=skill, name=name, near=near, radius_km=radius_km)
     return board, load_catalogs(uow=uow_factory(), actor=actor)
 
 
@@ -133,6 +134,12 @@ class SchedulePage(QWidget):
         self.name_edit.setPlaceholderText("Filter technicians by name…")
         self.name_edit.setClearButtonEnabled(True)
         self.name_edit.setMinimumWidth(220)
+        self.area_combo = QComboBox()
+        self.area_combo.setToolTip("Only technicians whose home base is near the selected visit's site")
+        self.area_combo.addItem("Anywhere", None)
+        for km in (10, 25, 50):
+            self.area_combo.addItem(f"Within {km} km of the selected visit", float(km))
+        self.near: tuple[float, float, str] | None = None  # lat, lon and the visit it was taken from
         self.print_button = QPushButton("Day sheet…")
         self.print_button.setToolTip("Print or save as PDF the day's visits, in order, with addresses and contacts")
         menu = QMenu(self.print_button)
@@ -157,6 +164,7 @@ class SchedulePage(QWidget):
         bar.addSpacing(12)
         bar.addWidget(self.print_button)
         bar.addStretch(1)
+        bar.addWidget(self.area_combo)
         bar.addWidget(self.skill_combo)
         bar.addWidget(self.name_edit)
 
@@ -240,6 +248,7 @@ class SchedulePage(QWidget):
         self.zoom_in_button.clicked.connect(lambda: self.canvas.set_zoom(self.canvas.zoom + 1))
         self.zoom_out_button.clicked.connect(lambda: self.canvas.set_zoom(self.canvas.zoom - 1))
         self.skill_combo.currentIndexChanged.connect(lambda _i: self.refresh(keep_view=True))
+        self.area_combo.currentIndexChanged.connect(self._on_area_changed)
         self.name_edit.textChanged.connect(lambda _t: self._filter_timer.start())
         self.canvas.selection_changed.connect(self._on_selection)
         self.canvas.visit_opened.connect(lambda v: self.ticket_requested.emit(v.ticket_id))
@@ -275,7 +284,7 @@ class SchedulePage(QWidget):
         self.ctx.runner.submit(
             fetch_board, self.ctx.uow_factory, self.ctx.actor, self.first_day, self.days,
             self.ctx.settings.travel_speed_kmh, self.skill_combo.currentData(), self.name_edit.text(),
-            owner=self, key="board", on_done=lambda result: self._show(result, keep_view),
+            self.near[:2] if self.near else None, self.area_combo.currentData() or 25.0, owner=self, key="board", on_done=lambda result: self._show(result, keep_view),
             on_error=self._failed)
 
     def _show(self, result, keep_view: bool) -> None:
@@ -297,8 +306,9 @@ class SchedulePage(QWidget):
         last = board.first_day + timedelta(days=board.days - 1)
         span = f"{board.first_day:%a} {board.first_day.day} {board.first_day:%b}" if board.days == 1 else \
             f"{board.first_day.day} {board.first_day:%b} – {last.day} {last:%b}"
+        area = f" within {self.area_combo.currentData():g} km of {self.near[2]}" if self.near else ""
         self.status.setText(f"{span}: {visits} visit{'s' if visits != 1 else ''} for "
-                            f"{len(board.technicians)} technicians · {len(board.waiting)} waiting · times in "
+                            f"{len(board.technicians)} technicians{area} · {len(board.waiting)} waiting · times in "
                             f"{board.timezone} · travel at {board.speed_kmh:g} km/h, straight line")
 
     def _failed(self, exc: BaseException) -> None:
@@ -344,6 +354,22 @@ class SchedulePage(QWidget):
         self.canvas.set_board(self.board, keep_view=True)
         self._fill_waiting(self.board)
         self.changes_applied.emit()
+
+    def _on_area_changed(self, _index: int) -> None:
+        if self.area_combo.currentData() is None:
+            self.near = None
+        elif self.near is None:  # the point is where the selected visit is, taken now
+            v = self.canvas.selected
+            if v is None or v.lat is None:
+                self.area_combo.blockSignals(True)
+                self.area_combo.setCurrentIndex(0)
+                self.area_combo.blockSignals(False)
+                self._refuse("Select a visit with a known site first: the area is around its site.")
+                return
+            self.near = (v.lat, v.lon, v.number)
+        self.area_combo.setToolTip(f"Around the site of {self.near[2]}" if self.near else
+                                   "Only technicians whose home base is near the selected visit's site")
+        self.refresh(keep_view=True)
 
     def _move(self, step: int) -> None:
         self.date_edit.setDate(self.date_edit.date().addDays(step * self.days))
