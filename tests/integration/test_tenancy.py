@@ -68,6 +68,9 @@ def _seed(conn, org: int, tag: str, secret: str) -> dict[str, int]:
                             "VALUES (:o, :n, ST_GeogFromText('POINT(13.4 52.5)')) RETURNING id", n=f"Tech {tag}")
     conn.execute(text("INSERT INTO technician_skills (organization_id, technician_id, skill, proficiency) "
                       "VALUES (:o, :t, 'electrical', 3)"), {"o": org, "t": ids["technician"]})
+    ids["absence"] = one("INSERT INTO technician_absences (organization_id, technician_id, starts_at, ends_at, "
+                         "reason, created_by) VALUES (:o, :t, now(), now() + interval '2 days', :r, 'seed') "
+                         "RETURNING id", t=ids["technician"], r=f"Holiday {tag}")
     ids["ticket"] = one("INSERT INTO tickets (organization_id, number, customer_id, customer_name, category, priority, "
                         "subject, description, created_by) VALUES (:o, :num, :c, :cn, 'hvac', 'high', CAST(:s AS text), CAST(:s AS text), 'seed') "
                         "RETURNING id", num=f"TK-{tag}-00001", c=ids["customer"], cn=f"Customer {tag}", s=secret)
