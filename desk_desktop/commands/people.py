@@ -58,7 +58,7 @@ def _customer_options(p: argparse.ArgumentParser, *, update: bool) -> None:
 
 
 def register(sub, common) -> None:
-    for word, doc in (("technician", "technicians: list, show, add, update"),
+    for word, doc in (("technician", "technicians: list, show, add, update; absence (time off)"),
                       ("customer", "customers and their sites: list, show, add, update")):
         p = sub.add_parser(word, help=doc, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         wsub = p.add_subparsers(dest=f"{word}_command", metavar="ACTION")
@@ -81,6 +81,10 @@ def register(sub, common) -> None:
         options(up, update=True)
         for q in (li, sh, add, up):
             q.add_argument("--org", help="organization slug (default: your own, or the only one)")
+        if word == "technician":
+            from desk_desktop.commands import absences
+
+            absences.register(wsub, common)
         handlers = TECHNICIAN if word == "technician" else CUSTOMER
         for action, q in (("list", li), ("show", sh), ("add", add), ("update", up)):
             q.set_defaults(func=handlers[action])

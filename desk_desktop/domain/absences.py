@@ -79,3 +79,26 @@ def reason_problem(reason: str | None) -> str | None:
     if len(text) > MAX_REASON:
         return f"The reason is {len(text)} characters long; at most {MAX_REASON}."
     return None
+
+
+def parse_when(text: str) -> date | datetime:
+    """'2026-12-08' → a day; '2026-12-08 09:00' (or ISO with 'T' and an offset) → a time."""
+    t = (text or "").strip()
+    try:
+        return date.fromisoformat(t) if len(t) == 10 else datetime.fromisoformat(t)
+    except ValueError:
+        raise ValueError(f"'{t}' is neither a day (YYYY-MM-DD) nor a time (YYYY-MM-DD HH:MM)") from None
+
+
+def parse_period(start: str, end: str, all_day: bool | None = None) -> tuple[date | datetime, date | datetime]:
+    """Both ends as days (whole days, ``end`` the last day) or both as times; ``all_day``
+    True/False says which is wanted (None: whatever was written). ``ValueError`` otherwise."""
+    a, b = parse_when(start), parse_when(end or start if all_day is not False else end)
+    days = [not isinstance(x, datetime) for x in (a, b)]
+    if days[0] != days[1]:
+        raise ValueError("give both ends as days (YYYY-MM-DD) or both as times (YYYY-MM-DD HH:MM)")
+    if all_day is True and not days[0]:
+        raise ValueError("a whole-day absence takes days (YYYY-MM-DD), not times")
+    if all_day is False and days[0]:
+        raise ValueError("an absence of hours takes times (YYYY-MM-DD HH:MM), not days")
+    return a, b

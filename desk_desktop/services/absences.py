@@ -40,6 +40,16 @@ class Period:
     def all_day(self) -> bool:
         return self.start is None and self.end is None
 
+    @classmethod
+    def parse(cls, start: str, end: str, all_day: bool | None = None) -> Period:
+        """From text: days ('2026-12-07', '2026-12-09': the first and the last day off) or
+        times ('2026-12-08 09:00'; naive times are the organization's). ``ValueError``
+        with a readable message."""
+        a, b = rules.parse_period(start, end, all_day)
+        if isinstance(a, datetime):
+            return cls(start=a, end=b)
+        return cls(first_day=a, last_day=b)
+
 
 @dataclass(frozen=True)
 class Absence:

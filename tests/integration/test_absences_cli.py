@@ -1,0 +1,68 @@
+"""`desk-desktop technician absence list|add|remove`, run as a person would (in-process, real database)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desk_desktop.cli import main
+from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+from desk_desktop.services import people
+from tests.conftest import make_org, url_as
+
+
+@pytest.fixture
+def acme(fresh_db):
+    engine = make_engine(fresh_db)
+    actor = make_org(UnitOfWorkFactory(engine)(), slug="acme", timezone="Europe/Berlin")
+    tid = people.add_technician(uow=UnitOfWorkFactory(engine)(), actor=actor,
+                                data=people.TechnicianData(name="Ann Lee"))
+    yield url_as(fresh_db, actor), tid
+    engine.dispose()
+
+
+def run(capsys, url, *argv):
+    code = main([*argv, "--database-url", url])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_list_remove_whole_days_and_hours(acme, capsys):
+    url, tid = acme
+    code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-01",
+                         "--to", "2027-03-03", "--reason", "Holiday", "--json")
+    assert code == 0, err
+    added = json.loads(out)["absence"]
+    # Whole days: Berlin midnight of the first day to midnight after the last.
+    assert (added["starts_at"], added["ends_at"], added["all_day"]) == ("2027-02-28T23:00:00+00:00",
+                                                                       "2027-03-03T23:00:00+00:00", True)
+    code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-08 09:00",
+                         "--to", "2027-03-08 12:30", "--reason", "Doctor")
+    assert code == 0, err
+    assert "Ann Lee away (Doctor) on Mon 8 Mar from 09:00 to 12:30" in out
+    code, out, _ = run(capsys, url, "technician", "absence", "list", str(tid))
+    assert "2 upcoming absence(s)" in out
+    assert "Ann Lee: Holiday from Mon 1 Mar to Wed 3 Mar" in out
+    code, out, err = run(capsys, url, "technician", "absence", "remove", str(added["id"]))
+    assert code == 0 and "Removed absence" in out
+    code, out, _ = run(capsys, url, "technician", "absence", "list", "--json")
+    assert [a["reason"] for a in json.loads(out)["absences"]] == ["Doctor"]
+
+
+def test_errors_a_dispatcher_can_act_on(acme, capsys):
+    url, tid = acme
+    code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-03",
+                         "--to", "2027-03-01", "--reason", "Holiday")
+    assert code == 1 and "last day is before the first day" in err
+    code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-01",
+                         "--to", "2027-03-01 10:00", "--reason", "Holiday")
+    assert code == 1 and "both ends as days" in err
+    code, out, err = run(capsys, url, "technician", "absence", "add", "999999", "--from", "2027-03-01",
+                         "--reason", "Holiday")
+    assert code == 1 and "no technician 999999" in err
+    assert run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-01", "--reason",
+               "Holiday")[0] == 0
+    code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-01 10:00",
+                         "--to", "2027-03-01 11:00", "--reason", "Training")
+    assert code == 1 and "Ann Lee is away (Holiday) on Mon 1 Mar already" in err
