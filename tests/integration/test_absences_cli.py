@@ -66,3 +66,49 @@ def test_errors_a_dispatcher_can_act_on(acme, capsys):
     code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-01 10:00",
                          "--to", "2027-03-01 11:00", "--reason", "Training")
     assert code == 1 and "Ann Lee is away (Holiday) on Mon 1 Mar already" in err
+
+
+HEADER = "technician,from,to,all_day,reason\n"
+
+
+def _count(url) -> int:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM technician_absences")).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_csv_import_with_a_bad_row_creates_nothing_and_names_its_line(acme, capsys, tmp_path):
+    url, tid = acme
+    bad = tmp_path / "absences.csv"
+    bad.write_text(HEADER + "Ann Lee,2027-03-01,2027-03-03,yes,Holiday\n"
+                            "nobody@example.com,2027-03-05,,,Sick\n"
+                            "Ann Lee,2027-03-02 10:00,2027-03-02 12:00,no,Training\n"
+                            "Ann Lee,2027-03-09 12:00,2027-03-09 10:00,,Doctor\n", encoding="utf-8")
+    code, out, err = run(capsys, url, "import", "absences", str(bad))
+    assert code == 1
+    assert "line 3: no technician has the e-mail address 'nobody@example.com'" in err
+    assert "line 4: it overlaps the absence of Ann Lee on line 2" in err
+    assert "line 5: The absence ends before it starts" in err
+    assert "3 of 4 rows are not valid; nothing was imported" in err
+    assert _count(url) == 0
+
+
+def test_csv_import_then_export_round_trips(acme, capsys, tmp_path):
+    url, tid = acme
+    good = tmp_path / "absences.csv"
+    good.write_text(HEADER + "ann lee,2027-03-01,2027-03-03,yes,Holiday\n"
+                             "Ann Lee,2027-03-08 09:00,2027-03-08 12:30,,Doctor\n", encoding="utf-8")
+    code, out, err = run(capsys, url, "import", "absences", str(good), "--json")
+    assert code == 0, err
+    assert json.loads(out)["created"] == 2
+    code, out, err = run(capsys, url, "export", "absences", "-")
+    assert out == HEADER + "Ann Lee,2027-03-01,2027-03-03,yes,Holiday\nAnn Lee,2027-03-08 09:00,2027-03-08 12:30,no,Doctor\n"
+    # The same file again overlaps what is stored now: refused, nothing added.
+    code, out, err = run(capsys, url, "import", "absences", str(good))
+    assert code == 1 and "line 2: Ann Lee is away (Holiday) from Mon 1 Mar to Wed 3 Mar already" in err
+    assert _count(url) == 2
