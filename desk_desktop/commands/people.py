@@ -228,7 +228,7 @@ def tech_list(ctx: CliContext) -> int:
                                      include_inactive=ctx.args.all, limit=ctx.args.limit)
     lines = [f"{len(rows)} technician(s) in {slug}:"] + [
         f"{r.id:>6}  {r.name}{'' if r.active else ' (inactive)'} — {', '.join(cats.names(SKILLS, r.skills)) or 'no skills'}; "
-        f"{r.open_jobs} open; today {r.today_hours}" for r in rows]
+        f"{r.open_jobs} open; today {r.today_hours}" + (f", away ({r.away_today})" if r.away_today else "") for r in rows]
     ctx.emit({"organization": slug, "technicians": [asdict(r) for r in rows]}, "\n".join(lines))
     return 0
 
