@@ -312,6 +312,29 @@ def test_own_rows_cannot_point_at_the_other_organizations_rows(tenants):
                          {"r": b["rule"], "w": a["work_order"]})
 
 
+def test_absences_of_another_organization_can_be_neither_seen_nor_written(tenants):
+    """Time off (migration 0012): row-level security and the same-organization trigger."""
+    from desk_desktop.services import absences
+
+    a, b = tenants.ids["a"], tenants.ids["b"]
+    insert = ("INSERT INTO technician_absences (organization_id, technician_id, starts_at, ends_at, reason, "
+              "created_by) VALUES (:o, :t, now() + interval '10 days', now() + interval '11 days', 'x', 'x')")
+    _denied(tenants, "alice", insert, o=tenants.b, t=b["technician"])  # into the other organization
+    assert "same organization" in _denied(tenants, "alice", insert, o=tenants.a, t=b["technician"])
+    assert _as(tenants, "alice", "UPDATE technician_absences SET reason = 'pwned' WHERE id = :i", i=b["absence"]) == 0
+    assert _as(tenants, "alice", "DELETE FROM technician_absences WHERE id = :i", i=b["absence"]) == 0
+    assert _as(tenants, "alice", insert, o=tenants.a, t=a["technician"]) == 1  # the own one works (rolled back)
+    alice = current_actor(uow=tenants.uows("alice")())
+    assert [x.reason for x in absences.list_absences(uow=tenants.uows("alice")(), actor=alice)] == ["Holiday a"]
+    with pytest.raises(NotFound):
+        absences.remove_absence(uow=tenants.uows("alice")(), actor=alice, absence_id=b["absence"])
+    forged = Actor(organization_id=tenants.b, name="Alice pretending", is_admin=True)
+    assert absences.list_absences(uow=tenants.uows("alice")(), actor=forged) == ()
+    with tenants.admin_engine.connect() as conn:
+        assert conn.execute(text("SELECT reason FROM technician_absences WHERE id = :i"),
+                            {"i": b["absence"]}).scalar_one() == "Holiday b"
+
+
 def test_audit_log_is_append_only_for_dispatchers(tenants):
     _denied(tenants, "alice", "UPDATE audit_log SET summary = 'nothing happened'")
     _denied(tenants, "alice", "DELETE FROM audit_log")
