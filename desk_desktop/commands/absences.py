@@ -3,7 +3,9 @@
 Whole days are given as days (the first and the last day off, in the organization's time
 zone); hours as times (``"2026-12-08 09:00"``, the organization's time unless an offset is
 written). Adding an absence over visits already booked moves none of them: they are
-listed so the dispatcher reschedules or reassigns them.
+listed so the dispatcher reschedules or reassigns them — or, with ``--unassign-visits``,
+each is taken from the technician (audited, they are told) and handed back to the assign
+job, which plans it again around the absence.
 
   technician absence add 7 --from 2026-12-07 --to 2026-12-09 --reason Holiday
   technician absence add 7 --from "2026-12-08 09:00" --to "2026-12-08 12:00" --reason Doctor
@@ -36,6 +38,8 @@ def register(technician_sub, common) -> None:
     add.add_argument("--to", dest="end", metavar="DAY|TIME",
                      help="last day off (default: the first) or end time")
     add.add_argument("--reason", required=True, help="e.g. Holiday, Sick, Training")
+    add.add_argument("--unassign-visits", action="store_true",
+                     help="visits already booked inside the absence go back to the assign job to be planned again")
     rm = asub.add_parser("remove", parents=[common], help="remove an absence")
     rm.add_argument("id", type=int, help="absence id (see: technician absence list)")
     for q, func in ((li, absence_list), (add, absence_add), (rm, absence_remove)):
@@ -87,11 +91,21 @@ def absence_add(ctx: CliContext) -> int:
     except absences.AbsenceInvalid as exc:
         raise CliError("nothing was written", report_invalid(exc)) from exc
     warning = saved.warning()
+    unassigned = []
+    if a.unassign_visits and saved.visits_inside:
+        from desk_desktop.services import assignment
+
+        for v in saved.visits_inside:  # each its own unit of work: one that fails leaves the others done
+            assignment.unassign_work_order(uow=ctx.uow(), actor=actor, work_order_id=v.work_order_id, reassign=True,
+                                           reason=f"{saved.absence.technician_name} is away ({saved.absence.reason})")
+            unassigned.append(v.number)
+        warning = (f"{len(unassigned)} visit(s) inside this absence were unassigned; the assign job plans them "
+                   f"again: {', '.join(unassigned)}.")
     if warning and not ctx.json:
         print(f"warning: {warning}", file=sys.stderr)
     ctx.emit({"organization": slug, "absence": absence_json(saved.absence),
               "visits_inside": [{"work_order_id": v.work_order_id, "number": v.number, "start": v.start.isoformat()}
-                                for v in saved.visits_inside], "warning": warning},
+                                for v in saved.visits_inside], "unassigned": unassigned, "warning": warning},
              f"Added absence {saved.absence.id}: {saved.absence.technician_name} away ({saved.absence.reason}) "
              f"{saved.absence.text}.")
     return 0

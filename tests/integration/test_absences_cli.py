@@ -112,3 +112,44 @@ def test_csv_import_then_export_round_trips(acme, capsys, tmp_path):
     code, out, err = run(capsys, url, "import", "absences", str(good))
     assert code == 1 and "line 2: Ann Lee is away (Holiday) from Mon 1 Mar to Wed 3 Mar already" in err
     assert _count(url) == 2
+
+
+def test_visits_inside_a_new_absence_are_named_or_handed_back_to_the_assign_job(fresh_db, capsys):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from tests.integration.workorder_helpers import add_customer, add_rule, create_ticket_with_automation
+
+    engine = make_engine(fresh_db)
+    factory = UnitOfWorkFactory(engine)
+    try:
+        actor = make_org(factory(), slug="acme")
+        url = url_as(fresh_db, actor)
+        tid = people.add_technician(uow=factory(), actor=actor, data=people.TechnicianData(name="Ann Lee"))
+        add_rule(factory(), actor)
+        orders = []
+        for day in (2, 3):
+            cust = add_customer(factory(), actor)
+            _, created = create_ticket_with_automation(factory(), actor, customer_id=cust, lat=48.85, lon=2.35)
+            with factory() as uow:
+                uow.session.execute(text("UPDATE work_orders SET technician_id = :t, status = 'scheduled', "
+                                         "scheduled_start = :a, scheduled_end = :a + interval '1 hour' WHERE id = :id"),
+                                    {"t": tid, "a": datetime(2027, 3, day, 10, tzinfo=UTC), "id": created.work_order_id})
+                uow.commit()
+            orders.append(created.work_order_id)
+        code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-02",
+                             "--reason", "Sick")
+        assert code == 0 and "1 visit falls inside this absence: WO-" in err and "Tue 2 Mar 10:00" in err
+        code, out, err = run(capsys, url, "technician", "absence", "add", str(tid), "--from", "2027-03-03",
+                             "--reason", "Sick", "--unassign-visits", "--json")
+        assert code == 0, err
+        assert len(json.loads(out)["unassigned"]) == 1
+        with factory() as uow:
+            got = dict(uow.session.execute(text("SELECT id, technician_id FROM work_orders WHERE id = ANY(:ids)"),
+                                           {"ids": orders}).all())
+            pending = uow.session.execute(text("SELECT needs_assignment FROM work_orders WHERE id = :id"),
+                                          {"id": orders[1]}).scalar()
+        assert got == {orders[0]: tid, orders[1]: None} and pending is True
+    finally:
+        engine.dispose()
