@@ -236,3 +236,19 @@ def test_adding_changing_and_removing_are_audited(uow_factory, org, ann):
     assert "was Doctor on Tue 8 Dec from 09:00 to 12:00" in rows[1].summary
     with pytest.raises(NotFound, match="no absence"):
         absences.remove_absence(uow=uow_factory(), actor=org, absence_id=saved.absence.id)
+
+
+def test_the_map_draws_a_technician_absent_now_as_off_shift(uow_factory, org):
+    from desk_desktop.services import mapdata
+
+    ann = add_technician(uow_factory(), org, name="Ann Lee", lat=SITE[0], lon=SITE[1], working_hours=EARLY)
+    bob = add_technician(uow_factory(), org, name="Bob Roe", lat=SITE[0], lon=SITE[1], working_hours=EARLY)
+    _away(uow_factory, org, ann, at(6), at(10), reason="Sick")
+    states = {t.id: t.state for t in mapdata.load_map_data(uow=uow_factory(), actor=org, now=NOW).technicians}
+    assert states == {ann: mapdata.STATE_OFF_SHIFT, bob: mapdata.STATE_AVAILABLE}
+    arrays = mapdata.load_map_arrays(uow=uow_factory(), actor=org, now=NOW).technicians
+    assert f"[{ann}," in arrays and f"[{bob}," in arrays
+    codes = {int(e.split(",")[0]): int(e.split(",")[3]) for e in arrays.strip("[]").split("],[")}
+    assert codes == {ann: mapdata.STATE_CODES[mapdata.STATE_OFF_SHIFT], bob: mapdata.STATE_CODES[mapdata.STATE_AVAILABLE]}
+    later = {t.id: t.state for t in mapdata.load_map_data(uow=uow_factory(), actor=org, now=at(11)).technicians}
+    assert later[ann] == mapdata.STATE_AVAILABLE
