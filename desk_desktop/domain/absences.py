@@ -93,7 +93,12 @@ def parse_when(text: str) -> date | datetime:
 def parse_period(start: str, end: str, all_day: bool | None = None) -> tuple[date | datetime, date | datetime]:
     """Both ends as days (whole days, ``end`` the last day) or both as times; ``all_day``
     True/False says which is wanted (None: whatever was written). ``ValueError`` otherwise."""
-    a, b = parse_when(start), parse_when(end or start if all_day is not False else end)
+    a = parse_when(start)
+    if not (end or "").strip():
+        if isinstance(a, datetime) or all_day is False:
+            raise ValueError("give the end time of the absence (YYYY-MM-DD HH:MM)")
+        end = start  # one whole day
+    b = parse_when(end)
     days = [not isinstance(x, datetime) for x in (a, b)]
     if days[0] != days[1]:
         raise ValueError("give both ends as days (YYYY-MM-DD) or both as times (YYYY-MM-DD HH:MM)")

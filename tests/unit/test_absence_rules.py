@@ -54,6 +54,8 @@ def test_parsing_days_or_times_and_refusing_a_mix():
         parse_period("2026-12-08 09:00", "2026-12-08 12:00", all_day=True)
     with pytest.raises(ValueError, match="takes times"):
         parse_period("2026-12-08", "2026-12-09", all_day=False)
+    with pytest.raises(ValueError, match="give the end time"):
+        parse_period("2026-12-08 09:00", "")
     with pytest.raises(ValueError, match="'8.12.2026' is neither a day"):
         parse_period("8.12.2026", "")
 
