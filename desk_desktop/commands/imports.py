@@ -1,4 +1,4 @@
-"""desk-desktop import tickets|technicians|customers FILE.csv; desk-desktop export technicians|customers FILE|-
+"""desk-desktop import tickets|technicians|absences|customers FILE.csv; desk-desktop export technicians|absences|customers FILE|-
 
 Tickets: the CSV has a header row. Columns (case-insensitive, any order):
 
@@ -36,6 +36,14 @@ technicians, one row per technician (every row ADDS a technician):
   active: yes/no (blank = yes); skills: KEY:LEVEL separated by spaces (level 1-5); hours: days
   separated by ';', each 'day HH:MM-HH:MM …' in the organization's time zone (blank = not known);
   max_open blank = 8.
+
+absences, one row per absence (time off) of a technician:
+  technician,from,to,all_day,reason
+  ada@example.com,2026-12-07,2026-12-09,yes,Holiday
+  Ada King,2026-12-10 09:00,2026-12-10 12:00,no,Doctor
+  technician: the e-mail address when it has an '@', else the name (it must be unique); from/to:
+  days (to = the last day off, blank = one day) or times (YYYY-MM-DD HH:MM), in the organization's
+  time zone; all_day: yes/no, blank = as written. Overlapping another absence is an error.
 
 customers, one row per SITE (rows with the same customer_ref are one customer; its columns may be
 left blank after its first row and must not differ):
@@ -80,7 +88,7 @@ def register(sub, common) -> None:
     t.add_argument("--org", help="organization slug (default: your own)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     t.set_defaults(func=run_tickets)
-    for kind in ("technicians", "customers"):
+    for kind in ("technicians", "absences", "customers"):
         q = isub.add_parser(kind, parents=[common], help=f"add {kind} from a CSV file (all rows or none)",
                             description=PEOPLE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
         q.add_argument("file", type=Path, metavar="FILE.csv")
@@ -92,7 +100,7 @@ def register(sub, common) -> None:
     e = sub.add_parser("export", help="export data to files")
     esub = e.add_subparsers(dest="export_command", metavar="WHAT")
     esub.required = True
-    for kind in ("technicians", "customers"):
+    for kind in ("technicians", "absences", "customers"):
         q = esub.add_parser(kind, parents=[common], help=f"write the {kind} as CSV in the import format",
                             description=PEOPLE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
         q.add_argument("file", metavar="FILE.csv|-", help="- writes to standard output")
@@ -243,8 +251,7 @@ def run_people(ctx: CliContext) -> int:
     kind: str = ctx.args.kind
     path: Path = ctx.args.file
     actor, slug = resolve_actor(ctx, ctx.args.org)
-    check = importing.check_technicians if kind == "technicians" else importing.check_customers
-    checked = check(uow=ctx.uow(), actor=actor, path=path)
+    checked = importing.CHECK[kind](uow=ctx.uow(), actor=actor, path=path)
     base = {"file": str(path), "organization": slug, "encoding": checked.encoding, "delimiter": checked.delimiter,
             "rows": checked.rows}
     if not checked.ok:
@@ -261,7 +268,7 @@ def run_people(ctx: CliContext) -> int:
                  f"{path}: {checked.rows} rows, all valid ({checked.encoding}, '{checked.delimiter}'-separated). "
                  f"First rows:\n" + "\n".join("  " + " | ".join(r.values()) for r in checked.preview[:5]))
         return 0
-    run = importing.run_technicians if kind == "technicians" else importing.run_customers
+    run = importing.RUN[kind]
     progress = Progress(checked.rows, unit="rows", enabled=show_progress(ctx))
     started = time.monotonic()
     created = run(uow=ctx.uow(), actor=actor, checked=checked, progress=progress.update)
@@ -278,7 +285,7 @@ def run_export(ctx: CliContext) -> int:
 
     kind: str = ctx.args.kind
     actor, slug = resolve_actor(ctx, ctx.args.org)
-    export = importing.export_technicians if kind == "technicians" else importing.export_customers
+    export = importing.EXPORT[kind]
     if ctx.args.file == "-":
         if ctx.json:
             raise CliError("--json and '-' both write to standard output; give a file name.")

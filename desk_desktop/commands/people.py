@@ -58,7 +58,7 @@ def _customer_options(p: argparse.ArgumentParser, *, update: bool) -> None:
 
 
 def register(sub, common) -> None:
-    for word, doc in (("technician", "technicians: list, show, add, update"),
+    for word, doc in (("technician", "technicians: list, show, add, update; absence (time off)"),
                       ("customer", "customers and their sites: list, show, add, update")):
         p = sub.add_parser(word, help=doc, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         wsub = p.add_subparsers(dest=f"{word}_command", metavar="ACTION")
@@ -81,6 +81,10 @@ def register(sub, common) -> None:
         options(up, update=True)
         for q in (li, sh, add, up):
             q.add_argument("--org", help="organization slug (default: your own, or the only one)")
+        if word == "technician":
+            from desk_desktop.commands import absences
+
+            absences.register(wsub, common)
         handlers = TECHNICIAN if word == "technician" else CUSTOMER
         for action, q in (("list", li), ("show", sh), ("add", add), ("update", up)):
             q.set_defaults(func=handlers[action])
@@ -224,7 +228,7 @@ def tech_list(ctx: CliContext) -> int:
                                      include_inactive=ctx.args.all, limit=ctx.args.limit)
     lines = [f"{len(rows)} technician(s) in {slug}:"] + [
         f"{r.id:>6}  {r.name}{'' if r.active else ' (inactive)'} — {', '.join(cats.names(SKILLS, r.skills)) or 'no skills'}; "
-        f"{r.open_jobs} open; today {r.today_hours}" for r in rows]
+        f"{r.open_jobs} open; today {r.today_hours}" + (f", away ({r.away_today})" if r.away_today else "") for r in rows]
     ctx.emit({"organization": slug, "technicians": [asdict(r) for r in rows]}, "\n".join(lines))
     return 0
 

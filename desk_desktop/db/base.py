@@ -41,6 +41,7 @@ TENANT_TABLES = (
     "sites",
     "technicians",
     "technician_skills",
+    "technician_absences",
     "ticket_categories",
     "skills",
     "customer_types",

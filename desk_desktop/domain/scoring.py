@@ -4,8 +4,8 @@ working hours — pure functions, no database.
 Eligibility (the same for every strategy): the technician is active, has every required
 skill, has fewer open work orders (``OPEN_WORK_ORDER_STATUSES``) than their maximum and,
 for work due now (``due_now``), is on shift: inside one of their working windows now
-(unknown working hours count as on shift). An off-shift technician is still listed, marked,
-for a dispatcher's manual choice.
+(unknown working hours count as on shift) and not absent now (time off). An off-shift or
+absent technician is still listed, marked, for a dispatcher's manual choice.
 When the order has a location, only technicians within the assignment radius are
 considered (the ``nearest`` strategy's KNN query finds them; the others use the same
 candidate set so a far-away technician never wins on load or skill alone).
@@ -49,6 +49,8 @@ class TechFacts:
     lat: float | None = None
     lon: float | None = None
     off_shift: bool = False  # outside working hours now, for work due now
+    absent: bool = False  # in an absence now (time off), for work due now
+    absence_reason: str | None = None  # that absence's reason ("Holiday")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def eligibility(t: TechFacts, required_skills: Sequence[str]) -> tuple[bool, str
         return False, f"at capacity ({t.open_jobs}/{t.max_open} open work orders)"
     if not t.within_radius:
         return False, "outside the assignment radius"
+    if t.absent:
+        return False, f"absent now ({t.absence_reason or 'time off'})"
     if t.off_shift:
         return False, "off shift now (outside working hours)"
     return True, "eligible"

@@ -1,10 +1,11 @@
-"""The first free slot of a technician: working hours and the visits they already have — pure, no database.
+"""The first free slot of a technician: working hours, the visits they already have and their absences — pure, no database.
 
 A visit is ``[start, end)``; two visits overlap when each starts before the other ends
 (the database's exclusion constraint, migration 0011, says the same with ``&&``). The
 search starts at the requested time, fits the visit into the working hours
 (``scoring.fit_into_working_hours``, in the organization's time zone) and, while the
-fitted slot overlaps a block of busy time (visits merged where they overlap or touch),
+fitted slot overlaps a block of busy time (visits and absences — an absence is busy time
+like a visit, labelled "absence (Holiday)" — merged where they overlap or touch),
 starts again at that block's end. Every step starts after one more block's end, so it
 ends after at most one step per block.
 """
@@ -20,11 +21,16 @@ from desk_desktop.domain.scoring import ScheduleFit, Windows, fit_into_windows, 
 
 @dataclass(frozen=True)
 class Visit:
-    """One of the technician's booked visits."""
+    """One of the technician's booked visits, or one of their absences (busy time too)."""
 
     start: datetime
     end: datetime
-    label: str = ""  # what a dispatcher calls it, e.g. its work order number
+    label: str = ""  # what a dispatcher calls it, e.g. its work order number, or "absence (Holiday)"
+    reason: str | None = None  # an absence: its reason; a visit: None
+
+    @property
+    def absence(self) -> bool:
+        return self.reason is not None
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
@@ -44,7 +50,7 @@ def busy_blocks(visits: Sequence[Visit]) -> list[Visit]:
     for v in sorted(visits, key=lambda v: (v.start, v.end)):
         if blocks and v.start <= blocks[-1].end:
             if v.end > blocks[-1].end:
-                blocks[-1] = Visit(blocks[-1].start, v.end, v.label)
+                blocks[-1] = Visit(blocks[-1].start, v.end, v.label, v.reason)
         else:
             blocks.append(v)
     return blocks

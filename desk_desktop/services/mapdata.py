@@ -15,8 +15,8 @@ reported recently (or if they have no home base), else at their home base. A wor
 order is at its ticket's location, else at the ticket's site.
 
 Technician state (the same rules for arrays and rows):
-- ``off_shift``: outside their working hours now (in the organization's time zone);
-  technicians with no known hours count as on shift. ``on_shift`` decides it once per
+- ``off_shift``: outside their working hours now (in the organization's time zone), or
+  in an absence now (time off); technicians with no known hours count as on shift. ``on_shift`` decides it once per
   distinct working-hours pattern (technicians share a handful); the arrays statement gets
   the list of patterns that are off shift now.
 - ``busy``: a job in progress, a job scheduled for right now, or at their open-job limit.
@@ -159,8 +159,8 @@ _TECH_SOURCE = position_source()
 # Busy: a job in progress or scheduled for now, or at their open-job limit.
 _BUSY = "(coalesce(l.busy_now, false) OR coalesce(l.open_jobs, 0) >= t.max_open_work_orders)"
 # The state code (index in TECHNICIAN_STATES), as ``_state`` decides it; :off lists the
-# working-hours patterns off shift now.
-_STATE_CODE = (f"CASE WHEN t.working_hours::text = ANY(:off) THEN {STATE_CODES[STATE_OFF_SHIFT]} "
+# working-hours patterns off shift now, :away the technicians in an absence now.
+_STATE_CODE = (f"CASE WHEN t.working_hours::text = ANY(:off) OR t.id = ANY(CAST(:away AS bigint[])) THEN {STATE_CODES[STATE_OFF_SHIFT]} "
                f"WHEN {_BUSY} THEN {STATE_CODES[STATE_BUSY]} ELSE {STATE_CODES[STATE_AVAILABLE]} END")
 _PRIORITY_CODE = ("CASE wo.priority " + " ".join(f"WHEN '{p}' THEN {c}" for p, c in PRIORITY_CODES.items())
                   + f" ELSE {DEFAULT_PRIORITY_CODE} END")
@@ -190,7 +190,10 @@ loads AS (
 )"""
 
 _TECHNICIANS_SQL = f"""
-WITH {_LOADS_AND_NEXT_JOB}, skills AS (
+WITH {_LOADS_AND_NEXT_JOB}, away AS (
+    SELECT DISTINCT technician_id FROM technician_absences
+     WHERE organization_id = :org AND starts_at <= :now AND ends_at > :now
+), skills AS (
     SELECT technician_id, jsonb_object_agg(skill, proficiency) AS skills
       FROM technician_skills
      WHERE organization_id = :org {{skill_filter}}
@@ -201,12 +204,13 @@ SELECT t.id, t.name, t.max_open_work_orders, t.location_updated_at, p.source,
        coalesce(l.open_jobs, 0) AS open_jobs, t.working_hours::text AS hours_json, {_BUSY} AS busy,
        n.work_order_id AS next_id, {_round6("ST_Y(n.g)")} AS next_lat, {_round6("ST_X(n.g)")} AS next_lon,
        sk.skills::text AS skills_json,
-       (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz
+       (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz, a.technician_id IS NOT NULL AS away
   FROM technicians t
  CROSS JOIN LATERAL (SELECT {_TECH_POS} AS g, {_TECH_SOURCE} AS source) p
   LEFT JOIN loads l ON l.technician_id = t.id
   LEFT JOIN next_job n ON n.technician_id = t.id
   LEFT JOIN skills sk ON sk.technician_id = t.id
+  LEFT JOIN away a ON a.technician_id = t.id
  WHERE t.organization_id = :org AND t.active {{tech_filter}}
  ORDER BY t.id
 """
@@ -262,9 +266,11 @@ SELECT
 """
 
 _SHIFT_PATTERNS_SQL = """
-SELECT (SELECT o.timezone FROM organizations o WHERE o.id = :org),
+SELECT (SELECT o.timezone FROM organizations o WHERE o.id = :org) AS tz,
        array(SELECT DISTINCT t.working_hours::text FROM technicians t
-              WHERE t.organization_id = :org AND t.active AND t.working_hours IS NOT NULL)
+              WHERE t.organization_id = :org AND t.active AND t.working_hours IS NOT NULL) AS patterns,
+       array(SELECT a.technician_id FROM technician_absences a
+              WHERE a.organization_id = :org AND a.starts_at <= :now AND a.ends_at > :now) AS away
 """
 
 
@@ -309,14 +315,15 @@ def on_shift(working_hours: Mapping | None, local_now: datetime) -> bool:
     return False
 
 
-def _off_shift_patterns(uow: UnitOfWork, org_id: int, now: datetime) -> list[str]:
-    """The working-hours patterns (as the database prints them) that are off shift now.
+def _off_shift_now(uow: UnitOfWork, org_id: int, now: datetime) -> tuple[list[str], list[int]]:
+    """(The working-hours patterns, as the database prints them, that are off shift now;
+    the technicians in an absence now).
 
     Technicians share a handful of patterns: each is decided once with ``on_shift`` in the
     organization's time zone, and the arrays statement compares the text (``working_hours::text``)."""
-    [(tz, patterns)] = sql.hot_rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id})
+    [(tz, patterns, away)] = sql.hot_rows(uow, _SHIFT_PATTERNS_SQL, {"org": org_id, "now": now})
     local_now = now.astimezone(_zone(tz))
-    return [p for p in patterns or () if not on_shift(json.loads(p), local_now)]
+    return [p for p in patterns or () if not on_shift(json.loads(p), local_now)], list(away or ())
 
 
 def _tech_params(org_id: int, now: datetime) -> dict:
@@ -349,12 +356,13 @@ def _technicians(uow: UnitOfWork, org_id: int, now: datetime,
     local_now = None
     off_shift: dict[str | None, bool] = {None: False}  # per working-hours pattern (a handful)
     for (tid, name, max_open, updated_at, source, lat, lon, open_jobs, hours_json, busy,
-         next_id, next_lat, next_lon, skills_json, tz) in sql.hot_rows(uow, _technicians_sql(ids), params):
+         next_id, next_lat, next_lon, skills_json, tz, away) in sql.hot_rows(uow, _technicians_sql(ids), params):
         off = off_shift.get(hours_json)
         if off is None:
             local_now = local_now or now.astimezone(_zone(tz))
             off = off_shift[hours_json] = not on_shift(json.loads(hours_json), local_now)
-        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, _state(off, busy), open_jobs, max_open,
+        techs.append(MapTechnician(tid, name, lat, lon, source, updated_at, _state(off or away, busy), open_jobs,
+                                   max_open,
                                    skills_json, next_id))
         if next_id is not None and lat is not None and next_lat is not None:
             routes.append(MapRoute(tid, next_id, lat, lon, next_lat, next_lon))
@@ -377,11 +385,11 @@ def _work_orders(uow: UnitOfWork, org_id: int, ids: tuple[int, ...] | None) -> t
 
 def load_map_arrays(*, uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> MapArrays:
     """What the map draws, as the page's data arrays (see ``MapArrays``): two short round
-    trips (the off-shift patterns, then one statement that formats all three arrays)."""
+    trips (the off-shift patterns and absences, then one statement that formats all three arrays)."""
     now = now or datetime.now(UTC)
     with uow:
         params = _tech_params(actor.organization_id, now)
-        params["off"] = _off_shift_patterns(uow, actor.organization_id, now)
+        params["off"], params["away"] = _off_shift_now(uow, actor.organization_id, now)
         params["statuses"] = list(MAP_WORK_ORDER_STATUSES)
         [(techs, routes, orders)] = sql.hot_rows(uow, _ARRAYS_SQL, params)
     return MapArrays(technicians=techs or "", work_orders=orders or "", routes=routes or "", generated_at=now)

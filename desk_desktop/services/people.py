@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from desk_desktop.db import sql
@@ -60,6 +60,7 @@ class TechnicianRow:
     skills: tuple[str, ...]  # skill keys, by proficiency desc then key
     open_jobs: int  # work orders assigned/scheduled/travelling/on_site/on_hold
     today_hours: str  # "08:00–12:00, 13:00–17:00", "off" or "not set" (organization's time zone, today)
+    away_today: str | None = None  # the reason of an absence that takes (part of) today, e.g. "Holiday"
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,12 @@ def _write_skills(uow: UnitOfWork, org: int, technician_id: int, skills: dict[st
                     violations={"fk_technician_skills_skill_skills": _skills_unknown})
 
 
-def _today_key(uow: UnitOfWork, org: int) -> str:
-    tz = sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org", {"org": org}) or "UTC"
-    return rules.DAYS[datetime.now(ZoneInfo(tz)).weekday()]
+def _today(uow: UnitOfWork, org: int) -> tuple[str, datetime, datetime]:
+    """(today's day key, its local midnight, the next) in the organization's time zone."""
+    tz = ZoneInfo(sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org", {"org": org}) or "UTC")
+    day = datetime.now(tz).date()
+    return (rules.DAYS[day.weekday()], datetime.combine(day, time(), tzinfo=tz),
+            datetime.combine(day + timedelta(days=1), time(), tzinfo=tz))
 
 
 def search_technicians(*, uow: UnitOfWork, actor: Actor, text: str = "", include_inactive: bool = True,
@@ -215,13 +219,15 @@ def search_technicians(*, uow: UnitOfWork, actor: Actor, text: str = "", include
     (case-insensitive), by name."""
     org = actor.organization_id
     with uow:
-        today = _today_key(uow, org)
+        today, day_start, day_end = _today(uow, org)
         found = sql.rows(uow, """
             SELECT t.id, t.name, t.email, t.active, t.working_hours -> :today AS today, t.working_hours IS NULL AS unset,
                    coalesce((SELECT array_agg(s.skill ORDER BY s.proficiency DESC, s.skill) FROM technician_skills s
                               WHERE s.technician_id = t.id), '{}') AS skills,
                    (SELECT count(*) FROM work_orders w WHERE w.technician_id = t.id
-                       AND w.status = ANY(CAST(:open AS text[]))) AS open_jobs
+                       AND w.status = ANY(CAST(:open AS text[]))) AS open_jobs,
+                   (SELECT a.reason FROM technician_absences a WHERE a.technician_id = t.id
+                       AND a.starts_at < :day_end AND a.ends_at > :day_start ORDER BY a.starts_at LIMIT 1) AS away
               FROM technicians t
              WHERE t.organization_id = :org AND (t.active OR :inactive)
                AND (:text = '' OR t.name ILIKE :like OR t.email ILIKE :like OR t.phone ILIKE :like
@@ -229,11 +235,12 @@ def search_technicians(*, uow: UnitOfWork, actor: Actor, text: str = "", include
                                  ON k.organization_id = s.organization_id AND k.key = s.skill
                                 WHERE s.technician_id = t.id AND (k.key ILIKE :like OR k.name ILIKE :like)))
              ORDER BY t.name, t.id LIMIT :limit""",
-                         {"org": org, "today": today, "open": list(OPEN_WORK_ORDER_STATUSES),
+                         {"org": org, "today": today, "day_start": day_start, "day_end": day_end,
+                          "open": list(OPEN_WORK_ORDER_STATUSES),
                           "inactive": include_inactive, "text": text.strip(), "like": _like(text), "limit": limit})
         uow.commit()
     return tuple(TechnicianRow(id=r.id, name=r.name, email=r.email, active=r.active, skills=tuple(r.skills),
-                               open_jobs=r.open_jobs,
+                               open_jobs=r.open_jobs, away_today=r.away,
                                today_hours="not set" if r.unset else rules.format_day(
                                    [tuple(i) for i in (r.today or [])]))
                  for r in found)

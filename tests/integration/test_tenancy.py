@@ -68,6 +68,9 @@ def _seed(conn, org: int, tag: str, secret: str) -> dict[str, int]:
                             "VALUES (:o, :n, ST_GeogFromText('POINT(13.4 52.5)')) RETURNING id", n=f"Tech {tag}")
     conn.execute(text("INSERT INTO technician_skills (organization_id, technician_id, skill, proficiency) "
                       "VALUES (:o, :t, 'electrical', 3)"), {"o": org, "t": ids["technician"]})
+    ids["absence"] = one("INSERT INTO technician_absences (organization_id, technician_id, starts_at, ends_at, "
+                         "reason, created_by) VALUES (:o, :t, now(), now() + interval '2 days', :r, 'seed') "
+                         "RETURNING id", t=ids["technician"], r=f"Holiday {tag}")
     ids["ticket"] = one("INSERT INTO tickets (organization_id, number, customer_id, customer_name, category, priority, "
                         "subject, description, created_by) VALUES (:o, :num, :c, :cn, 'hvac', 'high', CAST(:s AS text), CAST(:s AS text), 'seed') "
                         "RETURNING id", num=f"TK-{tag}-00001", c=ids["customer"], cn=f"Customer {tag}", s=secret)
@@ -307,6 +310,29 @@ def test_own_rows_cannot_point_at_the_other_organizations_rows(tenants):
         with tenants.admin_engine.begin() as conn:
             conn.execute(text("UPDATE work_orders SET rule_id = :r WHERE id = :w"),
                          {"r": b["rule"], "w": a["work_order"]})
+
+
+def test_absences_of_another_organization_can_be_neither_seen_nor_written(tenants):
+    """Time off (migration 0012): row-level security and the same-organization trigger."""
+    from desk_desktop.services import absences
+
+    a, b = tenants.ids["a"], tenants.ids["b"]
+    insert = ("INSERT INTO technician_absences (organization_id, technician_id, starts_at, ends_at, reason, "
+              "created_by) VALUES (:o, :t, now() + interval '10 days', now() + interval '11 days', 'x', 'x')")
+    _denied(tenants, "alice", insert, o=tenants.b, t=b["technician"])  # into the other organization
+    assert "same organization" in _denied(tenants, "alice", insert, o=tenants.a, t=b["technician"])
+    assert _as(tenants, "alice", "UPDATE technician_absences SET reason = 'pwned' WHERE id = :i", i=b["absence"]) == 0
+    assert _as(tenants, "alice", "DELETE FROM technician_absences WHERE id = :i", i=b["absence"]) == 0
+    assert _as(tenants, "alice", insert, o=tenants.a, t=a["technician"]) == 1  # the own one works (rolled back)
+    alice = current_actor(uow=tenants.uows("alice")())
+    assert [x.reason for x in absences.list_absences(uow=tenants.uows("alice")(), actor=alice)] == ["Holiday a"]
+    with pytest.raises(NotFound):
+        absences.remove_absence(uow=tenants.uows("alice")(), actor=alice, absence_id=b["absence"])
+    forged = Actor(organization_id=tenants.b, name="Alice pretending", is_admin=True)
+    assert absences.list_absences(uow=tenants.uows("alice")(), actor=forged) == ()
+    with tenants.admin_engine.connect() as conn:
+        assert conn.execute(text("SELECT reason FROM technician_absences WHERE id = :i"),
+                            {"i": b["absence"]}).scalar_one() == "Holiday b"
 
 
 def test_audit_log_is_append_only_for_dispatchers(tenants):

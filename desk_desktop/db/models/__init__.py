@@ -6,7 +6,7 @@ from desk_desktop.db.models.audit import AuditEntry
 from desk_desktop.db.models.catalogs import CustomerType, Skill, TicketCategory, WorkOrderType
 from desk_desktop.db.models.notifications import Notification
 from desk_desktop.db.models.org import Dispatcher, Organization
-from desk_desktop.db.models.people import Customer, Site, Technician, TechnicianSkill
+from desk_desktop.db.models.people import Absence, Customer, Site, Technician, TechnicianSkill
 from desk_desktop.db.models.rules import AssignmentState, TicketToWorkOrderRule
 from desk_desktop.db.models.tickets import Ticket, TicketNumberCounter, TicketNumberSequence
 from desk_desktop.db.models.workorders import WorkOrder
@@ -19,6 +19,7 @@ __all__ = [
     "Site",
     "Technician",
     "TechnicianSkill",
+    "Absence",
     "Ticket",
     "TicketNumberSequence",
     "TicketNumberCounter",

@@ -1,4 +1,4 @@
-"""Customers with their sites, and technicians with their skills."""
+"""Customers with their sites, and technicians with their skills and absences."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk_desktop.db.base import Base, TenantMixin, utcnow_column
@@ -102,3 +102,36 @@ class TechnicianSkill(TenantMixin, Base):
     # A copy of the technician's home base, kept exact by triggers (migration 0009) — read by
     # the nearest walk, never written by the app.
     home_base = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)
+
+
+# A technician's absences never overlap (migration 0012); the service names the constraint.
+NO_OVERLAPPING_ABSENCES = "ex_technician_absences_no_overlap"
+
+
+class Absence(TenantMixin, Base):
+    """Time off of one technician: ``[starts_at, ends_at)``; a whole-day absence runs from
+    local midnight of its first day to local midnight after its last (organization time)."""
+
+    __tablename__ = "technician_absences"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="period"),
+        CheckConstraint("length(btrim(reason)) > 0", name="reason_not_blank"),
+        Index("ix_technician_absences_technician_id", "technician_id", "ends_at"),
+        ExcludeConstraint(
+            (text("technician_id"), "="),
+            (text("tstzrange(starts_at, ends_at)"), "&&"),
+            name=NO_OVERLAPPING_ABSENCES,
+            using="gist",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    technician_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("technicians.id", ondelete="CASCADE"), nullable=False
+    )
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    all_day: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    reason: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = utcnow_column()

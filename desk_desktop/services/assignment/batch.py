@@ -15,9 +15,11 @@ query per kind of question, each technician's facts read once) and uses them whi
 load the batch added since cannot have changed the answer; otherwise it asks again, after
 writing what is pending when the database must see it.
 
-Scheduling needs the winner's visits (``domain.slots``): the prefetch reads those of all
-the candidates in one query (converted only for the winners), the others are read when
-first needed; the batch adds each visit it books, so its own orders never overlap.
+Scheduling needs the winner's visits and absences (``domain.slots``): the prefetch reads
+those of all the candidates in one query (converted only for the winners), the others are
+read when first needed; the batch adds each visit it books, so its own orders never
+overlap. Who is absent now (for work due now) is read once per batch, for the whole
+organization (``away_now``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ _READ_POINTERS = """SELECT s.rule_id, s.last_technician_id, t.name
  WHERE s.organization_id = :org AND s.rule_id = ANY(CAST(:rules AS bigint[]))"""
 
 
+_AWAY_NOW = """SELECT technician_id, reason FROM technician_absences
+ WHERE organization_id = :org AND starts_at <= :now AND ends_at > :now"""
+
+
 def _question(kw: dict) -> tuple:
     """What a candidate query asks, as far as the prefetch is concerned."""
     return (str(kw["strategy"]) == AssignmentLogic.NEAREST, kw.get("k", MAX_CANDIDATES),
@@ -90,6 +96,7 @@ class Batch:
     prefetched_visits: dict[int, tuple] = field(default_factory=dict)  # read by prefetch, not converted yet
     shifts: dict[int, bool] = field(default_factory=dict)  # technician -> on shift at ``now``
     windows: dict[int, Windows | None] = field(default_factory=dict)  # technician -> parsed working hours
+    away: dict[int, str] | None = None  # technician -> the reason of the absence they are in at ``now``
 
     # ------------------------------------------------------------------ what decisions leave
 
@@ -141,6 +148,14 @@ class Batch:
         if technician_id not in self.shifts:
             self.shifts[technician_id] = on_shift(self.hours.get(technician_id), self.now, self.tz_name)
         return self.shifts[technician_id]
+
+    def away_now(self, uow: UnitOfWork, technician_id: int) -> str | None:
+        """The reason of the absence the technician is in at ``now``, or None (the
+        organization's absences at ``now`` are read once per batch)."""
+        if self.away is None:
+            self.away = {r.technician_id: r.reason for r in sql.hot_rows(uow, _AWAY_NOW, {
+                "org": self.actor.organization_id, "now": self.now})}
+        return self.away.get(technician_id)
 
     def visits_for(self, uow: UnitOfWork, technician_id: int) -> list[Visit]:
         """The technician's visits from ``now`` on, as if this batch's bookings were written."""
@@ -222,12 +237,10 @@ class Batch:
             ids = sorted({r.id for r in rows})
             techs = {t.id: t for t in sql.hot_rows(uow, TECH_FACTS_SQL, {"org": org, "ids": ids})} if ids else {}
             self.hours.update((t.id, t.working_hours) for t in techs.values())
-            # Their visits, in one query. A technician without open orders has no visit (every
-            # status the no-overlap constraint covers is open), so only the others are asked.
+            # Their visits and absences, in one query.
             unread = [t.id for t in techs.values() if t.id not in self.visits and t.id not in self.prefetched_visits]
-            busy = [i for i in unread if techs[i].open_jobs > 0]
-            found = visits_of_many(uow, busy, start=self.now) if busy else {}
-            self.prefetched_visits.update((i, found.get(i, ((), (), ()))) for i in unread)
+            found = visits_of_many(uow, unread, start=self.now) if unread else {}
+            self.prefetched_visits.update((i, found.get(i, ((), (), (), ()))) for i in unread)
             per_order: dict[int, list] = {}
             for r in rows:
                 per_order.setdefault(r.order_index, []).append(r)

@@ -78,16 +78,24 @@ def decide(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, strategy: str | None
     facts = batch.fetch(uow, wo.id, organization_id=wo.organization_id, location=location,
                              required_skills=required, strategy=effective, now=batch.now, radius_km=radius_km,
                              eligible_only=eligible_only, k=k, last_technician_id=pointer_id)
-    ranked = rank_candidates(effective, mark_off_shift(batch, wo, facts), required, last_technician_id=pointer_id)
+    ranked = rank_candidates(effective, mark_unavailable_now(uow, batch, wo, facts), required, last_technician_id=pointer_id)
     return Decision(effective, requested, fallback, ranked, location is not None, required, pointer_id, pointer_name)
 
 
-def mark_off_shift(batch: Batch, wo: WorkOrder, facts: list[TechFacts]) -> list[TechFacts]:
+def mark_unavailable_now(uow: UnitOfWork, batch: Batch, wo: WorkOrder, facts: list[TechFacts]) -> list[TechFacts]:
     """For work due now (``scoring.due_now``), the technicians outside their working hours
-    now are marked off shift (not eligible; still listed)."""
+    now are marked off shift, and those in an absence now absent (not eligible; still listed)."""
     if not due_now(requested_start(wo, batch.now), batch.now):
         return facts
-    return [f if batch.on_shift(f.technician_id) else replace(f, off_shift=True) for f in facts]
+    out = []
+    for f in facts:
+        reason = batch.away_now(uow, f.technician_id)
+        if reason is not None:
+            f = replace(f, absent=True, absence_reason=reason)
+        if not batch.on_shift(f.technician_id):
+            f = replace(f, off_shift=True)
+        out.append(f)
+    return out
 
 
 def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:

@@ -38,7 +38,7 @@ def to_candidate(r: Ranked, required: list[str]) -> Candidate:
     return Candidate(technician_id=t.technician_id, name=t.name, rank=r.rank, distance_m=t.distance_m,
                      matched_skills={s: t.skills[s] for s in required if s in t.skills}, open_jobs=t.open_jobs,
                      max_open=t.max_open, eligible=r.eligible, reason=r.reason, lat=t.lat, lon=t.lon,
-                     off_shift=t.off_shift)
+                     off_shift=t.off_shift, absent=t.absent, absence_reason=t.absence_reason)
 
 
 def record(*, strategy: str, requested: str, fallback: str | None, ranked: list[Ranked], located: bool,

@@ -92,7 +92,7 @@ def assign_automatically(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, radius
         everyone = batch.fetch(uow, organization_id=wo.organization_id, location=location,
                                     required_skills=d.required, strategy=d.strategy, now=batch.now,
                                     radius_km=radius_km, eligible_only=False, k=200)
-        d.ranked = rank_candidates(d.strategy, decision.mark_off_shift(batch, wo, everyone), d.required,
+        d.ranked = rank_candidates(d.strategy, decision.mark_unavailable_now(uow, batch, wo, everyone), d.required,
                                    last_technician_id=d.pointer_id)
         reason = no_eligible_reason(d.ranked, radius_km=radius_km, located=location is not None,
                                     required_skills=d.required)

@@ -119,9 +119,11 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
                 facts = replace(facts, open_jobs=max(0, facts.open_jobs - 1))
             ok, reason = eligibility(facts, d.required)
             chosen = Ranked(facts, ok, reason, chosen.rank if chosen else None, chosen.skill_score if chosen else None)
-        off_shift = chosen.facts.off_shift
-        if off_shift:  # no automatic choice, but a dispatcher's may be (told in the explanation)
-            ok, reason = eligibility(replace(chosen.facts, off_shift=False), d.required)
+        off_shift, absent = chosen.facts.off_shift, chosen.facts.absent
+        not_now = None
+        if off_shift or absent:  # no automatic choice, but a dispatcher's may be (told in the explanation)
+            not_now = eligibility(chosen.facts, ())[1]
+            ok, reason = eligibility(replace(chosen.facts, off_shift=False, absent=False), d.required)
             chosen = replace(chosen, eligible=ok, reason=reason)
         if not chosen.eligible and not force:
             raise TechnicianNotEligible(f"{tech_name} cannot take {work_order_number(wo.id)}: {chosen.reason}.")
@@ -129,15 +131,15 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
         best = next((r for r in d.ranked if r.eligible), None)
         if chosen.rank:
             rank_text = f"ranked #{chosen.rank} under {d.strategy}"
-        elif off_shift and chosen.eligible:
-            rank_text = f"off shift now (outside working hours), so not ranked under {d.strategy}; assigned anyway"
+        elif not_now and chosen.eligible:
+            rank_text = f"{not_now}, so not ranked under {d.strategy}; assigned anyway"
         else:
             rank_text = f"not eligible under {d.strategy} ({chosen.reason}); assigned anyway"
         why = f"Chosen by {actor.name}: {tech_name}, {rank_text}."
         if best is not None and best.facts.technician_id != technician_id:
             why += f" The strategy's first choice was {best.facts.name}."
         record = d.explanation(radius_km=radius_km, now=batch.now, winner=chosen, why=why,
-                               extra={"manual": True, "by": actor.name, "off_shift": off_shift,
+                               extra={"manual": True, "by": actor.name, "off_shift": off_shift, "absent": absent,
                                       "forced": bool(force and not chosen.eligible)})
         # The time and the technician change together: nothing is flushed in between, so the
         # order is never stored at its new time for its former technician.
@@ -195,7 +197,9 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
     follows from the duration. The customer and the technician are told. A time at which
     the technician already has another visit is refused, naming it (``VisitClash``) — unless
     ``book_anyway``: then the visit is stored over the other one, marked (outside the
-    no-overlap constraint) and the audit row names what it overlaps."""
+    no-overlap constraint) and the audit row names what it overlaps. A time inside one of
+    the technician's absences is always refused, ``book_anyway`` or not: they are not
+    there (change the absence first if they will be)."""
     if start is None:
         raise ValidationFailed("Give a start time.", "start")
     if start.tzinfo is None:
@@ -215,6 +219,10 @@ def reschedule_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, 
         if wo.technician_id is not None:
             tech_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": wo.technician_id})
             taken = visits_of(uow, wo.technician_id, start=wo.scheduled_start, end=wo.scheduled_end, excluding=wo.id)
+            away = next((v for v in taken if v.absence), None)
+            if away is not None:
+                raise VisitClash(clash_text(tech_name, away, batch.tz_name)
+                                 + "; choose another time, another technician, or change the absence first.")
             if taken and not book_anyway:
                 raise VisitClash(clash_text(tech_name, taken[0], batch.tz_name) + "; choose another time.")
         overlaps = [v.label for v in taken]

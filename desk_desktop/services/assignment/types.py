@@ -46,6 +46,8 @@ class Candidate:
     lat: float | None
     lon: float | None
     off_shift: bool = False  # outside working hours now, for work due now (a manual choice, with a warning)
+    absent: bool = False  # in an absence now, for work due now (a manual choice, with a warning)
+    absence_reason: str | None = None
 
 
 @dataclass(frozen=True)

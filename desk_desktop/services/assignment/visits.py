@@ -1,9 +1,11 @@
-"""A technician's booked visits: reading them, and a clash in words a dispatcher can act on.
+"""A technician's busy time — booked visits and absences: reading it, and a clash in words a dispatcher can act on.
 
 A visit is an order's ``[scheduled_start, scheduled_end)`` for its technician
 (``BUSY_WHERE``: what the exclusion constraint of migration 0011 covers, and the visits a
 dispatcher booked anyway). The reads go through the partial index of open orders by
 technician (every status the constraint covers is open; ``OPEN_SQL`` writes them out).
+An absence (migration 0012) is busy time too: the same reads return it, labelled
+"absence (Holiday)", so the free-slot search never places a visit inside one.
 """
 
 from __future__ import annotations
@@ -14,49 +16,68 @@ from zoneinfo import ZoneInfo
 from desk_desktop.db import sql
 from desk_desktop.db.models.workorders import BUSY_WHERE, NO_OVERLAP, work_order_number
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.absences import away_text
 from desk_desktop.domain.slots import Visit
 from desk_desktop.services.assignment.candidates import OPEN_SQL
 from desk_desktop.services.assignment.types import VisitClash
 
-_VISITS = f"""SELECT id, scheduled_start, scheduled_end FROM work_orders
+_VISITS = f"""SELECT id, scheduled_start AS starts, scheduled_end AS ends, NULL AS reason FROM work_orders
  WHERE technician_id = :tech AND status IN {OPEN_SQL} AND {BUSY_WHERE}
    AND tstzrange(scheduled_start, scheduled_end) && tstzrange(CAST(:start AS timestamptz), CAST(:end AS timestamptz))
- ORDER BY scheduled_start, id"""
+UNION ALL
+SELECT id, starts_at, ends_at, reason FROM technician_absences
+ WHERE technician_id = :tech
+   AND tstzrange(starts_at, ends_at) && tstzrange(CAST(:start AS timestamptz), CAST(:end AS timestamptz))
+ ORDER BY 2, 1"""
+
+
+def _busy(i: int, start: datetime, end: datetime, reason: str | None) -> Visit:
+    if reason is None:
+        return Visit(start, end, work_order_number(i))
+    return Visit(start, end, f"absence ({reason})", reason)
 
 
 def visits_of(uow: UnitOfWork, technician_id: int, *, start: datetime, end: datetime | None = None,
               excluding: int | None = None) -> list[Visit]:
-    """The technician's visits that overlap ``[start, end)`` (``end`` None: from ``start`` on),
-    without the order ``excluding``; each labelled with its work order number."""
-    return [Visit(r.scheduled_start, r.scheduled_end, work_order_number(r.id))
+    """The technician's visits and absences that overlap ``[start, end)`` (``end`` None: from
+    ``start`` on), without the order ``excluding``; each visit labelled with its work order
+    number, each absence "absence (reason)"."""
+    return [_busy(r.id, r.starts, r.ends, r.reason)
             for r in sql.hot_rows(uow, _VISITS, {"tech": technician_id, "start": start, "end": end})
-            if r.id != excluding]
+            if r.reason is not None or r.id != excluding]
 
 
 # The same, for many technicians at once (the batch's candidates): one row per technician
-# with visits, as arrays (in the same order, in no particular order: the slot search sorts).
-_VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id) AS ids, array_agg(scheduled_start) AS starts,
-       array_agg(scheduled_end) AS ends
-  FROM work_orders
- WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {BUSY_WHERE}
-   AND scheduled_end > :start
+# with visits or absences, as arrays (in the same order, in no particular order: the slot
+# search sorts); ``reasons`` is NULL for a visit.
+_VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id) AS ids, array_agg(starts) AS starts,
+       array_agg(ends) AS ends, array_agg(reason) AS reasons
+  FROM (SELECT technician_id, id, scheduled_start AS starts, scheduled_end AS ends, NULL AS reason
+          FROM work_orders
+         WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {BUSY_WHERE}
+           AND scheduled_end > :start
+        UNION ALL
+        SELECT technician_id, id, starts_at, ends_at, reason FROM technician_absences
+         WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND ends_at > :start) busy
  GROUP BY technician_id"""
 
 
 def visits_of_many(uow: UnitOfWork, technician_ids: list[int], *, start: datetime) -> dict[int, tuple]:
-    """Per technician who has any, their visits from ``start`` on, unconverted
-    ``(ids, starts, ends)`` (``as_visits`` converts them when they are needed)."""
-    return {r.technician_id: (r.ids, r.starts, r.ends)
+    """Per technician who has any, their visits and absences from ``start`` on, unconverted
+    ``(ids, starts, ends, reasons)`` (``as_visits`` converts them when they are needed)."""
+    return {r.technician_id: (r.ids, r.starts, r.ends, r.reasons)
             for r in sql.hot_rows(uow, _VISITS_OF_MANY, {"techs": technician_ids, "start": start})}
 
 
 def as_visits(raw: tuple) -> list[Visit]:
-    ids, starts, ends = raw
-    return [Visit(a, b, work_order_number(i)) for i, a, b in zip(ids, starts, ends, strict=True)]
+    return [_busy(*row) for row in zip(*raw, strict=True)]
 
 
 def clash_text(technician_name: str, visit: Visit, tz_name: str) -> str:
-    """'Ann Lee already has WO-000045 from 10:00 to 11:00 on Tue 8 Dec' (organization time)."""
+    """'Ann Lee already has WO-000045 from 10:00 to 11:00 on Tue 8 Dec', or for an absence
+    'Ann Lee is away (Holiday) from Mon 7 Dec to Wed 9 Dec' (organization time)."""
+    if visit.absence:
+        return away_text(technician_name, visit.reason, visit.start, visit.end, tz_name)
     tz = ZoneInfo(tz_name or "UTC")
     a, b = visit.start.astimezone(tz), visit.end.astimezone(tz)
     until = f"{b:%H:%M}" if b.date() == a.date() else f"{b:%H:%M} on {b:%a} {b.day} {b:%b}"

@@ -1,4 +1,4 @@
-"""Import technicians or customers from a CSV file: choose the file, see its first rows, and
+"""Import technicians, their absences or customers from a CSV file: choose the file, see its first rows, and
 either the problems by line number (nothing is imported) or a progress bar while the whole
 file goes in, in one transaction, and the result."""
 
@@ -27,23 +27,22 @@ from desk_desktop.ui.card import Card
 from desk_desktop.ui.styling import restyle
 
 PREVIEW_ROWS = 8
-NOUNS = {"technicians": ("technician", "technicians"), "customers": ("customer", "customers")}
+NOUNS = {"technicians": ("technician", "technicians"), "absences": ("absence", "absences"),
+         "customers": ("customer", "customers")}
 
 
 def check_file(uow_factory, actor, kind: str, path: str):
     """The engine's check of the whole file (nothing written): ``importing.Checked``."""
     from desk_desktop.services import importing
 
-    check = {"technicians": importing.check_technicians, "customers": importing.check_customers}[kind]
-    return check(uow=uow_factory(), actor=actor, path=Path(path))
+    return importing.CHECK[kind](uow=uow_factory(), actor=actor, path=Path(path))
 
 
 def run_import(uow_factory, actor, checked, progress) -> int:
     """Import what ``check_file`` accepted, in one transaction; ``progress(done, total)``; how many were added."""
     from desk_desktop.services import importing
 
-    run = {"technicians": importing.run_technicians, "customers": importing.run_customers}[checked.kind]
-    return run(uow=uow_factory(), actor=actor, checked=checked, progress=progress)
+    return importing.RUN[checked.kind](uow=uow_factory(), actor=actor, checked=checked, progress=progress)
 
 
 class _Progress(QObject):

@@ -1,5 +1,5 @@
 """The technician editor (a dialog): name, contact, active, skills with proficiency, weekly
-hours, home base and the open work order limit. Problems show next to their field; a
+hours, home base, the open work order limit and the absences (saved at once, ``absences.py``). Problems show next to their field; a
 failed save keeps everything typed and says why."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.ui.card import Card
+from desk_desktop.ui.people.absences import AbsencesSection
 from desk_desktop.ui.people.editor import FormProblem, RecordEditor
 from desk_desktop.ui.people.forms import field_label
 from desk_desktop.ui.people.hours import DAYS, HoursEditor
@@ -173,6 +174,8 @@ class TechnicianEditor(RecordEditor):
             self.errors.labels[f"hours.{day}"] = self.hours.error_labels[day]
         hours.body.addWidget(self.errors.label("working_hours"))
 
+        self.absences = AbsencesSection(ctx)
+
         top = QHBoxLayout()
         top.setSpacing(12)
         top.addWidget(person, 3)
@@ -183,6 +186,7 @@ class TechnicianEditor(RecordEditor):
         body_layout.setSpacing(12)
         body_layout.addLayout(top)
         body_layout.addWidget(hours)
+        body_layout.addWidget(self.absences)
         body_layout.addStretch(1)
         scroll = QScrollArea(objectName="PeopleFormScroll")
         scroll.setWidgetResizable(True)
@@ -208,6 +212,7 @@ class TechnicianEditor(RecordEditor):
                 edit.setCursorPosition(0)  # the start of a long address shows, not its end
             self.home.set_value(d.home_base)
             self.hours.set_value(d.working_hours)
+            self.absences.set_technician(technician.id)
             active = {e.key for e in self.catalogs.choices(SKILLS)}
             for key, level in sorted(d.skills.items(), key=lambda kv: (-kv[1], kv[0])):
                 self.skills_table.add_skill(key, self.catalogs.name(SKILLS, key), level, retired=key not in active)

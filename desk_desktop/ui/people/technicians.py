@@ -28,7 +28,8 @@ class TechniciansPage(ListPage):
             ("Skills", lambda r: ", ".join(self.catalogs.names(SKILLS, r.skills)) if self.catalogs else ", ".join(r.skills), LEFT),
             ("Active", lambda r: "Yes" if r.active else "No", CENTER),
             ("Open jobs", lambda r: str(r.open_jobs), RIGHT),
-            ("Today's hours", lambda r: r.today_hours, LEFT),
+            ("Today's hours", lambda r: f"{r.today_hours} · away ({r.away_today})" if r.away_today else r.today_hours,
+             LEFT),
             ("Email", lambda r: r.email or "", LEFT),
         ]
         super().__init__(ctx, title="Technicians", placeholder="Search by name or email…",
@@ -40,7 +41,10 @@ class TechniciansPage(ListPage):
         self.import_button = QPushButton("Import CSV…")
         self.import_button.clicked.connect(lambda: self.open_import("technicians"))
         self.toolbar.insertWidget(1, self.inactive_check)
+        self.import_absences_button = QPushButton("Import absences…")
+        self.import_absences_button.clicked.connect(lambda: self.open_import("absences"))
         self.toolbar.insertWidget(3, self.import_button)
+        self.toolbar.insertWidget(4, self.import_absences_button)
 
     def request(self, text: str):
         return fetch_technicians, (self.ctx.uow_factory, self.ctx.actor, text, self.inactive_check.isChecked())
