@@ -1,7 +1,7 @@
 """calendar invitations: a SEQUENCE per work order kept by the database, the invitation stored with its message
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 
 A technician's e-mail about a visit carries an iCalendar invitation (``domain/calendar.py``)
 whose UID never changes for the work order and whose SEQUENCE must rise with every change
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
