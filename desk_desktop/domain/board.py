@@ -48,17 +48,22 @@ class DropCheck:
 def check_drop(*, technician: str, skills: Iterable[str], windows: Sequence[tuple[datetime, datetime]],
                hours_known: bool, busy: Sequence[tuple[datetime, datetime, str]], start: datetime, end: datetime,
                required_skills: Iterable[str], open_jobs: int, max_open: int, new_for_them: bool,
-               tz_name: str) -> DropCheck:
+               tz_name: str, absences: Sequence[tuple[datetime, datetime, str]] = ()) -> DropCheck:
     """Whether ``[start, end)`` with ``technician`` (their skills, working windows, other
     visits ``busy`` as (start, end, label), load) is a place a dispatcher may drop the visit.
 
-    Hard (refused): a required skill missing; an overlap with another visit. Soft (asked):
+    Hard (refused): a required skill missing; an overlap with another visit or with one of
+    ``absences`` (start, end, reason). Soft (asked):
     outside working hours; at capacity (only when the order is new for them)."""
     tz = ZoneInfo(tz_name or "UTC")
     hard, soft = [], []
     missing = [s for s in required_skills if s not in set(skills)]
     if missing:
         hard.append(f"{technician} lacks {', '.join(missing)}")
+    for a, b, reason in sorted(absences):
+        if a < end and start < b:
+            hard.append(f"{technician} is away ({reason}) {_period(a, b, tz)}")
+            break
     for a, b, label in sorted(busy):
         if a < end and start < b:
             hard.append(f"overlaps {label} ({a.astimezone(tz):%H:%M}–{b.astimezone(tz):%H:%M})")
@@ -68,3 +73,16 @@ def check_drop(*, technician: str, skills: Iterable[str], windows: Sequence[tupl
     if new_for_them and open_jobs >= max_open:
         soft.append(f"{technician} is at capacity ({open_jobs}/{max_open} open work orders)")
     return DropCheck(tuple(hard), tuple(soft))
+
+
+def _period(a: datetime, b: datetime, tz: ZoneInfo) -> str:
+    """'from 10:00 to 14:00', 'on Tue 8 Dec', 'from Mon 7 Dec to Wed 9 Dec' (local time)."""
+    a, b = a.astimezone(tz), b.astimezone(tz)
+    if a.date() == b.date():
+        return f"from {a:%H:%M} to {b:%H:%M}"
+    last = b - timedelta(microseconds=1) if b.time() == datetime.min.time() else b
+    if a.time() == datetime.min.time() and b.time() == datetime.min.time():  # whole days
+        if last.date() == a.date():
+            return f"on {a:%a} {a.day} {a:%b}"
+        return f"from {a:%a} {a.day} {a:%b} to {last:%a} {last.day} {last:%b}"
+    return f"from {a:%a} {a.day} {a:%b} {a:%H:%M} to {b:%a} {b.day} {b:%b} {b:%H:%M}"

@@ -1,5 +1,5 @@
-"""The schedule board's data: the technicians of the board's days with their working windows,
-their visits with the travel before each, and the orders still waiting for a slot.
+"""The schedule board's data: the technicians of the board's days with their working windows
+and absences, their visits with the travel before each, and the orders still waiting for a slot.
 
 A visit is a work order with a technician and a start and an end that is not cancelled
 (completed ones stay on the board, drawn as done). The travel before a visit is the
@@ -37,6 +37,7 @@ class BoardTechnician:
     phone: str = ""
     open_jobs: int = 0  # open work orders, whenever they are (what the capacity limit counts)
     max_open: int = 8
+    absences: tuple[tuple[datetime, datetime, str], ...] = ()  # (start, end, reason) on the board's days
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,13 @@ WINDOW day AS (PARTITION BY v.technician_id, CAST(timezone(:tz, v.scheduled_star
  ORDER BY v.technician_id, v.scheduled_start, v.id
 """
 
+_ABSENCES = """
+SELECT technician_id, starts_at, ends_at, reason FROM technician_absences
+ WHERE organization_id = :org AND technician_id = ANY(CAST(:techs AS bigint[]))
+   AND starts_at < :end AND ends_at > :start
+ ORDER BY technician_id, starts_at
+"""
+
 _WAITING = """
 SELECT wo.id, wo.source_ticket_id, wo.status, wo.priority, wo.duration_minutes, wo.required_skills, wo.technician_id,
        tk.number AS ticket_number, tk.subject, tk.customer_name
@@ -217,14 +225,20 @@ def load_changes(*, uow: UnitOfWork, actor: Actor, board: BoardDay, work_order_i
 
 def _technicians(uow: UnitOfWork, actor: Actor, board: BoardDay, filters: dict) -> tuple[BoardTechnician, ...]:
     out = []
-    for r in sql.rows(uow, _TECHNICIANS, {"org": actor.organization_id, "open": list(OPEN_WORK_ORDER_STATUSES),
-                                         **filters}):
+    rows = sql.rows(uow, _TECHNICIANS, {"org": actor.organization_id, "open": list(OPEN_WORK_ORDER_STATUSES),
+                                       **filters})
+    away: dict[int, list[tuple[datetime, datetime, str]]] = {}
+    for a in sql.rows(uow, _ABSENCES, {"org": actor.organization_id, "techs": [r.id for r in rows],
+                                       "start": board.start, "end": board.end}):
+        away.setdefault(a.technician_id, []).append((a.starts_at, a.ends_at, a.reason))
+    for r in rows:
         hours = parse_working_hours(r.working_hours)
         out.append(BoardTechnician(
             id=r.id, name=r.name, skills=tuple(r.skills), lat=r.lat, lon=r.lon,
             windows=tuple(working_windows(hours, board.timezone, board.first_day, board.days)),
             hours_known=hours is not None, phone=r.phone or "", open_jobs=r.open_jobs,
-            max_open=r.max_open_work_orders))
+            max_open=r.max_open_work_orders,
+            absences=tuple(away.get(r.id, ()))))
     return tuple(out)
 
 

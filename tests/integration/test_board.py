@@ -122,3 +122,21 @@ def test_a_changed_order_reads_again_the_rows_of_its_old_and_new_technician(uow_
     assert after.visits_of(techs["ann"])[0].travel_m == pytest.approx(
         ((5000 ** 2) + (9950 ** 2)) ** 0.5, rel=0.03)
     assert after == load_board(uow=uow_factory(), actor=org, first_day=TUESDAY)  # as a full read would show it
+
+
+def test_absences_on_the_boards_days_come_with_their_technician(uow_factory, day):
+    from desk_desktop.services.absences import Period, add_absence
+
+    org, techs, _ = day
+    add_absence(uow=uow_factory(), actor=org, technician_id=techs["bob"],
+                period=Period(start=local(TUESDAY, 13), end=local(TUESDAY, 15)), reason="Dentist")
+    add_absence(uow=uow_factory(), actor=org, technician_id=techs["bob"],
+                period=Period(first_day=TUESDAY + timedelta(days=2), last_day=TUESDAY + timedelta(days=3)),
+                reason="Holiday")
+    board = load_board(uow=uow_factory(), actor=org, first_day=TUESDAY)
+    bob = next(t for t in board.technicians if t.id == techs["bob"])
+    assert bob.absences == ((local(TUESDAY, 13), local(TUESDAY, 15), "Dentist"),)  # Thursday's is not on the day
+    week = load_board(uow=uow_factory(), actor=org, first_day=TUESDAY, days=7)
+    bob = next(t for t in week.technicians if t.id == techs["bob"])
+    assert [reason for _a, _b, reason in bob.absences] == ["Dentist", "Holiday"]
+    assert bob.absences[1][:2] == (local(TUESDAY + timedelta(days=2), 0), local(TUESDAY + timedelta(days=4), 0))

@@ -400,3 +400,33 @@ def test_the_area_filter_keeps_the_technicians_based_near_the_selected_visit(qtb
     assert visit.number in page.status.text()
     page.area_combo.setCurrentIndex(0)
     qtbot.waitUntil(lambda: len(page.board.technicians) == everyone, timeout=WAIT)
+
+
+def test_dropping_into_an_absence_is_refused_and_the_absence_is_shaded(qtbot, demo, ctx):
+    from desk_desktop.services.absences import Period, add_absence, remove_absence
+
+    day = busiest_day(demo)
+    page = open_board(qtbot, ctx, day)
+    canvas = page.canvas
+    visit = next(v for v in page.board.visits if v.status == "scheduled")
+    ids = [t.id for t in page.board.technicians]
+    near = sorted(page.board.technicians, key=lambda t: abs(ids.index(t.id) - ids.index(visit.technician_id)))
+    away = next(t for t in near if t.id != visit.technician_id and set(visit.required_skills) <= set(t.skills)
+                and t.hours_known and not page.board.visits_of(t.id))
+    saved = add_absence(uow=demo.uow_factory(), actor=demo.actor, technician_id=away.id,
+                        period=Period(first_day=day, last_day=day), reason="Training")
+    try:
+        page.refresh(keep_view=True)
+        qtbot.waitUntil(lambda: bool(next(t for t in page.board.technicians if t.id == away.id).absences),
+                        timeout=WAIT)
+        target, drop = free_target(canvas, visit, away.id, want="hard")
+        assert target is not None and drop.check.hard == (f"{away.name} is away (Training) on {day:%a} {day.day} {day:%b}",)
+        drag_bar(canvas, visit, target)
+        assert page.error_label.isVisible() and "is away (Training)" in page.error_label.text()
+        assert _slot_of(demo, visit.work_order_id).technician_id == visit.technician_id
+        # The row is shaded and says why.
+        row_top = row_y(canvas, away.id) - 10
+        shot = canvas.viewport().grab().toImage()
+        assert shot.pixelColor(int(target.x()), row_top).name() != "#ffffff"
+    finally:
+        remove_absence(uow=demo.uow_factory(), actor=demo.actor, absence_id=saved.absence.id)

@@ -25,3 +25,24 @@ def test_driving_time_rounds_up_to_whole_minutes():
     assert travel_minutes(10000, 40) == 15
     assert travel_minutes(10001, 40) == 16
     assert travel_minutes(None, 40) == 0 and travel_minutes(5000, 0) == 0
+
+
+def test_a_drop_into_an_absence_is_refused_naming_it_and_a_soft_break_only_asks():
+    from desk_desktop.domain.board import check_drop
+
+    day = [(datetime(2026, 12, 8, 8, tzinfo=CHICAGO), datetime(2026, 12, 8, 17, tzinfo=CHICAGO))]
+    common = dict(technician="Ann Lee", skills=("hvac",), windows=day, hours_known=True, busy=[],
+                  required_skills=("hvac",), open_jobs=3, max_open=8, new_for_them=True, tz_name="America/Chicago")
+    away = [(datetime(2026, 12, 8, 12, tzinfo=CHICAGO), datetime(2026, 12, 8, 14, tzinfo=CHICAGO), "Dentist")]
+    at = datetime(2026, 12, 8, 13, tzinfo=CHICAGO)
+    check = check_drop(start=at, end=at.replace(hour=14), absences=away, **common)
+    assert check.hard == ("Ann Lee is away (Dentist) from 12:00 to 14:00",)
+    fine = check_drop(start=at.replace(hour=14), end=at.replace(hour=15), absences=away, **common)
+    assert fine.ok
+    late = check_drop(start=at.replace(hour=16, minute=30), end=at.replace(hour=17, minute=30), **common)
+    assert late.hard == () and late.soft == ("outside Ann Lee's working hours",)
+    busy = check_drop(start=at, end=at.replace(hour=14), **{**common, "busy": [(at, at.replace(hour=15), "WO-000007")],
+                                                               "skills": ("gas",)})
+    assert busy.hard == ("Ann Lee lacks hvac", "overlaps WO-000007 (13:00–15:00)")
+    full = check_drop(start=at, end=at.replace(hour=14), **{**common, "open_jobs": 8})
+    assert full.soft == ("Ann Lee is at capacity (8/8 open work orders)",)

@@ -28,6 +28,9 @@ SELECTED = QColor("#0B63CE")
 TRAVEL = QColor("#78909C")
 TEXT = QColor("#1F2933")
 MUTED = QColor("#5F6B76")
+AWAY_FILL = QColor("#E3E7EB")
+AWAY_HATCH = QBrush(QColor("#B0BAC3"), Qt.BrushStyle.BDiagPattern)
+AWAY_TEXT = QColor("#455A64")
 TRAVEL_PEN = QPen(TRAVEL, 2)
 TRAVEL_DOTS = QPen(TRAVEL, 2, Qt.PenStyle.DotLine)
 SELECTED_PEN = QPen(SELECTED, 2.5)
@@ -292,6 +295,17 @@ class BoardCanvas(QAbstractScrollArea):
             p.fillRect(band, OFF_HOURS)
             for a, b in tech.windows:
                 p.fillRect(QRectF(self._vx(a), top, self._vx(b) - self._vx(a), ROW_H), Qt.GlobalColor.white)
+        for a, b, reason in tech.absences:
+            x1, x2 = max(self._vx(a), float(NAME_W)), self._vx(b)
+            if x2 <= x1:
+                continue
+            away = QRectF(x1, top + 1, x2 - x1, ROW_H - 2)
+            p.fillRect(away, AWAY_FILL)
+            p.fillRect(away, AWAY_HATCH)
+            p.setPen(AWAY_TEXT)
+            p.setFont(self.fonts.small)
+            p.drawText(away.adjusted(6, 0, -4, 0), LEFT_MIDDLE,
+                       self.fonts.small_fm.elidedText(f"Away · {reason}", ELIDE, int(away.width()) - 10))
         p.setPen(QPen(GRID))
         p.drawLine(NAME_W, top + ROW_H - 1, rect.width(), top + ROW_H - 1)
 
@@ -394,6 +408,8 @@ class BoardCanvas(QAbstractScrollArea):
             p.setPen(MUTED)
             count = len(self._rows[tech.id])
             facts = f"{count} visit{'s' if count != 1 else ''}" + (f" · {', '.join(tech.skills)}" if tech.skills else "")
+            if tech.absences:
+                facts = "away · " + facts
             if not tech.hours_known:
                 facts += " · hours not set"
             p.drawText(QRect(12, top + ROW_H // 2, NAME_W - 20, ROW_H // 2 - 4),
@@ -492,7 +508,8 @@ class BoardCanvas(QAbstractScrollArea):
         check = check_drop(technician=tech.name, skills=tech.skills, windows=tech.windows,
                            hours_known=tech.hours_known, busy=busy, start=start, end=end,
                            required_skills=order.required_skills, open_jobs=tech.open_jobs, max_open=tech.max_open,
-                           new_for_them=order.technician_id != tech.id, tz_name=self.board.timezone)
+                           new_for_them=order.technician_id != tech.id, tz_name=self.board.timezone,
+                           absences=tech.absences)
         return Drop(order, tech.id, tech.name, start, end, check)
 
     def _set_drag(self, drop: Drop | None) -> None:
