@@ -133,12 +133,12 @@ class SchedulePage(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Filter technicians by name…")
         self.name_edit.setClearButtonEnabled(True)
-        self.name_edit.setMinimumWidth(220)
+        self.name_edit.setMinimumWidth(180)
         self.area_combo = QComboBox()
         self.area_combo.setToolTip("Only technicians whose home base is near the selected visit's site")
-        self.area_combo.addItem("Anywhere", None)
+        self.area_combo.addItem("Any area", None)
         for km in (10, 25, 50):
-            self.area_combo.addItem(f"Within {km} km of the selected visit", float(km))
+            self.area_combo.addItem(f"Within {km} km", float(km))
         self.near: tuple[float, float, str] | None = None  # lat, lon and the visit it was taken from
         self.print_button = QPushButton("Day sheet…")
         self.print_button.setToolTip("Print or save as PDF the day's visits, in order, with addresses and contacts")
