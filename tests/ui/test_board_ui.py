@@ -152,46 +152,42 @@ def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
     from desk_desktop.resources import resource_path
     from desk_desktop.ui.main_window import MainWindow
 
-    app = QApplication.instance()
-    old_style = app.styleSheet()
-    app.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=hermetic_settings(),
                     runner=TaskRunner(pool=pool))
-    try:
-        db = Database(url=demo.url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
-        win = MainWindow(ctx, db_description=db.describe)
-        qtbot.addWidget(win)
-        win.resize(1440, 900)
-        win.show()
-        page = win.pages["schedule"]
-        day = busiest_day(demo)
-        page.date_edit.setDate(QDate(day.year, day.month, day.day))
-        win.show_page("schedule")
-        wait_loaded(qtbot, page, day)
-        qtbot.waitUntil(lambda: win.conn_label.text().endswith("Connected"), timeout=WAIT)
-        page.canvas.setFocus()
-        qtbot.keyClick(page.canvas, Qt.Key.Key_Right)
-        qtbot.wait(200)
-        win.grab().save(str(SHOTS / "schedule_day.png"))
-        canvas = page.canvas
-        visit = next(v for v in page.board.visits if v.status == "scheduled" and v.required_skills)
-        ids = [t.id for t in page.board.technicians]
-        near = sorted(page.board.technicians, key=lambda t: abs(ids.index(t.id) - ids.index(visit.technician_id)))
-        unskilled = next(t for t in near if not set(visit.required_skills) <= set(t.skills))
-        target, _drop = free_target(canvas, visit, unskilled.id, want="hard")
-        drag_bar(canvas, visit, target, release=False)
-        qtbot.wait(100)
-        win.grab().save(str(SHOTS / "schedule_drag_refused.png"))
-        qtbot.keyClick(canvas, Qt.Key.Key_Escape)
-        assert canvas.drag is None
-        _mouse(canvas, "release", target, Qt.MouseButton.NoButton)
-        page.week_button.click()
-        wait_loaded(qtbot, page)
-        qtbot.wait(200)
-        win.grab().save(str(SHOTS / "schedule_week.png"))
-    finally:
-        app.setStyleSheet(old_style)
+    # The application's style sheet, on this window only (other tests' widgets keep theirs).
+    db = Database(url=demo.url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
+    win = MainWindow(ctx, db_description=db.describe)
+    win.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    win.show()
+    page = win.pages["schedule"]
+    day = busiest_day(demo)
+    page.date_edit.setDate(QDate(day.year, day.month, day.day))
+    win.show_page("schedule")
+    wait_loaded(qtbot, page, day)
+    qtbot.waitUntil(lambda: win.conn_label.text().endswith("Connected"), timeout=WAIT)
+    page.canvas.setFocus()
+    qtbot.keyClick(page.canvas, Qt.Key.Key_Right)
+    qtbot.wait(200)
+    win.grab().save(str(SHOTS / "schedule_day.png"))
+    canvas = page.canvas
+    visit = next(v for v in page.board.visits if v.status == "scheduled" and v.required_skills)
+    ids = [t.id for t in page.board.technicians]
+    near = sorted(page.board.technicians, key=lambda t: abs(ids.index(t.id) - ids.index(visit.technician_id)))
+    unskilled = next(t for t in near if not set(visit.required_skills) <= set(t.skills))
+    target, _drop = free_target(canvas, visit, unskilled.id, want="hard")
+    drag_bar(canvas, visit, target, release=False)
+    qtbot.wait(100)
+    win.grab().save(str(SHOTS / "schedule_drag_refused.png"))
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+    assert canvas.drag is None
+    _mouse(canvas, "release", target, Qt.MouseButton.NoButton)
+    page.week_button.click()
+    wait_loaded(qtbot, page)
+    qtbot.wait(200)
+    win.grab().save(str(SHOTS / "schedule_week.png"))
 
 
 def test_the_day_sheet_lists_each_technicians_visits_in_order_with_addresses(qtbot, demo, ctx, tmp_path,
