@@ -129,9 +129,6 @@ def test_screenshot_of_the_absences_section(qtbot, shots_demo, pool, isolated_se
     from desk_desktop.ui.main_window import MainWindow
 
     ns = shots_demo
-    app = QApplication.instance()
-    old_style = app.styleSheet()
-    app.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot_ctx = UiContext(uow_factory=ns.uow_factory, actor=ns.actor,
                          settings=hermetic_settings(data_dir=WEB_DATA), runner=TaskRunner(pool=pool))
@@ -149,6 +146,9 @@ def test_screenshot_of_the_absences_section(qtbot, shots_demo, pool, isolated_se
     try:
         db = Database(url=ns.url, engine=shot_ctx.uow_factory.engine, uow_factory=shot_ctx.uow_factory)
         win = MainWindow(shot_ctx, db_description=db.describe)
+        # The application's style sheet on this window (and its dialogs) only: changing the
+        # application's re-polishes every other test's widgets too.
+        win.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
         qtbot.addWidget(win)
         win.resize(1440, 900)
         win.show()
@@ -179,4 +179,3 @@ def test_screenshot_of_the_absences_section(qtbot, shots_demo, pool, isolated_se
     finally:
         pool.waitForDone(30_000)
         QApplication.processEvents()
-        app.setStyleSheet(old_style)
