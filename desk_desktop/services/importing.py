@@ -241,6 +241,16 @@ def _catalog(uow: UnitOfWork, table: str, org: int) -> tuple[dict[str, bool], di
     return {r.key: r.active for r in found}, names
 
 
+def _checked(path: Path, kind: str, opened: _Opened, count: int, problems: list[tuple[int, str]],
+             preview: list[tuple[int, dict | str]]) -> Checked:
+    """The result of checking a file of ``kind``: its problems by line, in line order."""
+    if not count:
+        problems.append((1, f"the file has a header but no {kind}"))
+    problems.sort(key=lambda p: p[0])
+    return Checked(path, kind, opened.encoding, opened.delimiter, opened.columns, count,
+                   tuple(f"line {ln}: {m}" for ln, m in problems), _preview(preview))
+
+
 def _preview(rows: list[tuple[int, dict | str]]) -> tuple[dict[str, str], ...]:
     return tuple(r for _, r in rows if isinstance(r, dict))
 
@@ -471,11 +481,7 @@ def check_absences(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
                 problems.append((line, str(exc)))
         problems += _absence_overlaps(uow, found, keys[2], tz) if found else []
         uow.commit()
-    if not count:
-        problems.append((1, "the file has a header but no absences"))
-    problems.sort(key=lambda p: p[0])
-    return Checked(path, "absences", opened.encoding, opened.delimiter, opened.columns, count,
-                   tuple(f"line {ln}: {m}" for ln, m in problems), _preview(preview))
+    return _checked(path, "absences", opened, count, problems, preview)
 
 
 _INSERT_ABSENCES = """
@@ -612,11 +618,7 @@ def check_customers(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
                 line = first[ref][0] if table == "customers" else site_lines[ref]
                 problems.append((line, f"the organization already has a {word} '{ref}' (an import only adds)"))
         uow.commit()
-    if not count:
-        problems.append((1, "the file has a header but no customers"))
-    problems.sort(key=lambda p: p[0])
-    return Checked(path, "customers", opened.encoding, opened.delimiter, opened.columns, count,
-                   tuple(f"line {ln}: {m}" for ln, m in problems), _preview(preview))
+    return _checked(path, "customers", opened, count, problems, preview)
 
 
 # Two statements per batch: the customers (each from its first row), then the sites, which find their
