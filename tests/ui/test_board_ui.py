@@ -426,3 +426,32 @@ def test_dropping_into_an_absence_is_refused_and_the_absence_is_shaded(qtbot, de
         assert shot.pixelColor(int(target.x()), row_top).name() != "#ffffff"
     finally:
         remove_absence(uow=demo.uow_factory(), actor=demo.actor, absence_id=saved.absence.id)
+
+
+def test_planning_by_keyboard_moves_the_selected_visit_and_checks_it_like_a_drop(qtbot, demo, ctx, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    page = open_board(qtbot, ctx, busiest_day(demo))
+    canvas = page.canvas
+    techs = {t.id: t for t in page.board.technicians}
+    visit = next(v for v in page.board.visits if v.status == "scheduled" and canvas.drop_for(
+        v, techs[v.technician_id], v.start + timedelta(minutes=15)).check.ok)
+    canvas.select(visit)
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    later = visit.start + timedelta(minutes=15)
+    qtbot.waitUntil(lambda: _slot_of(demo, visit.work_order_id).scheduled_start == later, timeout=WAIT)
+    wait_loaded(qtbot, page)
+    assert canvas.selected.work_order_id == visit.work_order_id and canvas.selected.start == later
+    # Down: to the technician below at the same time — refused (and nothing moves) when they lack a skill.
+    row = [t.id for t in page.board.technicians].index(visit.technician_id)
+    below = page.board.technicians[row + 1] if row + 1 < len(page.board.technicians) else None
+    if below is not None:
+        expected = canvas.drop_for(canvas.selected, below, later).check
+        qtbot.keyClick(canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+        if expected.hard:
+            assert page.error_label.isVisible() and expected.hard[0] in page.error_label.text()
+            assert _slot_of(demo, visit.work_order_id).technician_id == visit.technician_id
+        else:
+            qtbot.waitUntil(lambda: _slot_of(demo, visit.work_order_id).technician_id == below.id, timeout=WAIT)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one step back
+    qtbot.waitUntil(lambda: ctx.runner.active == 0, timeout=WAIT)

@@ -496,10 +496,13 @@ class BoardCanvas(QAbstractScrollArea):
         row = (pos.y() - HEADER_H + self.verticalScrollBar().value()) // ROW_H
         if pos.y() < HEADER_H or not 0 <= row < len(self.board.technicians):
             return None
-        tech = self.board.technicians[row]
         at = self._time_at(pos.x() - grab_px - NAME_W + self.horizontalScrollBar().value())
         minutes = round((at.minute + at.second / 60) / SNAP_MINUTES) * SNAP_MINUTES
-        start = at.replace(minute=0, second=0, microsecond=0) + timedelta(minutes=minutes)
+        return self.drop_for(order, self.board.technicians[row],
+                             at.replace(minute=0, second=0, microsecond=0) + timedelta(minutes=minutes))
+
+    def drop_for(self, order: BoardVisit | WaitingOrder, tech, start: datetime) -> Drop:
+        """``order`` given to ``tech`` at ``start``, checked."""
         length = (order.end - order.start) if isinstance(order, BoardVisit) else \
             timedelta(minutes=order.duration_minutes)
         end = start + length
@@ -621,6 +624,7 @@ class BoardCanvas(QAbstractScrollArea):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 — Qt's name
         key = event.key()
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if self.board is None:
             return super().keyPressEvent(event)
         if key == Qt.Key.Key_Escape and self.drag is not None:
@@ -629,6 +633,10 @@ class BoardCanvas(QAbstractScrollArea):
             self.set_zoom(self.zoom + 1)
         elif key == Qt.Key.Key_Minus:
             self.set_zoom(self.zoom - 1)
+        elif shift and key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self.selected is not None:
+            self._nudge(minutes=-SNAP_MINUTES if key == Qt.Key.Key_Left else SNAP_MINUTES)
+        elif shift and key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and self.selected is not None:
+            self._nudge(rows=-1 if key == Qt.Key.Key_Up else 1)
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self._step_in_row(-1 if key == Qt.Key.Key_Left else 1)
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
@@ -639,6 +647,18 @@ class BoardCanvas(QAbstractScrollArea):
             self.unassign_requested.emit(self.selected)
         else:
             super().keyPressEvent(event)
+
+    def _nudge(self, *, minutes: int = 0, rows: int = 0) -> None:
+        """Planning by keyboard: the selected visit 15 minutes earlier or later (Shift+Left/Right)
+        or to the technician above or below at the same time (Shift+Up/Down) — the same
+        checked drop as a drag."""
+        v = self.selected
+        if v.status == "completed":
+            return
+        row = self._row_of[v.technician_id] + rows
+        if not 0 <= row < len(self.board.technicians):
+            return
+        self.drop_requested.emit(self.drop_for(v, self.board.technicians[row], v.start + timedelta(minutes=minutes)))
 
     def _first_visit(self) -> BoardVisit | None:
         return next((vs[0] for t in self.board.technicians if (vs := self._rows[t.id])), None)

@@ -104,8 +104,9 @@ class SchedulePage(QWidget):
 
         heading = QLabel("Schedule")
         heading.setObjectName("pageTitle")
-        hint = QLabel("Every technician's visits on one time line. Arrows move between visits, Enter opens one, "
-                      "+ and − zoom.")
+        hint = QLabel("Every technician's visits on one time line. Drag a visit to plan it, or use the keyboard: "
+                      "arrows select, Shift+arrows move it (15 min, or to the technician above or below), Enter "
+                      "opens, Del unassigns, + and − zoom, Ctrl+Z undoes.")
         hint.setObjectName("pageHint")
 
         self.previous_button = QPushButton("◀")
