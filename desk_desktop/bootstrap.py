@@ -170,7 +170,7 @@ def resolve_actor(db: Database, *, load_demo_if_empty: bool = True) -> tuple[Any
     demo_loaded = False
     if db.is_private:
         if load_demo_if_empty and demo.database_is_empty(uow_factory=db.uow_factory):
-            demo.load_demo(uow_factory=db.uow_factory)
+            demo.load_demo(uow_factory=db.uow_factory, planned=demo.DEMO_PLANNED)
             demo_loaded = True
         session = use_private_dispatcher(db)
         return session.actor, demo_loaded

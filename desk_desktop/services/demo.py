@@ -154,9 +154,17 @@ def demo_rules():
     ]
 
 
+DEMO_PLANNED = 150  # the coming days' work orders of the demo the app and ``desk-desktop demo`` load
+
+
 def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, tickets: int = 300,
-              seed: int = 2026, actor_name: str = "demo") -> DemoSummary:
-    """Load the demo organization into an empty database (refuses if it already exists)."""
+              seed: int = 2026, actor_name: str = "demo", planned: int = 0) -> DemoSummary:
+    """Load the demo organization into an empty database (refuses if it already exists).
+
+    ``tickets`` are spread over the last 90 days (older ones done). ``planned`` more work
+    orders, from tickets reported over the last day, make the coming days' schedule: each is
+    given by the assign job to a technician with the skills and booked into their first free
+    slot after its offset (1 to 30 hours from ``now``), as the rules would."""
     from desk_desktop.services import assignment, rules
     from desk_desktop.services import tickets as ticket_service
 
@@ -290,6 +298,8 @@ def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, ti
                                         .values(status="completed", needs_assignment=False))
                     uow.commit()
 
+    created += _plan_coming_days(uow_factory, actor, rng, customers, sites_by_customer, now, planned)
+
     with uow_factory() as uow:
         s = uow.session
         summary = DemoSummary(
@@ -300,6 +310,39 @@ def load_demo(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, ti
             work_orders=s.scalar(select(func.count()).select_from(WorkOrder).where(WorkOrder.organization_id == org_id)),
         )
     return summary
+
+
+def _plan_coming_days(uow_factory: UnitOfWorkFactory, actor: Actor, rng: random.Random, customers, sites_by_customer,
+                      now: datetime, planned: int) -> int:
+    """Tickets reported over the last day until ``planned`` of them have work orders; the
+    assign job then books those into the coming days. Returns how many tickets it made."""
+    from desk_desktop.services import assignment
+    from desk_desktop.services import tickets as ticket_service
+
+    made = orders = 0
+    categories = [c for c in SUBJECTS if c not in ("software", "hardware")]  # no active rule for these
+    while orders < planned and made < planned * 3:
+        cid, cref, _ctype = rng.choice(customers)
+        cat = rng.choice(categories)
+        subject = rng.choice(SUBJECTS[cat])
+        ts = now - timedelta(minutes=rng.uniform(5, 24 * 60))
+        with uow_factory() as uow:
+            result = ticket_service.create_ticket(
+                uow=uow, actor=actor, subject=subject, category=cat, priority=rng.choice(["low", "medium", "high"]),
+                customer_ref=cref, site_ref=rng.choice(sites_by_customer[cid]), now=ts,
+                description=f"{subject}. Reported by the customer by phone; please call ahead before arriving.")
+            made += 1
+            if result.work_order is not None:
+                orders += 1
+                uow.session.execute(
+                    update(WorkOrder).where(WorkOrder.id == result.work_order.work_order_id).values(
+                        needs_assignment=True, next_assign_at=None, auto_schedule=True,
+                        schedule_offset_minutes=rng.choice([60, 120, 180, 240, 360, 900, 1080, 1440, 1800]),
+                        assignment_logic=func.coalesce(WorkOrder.assignment_logic, "nearest")))
+            uow.commit()
+    while assignment.assign_pending(uow_factory=uow_factory, now=now, limit=200).assigned:
+        pass
+    return made
 
 
 def database_is_empty(*, uow_factory: UnitOfWorkFactory) -> bool:

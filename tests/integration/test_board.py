@@ -140,3 +140,34 @@ def test_absences_on_the_boards_days_come_with_their_technician(uow_factory, day
     bob = next(t for t in week.technicians if t.id == techs["bob"])
     assert [reason for _a, _b, reason in bob.absences] == ["Dentist", "Holiday"]
     assert bob.absences[1][:2] == (local(TUESDAY + timedelta(days=2), 0), local(TUESDAY + timedelta(days=4), 0))
+
+
+def test_the_demo_books_the_coming_days_like_the_assign_job_would(test_server):
+    """The demo's planned orders are visits from now on, inside working hours, for technicians
+    with the skills (the app's demo loads them so that the board shows a working week)."""
+    from desk_desktop.domain.scoring import on_shift
+    from desk_desktop.services.board import load_board
+    from desk_desktop.services.common import Actor
+    from tests.conftest import demo_database
+
+    now = datetime(2026, 12, 7, 14, 0, tzinfo=ZoneInfo("UTC"))  # Monday, 08:00 in Chicago
+    with demo_database(test_server, "desk_demo_plan", tickets=20, planned=40, now=now) as (url, summary):
+        from desk_desktop.db.session import UnitOfWorkFactory, make_engine
+
+        engine = make_engine(url)
+        try:
+            uows = UnitOfWorkFactory(engine)
+            actor = Actor(organization_id=summary.organization_id, name="test", is_admin=True)
+            week = load_board(uow=uows(), actor=actor, first_day=date(2026, 12, 7), days=7)
+            planned = [v for v in week.visits if v.start >= now]
+            assert len(planned) >= 25  # most of the 40 found a technician and a slot
+            techs = {t.id: t for t in week.technicians}
+            with uows() as uow:
+                hours = dict(uow.session.execute(text("SELECT id, working_hours FROM technicians")).all())
+            for v in planned:
+                tech = techs[v.technician_id]
+                assert set(v.required_skills) <= set(tech.skills)
+                assert on_shift(hours[tech.id], v.start, week.timezone)
+                assert on_shift(hours[tech.id], v.end - timedelta(minutes=1), week.timezone)
+        finally:
+            engine.dispose()

@@ -108,6 +108,7 @@ class SchedulePage(QWidget):
                       "arrows select, Shift+arrows move it (15 min, or to the technician above or below), Enter "
                       "opens, Del unassigns, + and − zoom, Ctrl+Z undoes.")
         hint.setObjectName("pageHint")
+        hint.setWordWrap(True)
 
         self.previous_button = QPushButton("◀")
         self.previous_button.setToolTip("Previous day (week)")
