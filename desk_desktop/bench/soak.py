@@ -21,6 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
+from desk_desktop.bench.qtwait import ensure_qt_env
 from desk_desktop.bench.scratch import scratch_database
 from desk_desktop.config import Settings
 
@@ -113,6 +114,7 @@ def _web_engine_pids(root: int) -> list[int]:
 
 
 def run(settings: Settings, args) -> dict:
+    ensure_qt_env()
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     from desk_desktop.bootstrap import open_database, start_workstation
