@@ -460,3 +460,22 @@ def test_planning_by_keyboard_moves_the_selected_visit_and_checks_it_like_a_drop
             qtbot.waitUntil(lambda: _slot_of(demo, visit.work_order_id).technician_id == below.id, timeout=WAIT)
     qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one step back
     qtbot.waitUntil(lambda: ctx.runner.active == 0, timeout=WAIT)
+
+
+def test_a_drop_outside_working_hours_asks_first_and_no_leaves_it_where_it_was(qtbot, demo, ctx, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    page = open_board(qtbot, ctx, busiest_day(demo))
+    canvas = page.canvas
+    found = None
+    for visit in (v for v in page.board.visits if v.status == "scheduled"):
+        target, drop = free_target(canvas, visit, visit.technician_id, want="soft")
+        if target is not None:
+            found = visit, target, drop
+            break
+    assert found is not None
+    visit, target, drop = found
+    drag_bar(canvas, visit, target)
+    assert asked and "Plan it anyway?" in asked[0] and drop.check.soft[0] in asked[0]
+    assert ctx.runner.active == 0 and _slot_of(demo, visit.work_order_id).scheduled_start == visit.start
