@@ -33,6 +33,8 @@ AWAY_HATCH = QBrush(QColor("#B0BAC3"), Qt.BrushStyle.BDiagPattern)
 AWAY_TEXT = QColor("#455A64")
 TRAVEL_PEN = QPen(TRAVEL, 2)
 TRAVEL_DOTS = QPen(TRAVEL, 2, Qt.PenStyle.DotLine)
+TIGHT_PEN = QPen(QColor("#EF6C00"), 2)  # a drive that does not fit between two visits
+TIGHT_DOTS = QPen(QColor("#EF6C00"), 2, Qt.PenStyle.DotLine)
 SELECTED_PEN = QPen(SELECTED, 2.5)
 DONE_FILL = QBrush(QColor("#F4F6F7"))
 STATUS_CHIP = QBrush(QColor("#37474F"))
@@ -272,7 +274,10 @@ class BoardCanvas(QAbstractScrollArea):
             self._paint_row(p, row, rect)
         self._paint_grid(p, HEADER_H, rect.height() - HEADER_H)
         for row in range(first, last):
-            for v in self._rows[techs[row].id]:
+            visits = self._rows[techs[row].id]
+            for before, v in zip([None, *visits], visits, strict=False):  # the drives first, under the bars
+                self._paint_travel(p, v, before)
+            for v in visits:
                 self._paint_visit(p, v)
         self._paint_now(p, rect)
         if self.drag is not None:
@@ -327,17 +332,26 @@ class BoardCanvas(QAbstractScrollArea):
             p.setPen(QPen(DAY_LINE if day_starts else GRID, 1))
             p.drawLine(int(x), int(top), int(x), int(top + height))
 
+    def _paint_travel(self, p: QPainter, v: BoardVisit, before: BoardVisit | None) -> None:
+        """The drive before ``v``, as a dotted line ending at its bar; amber when it does not fit
+        after the visit before (the drive would start before that visit ends)."""
+        if not v.travel_minutes:
+            return
+        r = self.bar_rect(v)
+        leave = v.start - timedelta(minutes=v.travel_minutes)
+        if r.left() < NAME_W or self._vx(leave) > self.viewport().width():
+            return
+        tight = before is not None and leave < before.end
+        gap, y = self._vx(leave), r.center().y()
+        p.setPen(TIGHT_DOTS if tight else TRAVEL_DOTS)
+        p.drawLine(int(gap), int(y), int(r.left()) - 1, int(y))
+        p.setPen(TIGHT_PEN if tight else TRAVEL_PEN)
+        p.drawLine(int(gap), int(y) - 4, int(gap), int(y) + 4)
+
     def _paint_visit(self, p: QPainter, v: BoardVisit) -> None:
         r = self.bar_rect(v)
         if r.right() < NAME_W or r.left() > self.viewport().width():
             return
-        if v.travel_minutes:
-            gap = r.left() - v.travel_minutes / 60 * self.pixels_per_hour
-            y = r.center().y()
-            p.setPen(TRAVEL_DOTS)
-            p.drawLine(int(gap), int(y), int(r.left()) - 1, int(y))
-            p.setPen(TRAVEL_PEN)
-            p.drawLine(int(gap), int(y) - 4, int(gap), int(y) + 4)
         done = v.status == "completed"
         colour, fill, edge = PRIORITY_PAINT.get(v.priority, PRIORITY_PAINT["low"])
         p.setPen(SELECTED_PEN if v is self.selected else edge)
