@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from desk_desktop.domain.absences import away_text
 from desk_desktop.domain.scoring import Windows
 
 
@@ -62,7 +63,7 @@ def check_drop(*, technician: str, skills: Iterable[str], windows: Sequence[tupl
         hard.append(f"{technician} lacks {', '.join(missing)}")
     for a, b, reason in sorted(absences):
         if a < end and start < b:
-            hard.append(f"{technician} is away ({reason}) {_period(a, b, tz)}")
+            hard.append(away_text(technician, reason, a, b, tz_name))  # as a reschedule into it is refused
             break
     for a, b, label in sorted(busy):
         if a < end and start < b:
@@ -74,15 +75,3 @@ def check_drop(*, technician: str, skills: Iterable[str], windows: Sequence[tupl
         soft.append(f"{technician} is at capacity ({open_jobs}/{max_open} open work orders)")
     return DropCheck(tuple(hard), tuple(soft))
 
-
-def _period(a: datetime, b: datetime, tz: ZoneInfo) -> str:
-    """'from 10:00 to 14:00', 'on Tue 8 Dec', 'from Mon 7 Dec to Wed 9 Dec' (local time)."""
-    a, b = a.astimezone(tz), b.astimezone(tz)
-    if a.date() == b.date():
-        return f"from {a:%H:%M} to {b:%H:%M}"
-    last = b - timedelta(microseconds=1) if b.time() == datetime.min.time() else b
-    if a.time() == datetime.min.time() and b.time() == datetime.min.time():  # whole days
-        if last.date() == a.date():
-            return f"on {a:%a} {a.day} {a:%b}"
-        return f"from {a:%a} {a.day} {a:%b} to {last:%a} {last.day} {last:%b}"
-    return f"from {a:%a} {a.day} {a:%b} {a:%H:%M} to {b:%a} {b.day} {b:%b} {b:%H:%M}"

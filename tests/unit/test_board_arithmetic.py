@@ -36,7 +36,7 @@ def test_a_drop_into_an_absence_is_refused_naming_it_and_a_soft_break_only_asks(
     away = [(datetime(2026, 12, 8, 12, tzinfo=CHICAGO), datetime(2026, 12, 8, 14, tzinfo=CHICAGO), "Dentist")]
     at = datetime(2026, 12, 8, 13, tzinfo=CHICAGO)
     check = check_drop(start=at, end=at.replace(hour=14), absences=away, **common)
-    assert check.hard == ("Ann Lee is away (Dentist) from 12:00 to 14:00",)
+    assert check.hard == ("Ann Lee is away (Dentist) on Tue 8 Dec from 12:00 to 14:00",)
     fine = check_drop(start=at.replace(hour=14), end=at.replace(hour=15), absences=away, **common)
     assert fine.ok
     late = check_drop(start=at.replace(hour=16, minute=30), end=at.replace(hour=17, minute=30), **common)
