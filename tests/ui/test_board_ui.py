@@ -389,12 +389,7 @@ def test_show_on_board_from_the_ticket_opens_the_visits_day_with_the_visit_selec
 
 
 def test_the_area_filter_keeps_the_technicians_based_near_the_selected_visit(qtbot, demo, ctx):
-    from math import asin, cos, radians, sin, sqrt
-
-    def km(a, b):
-        (la1, lo1), (la2, lo2) = a, b
-        h = sin(radians(la2 - la1) / 2) ** 2 + cos(radians(la1)) * cos(radians(la2)) * sin(radians(lo2 - lo1) / 2) ** 2
-        return 2 * 6371.0 * asin(sqrt(h))
+    from tests.conftest import haversine_m
 
     page = open_board(qtbot, ctx, busiest_day(demo))
     everyone = len(page.board.technicians)
@@ -404,7 +399,7 @@ def test_the_area_filter_keeps_the_technicians_based_near_the_selected_visit(qtb
     qtbot.waitUntil(lambda: "within 10 km" in page.status.text(), timeout=WAIT)
     near = page.board.technicians
     assert 0 < len(near) < everyone
-    assert all(km((t.lat, t.lon), (visit.lat, visit.lon)) <= 10.05 for t in near)
+    assert all(haversine_m((t.lat, t.lon), (visit.lat, visit.lon)) <= 10_050 for t in near)
     assert visit.number in page.status.text()
     page.area_combo.setCurrentIndex(0)
     qtbot.waitUntil(lambda: len(page.board.technicians) == everyone, timeout=WAIT)
