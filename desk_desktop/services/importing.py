@@ -42,7 +42,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -322,15 +322,11 @@ def run_technicians(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress
     _require_ok(checked, "technicians")
     opened = _Opened(checked.encoding, checked.delimiter, checked.columns)
     org = actor.organization_id
-    done = 0
     with uow:
         catalog, names = _catalog(uow, "skills", org)
-        batch: list[dict] = []
-        for _line, row in _records(checked.path, opened):
-            batch.append(_technician_json(_technician(row, catalog, names)))  # type: ignore[arg-type]
-            if len(batch) == BATCH:
-                done = _flush(uow, _insert_technicians, org, batch, done, checked.rows, progress)
-        done = _flush(uow, _insert_technicians, org, batch, done, checked.rows, progress)
+        rows = (_technician_json(_technician(row, catalog, names))  # type: ignore[arg-type]
+                for _line, row in _records(checked.path, opened))
+        done = _write(uow, _insert_technicians, org, rows, checked.rows, progress)
         audit(uow, actor=actor, action="technician.imported", entity="technician", entity_id=None,
               summary=f"{done} technicians imported from {checked.path.name}", details={"rows": done})
         uow.record_change("technician", None, org, "created")
@@ -348,6 +344,18 @@ def _analyze(uow: UnitOfWork, table: str) -> None:
     ANALYZE sees this transaction's own rows. A dispatcher who does not own the table gets
     a warning from the server and the import goes on with the old statistics."""
     sql.execute(uow, f"ANALYZE {table}")
+
+
+def _write(uow: UnitOfWork, insert: Callable[[UnitOfWork, int, list[dict], bool], None], org: int,
+           rows: Iterable[dict], total: int, progress: Progress | None) -> int:
+    """Insert ``rows`` through ``insert`` in batches of ``BATCH`` (it is told which batch is
+    the first), reporting progress after each; returns how many rows were written."""
+    done, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            done = _flush(uow, insert, org, batch, done, total, progress)
+    return _flush(uow, insert, org, batch, done, total, progress)
 
 
 def _flush(uow: UnitOfWork, insert: Callable[[UnitOfWork, int, list[dict], bool], None], org: int,
@@ -501,7 +509,6 @@ def run_absences(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress: P
     _require_ok(checked, "absences")
     opened = _Opened(checked.encoding, checked.delimiter, checked.columns)
     org = actor.organization_id
-    done = 0
 
     def insert(uow: UnitOfWork, org: int, batch: list[dict], first: bool) -> None:
         sql.execute(uow, _INSERT_ABSENCES, {"org": org, "by": actor.name, "rows": json.dumps(batch)},
@@ -510,14 +517,10 @@ def run_absences(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress: P
     with uow:
         tz = sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org", {"org": org}) or "UTC"
         keys = _technician_keys(uow, org)
-        batch: list[dict] = []
-        for _line, row in _records(checked.path, opened):
-            a = _absence(row, keys, tz)  # type: ignore[arg-type]
-            batch.append({"tech": a.technician_id, "starts": a.start.isoformat(), "ends": a.end.isoformat(),
-                          "all_day": a.all_day, "reason": a.reason})
-            if len(batch) == BATCH:
-                done = _flush(uow, insert, org, batch, done, checked.rows, progress)
-        done = _flush(uow, insert, org, batch, done, checked.rows, progress)
+        absences = (_absence(row, keys, tz) for _line, row in _records(checked.path, opened))  # type: ignore[arg-type]
+        done = _write(uow, insert, org, ({"tech": a.technician_id, "starts": a.start.isoformat(),
+                                          "ends": a.end.isoformat(), "all_day": a.all_day, "reason": a.reason}
+                                         for a in absences), checked.rows, progress)
         audit(uow, actor=actor, action="technician.absences_imported", entity="technician", entity_id=None,
               summary=f"{done} absences imported from {checked.path.name}", details={"rows": done})
         uow.record_change("technician", None, org, "updated")
@@ -648,27 +651,26 @@ def run_customers(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress: 
     _require_ok(checked, "customers")
     opened = _Opened(checked.encoding, checked.delimiter, checked.columns)
     org = actor.organization_id
-    done = customers = 0
-    seen: set[str] = set()
-    with uow:
-        _, names = _catalog(uow, "customer_types", org)
-        batch: list[dict] = []
+    seen: set[str] = set()  # customer refs so far: a customer is inserted from its first row
+
+    def rows(names: dict[str, str]) -> Iterator[dict]:
         for _line, row in _records(checked.path, opened):
             ref = row["customer_ref"]  # type: ignore[index]
             is_first = ref not in seen
             seen.add(ref)
             site = _site(row)  # type: ignore[arg-type]
-            batch.append({"first": is_first, "ref": ref, "name": row["customer_name"],  # type: ignore[index]
-                          "type": names.get(row["customer_type"].lower(), row["customer_type"]),  # type: ignore[index]
-                          "email": row["email"] or None, "phone": row["phone"] or None,  # type: ignore[index]
-                          "site_ref": site.ref if site else None, "site_name": site.name if site else None,
-                          "address": site.address if site else None,
-                          "lat": site.location[0] if site and site.location else None,
-                          "lon": site.location[1] if site and site.location else None})
-            customers += is_first
-            if len(batch) == BATCH:
-                done = _flush(uow, _insert_customers, org, batch, done, checked.rows, progress)
-        done = _flush(uow, _insert_customers, org, batch, done, checked.rows, progress)
+            yield {"first": is_first, "ref": ref, "name": row["customer_name"],  # type: ignore[index]
+                   "type": names.get(row["customer_type"].lower(), row["customer_type"]),  # type: ignore[index]
+                   "email": row["email"] or None, "phone": row["phone"] or None,  # type: ignore[index]
+                   "site_ref": site.ref if site else None, "site_name": site.name if site else None,
+                   "address": site.address if site else None,
+                   "lat": site.location[0] if site and site.location else None,
+                   "lon": site.location[1] if site and site.location else None}
+
+    with uow:
+        _, names = _catalog(uow, "customer_types", org)
+        done = _write(uow, _insert_customers, org, rows(names), checked.rows, progress)
+        customers = len(seen)
         audit(uow, actor=actor, action="customer.imported", entity="customer", entity_id=None,
               summary=f"{customers} customers imported from {checked.path.name}",
               details={"customers": customers, "rows": done})
