@@ -77,13 +77,14 @@ def fetch_changes(uow_factory, actor, board, work_order_ids):
 
 
 def fetch_board(uow_factory, actor, first_day: date, days: int, speed_kmh: float, skill: str | None, name: str,
-                near: tuple[float, float] | None = None, radius_km: float = 25.0):
+                near: tuple[float, float] | None, radius_km: float, with_catalogs: bool):
+    """The board, and the catalogs when the page has none yet (the skill filter's names)."""
     from desk_desktop.services.board import load_board
     from desk_desktop.services.catalogs import load_catalogs
 
     board = load_board(uow=uow_factory(), actor=actor, first_day=first_day, days=days, speed_kmh=speed_kmh,
                        skill=skill, name=name, near=near, radius_km=radius_km)
-    return board, load_catalogs(uow=uow_factory(), actor=actor)
+    return board, load_catalogs(uow=uow_factory(), actor=actor) if with_catalogs else None
 
 
 class SchedulePage(QWidget):
@@ -286,13 +287,14 @@ class SchedulePage(QWidget):
         self.ctx.runner.submit(
             fetch_board, self.ctx.uow_factory, self.ctx.actor, self.first_day, self.days,
             self.ctx.settings.travel_speed_kmh, self.skill_combo.currentData(), self.name_edit.text(),
-            self.near[:2] if self.near else None, self.area_combo.currentData() or 25.0, owner=self, key="board", on_done=lambda result: self._show(result, keep_view),
-            on_error=self._failed)
+            self.near[:2] if self.near else None, self.area_combo.currentData() or 25.0, self.catalogs is None,
+            owner=self, key="board", on_done=lambda result: self._show(result, keep_view), on_error=self._failed)
 
     def _show(self, result, keep_view: bool) -> None:
         board, catalogs = result
         self.board = board
-        self._fill_skills(catalogs)
+        if catalogs is not None and self.catalogs is None:
+            self._fill_skills(catalogs)
         if self._load_failed:
             self._load_failed = False
             self.error_label.hide()
@@ -320,8 +322,6 @@ class SchedulePage(QWidget):
         self.error_label.show()
 
     def _fill_skills(self, catalogs) -> None:
-        if self.catalogs is not None:
-            return
         self.catalogs = catalogs
         self.skill_combo.blockSignals(True)
         for entry in catalogs.choices(SKILLS):
