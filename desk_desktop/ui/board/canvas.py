@@ -275,10 +275,11 @@ class BoardCanvas(QAbstractScrollArea):
         self._paint_grid(p, HEADER_H, rect.height() - HEADER_H)
         for row in range(first, last):
             visits = self._rows[techs[row].id]
-            for before, v in zip([None, *visits], visits, strict=False):  # the drives first, under the bars
-                self._paint_travel(p, v, before)
-            for v in visits:
-                self._paint_visit(p, v)
+            bars = [self.bar_rect(v) for v in visits]
+            for before, v, r in zip([None, *visits], visits, bars, strict=False):  # the drives first, under the bars
+                self._paint_travel(p, v, r, before)
+            for v, r in zip(visits, bars, strict=True):
+                self._paint_visit(p, v, r)
         self._paint_now(p, rect)
         if self.drag is not None:
             self._paint_drop(p, self.drag)
@@ -332,24 +333,22 @@ class BoardCanvas(QAbstractScrollArea):
             p.setPen(QPen(DAY_LINE if day_starts else GRID, 1))
             p.drawLine(int(x), int(top), int(x), int(top + height))
 
-    def _paint_travel(self, p: QPainter, v: BoardVisit, before: BoardVisit | None) -> None:
-        """The drive before ``v``, as a dotted line ending at its bar; amber when it does not fit
-        after the visit before (the drive would start before that visit ends)."""
+    def _paint_travel(self, p: QPainter, v: BoardVisit, r: QRectF, before: BoardVisit | None) -> None:
+        """The drive before ``v`` (drawn at ``r``), as a dotted line ending at its bar; amber when
+        it does not fit after the visit before (the drive would start before that visit ends)."""
         if not v.travel_minutes:
             return
-        r = self.bar_rect(v)
-        leave = v.start - timedelta(minutes=v.travel_minutes)
-        if r.left() < NAME_W or self._vx(leave) > self.viewport().width():
+        gap = r.left() - v.travel_minutes / 60 * self.pixels_per_hour
+        if r.left() < NAME_W or gap > self.viewport().width():
             return
-        tight = before is not None and leave < before.end
-        gap, y = self._vx(leave), r.center().y()
+        tight = before is not None and v.start - timedelta(minutes=v.travel_minutes) < before.end
+        y = r.center().y()
         p.setPen(TIGHT_DOTS if tight else TRAVEL_DOTS)
         p.drawLine(int(gap), int(y), int(r.left()) - 1, int(y))
         p.setPen(TIGHT_PEN if tight else TRAVEL_PEN)
         p.drawLine(int(gap), int(y) - 4, int(gap), int(y) + 4)
 
-    def _paint_visit(self, p: QPainter, v: BoardVisit) -> None:
-        r = self.bar_rect(v)
+    def _paint_visit(self, p: QPainter, v: BoardVisit, r: QRectF) -> None:
         if r.right() < NAME_W or r.left() > self.viewport().width():
             return
         done = v.status == "completed"
