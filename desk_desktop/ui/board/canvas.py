@@ -489,7 +489,11 @@ class BoardCanvas(QAbstractScrollArea):
         text = when if kind == "ok" else ("Refused: " if kind == "hard" else "Asks: ") + "; ".join(
             d.check.hard or d.check.soft)
         font, fm = self.fonts.bold, self.fonts.bold_fm
-        label = QRectF(r.left(), r.bottom() + 2, min(fm.horizontalAdvance(text) + 12, 560), fm.height() + 4)
+        # The whole reason, in view: as wide as the text (up to the board's width), moved left
+        # when it would run past the right edge.
+        right = self.viewport().width() - 8
+        width = min(fm.horizontalAdvance(text) + 16, right - NAME_W - 4)
+        label = QRectF(max(NAME_W + 4, min(r.left(), right - width)), r.bottom() + 2, width, fm.height() + 4)
         if label.bottom() > self.viewport().height():
             label.moveBottom(r.top() - 2)
         p.setPen(Qt.PenStyle.NoPen)
@@ -497,8 +501,7 @@ class BoardCanvas(QAbstractScrollArea):
         p.drawRoundedRect(label, 3, 3)
         p.setPen(Qt.GlobalColor.white)
         p.setFont(font)
-        p.drawText(label.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   fm.elidedText(text, Qt.TextElideMode.ElideRight, int(label.width()) - 12))
+        p.drawText(label.adjusted(6, 0, -6, 0), LEFT_MIDDLE, fm.elidedText(text, ELIDE, int(label.width()) - 12))
 
     # ---------------------------------------------------------------- dragging
     def drop_at(self, order: BoardVisit | WaitingOrder, pos: QPoint, grab_px: float = 0.0) -> Drop | None:
@@ -708,7 +711,7 @@ def visit_tooltip(v: BoardVisit, board: BoardDay) -> str:
     lines = [f"{v.number} · ticket {v.ticket_number}", v.subject, v.customer]
     if v.address:
         lines.append(v.address)
-    lines.append(f"{a:%a %d %b} {a:%H:%M}–{b:%H:%M} · {v.priority} · {v.status.replace('_', ' ')}")
+    lines.append(f"{a:%a} {a.day} {a:%b} {a:%H:%M}–{b:%H:%M} · {v.priority} · {v.status.replace('_', ' ')}")
     if v.travel_minutes:
         lines.append(f"About {v.travel_minutes} min of driving before ({v.travel_m / 1000:.1f} km straight line "
                      f"at {board.speed_kmh:g} km/h)")
