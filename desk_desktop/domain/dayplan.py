@@ -1,12 +1,15 @@
-"""A whole day planned at once: technicians with shifts, breaks and skills, orders with
-durations, skills, priorities and time windows, solved as a vehicle routing problem with
-VROOM (pyvroom) — pure, no database.
+"""A whole day planned at once, solved as a vehicle routing problem with VROOM (pyvroom) —
+pure, no database.
 
-Times are seconds from ``day_start``; travel is the straight line × ``road_factor`` at
-``speed_kmh`` (the database gives the same distances with PostGIS; here they are computed
-from the coordinates so the solver can be tested on its own). A technician starts and ends
-at their base. Fixed time (absences, visits that are started or pinned) is a break of that
-exact time. Orders that fit nobody stay unassigned, with the reason the solver gives.
+A ``DayProblem`` is the day's technicians (working time, breaks and absences as fixed time,
+skills, free capacity, where they start and end), the visits that must stay where they are
+(pinned or started: they keep their technician and time, and the drive to and from them
+counts), and the orders to place (site, duration, skills, priority, time window). Travel is
+given as a matrix of road metres between the problem's places (``places``: each
+technician's start and end, then each fixed visit, then each order), driven at
+``speed_kmh``. ``solve_day`` returns who does which order when, and the orders that fit
+nobody. VROOM holds the interpreter lock while it solves: call it from another process when
+something must stay responsive (``services/dayplan/solver.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +22,33 @@ from math import asin, cos, radians, sin, sqrt
 import vroom
 
 EARTH_KM = 6371.0088
+MAX_PRIORITY = 100  # VROOM's highest job priority
+PRIORITY_STEP = 30  # per rank of the order's priority (low 0 … urgent 90)
+BOOKED_BONUS = 10  # an order booked today is kept rather than a new one of the same priority
+UNLIMITED = 10**6  # the capacity of a technician with no limit
+
+
+@dataclass(frozen=True)
+class FixedVisit:
+    """A visit that does not move: pinned, or started."""
+
+    order_id: int
+    lat: float | None
+    lon: float | None
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
 class PlanTechnician:
     id: int
-    lat: float
-    lon: float
+    start: tuple[float, float]  # (lat, lon) where the day starts: home base, or where they are now
+    end: tuple[float, float]  # where it ends: home base
     shift: tuple[datetime, datetime]
     skills: frozenset[str] = frozenset()
-    fixed: tuple[tuple[datetime, datetime], ...] = ()  # absences, started or pinned visits
+    breaks: tuple[tuple[datetime, datetime], ...] = ()  # absences and the gaps between working hours
+    visits: tuple[FixedVisit, ...] = ()
+    capacity: int = UNLIMITED  # how many more open orders they may take
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,16 @@ class PlanOrder:
     skills: frozenset[str] = frozenset()
     priority: int = 0  # 0 low … 3 urgent
     window: tuple[datetime, datetime] | None = None  # the visit must start inside it
+    booked: bool = False  # it has a visit today: kept in preference to a new order
+
+
+@dataclass(frozen=True)
+class DayProblem:
+    day_start: datetime
+    technicians: tuple[PlanTechnician, ...]
+    orders: tuple[PlanOrder, ...]
+    metres: tuple[tuple[float, ...], ...]  # road metres between ``places(problem)``
+    speed_kmh: float = 40.0
 
 
 @dataclass(frozen=True)
@@ -52,65 +82,96 @@ class PlannedVisit:
 
 @dataclass(frozen=True)
 class DayPlan:
-    visits: tuple[PlannedVisit, ...]
-    unassigned: tuple[int, ...]
+    visits: tuple[PlannedVisit, ...]  # the orders placed, by technician and time (fixed visits not included)
+    unassigned: tuple[int, ...]  # orders that fit nobody
+    routes: dict[int, tuple[int, ...]]  # technician -> every stop of their day in order, fixed visits included
     driving_km: float
 
 
 def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle kilometres between two (lat, lon) points."""
     (la1, lo1), (la2, lo2) = a, b
     h = sin(radians(la2 - la1) / 2) ** 2 + cos(radians(la1)) * cos(radians(la2)) * sin(radians(lo2 - lo1) / 2) ** 2
     return 2 * EARTH_KM * asin(sqrt(h))
 
 
-def solve_day(technicians: Sequence[PlanTechnician], orders: Sequence[PlanOrder], *, day_start: datetime,
-              speed_kmh: float = 40.0, road_factor: float = 1.3, seconds: float = 10.0) -> DayPlan:
+def places(technicians: Sequence[PlanTechnician], orders: Sequence[PlanOrder]) -> list[tuple[float, float]]:
+    """The problem's places in matrix order: each technician's start and end, each located
+    fixed visit, each order."""
+    out = [p for t in technicians for p in (t.start, t.end)]
+    out += [(v.lat, v.lon) for t in technicians for v in t.visits if v.lat is not None]
+    return out + [(o.lat, o.lon) for o in orders]
+
+
+def straight_metres(points: Sequence[tuple[float, float]], road_factor: float) -> tuple[tuple[float, ...], ...]:
+    """The straight line × ``road_factor`` between every two points, in metres (what the
+    database computes with PostGIS, for problems built without one)."""
+    return tuple(tuple(km_between(a, b) * 1000 * road_factor for b in points) for a in points)
+
+
+def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
     """The plan VROOM finds within ``seconds``: who does which order when."""
-    places = [(t.lat, t.lon) for t in technicians] + [(o.lat, o.lon) for o in orders]
-    km = [[km_between(a, b) * road_factor for b in places] for a in places]
-    secs = [[round(d / speed_kmh * 3600) for d in row] for row in km]
+    techs, orders, day_start = problem.technicians, problem.orders, problem.day_start
+    metres = problem.metres
+    secs = [[round(m / 1000 / problem.speed_kmh * 3600) for m in row] for row in metres]
     skill_ids = {s: i for i, s in enumerate(sorted({s for o in orders for s in o.skills}
-                                                  | {s for t in technicians for s in t.skills}))}
+                                                  | {s for t in techs for s in t.skills}))}
+    own_skill = len(skill_ids)  # one more skill per technician: only they can do their fixed visits
 
     def at(t: datetime) -> int:
         return max(0, int((t - day_start).total_seconds()))
 
-    problem = vroom.Input()
-    problem.set_durations_matrix("car", secs)
-    problem.set_distances_matrix("car", [[round(d * 1000) for d in row] for row in km])
-    for i, t in enumerate(technicians):
-        breaks = [vroom.Break(id=i * 1000 + k, time_windows=[vroom.TimeWindow(at(a), at(a))],
-                              service=at(b) - at(a)) for k, (a, b) in enumerate(t.fixed)]
-        problem.add_vehicle(vroom.Vehicle(
-            id=i, start=i, end=i, skills={skill_ids[s] for s in t.skills},
-            time_window=vroom.TimeWindow(at(t.shift[0]), at(t.shift[1])), breaks=breaks))
+    vr = vroom.Input()
+    vr.set_durations_matrix("car", secs)
+    vr.set_distances_matrix("car", [[round(m) for m in row] for row in metres])
+    jobs: dict[int, tuple[int, int]] = {}  # VROOM job id -> (order id, minutes); fixed visits too
+    place = 2 * len(techs)
+    for i, t in enumerate(techs):
+        breaks = [vroom.Break(id=i * 1000 + k, time_windows=[vroom.TimeWindow(at(a), at(a))], service=at(b) - at(a))
+                  for k, (a, b) in enumerate(sorted(t.breaks))]
+        for k, v in enumerate(t.visits):
+            if v.lat is None:  # nowhere to drive to: time taken, like a break
+                breaks.append(vroom.Break(id=i * 1000 + 500 + k, time_windows=[vroom.TimeWindow(at(v.start), at(v.start))],
+                                          service=at(v.end) - at(v.start)))
+                continue
+            minutes = round((v.end - v.start).total_seconds() / 60)
+            jobs[len(jobs)] = (v.order_id, minutes)
+            vr.add_job(vroom.Job(id=len(jobs) - 1, location=place, default_service=minutes * 60,
+                                 skills={own_skill + i}, priority=MAX_PRIORITY, delivery=[0],
+                                 time_windows=[vroom.TimeWindow(at(v.start), at(v.start))]))
+            place += 1
+        vr.add_vehicle(vroom.Vehicle(
+            id=i, start=2 * i, end=2 * i + 1, skills={skill_ids[s] for s in t.skills} | {own_skill + i},
+            capacity=[max(0, t.capacity)], time_window=vroom.TimeWindow(at(t.shift[0]), at(t.shift[1])),
+            breaks=breaks))
+    first_order_job = len(jobs)
     for j, o in enumerate(orders):
         windows = [vroom.TimeWindow(at(o.window[0]), at(o.window[1]))] if o.window else []
-        problem.add_job(vroom.Job(
-            id=j, location=len(technicians) + j, default_service=o.duration_minutes * 60,
-            skills={skill_ids[s] for s in o.skills}, priority=min(100, o.priority * 30), time_windows=windows))
-    solution = problem.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds))
-    routes = solution.routes
-    visits = []
-    for row in routes.itertuples():
-        if row.type != "job":
-            continue
-        o, t = orders[int(row.id)], technicians[int(row.vehicle_id)]
-        start = day_start + timedelta(seconds=int(row.arrival) + int(getattr(row, "waiting_time", 0)))
-        visits.append(PlannedVisit(o.id, t.id, start, start + timedelta(minutes=o.duration_minutes)))
+        jobs[first_order_job + j] = (o.id, o.duration_minutes)
+        vr.add_job(vroom.Job(
+            id=first_order_job + j, location=place + j, default_service=o.duration_minutes * 60, delivery=[1],
+            skills={skill_ids[s] for s in o.skills},
+            priority=min(MAX_PRIORITY, o.priority * PRIORITY_STEP + (BOOKED_BONUS if o.booked else 0)),
+            time_windows=windows))
+    solution = vr.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds))
+
+    movable = {o.id for o in orders}
+    visits, routes, km = [], {}, 0.0
+    stops: dict[int, list[tuple[int, int]]] = {}  # technician index -> (job id, location index) in order
+    for row in solution.routes.itertuples():
+        if row.type == "job":
+            stops.setdefault(int(row.vehicle_id), []).append((int(row.id), int(row.location_index)))
+            order_id, minutes = jobs[int(row.id)]
+            if order_id in movable:
+                start = day_start + timedelta(seconds=int(row.arrival) + int(getattr(row, "waiting_time", 0)))
+                visits.append(PlannedVisit(order_id, techs[int(row.vehicle_id)].id, start,
+                                           start + timedelta(minutes=minutes)))
+    for i, t in enumerate(techs):
+        mine = stops.get(i, [])
+        routes[t.id] = tuple(jobs[j][0] for j, _ in mine)
+        if mine:
+            path = [2 * i, *(loc for _, loc in mine), 2 * i + 1]
+            km += sum(metres[a][b] for a, b in zip(path, path[1:], strict=False)) / 1000
     served = {v.order_id for v in visits}
     return DayPlan(visits=tuple(sorted(visits, key=lambda v: (v.technician_id, v.start))),
-                   unassigned=tuple(o.id for o in orders if o.id not in served),
-                   driving_km=route_km(technicians, orders, visits, road_factor))
-
-
-def route_km(technicians: Sequence[PlanTechnician], orders: Sequence[PlanOrder], visits: Sequence[PlannedVisit],
-             road_factor: float = 1.3) -> float:
-    """Driving of a plan: each technician from base through their visits in time order and back."""
-    where = {o.id: (o.lat, o.lon) for o in orders}
-    total = 0.0
-    for t in technicians:
-        stops = [where[v.order_id] for v in sorted(visits, key=lambda v: v.start) if v.technician_id == t.id]
-        path = [(t.lat, t.lon), *stops, (t.lat, t.lon)] if stops else []
-        total += sum(km_between(a, b) for a, b in zip(path, path[1:], strict=False)) * road_factor
-    return total
+                   unassigned=tuple(o.id for o in orders if o.id not in served), routes=routes, driving_km=km)

@@ -3,55 +3,96 @@ checker (not the solver's own report)."""
 
 from datetime import UTC, datetime, timedelta
 
-from desk_desktop.domain.dayplan import PlanOrder, PlanTechnician, km_between, solve_day
+from desk_desktop.domain.dayplan import (
+    DayProblem,
+    FixedVisit,
+    PlanOrder,
+    PlanTechnician,
+    km_between,
+    places,
+    solve_day,
+    straight_metres,
+)
 
 DAY = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
 SHIFT = (DAY + timedelta(hours=8), DAY + timedelta(hours=17))
+ROAD, SPEED = 1.3, 40.0
+
+
+def problem(technicians, orders):
+    return DayProblem(DAY, tuple(technicians), tuple(orders),
+                      straight_metres(places(technicians, orders), ROAD), SPEED)
+
+
+def tech(id_, lat, lon, skills=(), **kw):
+    return PlanTechnician(id_, (lat, lon), (lat, lon), SHIFT, frozenset(skills), **kw)
 
 
 def check(technicians, orders, plan):
-    """Every visit inside its technician's shift and outside their fixed time, no two visits of
-    one technician overlapping with the drive between them, skills and windows kept."""
+    """Every visit inside its technician's shift and outside their breaks and fixed visits, no
+    two visits of one technician overlapping with the drive between them, skills, windows
+    and capacity kept; every order placed or reported."""
     by_id = {o.id: o for o in orders}
     for t in technicians:
         mine = sorted((v for v in plan.visits if v.technician_id == t.id), key=lambda v: v.start)
+        assert len(mine) <= t.capacity
+        stops = sorted([(v.start, v.end, (by_id[v.order_id].lat, by_id[v.order_id].lon)) for v in mine]
+                       + [(f.start, f.end, (f.lat, f.lon)) for f in t.visits])
         for v in mine:
             o = by_id[v.order_id]
             assert t.shift[0] <= v.start and v.end <= t.shift[1]
             assert o.skills <= t.skills
-            assert all(not (a < v.end and v.start < b) for a, b in t.fixed)
+            assert all(not (a < v.end and v.start < b) for a, b in t.breaks)
             if o.window:
                 assert o.window[0] <= v.start <= o.window[1]
-        for a, b in zip(mine, mine[1:], strict=False):
-            drive = km_between((by_id[a.order_id].lat, by_id[a.order_id].lon),
-                               (by_id[b.order_id].lat, by_id[b.order_id].lon)) * 1.3 / 40 * 3600
-            assert (b.start - a.end).total_seconds() >= drive - 1
-        assert {v.order_id for v in plan.visits} | set(plan.unassigned) == set(by_id)
+        for (_, a_end, a_at), (b_start, _, b_at) in zip(stops, stops[1:], strict=False):
+            drive = km_between(a_at, b_at) * ROAD / SPEED * 3600
+            assert (b_start - a_end).total_seconds() >= drive - 1
+    assert {v.order_id for v in plan.visits} | set(plan.unassigned) == set(by_id)
 
 
 def test_two_clusters_go_to_the_technician_next_to_them():
-    west = PlanTechnician(1, 41.88, -87.90, SHIFT)
-    east = PlanTechnician(2, 41.88, -87.60, SHIFT)
+    west, east = tech(1, 41.88, -87.90), tech(2, 41.88, -87.60)
     orders = [PlanOrder(10 + k, 41.88 + 0.01 * k, -87.89, 60) for k in range(3)] + \
              [PlanOrder(20 + k, 41.88 + 0.01 * k, -87.61, 60) for k in range(3)]
-    plan = solve_day([west, east], orders, day_start=DAY, seconds=2)
+    plan = solve_day(problem([west, east], orders), seconds=2)
     check([west, east], orders, plan)
     assert plan.unassigned == ()
     assert {v.order_id for v in plan.visits if v.technician_id == 1} == {10, 11, 12}
     assert {v.order_id for v in plan.visits if v.technician_id == 2} == {20, 21, 22}
+    # The shortest day by hand: to the nearest site of their cluster, along it, and back from its far end.
+    for t, lon in ((west, -87.89), (east, -87.61)):
+        base = t.start
+        best = (km_between(base, (41.88, lon)) + km_between((41.88, lon), (41.90, lon))
+                + km_between((41.90, lon), base)) * ROAD
+        mine = plan.routes[t.id]
+        assert mine in ((10 + (t.id - 1) * 10, 11 + (t.id - 1) * 10, 12 + (t.id - 1) * 10),
+                        (12 + (t.id - 1) * 10, 11 + (t.id - 1) * 10, 10 + (t.id - 1) * 10))
+    assert abs(plan.driving_km - 2 * best) < 0.01
 
 
-def test_skills_absences_and_windows_are_kept():
+def test_skills_absences_windows_and_capacity_are_kept():
     absent = (DAY + timedelta(hours=10), DAY + timedelta(hours=14))
-    ann = PlanTechnician(1, 41.88, -87.90, SHIFT, frozenset({"hvac"}), fixed=(absent,))
-    bob = PlanTechnician(2, 41.88, -87.80, SHIFT, frozenset({"plumbing"}))
+    ann = tech(1, 41.88, -87.90, {"hvac"}, breaks=(absent,))
+    bob = tech(2, 41.88, -87.80, {"plumbing"}, capacity=1)
     orders = [PlanOrder(1, 41.89, -87.90, 90, frozenset({"hvac"})),
               PlanOrder(2, 41.90, -87.90, 90, frozenset({"hvac"}), window=(DAY + timedelta(hours=11),
                                                                          DAY + timedelta(hours=15))),
-              PlanOrder(3, 41.89, -87.80, 60, frozenset({"plumbing"})),
+              PlanOrder(3, 41.89, -87.80, 60, frozenset({"plumbing"}), priority=3),
+              PlanOrder(5, 41.88, -87.80, 60, frozenset({"plumbing"})),  # Bob has room for one: the urgent one
               PlanOrder(4, 41.89, -87.85, 60, frozenset({"electrical"}))]  # nobody can
-    plan = solve_day([ann, bob], orders, day_start=DAY, seconds=2)
+    plan = solve_day(problem([ann, bob], orders), seconds=2)
     check([ann, bob], orders, plan)
-    assert plan.unassigned == (4,)
+    assert sorted(plan.unassigned) == [4, 5]
     second = next(v for v in plan.visits if v.order_id == 2)
     assert second.start >= absent[1]  # its window opens in the absence: after it
+
+
+def test_fixed_visits_stay_and_their_drive_counts():
+    pinned = FixedVisit(99, 41.95, -87.90, DAY + timedelta(hours=9), DAY + timedelta(hours=12))
+    ann = tech(1, 41.88, -87.90, visits=(pinned,))
+    orders = [PlanOrder(1, 41.96, -87.90, 60), PlanOrder(2, 41.88, -87.91, 60)]
+    plan = solve_day(problem([ann], orders), seconds=1)
+    check([ann], orders, plan)
+    assert plan.unassigned == ()
+    assert 99 in plan.routes[1] and 99 not in {v.order_id for v in plan.visits}
