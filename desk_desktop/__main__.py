@@ -17,7 +17,11 @@ def _wants_gui(argv: list[str]) -> bool:
 
 
 def main() -> int:
+    import multiprocessing
+
     from desk_desktop.resources import configure_frozen_environment
+
+    multiprocessing.freeze_support()  # the bundle's day planner process (services/dayplan/solver.py)
 
     configure_frozen_environment()
     argv = sys.argv[1:]

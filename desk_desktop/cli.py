@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "desk_desktop.commands.people",
     "desk_desktop.commands.catalog",
     "desk_desktop.commands.workorders",
+    "desk_desktop.commands.optimize",
 ]
 
 

@@ -31,6 +31,8 @@ DESK_GEOCODER_URL          geocoder_url            Nominatim-compatible geocoder
 DESK_ASSIGN_RADIUS_KM      assign_radius_km    P   radius for the ``nearest`` strategy                  100
 DESK_MAX_ATTACHMENT_MB     max_attachment_mb   P   default upload limit for new organizations           100
 DESK_TRAVEL_SPEED_KMH      travel_speed_kmh    P   average driving speed for travel-time estimates      40
+DESK_ROAD_FACTOR           road_factor         P   road distance / straight line, for day planning      1.3
+DESK_OPTIMIZE_SECONDS      optimize_seconds    P   time budget of "Optimize day" (seconds)              10
 DESK_LOG_LEVEL             log_level           P   DEBUG, INFO, WARNING or ERROR (log file and stderr)  INFO
 =========================  ======================  ===================================================  ==========
 """
@@ -113,6 +115,8 @@ class Settings:
     assign_radius_km: float = 100.0
     max_attachment_bytes: int = 100 * 1024 * 1024
     travel_speed_kmh: float = 40.0
+    road_factor: float = 1.3
+    optimize_seconds: float = 10.0
     log_level: str = "INFO"
     # Optional login details for a shared server (password comes from the keyring).
     db_user: str | None = None
@@ -281,6 +285,8 @@ def _settings_from(env: dict[str, str], file_values: dict[str, Any], config_file
         assign_radius_km=src.number("DESK_ASSIGN_RADIUS_KM", "assign_radius_km", 100.0),
         max_attachment_bytes=int(src.number("DESK_MAX_ATTACHMENT_MB", "max_attachment_mb", 100.0) * 1024 * 1024),
         travel_speed_kmh=src.number("DESK_TRAVEL_SPEED_KMH", "travel_speed_kmh", 40.0),
+        road_factor=src.number("DESK_ROAD_FACTOR", "road_factor", 1.3, minimum=0.99),
+        optimize_seconds=src.number("DESK_OPTIMIZE_SECONDS", "optimize_seconds", 10.0),
         log_level=log_level.upper(),
         db_user=src.text("DESK_DB_USER", "db_user"),
         listen_url=src.text("DESK_LISTEN_URL", "listen_url"),
@@ -299,6 +305,8 @@ PREFERENCE_KEYS = {
     "assign_radius_km": "DESK_ASSIGN_RADIUS_KM",
     "max_attachment_mb": "DESK_MAX_ATTACHMENT_MB",
     "travel_speed_kmh": "DESK_TRAVEL_SPEED_KMH",
+    "road_factor": "DESK_ROAD_FACTOR",
+    "optimize_seconds": "DESK_OPTIMIZE_SECONDS",
     "log_level": "DESK_LOG_LEVEL",
 }
 

@@ -60,6 +60,22 @@ def register(sub, common) -> None:
                     default=None, help="completing a ticket's last open work order resolves the ticket too")
     st.set_defaults(func=run_settings)
 
+    for name, pinned, text in (("pin", True, "keep the visit where it is when a day is optimized"),
+                               ("unpin", False, "let optimizing move the visit again")):
+        pn = wsub.add_parser(name, parents=[common], help=text)
+        pn.add_argument("number", help="work-order number, e.g. WO-000123")
+        pn.add_argument("--org", help="organization slug (default: your own, or the only one)")
+        pn.set_defaults(func=run_pin, pinned=pinned)
+
+    w = wsub.add_parser("window", parents=[common],
+                        help="the customer's booked window: the visit starts inside it (--clear: none)")
+    w.add_argument("number", help="work-order number, e.g. WO-000123")
+    w.add_argument("--org", help="organization slug (default: your own, or the only one)")
+    w.add_argument("--from", dest="start", type=_when, metavar="ISO", help="the window opens")
+    w.add_argument("--to", dest="end", type=_when, metavar="ISO", help="the window closes")
+    w.add_argument("--clear", action="store_true", help="no booked window")
+    w.set_defaults(func=run_window)
+
     for action in Action:
         a = wsub.add_parser(action.value, parents=[common], help=HELP[action])
         a.add_argument("number", help="work-order number, e.g. WO-000123")
@@ -147,6 +163,38 @@ def run_settings(ctx: CliContext) -> int:
     ctx.emit({"organization": slug, "auto_resolve_tickets": on, "changed": ctx.args.auto_resolve is not None},
              f"{slug}: completing a ticket's last open work order "
              + ("resolves the ticket too." if on else "offers to resolve the ticket (not automatic)."))
+    return 0
+
+
+def run_pin(ctx: CliContext) -> int:
+    from desk_desktop.services import lifecycle
+    from desk_desktop.services.dayplan.keep import set_pinned
+
+    actor, slug = resolve_actor(ctx, ctx.args.org)
+    wo_id = lifecycle.parse_number(ctx.args.number)
+    pinned = set_pinned(uow=ctx.uow(), actor=actor, work_order_id=wo_id, pinned=ctx.args.pinned)
+    ctx.emit({"organization": slug, "work_order_id": wo_id, "pinned": pinned},
+             f"{ctx.args.number}: " + ("pinned — optimizing a day leaves it where it is." if pinned
+                                       else "no longer pinned."))
+    return 0
+
+
+def run_window(ctx: CliContext) -> int:
+    from desk_desktop.services import lifecycle
+    from desk_desktop.services.dayplan.keep import set_booked_window
+
+    a = ctx.args
+    if a.clear and (a.start or a.end):
+        raise CliError("--clear takes no --from or --to.")
+    if not a.clear and not (a.start or a.end):
+        raise CliError("Give --from and --to, or --clear.")
+    actor, slug = resolve_actor(ctx, a.org)
+    wo_id = lifecycle.parse_number(a.number)
+    window = set_booked_window(uow=ctx.uow(), actor=actor, work_order_id=wo_id, start=a.start, end=a.end)
+    ctx.emit({"organization": slug, "work_order_id": wo_id, "window_start": _iso(window[0]) if window else None,
+              "window_end": _iso(window[1]) if window else None},
+             f"{a.number}: " + (f"booked window {window[0]:%Y-%m-%d %H:%M} – {window[1]:%H:%M %Z}." if window
+                                else "no booked window."))
     return 0
 
 

@@ -110,10 +110,52 @@ def straight_metres(points: Sequence[tuple[float, float]], road_factor: float) -
 
 
 def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
-    """The plan VROOM finds within ``seconds``: who does which order when."""
-    techs, orders, day_start = problem.technicians, problem.orders, problem.day_start
-    metres = problem.metres
-    secs = [[round(m / 1000 / problem.speed_kmh * 3600) for m in row] for row in metres]
+    """The plan VROOM finds within ``seconds``: who does which order when.
+
+    A fixed visit keeps its time whatever happens: one that cannot be reached in time (from
+    the start of the day or from the fixed visit before it), one inside a break, or one the
+    solver could not keep, is kept as time taken, like a break — the drive to it then does
+    not count (the board shows it)."""
+    secs = [[round(m / 1000 / problem.speed_kmh * 3600) for m in row] for row in problem.metres]
+    taken = _unreachable(problem, secs)
+    plan, dropped = _solve(problem, secs, taken, seconds)
+    if dropped:
+        plan, _ = _solve(problem, secs, taken | dropped, seconds)
+    return plan
+
+
+def _unreachable(problem: DayProblem, secs: list[list[int]]) -> set[int]:
+    """The fixed visits that are kept as time taken rather than as stops."""
+    out = set()
+    place = 2 * len(problem.technicians)
+    for i, t in enumerate(problem.technicians):
+        at, free = 2 * i, t.shift[0]
+        for v in t.visits:
+            if v.lat is None:
+                continue
+            here, place = place, place + 1
+            inside = any(a < v.end and v.start < b for a, b in t.breaks)
+            if inside or free + timedelta(seconds=secs[at][here]) > v.start:
+                out.add(v.order_id)
+            else:
+                at, free = here, v.end
+    return out
+
+
+def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _solve(problem: DayProblem, secs: list[list[int]], taken: set[int], seconds: float) -> tuple[DayPlan, set[int]]:
+    """One VROOM run, the fixed visits in ``taken`` as breaks; also returns the fixed visits
+    the solver left out."""
+    techs, orders, day_start, metres = problem.technicians, problem.orders, problem.day_start, problem.metres
     skill_ids = {s: i for i, s in enumerate(sorted({s for o in orders for s in o.skills}
                                                   | {s for t in techs for s in t.skills}))}
     own_skill = len(skill_ids)  # one more skill per technician: only they can do their fixed visits
@@ -125,21 +167,26 @@ def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
     vr.set_durations_matrix("car", secs)
     vr.set_distances_matrix("car", [[round(m) for m in row] for row in metres])
     jobs: dict[int, tuple[int, int]] = {}  # VROOM job id -> (order id, minutes); fixed visits too
+    fixed_jobs: set[int] = set()
     place = 2 * len(techs)
     for i, t in enumerate(techs):
-        breaks = [vroom.Break(id=i * 1000 + k, time_windows=[vroom.TimeWindow(at(a), at(a))], service=at(b) - at(a))
-                  for k, (a, b) in enumerate(sorted(t.breaks))]
-        for k, v in enumerate(t.visits):
-            if v.lat is None:  # nowhere to drive to: time taken, like a break
-                breaks.append(vroom.Break(id=i * 1000 + 500 + k, time_windows=[vroom.TimeWindow(at(v.start), at(v.start))],
-                                          service=at(v.end) - at(v.start)))
+        spans = list(t.breaks)
+        for v in t.visits:
+            located = v.lat is not None
+            if not located or v.order_id in taken:
+                spans.append((v.start, v.end))
+                place += located
                 continue
             minutes = round((v.end - v.start).total_seconds() / 60)
-            jobs[len(jobs)] = (v.order_id, minutes)
-            vr.add_job(vroom.Job(id=len(jobs) - 1, location=place, default_service=minutes * 60,
-                                 skills={own_skill + i}, priority=MAX_PRIORITY, delivery=[0],
+            job = len(jobs)
+            jobs[job] = (v.order_id, minutes)
+            fixed_jobs.add(job)
+            vr.add_job(vroom.Job(id=job, location=place, default_service=minutes * 60, skills={own_skill + i},
+                                 priority=MAX_PRIORITY, delivery=[0],
                                  time_windows=[vroom.TimeWindow(at(v.start), at(v.start))]))
             place += 1
+        breaks = [vroom.Break(id=i * 1000 + k, time_windows=[vroom.TimeWindow(at(a), at(a))], service=at(b) - at(a))
+                  for k, (a, b) in enumerate(_merged(spans))]
         vr.add_vehicle(vroom.Vehicle(
             id=i, start=2 * i, end=2 * i + 1, skills={skill_ids[s] for s in t.skills} | {own_skill + i},
             capacity=[max(0, t.capacity)], time_window=vroom.TimeWindow(at(t.shift[0]), at(t.shift[1])),
@@ -163,7 +210,7 @@ def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
             stops.setdefault(int(row.vehicle_id), []).append((int(row.id), int(row.location_index)))
             order_id, minutes = jobs[int(row.id)]
             if order_id in movable:
-                start = day_start + timedelta(seconds=int(row.arrival) + int(getattr(row, "waiting_time", 0)))
+                start = day_start + timedelta(seconds=int(row.arrival) + int(row.waiting_time))
                 visits.append(PlannedVisit(order_id, techs[int(row.vehicle_id)].id, start,
                                            start + timedelta(minutes=minutes)))
     for i, t in enumerate(techs):
@@ -173,5 +220,7 @@ def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
             path = [2 * i, *(loc for _, loc in mine), 2 * i + 1]
             km += sum(metres[a][b] for a, b in zip(path, path[1:], strict=False)) / 1000
     served = {v.order_id for v in visits}
-    return DayPlan(visits=tuple(sorted(visits, key=lambda v: (v.technician_id, v.start))),
+    kept = {j for _, j_list in stops.items() for j, _ in j_list} & fixed_jobs
+    plan = DayPlan(visits=tuple(sorted(visits, key=lambda v: (v.technician_id, v.start))),
                    unassigned=tuple(o.id for o in orders if o.id not in served), routes=routes, driving_km=km)
+    return plan, {jobs[j][0] for j in fixed_jobs - kept}

@@ -1,7 +1,8 @@
 """The in-process scheduler every workstation (and ``desk-desktop scheduler``) runs.
 
 APScheduler 3.x is used as a local clock only: a ``BackgroundScheduler`` with an in-memory
-job store ticks four jobs — ``assign``, ``notify``, ``rescan``, ``housekeeping``. The durable
+job store ticks five jobs — ``assign``, ``notify``, ``rescan``, ``housekeeping`` and ``plan`` (the
+evening's plan of the next day, for the organizations that asked for it). The durable
 work lives in database rows that the services claim with ``FOR UPDATE SKIP LOCKED`` (and
 leases where a claim spans transactions), so any number of processes share the work and a
 crashed process's work is picked up by another. Jobs coalesce and never overlap
@@ -38,9 +39,9 @@ from desk_desktop.services.channels import ChannelRegistry, channels_from_settin
 
 log = logging.getLogger(__name__)
 
-JOB_NAMES = ("assign", "notify", "rescan", "housekeeping")
+JOB_NAMES = ("assign", "notify", "rescan", "housekeeping", "plan")
 
-DEFAULT_INTERVALS = {"assign": 30.0, "notify": 15.0, "rescan": 120.0, "housekeeping": 600.0}
+DEFAULT_INTERVALS = {"assign": 30.0, "notify": 15.0, "rescan": 120.0, "housekeeping": 600.0, "plan": 900.0}
 
 # Entities whose commits may create assignment work.
 ASSIGN_ENTITIES = frozenset({"work_order", "ticket", "technician", "rule"})
@@ -347,6 +348,8 @@ class AppScheduler:
         if name == "rescan":
             return tasks.run_rescan(uow_factory=self.uow_factory, scanner=self._scanner(), limit=self.rescan_limit,
                                     should_stop=stop)
+        if name == "plan":
+            return tasks.run_plan(uow_factory=self.uow_factory, settings=self.settings)
         return tasks.run_housekeeping(uow_factory=self.uow_factory)
 
     def _scanner(self) -> Any:

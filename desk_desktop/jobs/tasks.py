@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 
+from desk_desktop.config import Settings
 from desk_desktop.db.session import UnitOfWorkFactory
 from desk_desktop.services import assignment, attachments, notifications
 from desk_desktop.services.channels import ChannelRegistry
@@ -106,6 +107,19 @@ def run_rescan(*, uow_factory: UnitOfWorkFactory, scanner: Any, limit: int = 20,
             raise JobFailedPartly(f"{waiting} file(s) wait for a virus scan, but the scanner ({where}) "
                                   "is not reachable", {"scanned": 0, "waiting": waiting})
     return TaskResult(f"{total} file(s) scanned", {"scanned": total}, did_work=total > 0)
+
+
+def run_plan(*, uow_factory: UnitOfWorkFactory, settings: Settings, now: datetime | None = None) -> TaskResult:
+    """The evening's plan of the next day, for the organizations that asked for it."""
+    from desk_desktop.services.dayplan.nightly import plan_next_days
+
+    r = plan_next_days(uow_factory=uow_factory, now=now or datetime.now(UTC), seconds=settings.optimize_seconds,
+                       speed_kmh=settings.travel_speed_kmh, road_factor=settings.road_factor)
+    counts = {"planned": r.planned, "changed": r.changed, "skipped": r.skipped}
+    summary = f"{r.planned} next day(s) planned, {r.changed} order(s) changed"
+    if r.skipped:
+        summary += f", {r.skipped} plan(s) refused because the day changed meanwhile (tried again next run)"
+    return TaskResult(summary, counts, did_work=bool(r.planned or r.skipped))
 
 
 SENT_RETENTION_DAYS = 180

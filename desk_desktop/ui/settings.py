@@ -42,6 +42,8 @@ FIELDS = (
     ("assign_radius_km", "Assignment radius", "number", (0.1, 20000, 1, " km")),
     ("max_attachment_mb", "Upload limit (new organizations)", "number", (0.1, 100000, 1, " MB")),
     ("travel_speed_kmh", "Average travel speed", "number", (1, 300, 0, " km/h")),
+    ("road_factor", "Road distance / straight line", "number", (1, 3, 2, " ×")),
+    ("optimize_seconds", "Time to optimize a day", "number", (1, 600, 0, " s")),
     ("log_level", "Log level", "choice", None),
 )
 
@@ -59,6 +61,8 @@ def current_values(settings: Settings) -> dict[str, object]:
         "assign_radius_km": settings.assign_radius_km,
         "max_attachment_mb": settings.max_attachment_bytes / (1024 * 1024),
         "travel_speed_kmh": settings.travel_speed_kmh,
+        "road_factor": settings.road_factor,
+        "optimize_seconds": settings.optimize_seconds,
         "log_level": settings.log_level,
     }
 

@@ -22,6 +22,8 @@ class Organization(Base):
     )
     # Completing a ticket's last open work order resolves the ticket too (administrators set it).
     auto_resolve_tickets: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # The scheduler plans the next day every evening (0016; administrators set it).
+    nightly_optimize: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     created_at: Mapped[datetime] = utcnow_column()
 
 

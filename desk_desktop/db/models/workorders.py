@@ -61,14 +61,19 @@ class WorkOrder(TenantMixin, Base):
         # No double booking (migration 0011): a technician's visits never overlap. Every
         # status but these three counts, so an open status added later is covered too; an
         # order without both ends (assigned, not scheduled) is no visit; a visit a dispatcher
-        # booked anyway (audited) is left out.
+        # booked anyway (audited) is left out. Deferrable (0016): applying a day's plan
+        # checks it at the commit, on the final state.
         ExcludeConstraint(
             (text("technician_id"), "="),
             (text("tstzrange(scheduled_start, scheduled_end)"), "&&"),
             name=NO_OVERLAP,
             using="gist",
             where=text(VISIT_WHERE),
+            deferrable=True,
+            initially="IMMEDIATE",
         ),
+        CheckConstraint("(window_start IS NULL) = (window_end IS NULL) AND (window_end IS NULL OR window_end > window_start)",
+                        name="booked_window"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -92,6 +97,11 @@ class WorkOrder(TenantMixin, Base):
     # A dispatcher booked this visit over another one on purpose ("book anyway", audited):
     # outside the no-overlap constraint until the visit is moved or assigned again.
     booked_anyway: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # The day planner leaves a pinned visit where it is (0016).
+    pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # The customer's booked window: the visit starts inside it (0016).
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What the rule asked for, copied at creation so later rule edits don't change history.
     assignment_logic: Mapped[str | None] = mapped_column(String(12))
     required_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))

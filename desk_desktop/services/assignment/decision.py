@@ -197,6 +197,30 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
     uow.record_change("work_order", wo.id, wo.organization_id, "assigned")
 
 
+def take_back(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, reason: str, reassign: bool) -> None:
+    """Take ``wo`` from its technician (they are told): unassigned with ``reason``, waiting
+    for a dispatcher — or, with ``reassign``, for the assign job."""
+    previous = wo.technician_id
+    prev_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": previous})
+    was = start_over(wo)
+    wo.technician_id = None
+    wo.status = WorkOrderStatus.UNASSIGNED.value
+    wo.assigned_at = None
+    wo.unassigned_reason = reason or f"Unassigned by {batch.actor.name}"
+    wo.needs_assignment = bool(reassign)
+    wo.next_assign_at = batch.now if reassign else None
+    wo.assign_attempts = 0
+    wo.updated_at = batch.now
+    if _notifies(wo):
+        batch.notify(wo.id, "work_order.unassigned", previous)
+    batch.audit(action="work_order.unassigned", entity_id=wo.id,
+                summary=f"{work_order_number(wo.id)} taken from {prev_name}" + (f": {reason}" if reason else "")
+                + (f" (it was {was.replace('_', ' ')})" if was else ""),
+                details={"previous_technician_id": previous, "reason": reason, "reassign": bool(reassign),
+                         "was": was})
+    uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
+
+
 def backoff(attempts: int) -> timedelta:
     """How long an order nobody could take waits: 1, 2, 4 … 60 minutes."""
     return timedelta(minutes=min(BACKOFF_CAP_MINUTES, 2 ** max(0, attempts - 1)))

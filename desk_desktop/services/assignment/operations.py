@@ -164,27 +164,8 @@ def unassign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, re
         wo = _load_order(uow, actor, work_order_id, doing="unassigned")
         if wo.technician_id is None:
             raise NotAssigned(f"{work_order_number(wo.id)} is not assigned to anyone.")
-        previous = wo.technician_id
-        prev_name = sql.scalar(uow, "SELECT name FROM technicians WHERE id = :id", {"id": previous})
         batch = Batch(actor=actor, now=_utcnow())
-        reason = (reason or "").strip()
-        was = decision.start_over(wo)
-        wo.technician_id = None
-        wo.status = WorkOrderStatus.UNASSIGNED.value
-        wo.assigned_at = None
-        wo.unassigned_reason = reason or f"Unassigned by {actor.name}"
-        wo.needs_assignment = bool(reassign)
-        wo.next_assign_at = batch.now if reassign else None
-        wo.assign_attempts = 0
-        wo.updated_at = batch.now
-        if wo.notify_customer or wo.notify_technician:
-            batch.notify(wo.id, "work_order.unassigned", previous)
-        batch.audit(action="work_order.unassigned", entity_id=wo.id,
-                    summary=f"{work_order_number(wo.id)} taken from {prev_name}" + (f": {reason}" if reason else "")
-                    + (f" (it was {was.replace('_', ' ')})" if was else ""),
-                    details={"previous_technician_id": previous, "reason": reason, "reassign": bool(reassign),
-                             "was": was})
-        uow.record_change("work_order", wo.id, wo.organization_id, "unassigned")
+        decision.take_back(uow, batch, wo, reason=(reason or "").strip(), reassign=reassign)
         batch.write(uow)
         view = view_of(uow, actor, wo.id)
         uow.commit()
