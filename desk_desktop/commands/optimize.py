@@ -48,19 +48,6 @@ def proposal_json(proposal) -> dict:
     }
 
 
-def change_line(c, day) -> str:
-    """One change as a dispatcher reads it: 'WO-000012  Ann Lee 09:00 → Bob Stone 10:30'."""
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(day.timezone)
-
-    def at(name, start):
-        return f"{name} {start.astimezone(tz):%H:%M}" if start else (name or "nobody")
-    before = at(day.name_of(c.order.technician_id) if c.order.technician_id else "nobody", c.order.start)
-    after = at(day.name_of(c.technician_id), c.start) if c.technician_id else "nobody (taken off the plan)"
-    return f"{c.order.number}  {before} → {after}"
-
-
 def optimize(ctx: CliContext) -> int:
     from desk_desktop.commands.tickets import resolve_actor
     from desk_desktop.services import dayplan
@@ -82,9 +69,7 @@ def optimize(ctx: CliContext) -> int:
     if a.apply:
         applied = dayplan.apply_proposal(uow=ctx.uow(), actor=actor, proposal=proposal)
     lines = [f"{slug}, {day:%a %d %b %Y}: {proposal.summary()} (solved in {proposal.solve_seconds:.1f} s)."]
-    lines += ["  " + change_line(c, proposal.day) for c in proposal.changes]
-    lines += [f"  {o.number}  no visit: {why}" for o, why in proposal.unplanned]
-    lines += [f"  {t.name} is not on the plan: {t.note}" for t in proposal.day.technicians if not t.planned]
+    lines += ["  " + line for line in proposal.lines()]
     if applied is not None:
         lines.append(f"Applied: {applied.changed} order(s) changed, saving {applied.saves_km:,.1f} km of driving.")
     elif proposal.changes:

@@ -62,6 +62,7 @@ class BoardVisit:
     travel_m: float | None  # straight line from the previous place that day
     travel_minutes: int
     booked_anyway: bool
+    pinned: bool = False  # optimizing a day leaves it where it is
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ SELECT t.id, t.name, t.phone, t.working_hours, t.max_open_work_orders,
 _VISITS = """
 WITH v AS (
     SELECT wo.id, wo.source_ticket_id, wo.technician_id, wo.status, wo.priority, wo.scheduled_start,
-           wo.scheduled_end, wo.booked_anyway, wo.required_skills, tk.number AS ticket_number, tk.subject,
+           wo.scheduled_end, wo.booked_anyway, wo.pinned, wo.required_skills, tk.number AS ticket_number, tk.subject,
            tk.description, tk.customer_name, concat_ws(' · ', c.phone, c.email) AS contact,
            s.address, coalesce(tk.location, s.location) AS g
       FROM work_orders wo
@@ -150,6 +151,7 @@ WITH v AS (
        AND wo.scheduled_start < :end AND wo.scheduled_end > :start
 )
 SELECT v.id, v.source_ticket_id, v.technician_id, v.status, v.priority, v.scheduled_start, v.scheduled_end, v.booked_anyway,
+       v.pinned,
        v.required_skills, v.ticket_number, v.subject, v.description, v.customer_name, v.contact, v.address,
        ST_Y(v.g::geometry) AS lat, ST_X(v.g::geometry) AS lon,
        ST_Distance(v.g, coalesce(lag(v.g) OVER day, t.home_base)) AS travel_m
@@ -251,7 +253,8 @@ def _visits(uow: UnitOfWork, actor: Actor, board: BoardDay, technician_ids: list
             ticket_number=r.ticket_number, subject=r.subject, description=r.description or "",
             customer=r.customer_name, contact=r.contact or "", address=r.address,
             lat=r.lat, lon=r.lon, required_skills=tuple(r.required_skills or ()), travel_m=r.travel_m,
-            travel_minutes=travel_minutes(r.travel_m, board.speed_kmh), booked_anyway=r.booked_anyway)
+            travel_minutes=travel_minutes(r.travel_m, board.speed_kmh), booked_anyway=r.booked_anyway,
+            pinned=r.pinned)
         for r in sql.rows(uow, _VISITS, {"org": actor.organization_id, "techs": technician_ids,
                                          "start": board.start, "end": board.end, "tz": board.timezone})
     )

@@ -50,6 +50,7 @@ class DayOrder:
 
     id: int
     number: str
+    ticket_id: int | None
     ticket_number: str
     subject: str
     customer: str
@@ -61,6 +62,8 @@ class DayOrder:
     duration_minutes: int
     lat: float | None
     lon: float | None
+    address: str | None
+    required_skills: tuple[str, ...]
     fixed: bool  # pinned or under way: stays where it is
 
 
@@ -103,10 +106,11 @@ SELECT t.id, t.name, t.working_hours, t.max_open_work_orders,
 # The day's visits of its technicians, and every order waiting for a time that one of them
 # (or anybody, when it has nobody) could take on that day.
 _ORDERS = """
-SELECT wo.id, wo.updated_at, wo.technician_id, wo.status, wo.pinned, wo.scheduled_start, wo.scheduled_end,
+SELECT wo.id, wo.source_ticket_id, wo.updated_at, wo.technician_id, wo.status, wo.pinned, wo.scheduled_start,
+       wo.scheduled_end,
        wo.duration_minutes, wo.required_skills, wo.priority, wo.window_start, wo.window_end, wo.created_at,
        coalesce(tk.number, '') AS ticket_number, coalesce(tk.subject, '') AS subject,
-       coalesce(tk.customer_name, '') AS customer,
+       coalesce(tk.customer_name, '') AS customer, s.address,
        ST_Y(coalesce(tk.location, s.location)::geometry) AS lat, ST_X(coalesce(tk.location, s.location)::geometry) AS lon
   FROM work_orders wo
   LEFT JOIN tickets tk ON tk.id = wo.source_ticket_id
@@ -158,11 +162,12 @@ def read_day(uow: UnitOfWork, actor: Actor, *, day: date, now: datetime, speed_k
         fixed = r.pinned or r.status in UNDER_WAY
         booked = r.status != WorkOrderStatus.UNASSIGNED and r.scheduled_start is not None
         orders.append(DayOrder(
-            id=r.id, number=work_order_number(r.id), ticket_number=r.ticket_number, subject=r.subject,
+            id=r.id, number=work_order_number(r.id), ticket_id=r.source_ticket_id, ticket_number=r.ticket_number,
+            subject=r.subject,
             customer=r.customer, priority=r.priority, status=r.status, technician_id=r.technician_id,
             start=r.scheduled_start if booked else None, end=r.scheduled_end if booked else None,
-            duration_minutes=r.duration_minutes, lat=r.lat, lon=r.lon,
-            fixed=fixed))
+            duration_minutes=r.duration_minutes, lat=r.lat, lon=r.lon, address=r.address,
+            required_skills=tuple(r.required_skills or ()), fixed=fixed))
         if fixed:
             fixed_of.setdefault(r.technician_id, []).append(r)
     away: dict[int, list] = {}

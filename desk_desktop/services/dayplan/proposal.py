@@ -4,10 +4,13 @@ and when, the driving before and after, and the orders left without a visit and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from desk_desktop.domain.dayplan import DayPlan, DayProblem
+from desk_desktop.domain.board import travel_minutes
+from desk_desktop.domain.dayplan import DayPlan, DayProblem, km_between
+from desk_desktop.services.board import BoardDay, BoardVisit
 from desk_desktop.services.dayplan.problem import DayInput, DayOrder
 
 NO_TIME = "no time left in the day of anybody who could do it"
@@ -47,6 +50,22 @@ class DayProposal:
                 f"{self.km_before:,.0f} → {self.km_after:,.0f} km ({self.hours(self.km_before):.1f} → "
                 f"{self.hours(self.km_after):.1f} h); {len(self.unplanned)} order"
                 f"{'s' if len(self.unplanned) != 1 else ''} without a visit")
+
+    def lines(self) -> list[str]:
+        """The proposal line by line, as a dispatcher reads it: each change ("WO-000012  Ann Lee
+        09:00 → Bob Stone 10:30"), each order left without a visit and each technician left
+        off the plan, with the reason."""
+        tz = ZoneInfo(self.day.timezone)
+
+        def at(technician_id: int | None, start: datetime | None) -> str:
+            name = self.day.name_of(technician_id) if technician_id is not None else "nobody"
+            return f"{name} {start.astimezone(tz):%H:%M}" if start is not None else name
+
+        out = [f"{c.order.number}  {at(c.order.technician_id, c.order.start)} → "
+               + (at(c.technician_id, c.start) if c.technician_id is not None else "nobody (taken off the plan)")
+               for c in self.changes]
+        out += [f"{o.number}  no visit: {why}" for o, why in self.unplanned]
+        return out + [f"{t.name} is not on the plan: {t.note}" for t in self.day.technicians if not t.planned]
 
     def reason(self, note: str = "") -> str:
         """Why the orders moved, for their explanation and the audit log."""
@@ -120,3 +139,41 @@ def _place_index(problem: DayProblem) -> dict[int, int]:
     ids = [v.order_id for t in problem.technicians for v in t.visits if v.lat is not None]
     ids += [o.id for o in problem.orders]
     return {order_id: n + k for k, order_id in enumerate(ids)}
+
+
+def board_preview(board: BoardDay, proposal: DayProposal) -> BoardDay:
+    """``board`` (a day view of the proposal's day) as the proposal would leave it: the
+    orders it moves or plans at their new place, the drive before each visit measured again
+    for the technicians it changes (straight line, as the board measures it)."""
+    changes = {c.order.id: c for c in proposal.changes}
+    shown = {v.work_order_id: v for v in board.visits}
+    visits = [v for v in board.visits if v.work_order_id not in changes]
+    for c in proposal.changes:
+        if c.technician_id is None:
+            continue
+        o = c.order
+        before = shown.get(o.id)
+        if before is not None:
+            visits.append(replace(before, technician_id=c.technician_id, start=c.start, end=c.end,
+                                  status="scheduled", booked_anyway=False))
+        else:
+            visits.append(BoardVisit(
+                work_order_id=o.id, number=o.number, ticket_id=o.ticket_id or 0, technician_id=c.technician_id,
+                start=c.start, end=c.end, status="scheduled", priority=o.priority, ticket_number=o.ticket_number,
+                subject=o.subject, description="", customer=o.customer, contact="", address=o.address, lat=o.lat,
+                lon=o.lon, required_skills=o.required_skills, travel_m=None, travel_minutes=0, booked_anyway=False))
+    touched = {c.technician_id for c in proposal.changes} | {c.order.technician_id for c in proposal.changes}
+    homes = {t.id: (t.lat, t.lon) for t in board.technicians}
+    out, where = [], {}
+    for v in sorted(visits, key=lambda v: (v.technician_id, v.start, v.work_order_id)):
+        if v.technician_id in touched:
+            here = (v.lat, v.lon) if v.lat is not None else None
+            previous = where.get(v.technician_id, homes.get(v.technician_id))
+            metres = (km_between(previous, here) * 1000 if here is not None and previous is not None
+                      and previous[0] is not None else None)
+            v = replace(v, travel_m=metres, travel_minutes=travel_minutes(metres, board.speed_kmh))
+            if here is not None:
+                where[v.technician_id] = here
+        out.append(v)
+    placed = {c.order.id for c in proposal.changes if c.technician_id is not None}
+    return replace(board, visits=tuple(out), waiting=tuple(w for w in board.waiting if w.work_order_id not in placed))

@@ -36,6 +36,8 @@ TRAVEL_DOTS = QPen(TRAVEL, 2, Qt.PenStyle.DotLine)
 TIGHT_PEN = QPen(QColor("#EF6C00"), 2)  # a drive that does not fit between two visits
 TIGHT_DOTS = QPen(QColor("#EF6C00"), 2, Qt.PenStyle.DotLine)
 SELECTED_PEN = QPen(SELECTED, 2.5)
+PROPOSED_PEN = QPen(QColor("#6A1B9A"), 2.5, Qt.PenStyle.DashLine)  # a visit the proposed plan moves or plans
+PIN_CHIP = QBrush(QColor("#6A1B9A"))
 DONE_FILL = QBrush(QColor("#F4F6F7"))
 STATUS_CHIP = QBrush(QColor("#37474F"))
 HOLD_CHIP = QBrush(QColor("#8A5A00"))
@@ -126,6 +128,10 @@ class BoardCanvas(QAbstractScrollArea):
         self._now_timer.timeout.connect(self.viewport().update)
         self._now_timer.start()
         self.now = lambda: datetime.now().astimezone()
+        # A proposed plan on show (Optimize day): these orders are where it would put them;
+        # nothing can be dragged until it is applied or discarded.
+        self.proposed: frozenset[int] = frozenset()
+        self.read_only = False
         self.drag: Drop | None = None  # the drop under the mouse while dragging
         self._press: tuple[QPoint, BoardVisit, float] | None = None  # where a bar was grabbed (x offset)
         self._dragging = False
@@ -353,18 +359,18 @@ class BoardCanvas(QAbstractScrollArea):
             return
         done = v.status == "completed"
         colour, fill, edge = PRIORITY_PAINT.get(v.priority, PRIORITY_PAINT["low"])
-        p.setPen(SELECTED_PEN if v is self.selected else edge)
+        p.setPen(SELECTED_PEN if v is self.selected else PROPOSED_PEN if v.work_order_id in self.proposed else edge)
         p.setBrush(DONE_FILL if done else fill)
         p.drawRoundedRect(r, 4, 4)
         p.fillRect(QRectF(r.left() + 1, r.top() + 1, 4, r.height() - 2), MUTED if done else colour)
         inner = r.adjusted(9, 2, -5, -2)
-        tag = STATUS_TAGS.get(v.status)
+        tag = STATUS_TAGS.get(v.status) or ("Pinned" if v.pinned else None)
         f = self.fonts
         if tag and inner.width() > 120:
             w = f.small_fm.horizontalAdvance(tag) + 10
             chip = QRectF(inner.right() - w, inner.top() + 2, w, f.small_fm.height() + 2)
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(HOLD_CHIP if v.status == "on_hold" else STATUS_CHIP)
+            p.setBrush(HOLD_CHIP if v.status == "on_hold" else STATUS_CHIP if v.status in STATUS_TAGS else PIN_CHIP)
             p.drawRoundedRect(chip, 3, 3)
             p.setPen(Qt.GlobalColor.white)
             p.setFont(f.small)
@@ -558,7 +564,7 @@ class BoardCanvas(QAbstractScrollArea):
         super().mouseReleaseEvent(event)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 — Qt's name (an order from the waiting list)
-        if event.mimeData().hasFormat(ORDER_MIME) and self._waiting(event) is not None:
+        if not self.read_only and event.mimeData().hasFormat(ORDER_MIME) and self._waiting(event) is not None:
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:  # noqa: N802 — Qt's name
@@ -591,7 +597,8 @@ class BoardCanvas(QAbstractScrollArea):
         pos = event.position().toPoint()
         visit = self.visit_at(pos)
         self.select(visit)
-        if visit is not None and event.button() == Qt.MouseButton.LeftButton and visit.status != "completed":
+        if (visit is not None and event.button() == Qt.MouseButton.LeftButton and visit.status != "completed"
+                and not self.read_only):
             self._press = (pos, visit, pos.x() - self.bar_rect(visit).left())
         super().mousePressEvent(event)
 
@@ -649,6 +656,8 @@ class BoardCanvas(QAbstractScrollArea):
             self.set_zoom(self.zoom + 1)
         elif key == Qt.Key.Key_Minus:
             self.set_zoom(self.zoom - 1)
+        elif shift and self.read_only and key in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down):
+            pass  # a proposed plan is on show: nothing moves until it is applied or discarded
         elif shift and key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self.selected is not None:
             self._nudge(minutes=-SNAP_MINUTES if key == Qt.Key.Key_Left else SNAP_MINUTES)
         elif shift and key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and self.selected is not None:
@@ -659,7 +668,7 @@ class BoardCanvas(QAbstractScrollArea):
             self._step_rows(-1 if key == Qt.Key.Key_Up else 1)
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.selected is not None:
             self.visit_opened.emit(self.selected)
-        elif key == Qt.Key.Key_Delete and self.selected is not None:
+        elif key == Qt.Key.Key_Delete and self.selected is not None and not self.read_only:
             self.unassign_requested.emit(self.selected)
         else:
             super().keyPressEvent(event)

@@ -1,0 +1,232 @@
+"""Optimize day on the schedule page: the planner that runs it off the GUI thread (with its
+budget shown as progress, and Cancel), and the bar above the board that shows the proposal
+— what changes, the driving before and after, the orders left without a visit and why —
+with Apply and Discard. The board and the map draw the proposal while it is shown."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_desktop.services.common import DeskError
+
+
+def run_optimize(uow_factory, actor, day: date, settings, cancelled: threading.Event):
+    from desk_desktop.services.dayplan import optimize_day
+
+    return optimize_day(uow=uow_factory(), actor=actor, day=day, seconds=settings.optimize_seconds,
+                        speed_kmh=settings.travel_speed_kmh, road_factor=settings.road_factor,
+                        cancelled=cancelled.is_set)
+
+
+def run_apply(uow_factory, actor, proposal):
+    from desk_desktop.services.dayplan import apply_proposal
+
+    return apply_proposal(uow=uow_factory(), actor=actor, proposal=proposal)
+
+
+class DayPlanner(QObject):
+    """One optimization at a time: ``started(day, seconds)``, then ``ready(proposal)`` or
+    ``failed(message)``; ``apply()`` ends in ``applied(message)`` or ``failed``; ``cleared``
+    when the proposal is gone (applied, discarded or cancelled)."""
+
+    started = Signal(object, float)
+    ready = Signal(object)
+    failed = Signal(str)
+    applied = Signal(str)
+    cleared = Signal()
+
+    def __init__(self, ctx, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.proposal = None
+        self.day: date | None = None
+        self.running = False
+        self._cancel = threading.Event()
+
+    def optimize(self, day: date) -> None:
+        if self.running:
+            return
+        self.discard()
+        self.day = day
+        self.running = True
+        self._cancel = threading.Event()
+        self.started.emit(day, self.ctx.settings.optimize_seconds)
+        self.ctx.runner.submit(run_optimize, self.ctx.uow_factory, self.ctx.actor, day, self.ctx.settings,
+                               self._cancel, owner=self, key="optimize", on_done=self._ready,
+                               on_error=self._failed)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def discard(self) -> None:
+        if self.proposal is not None:
+            self.proposal = None
+            self.cleared.emit()
+
+    def apply(self) -> None:
+        if self.proposal is None or self.running:
+            return
+        self.running = True
+        self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, self.proposal, owner=self,
+                               key="apply", on_done=self._applied, on_error=self._failed)
+
+    def _ready(self, proposal) -> None:
+        self.running = False
+        self.proposal = proposal
+        self.ready.emit(proposal)
+
+    def _applied(self, result) -> None:
+        self.running = False
+        self.proposal = None
+        self.cleared.emit()
+        self.applied.emit(f"Plan for {result.day:%a %d %b} applied: {result.changed} order"
+                          f"{'s' if result.changed != 1 else ''} changed. The technicians and customers are told.")
+
+    def _failed(self, exc: BaseException) -> None:
+        from desk_desktop.services.dayplan import PlanCancelled, PlanOutdated
+
+        self.running = False
+        if isinstance(exc, PlanOutdated):  # the proposal is of no use any more: the board shows the day again
+            self.discard()
+        self.failed.emit(str(exc) if isinstance(exc, DeskError | PlanCancelled) else
+                         f"Optimizing failed: {exc}. Nothing was changed; the details are in the log.")
+
+
+class OptimizeBar(QFrame):
+    """The planner's state above the board: progress with Cancel while it solves; the
+    proposal with Apply and Discard; what happened last."""
+
+    def __init__(self, planner: DayPlanner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("OptimizeBar")
+        self.planner = planner
+        self.title = QLabel("")
+        self.title.setObjectName("sectionTitle")
+        self.title.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(260)
+        self.cancel_button = QPushButton("Cancel")
+        self.apply_button = QPushButton("Apply plan")
+        self.apply_button.setProperty("primary", True)
+        self.discard_button = QPushButton("Discard")
+        self.again_button = QPushButton("Optimize again")
+        self.details = QListWidget()
+        self.details.setObjectName("PlanChanges")
+        self.details.setMaximumHeight(150)
+        self.details.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.progress)
+        for b in (self.cancel_button, self.again_button, self.discard_button, self.apply_button):
+            top.addWidget(b, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.setSpacing(6)
+        layout.addLayout(top)
+        layout.addWidget(self.details)
+        self._clock = QElapsedTimer()
+        self._budget = 10.0
+        self._tick = QTimer(self)
+        self._tick.setInterval(100)
+        self._tick.timeout.connect(self._advance)
+
+        self.cancel_button.clicked.connect(self._cancel)
+        self.apply_button.clicked.connect(self._apply)
+        self.discard_button.clicked.connect(self._close)
+        self.again_button.clicked.connect(lambda: planner.optimize(planner.day))
+        planner.started.connect(self._started)
+        planner.ready.connect(self._ready)
+        planner.failed.connect(self._failed)
+        planner.cleared.connect(self._cleared)
+        self.hide()
+
+    def _buttons(self, *, solving: bool, proposal: bool) -> None:
+        self.progress.setVisible(solving)
+        self.cancel_button.setVisible(solving)
+        self.apply_button.setVisible(proposal)
+        self.discard_button.setVisible(proposal)
+        self.apply_button.setEnabled(proposal)
+        self.again_button.hide()
+
+    def _started(self, day, seconds: float) -> None:
+        self._budget = seconds
+        self.title.setText(f"Optimizing {day:%a %d %b}: every technician's day planned at once "
+                           f"(up to {seconds:g} s)…")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.details.clear()
+        self.details.hide()
+        self._buttons(solving=True, proposal=False)
+        self.cancel_button.setEnabled(True)
+        self._clock.start()
+        self._tick.start()
+        self.show()
+
+    def _advance(self) -> None:
+        done = self._clock.elapsed() / 1000 / max(self._budget, 0.1)
+        self.progress.setValue(min(990, int(done * 1000)))
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.title.setText("Cancelling…")
+        self.planner.cancel()
+
+    def _ready(self, proposal) -> None:
+        self._tick.stop()
+        day = proposal.day
+        if not proposal.changes:
+            self.title.setText(f"{day.day:%a %d %b}: the day is already as good as the planner can make it "
+                               f"({proposal.km_before:,.0f} km of driving).")
+        else:
+            self.title.setText(f"Proposed plan for {day.day:%a %d %b}: {proposal.summary()}. Moved visits are "
+                               "outlined on the board and drawn on the map; nothing changes until you apply it.")
+        self.details.clear()
+        self.details.addItems(proposal.lines())
+        self.details.setVisible(self.details.count() > 0)
+        self._buttons(solving=False, proposal=bool(proposal.changes))
+        if not proposal.changes:
+            self.discard_button.setVisible(True)
+            self.discard_button.setText("Close")
+        else:
+            self.discard_button.setText("Discard")
+        self.show()
+
+    def _apply(self) -> None:
+        self.apply_button.setEnabled(False)
+        self.title.setText("Applying the plan…")
+        self.planner.apply()
+
+    def _failed(self, message: str) -> None:
+        self._tick.stop()
+        self.title.setText(message)
+        self.details.hide()
+        self._buttons(solving=False, proposal=self.planner.proposal is not None)
+        self.discard_button.setVisible(True)
+        self.discard_button.setText("Close" if self.planner.proposal is None else "Discard")
+        self.again_button.setVisible(self.planner.proposal is None and self.planner.day is not None)
+        self.show()
+
+    def _close(self) -> None:
+        if self.planner.proposal is not None:
+            self.planner.discard()
+        else:
+            self.hide()
+
+    def _cleared(self) -> None:
+        self._tick.stop()
+        self.hide()
