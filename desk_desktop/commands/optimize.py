@@ -51,6 +51,7 @@ def proposal_json(proposal) -> dict:
 def optimize(ctx: CliContext) -> int:
     from desk_desktop.commands.tickets import resolve_actor
     from desk_desktop.services import dayplan
+    from desk_desktop.services.dayplan.proposal import day_text
 
     a = ctx.args
     try:
@@ -68,7 +69,7 @@ def optimize(ctx: CliContext) -> int:
     applied = None
     if a.apply:
         applied = dayplan.apply_proposal(uow=ctx.uow(), actor=actor, proposal=proposal)
-    lines = [f"{slug}, {day:%a %d %b %Y}: {proposal.summary()} (solved in {proposal.solve_seconds:.1f} s)."]
+    lines = [f"{slug}, {day_text(day)} {day.year}: {proposal.summary()} (solved in {proposal.solve_seconds:.1f} s)."]
     lines += ["  " + line for line in proposal.lines()]
     if applied is not None:
         lines.append(f"Applied: {applied.changed} order(s) changed, saving {applied.saves_km:,.1f} km of driving.")

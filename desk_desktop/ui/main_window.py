@@ -105,6 +105,11 @@ class MainWindow(QMainWindow):
             tickets.attention_count_changed.connect(self._on_tickets_attention_count_changed)
         self.pages["schedule"].ticket_requested.connect(self.open_ticket)
         self.pages["tickets"].detail.board_requested.connect(self.show_on_board)
+        # Optimize day: started on the map or the board; the proposal is drawn on both.
+        planner = self.pages["schedule"].planner
+        self.pages["map"].optimize_requested.connect(self.optimize_today)
+        planner.ready.connect(self.pages["map"].show_plan)
+        planner.cleared.connect(self.pages["map"].clear_plan)
 
         self._health_timer = QTimer(self)
         self._health_timer.setInterval(10_000)
@@ -145,6 +150,11 @@ class MainWindow(QMainWindow):
         """The schedule board on the visit's day, the visit selected (today, for one with no time)."""
         self.show_page("schedule")
         self.pages["schedule"].show_work_order(work_order_id, start)
+
+    def optimize_today(self) -> None:
+        """The schedule board plans today; the map keeps drawing the proposal's routes."""
+        self.show_page("schedule")
+        self.pages["schedule"].optimize_today()
 
     @property
     def current_page_key(self) -> str:

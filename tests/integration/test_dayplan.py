@@ -94,7 +94,7 @@ def test_a_crossed_day_is_planned_to_its_optimum_and_applied(uow_factory, two_cl
     for r in rows.values():
         assert r.status == "scheduled"
         assert local(8) <= r.scheduled_start and r.scheduled_end <= local(17)
-        assert "Optimized plan for Tue 08 Dec: saves" in explain(r.assignment_explanation)
+        assert "Optimized plan for Tue 8 Dec: saves" in explain(r.assignment_explanation)
     with uow_factory() as uow:
         audited = uow.session.execute(text(
             "SELECT count(*) FROM audit_log WHERE organization_id = :o AND action = 'work_order.assigned' "

@@ -63,7 +63,8 @@ def test_a_preview_writes_nothing_and_apply_writes_the_plan(crossed, capsys):
     code, out, err = run(capsys, url, "optimize", "--date", DAY, "--seconds", "1")
     assert code == 0, err
     assert "2 changes" in out and "Nothing was written; add --apply" in out
-    assert f"WO-{ids[0]:06d}  Eve East 09:00 → Wes West" in out
+    assert f"WO-{ids[0]:06d} (Customer " in out and ")  Eve East 09:00 → Wes West" in out
+    assert out.startswith("acme, Tue 2 Mar 2027: 2 changes")
     assert technicians_of(factory, ids) == [east, west]
 
     code, out, err = run(capsys, url, "optimize", "--date", DAY, "--seconds", "1", "--apply", "--json")

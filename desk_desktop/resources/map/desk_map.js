@@ -22,6 +22,7 @@
   var PRIORITIES = ["low", "medium", "high", "urgent"];
   var PRIORITY_LABELS = ["Low", "Medium", "High", "Urgent"];
   var PRIORITY_COLORS = ["#607d8b", "#1565c0", "#e65100", "#c62828"];  // as in the tickets view
+  var PLAN_COLORS = ["#6a1b9a", "#00838f", "#ef6c00", "#2e7d32", "#ad1457", "#283593", "#6d4c41", "#00695c"];
   var STATUS_LABELS = {
     unassigned: "Unassigned", assigned: "Assigned", scheduled: "Scheduled",
     travelling: "Travelling", on_site: "On site", on_hold: "On hold"
@@ -319,6 +320,32 @@
     _orderTooltip: function (d) {
       return '<div class="desk-tip"><span style="color:' + PRIORITY_COLORS[d[3]] + ';font-weight:600">' +
         PRIORITY_LABELS[d[3]] + "</span>" + (d[4] ? ' · <span class="desk-unassigned">Unassigned</span>' : "") + "</div>";
+    },
+
+    // ---- a proposed day plan (Optimize day) ------------------------------------------------
+    // routes: [{name, km, points: [[lat, lon], ...]}]: each technician's day from start to end.
+    showPlan: function (routes) {
+      var g = this.layers.plan || (this.layers.plan = L.layerGroup().addTo(this.map));
+      var all = [], i, k;
+      g.clearLayers();
+      for (i = 0; i < routes.length; i++) {
+        var r = routes[i], color = PLAN_COLORS[i % PLAN_COLORS.length];
+        L.polyline(r.points, { pane: "selection", color: color, weight: 3, opacity: 0.85 })
+          .bindTooltip(r.name + " · " + r.km.toFixed(1) + " km", { sticky: true }).addTo(g);
+        for (k = 1; k < r.points.length - 1; k++) {
+          L.circleMarker(r.points[k], { pane: "selection", radius: 5, color: color, weight: 2, fillColor: "#ffffff",
+                                         fillOpacity: 1, interactive: false }).addTo(g);
+        }
+        all = all.concat(r.points);
+      }
+      if (all.length) { this.map.fitBounds(L.latLngBounds(all), { padding: [30, 30] }); }
+      this.map.getPane("routes").style.opacity = routes.length ? 0.25 : 1;  // today's next-job lines step back
+      return routes.length;
+    },
+    clearPlan: function () {
+      if (this.layers.plan) { this.layers.plan.clearLayers(); }
+      this.map.getPane("routes").style.opacity = this.selection ? 0.35 : 1;
+      return 0;
     },
 
     // ---- selection --------------------------------------------------------------------

@@ -59,8 +59,9 @@ def set_booked_window(*, uow: UnitOfWork, actor: Actor, work_order_id: int, star
     with uow:
         wo = _order(uow, actor, work_order_id)
         tz = ZoneInfo(organization_timezone(uow, actor.organization_id))
-        text = (f"{start.astimezone(tz):%a %d %b %H:%M}–{end.astimezone(tz):%H:%M}" if start is not None
-                else "none")
+        a, b = (start.astimezone(tz), end.astimezone(tz)) if start is not None else (None, None)
+        text = ("none" if a is None else f"{a:%a} {a.day} {a:%b} {a:%H:%M}–" + (f"{b:%H:%M}" if b.date() == a.date()
+                                                                              else f"{b:%a} {b.day} {b:%b} {b:%H:%M}"))
         wo.window_start, wo.window_end = start, end
         wo.updated_at = datetime.now(UTC)
         audit(uow, actor=actor, action="work_order.window_changed", entity="work_order", entity_id=wo.id,

@@ -5,7 +5,7 @@ and when, the driving before and after, and the orders left without a visit and 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from desk_desktop.domain.board import travel_minutes
@@ -14,6 +14,11 @@ from desk_desktop.services.board import BoardDay, BoardVisit
 from desk_desktop.services.dayplan.problem import DayInput, DayOrder
 
 NO_TIME = "no time left in the day of anybody who could do it"
+
+
+def day_text(day: date) -> str:
+    """A day as the board writes it: 'Mon 7 Dec'."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 @dataclass(frozen=True)
@@ -61,15 +66,28 @@ class DayProposal:
             name = self.day.name_of(technician_id) if technician_id is not None else "nobody"
             return f"{name} {start.astimezone(tz):%H:%M}" if start is not None else name
 
-        out = [f"{c.order.number}  {at(c.order.technician_id, c.order.start)} → "
+        out = [f"{c.order.number} ({c.order.customer})  {at(c.order.technician_id, c.order.start)} → "
                + (at(c.technician_id, c.start) if c.technician_id is not None else "nobody (taken off the plan)")
                for c in self.changes]
-        out += [f"{o.number}  no visit: {why}" for o, why in self.unplanned]
+        out += [f"{o.number} ({o.customer})  no visit: {why}" for o, why in self.unplanned]
         return out + [f"{t.name} is not on the plan: {t.note}" for t in self.day.technicians if not t.planned]
+
+    def routes(self) -> list[tuple[str, float, list[tuple[float, float]]]]:
+        """Each planned technician's day on the map: (name, km, points from start to end)."""
+        problem = self.day.problem
+        where = {o.id: (o.lat, o.lon) for o in self.day.orders if o.lat is not None}
+        out = []
+        for t in problem.technicians:
+            stops = [where[o] for o in self.plan.routes.get(t.id, ()) if o in where]
+            if stops:
+                path = [t.start, *stops, t.end]
+                km = sum(km_between(a, b) for a, b in zip(path, path[1:], strict=False)) * self.day.road_factor
+                out.append((self.day.name_of(t.id), km, path))
+        return out
 
     def reason(self, note: str = "") -> str:
         """Why the orders moved, for their explanation and the audit log."""
-        when = f"{self.day.day:%a %d %b}"
+        when = day_text(self.day.day)
         driving = f"{self.km_before:,.1f} → {self.km_after:,.1f} km"
         if self.saves_km >= 0:
             text = f"Optimized plan for {when}: saves {self.saves_km:,.1f} km of driving ({driving})"

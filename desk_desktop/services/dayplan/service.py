@@ -31,7 +31,7 @@ from desk_desktop.services.assignment.job import lock_organization
 from desk_desktop.services.audit import audit
 from desk_desktop.services.common import Actor, DeskError, ValidationFailed
 from desk_desktop.services.dayplan.problem import changed_since, read_day
-from desk_desktop.services.dayplan.proposal import NO_TIME, DayProposal, propose
+from desk_desktop.services.dayplan.proposal import NO_TIME, DayProposal, day_text, propose
 from desk_desktop.services.dayplan.solver import solve_apart
 
 MAX_SECONDS = 600.0
@@ -61,7 +61,7 @@ def optimize_day(*, uow: UnitOfWork, actor: Actor, day: date, seconds: float = 1
                          technician_ids=technician_ids)
         uow.commit()
     if found.start + timedelta(days=1) <= now:
-        raise ValidationFailed(f"{day:%a %d %b %Y} is over; choose today or a later day.", "day")
+        raise ValidationFailed(f"{day_text(day)} {day.year} is over; choose today or a later day.", "day")
     began = time.monotonic()
     plan = solve_apart(found.problem, seconds=seconds, cancelled=cancelled)
     return propose(found, plan, solve_seconds=time.monotonic() - began)
@@ -96,7 +96,7 @@ def apply_proposal(*, uow: UnitOfWork, actor: Actor, proposal: DayProposal, now:
             for c in proposal.changes:
                 wo = orders[c.order.id]
                 if c.technician_id is None:
-                    decision.take_back(uow, batch, wo, reason=f"Optimized plan for {day.day:%a %d %b}: {NO_TIME}",
+                    decision.take_back(uow, batch, wo, reason=f"Optimized plan for {day_text(day.day)}: {NO_TIME}",
                                        reassign=False)
                     continue
                 wo.scheduled_start, wo.scheduled_end = c.start, c.end

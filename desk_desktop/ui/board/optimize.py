@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desk_desktop.services.common import DeskError
+from desk_desktop.services.dayplan.proposal import day_text
 
 
 def run_optimize(uow_factory, actor, day: date, settings, cancelled: threading.Event):
@@ -92,7 +93,7 @@ class DayPlanner(QObject):
         self.running = False
         self.proposal = None
         self.cleared.emit()
-        self.applied.emit(f"Plan for {result.day:%a %d %b} applied: {result.changed} order"
+        self.applied.emit(f"Plan for {day_text(result.day)} applied: {result.changed} order"
                           f"{'s' if result.changed != 1 else ''} changed. The technicians and customers are told.")
 
     def _failed(self, exc: BaseException) -> None:
@@ -126,7 +127,7 @@ class OptimizeBar(QFrame):
         self.again_button = QPushButton("Optimize again")
         self.details = QListWidget()
         self.details.setObjectName("PlanChanges")
-        self.details.setMaximumHeight(150)
+        self.details.setMaximumHeight(118)
         self.details.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -165,7 +166,7 @@ class OptimizeBar(QFrame):
 
     def _started(self, day, seconds: float) -> None:
         self._budget = seconds
-        self.title.setText(f"Optimizing {day:%a %d %b}: every technician's day planned at once "
+        self.title.setText(f"Optimizing {day_text(day)}: every technician's day planned at once "
                            f"(up to {seconds:g} s)…")
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -190,10 +191,10 @@ class OptimizeBar(QFrame):
         self._tick.stop()
         day = proposal.day
         if not proposal.changes:
-            self.title.setText(f"{day.day:%a %d %b}: the day is already as good as the planner can make it "
+            self.title.setText(f"{day_text(day.day)}: the day is already as good as the planner can make it "
                                f"({proposal.km_before:,.0f} km of driving).")
         else:
-            self.title.setText(f"Proposed plan for {day.day:%a %d %b}: {proposal.summary()}. Moved visits are "
+            self.title.setText(f"Proposed plan for {day_text(day.day)}: {proposal.summary()}. Moved visits are "
                                "outlined on the board and drawn on the map; nothing changes until you apply it.")
         self.details.clear()
         self.details.addItems(proposal.lines())

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.ui.board.canvas import BoardCanvas, visit_tooltip
+from desk_desktop.ui.board.optimize import DayPlanner, OptimizeBar
 from desk_desktop.ui.board.waiting import WaitingList
 
 LIVE_DELAY_MS = 300  # one full read for a burst of changes to technicians or tickets
@@ -70,6 +71,12 @@ class Undo:
     same_technician: bool
 
 
+def pin_visit(uow_factory, actor, work_order_id: int, pinned: bool) -> bool:
+    from desk_desktop.services.dayplan.keep import set_pinned
+
+    return set_pinned(uow=uow_factory(), actor=actor, work_order_id=work_order_id, pinned=pinned)
+
+
 def fetch_changes(uow_factory, actor, board, work_order_ids):
     from desk_desktop.services.board import load_changes
 
@@ -107,7 +114,8 @@ class SchedulePage(QWidget):
         heading.setObjectName("pageTitle")
         hint = QLabel("Every technician's visits on one time line. Drag a visit to plan it, or use the keyboard: "
                       "arrows select, Shift+arrows move it (15 min, or to the technician above or below), Enter "
-                      "opens, Del unassigns, + and − zoom, Ctrl+Z undoes.")
+                      "opens, Del unassigns, + and − zoom, Ctrl+Z undoes. Optimize day plans everyone's day at "
+                      "once and shows the difference before anything changes.")
         hint.setObjectName("pageHint")
         hint.setWordWrap(True)
 
@@ -132,11 +140,11 @@ class SchedulePage(QWidget):
         self.zoom_in_button.setToolTip("Zoom in (+)")
         self.skill_combo = QComboBox()
         self.skill_combo.addItem("All skills", None)
-        self.skill_combo.setMinimumWidth(150)
+        self.skill_combo.setMinimumWidth(130)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Filter technicians by name…")
         self.name_edit.setClearButtonEnabled(True)
-        self.name_edit.setMinimumWidth(180)
+        self.name_edit.setMinimumWidth(130)
         self.area_combo = QComboBox()
         self.area_combo.setToolTip("Only technicians whose home base is near the selected visit's site")
         self.area_combo.addItem("Any area", None)
@@ -154,6 +162,11 @@ class SchedulePage(QWidget):
                                                   lambda: self.save_day_pdf(everyone=False))
         menu.addAction("Save every technician's day as PDF…", lambda: self.save_day_pdf(everyone=True))
         self.print_button.setMenu(menu)
+        self.optimize_button = QPushButton("Optimize day…")
+        self.optimize_button.setToolTip("Plan the whole day at once — who does which order when, in a sensible "
+                                        "order — and see the difference before applying it")
+        self.planner = DayPlanner(ctx, self)
+        self.optimize_bar = OptimizeBar(self.planner)
 
         bar = QHBoxLayout()
         for w in (self.previous_button, self.today_button, self.next_button, self.date_edit):
@@ -166,6 +179,7 @@ class SchedulePage(QWidget):
         bar.addWidget(self.zoom_in_button)
         bar.addSpacing(12)
         bar.addWidget(self.print_button)
+        bar.addWidget(self.optimize_button)
         bar.addStretch(1)
         bar.addWidget(self.area_combo)
         bar.addWidget(self.skill_combo)
@@ -188,13 +202,15 @@ class SchedulePage(QWidget):
         self.open_button = QPushButton("Open ticket")
         self.why_button = QPushButton("Why this technician?")
         self.unassign_button = QPushButton("Unassign…")
-        for b in (self.open_button, self.why_button, self.unassign_button):
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setToolTip("A pinned visit stays with its technician at its time when the day is optimized")
+        for b in (self.open_button, self.why_button, self.pin_button, self.unassign_button):
             b.setEnabled(False)
         detail = QFrame(objectName="BoardDetail")
         dl = QHBoxLayout(detail)
         dl.setContentsMargins(10, 6, 10, 6)
         dl.addWidget(self.detail, 1)
-        for b in (self.open_button, self.why_button, self.unassign_button):
+        for b in (self.open_button, self.why_button, self.pin_button, self.unassign_button):
             dl.addWidget(b, 0, Qt.AlignmentFlag.AlignTop)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -223,6 +239,7 @@ class SchedulePage(QWidget):
         layout.addWidget(hint)
         layout.addLayout(bar)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.optimize_bar)
         layout.addWidget(self.splitter, 1)
         footer = QHBoxLayout()
         footer.addWidget(self.status, 1)
@@ -263,6 +280,13 @@ class SchedulePage(QWidget):
         self.open_button.clicked.connect(lambda: self._with_selected(lambda v: self.ticket_requested.emit(v.ticket_id)))
         self.why_button.clicked.connect(lambda: self._with_selected(self.explain))
         self.unassign_button.clicked.connect(lambda: self._with_selected(self.unassign))
+        self.pin_button.clicked.connect(lambda: self._with_selected(self.toggle_pin))
+        self.optimize_button.clicked.connect(self.optimize)
+        self.planner.started.connect(lambda *_: self.optimize_button.setEnabled(False))
+        self.planner.ready.connect(self._present_plan)
+        self.planner.failed.connect(lambda _m: self._planning_over())
+        self.planner.cleared.connect(self._present_plan)
+        self.planner.applied.connect(lambda message: self._changed(message, None))
         self.waiting_list.ticket_requested.connect(self.ticket_requested)
         ctx.live.changed.connect(self._on_live_changed)
         ctx.live.refresh_all.connect(lambda: self.refresh(keep_view=True))
@@ -298,8 +322,7 @@ class SchedulePage(QWidget):
         if self._load_failed:
             self._load_failed = False
             self.error_label.hide()
-        self.canvas.set_board(board, keep_view=keep_view)
-        self._fill_waiting(board)
+        self._draw(keep_view=keep_view)
         if self._select_when_loaded is not None:
             wanted, self._select_when_loaded = self._select_when_loaded, None
             visit = next((v for v in board.visits if v.work_order_id == wanted), None)
@@ -314,6 +337,54 @@ class SchedulePage(QWidget):
         self.status.setText(f"{span}: {visits} visit{'s' if visits != 1 else ''} for "
                             f"{len(board.technicians)} technicians{area} · {len(board.waiting)} waiting · times in "
                             f"{board.timezone} · travel at {board.speed_kmh:g} km/h, straight line")
+
+    def _draw(self, *, keep_view: bool) -> None:
+        """The board as it is — or, while a proposed plan of this day is on show, as the plan
+        would leave it (its visits outlined, nothing to drag)."""
+        from desk_desktop.services.dayplan.proposal import board_preview
+
+        proposal = self.planner.proposal
+        showing = (proposal is not None and self.board is not None and self.days == 1
+                   and self.board.first_day == proposal.day.day)
+        board = board_preview(self.board, proposal) if showing else self.board
+        self.canvas.proposed = frozenset(c.order.id for c in proposal.changes) if showing else frozenset()
+        self.canvas.read_only = showing
+        self.canvas.set_board(board, keep_view=keep_view)
+        self._fill_waiting(board)
+
+    # ---------------------------------------------------------------- optimize day
+    def optimize(self) -> None:
+        """Optimize the day on show (the first day of a week)."""
+        if self.days != 1:
+            self.day_button.setChecked(True)  # the proposal is shown on the day's board
+        self.error_label.hide()
+        self.planner.optimize(self.first_day)
+
+    def optimize_today(self) -> None:
+        self.date_edit.setDate(QDate.currentDate())
+        self.optimize()
+
+    def _present_plan(self, *_args) -> None:
+        self._planning_over()
+        proposal = self.planner.proposal
+        if proposal is not None and (self.days != 1 or self.first_day != proposal.day.day):
+            day = proposal.day.day
+            self.day_button.setChecked(True)
+            self.date_edit.setDate(QDate(day.year, day.month, day.day))  # read again, then drawn with the plan
+            return
+        if self.board is not None:
+            self._draw(keep_view=True)
+
+    def _planning_over(self) -> None:
+        self.optimize_button.setEnabled(not self.planner.running)
+
+    def toggle_pin(self, visit) -> None:
+        pinned = not visit.pinned
+        self.ctx.runner.submit(
+            pin_visit, self.ctx.uow_factory, self.ctx.actor, visit.work_order_id, pinned, owner=self, key="pin",
+            on_done=lambda _p: self._changed(f"{visit.number} " + ("pinned: optimizing leaves it where it is."
+                                                                   if pinned else "no longer pinned."), None),
+            on_error=self._change_failed)
 
     def _failed(self, exc: BaseException) -> None:
         self._load_failed = True
@@ -353,8 +424,7 @@ class SchedulePage(QWidget):
     def _apply_changes(self, ids, changes) -> None:
         self._changed_orders.difference_update(ids)
         self.board = self.board.with_changes(changes)
-        self.canvas.set_board(self.board, keep_view=True)
-        self._fill_waiting(self.board)
+        self._draw(keep_view=True)
         self.changes_applied.emit()
 
     def _on_area_changed(self, _index: int) -> None:
@@ -404,7 +474,10 @@ class SchedulePage(QWidget):
     def _on_selection(self, visit) -> None:
         for b in (self.open_button, self.why_button, self.unassign_button):
             b.setEnabled(visit is not None)
-        self.unassign_button.setEnabled(visit is not None and visit.status != "completed")
+        editable = visit is not None and visit.status != "completed" and not self.canvas.read_only
+        self.unassign_button.setEnabled(editable)
+        self.pin_button.setEnabled(editable)
+        self.pin_button.setText("Unpin" if visit is not None and visit.pinned else "Pin")
         if visit is None:
             self.detail.setText("Select a visit to see its facts.")
             return

@@ -24,6 +24,7 @@ from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.map.candidates import CandidatesPanel
 from desk_desktop.ui.map.canvas import MapCanvas
 from desk_desktop.ui.map.cells import format_distance
+from desk_desktop.ui.map.payload import js_call
 from desk_desktop.ui.map.unassigned import UnassignedList
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.detail import work_order_step
@@ -53,6 +54,7 @@ class MapPage(QWidget):
     assigned = Signal(object)  # (work_order_id, technician_id)
     error_shown = Signal(str)
     page_ready = Signal()
+    optimize_requested = Signal()  # "Optimize today…": the schedule page plans the day
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +81,17 @@ class MapPage(QWidget):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(12, 12, 12, 12)
         side_layout.setSpacing(8)
+        self.optimize_button = QPushButton("Optimize today…")
+        self.optimize_button.setToolTip("Plan every technician's day at once; the proposed routes are drawn here "
+                                        "and on the schedule board before anything changes")
+        self.optimize_button.clicked.connect(self.optimize_requested)
+        self.plan_label = QLabel("")
+        self.plan_label.setObjectName("Muted")
+        self.plan_label.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.plan_label, 1)
+        top.addWidget(self.optimize_button, 0, Qt.AlignmentFlag.AlignTop)
+        side_layout.addLayout(top)
         side_layout.addWidget(self.unassigned.heading)
         side_layout.addWidget(self.unassigned, 2)
         side_layout.addWidget(self.candidates, 3)
@@ -139,6 +152,19 @@ class MapPage(QWidget):
 
     def refresh(self) -> None:
         self.canvas.refresh()
+
+    def show_plan(self, proposal) -> None:
+        """Draw a proposed day plan: each technician's route as a line (cleared by ``clear_plan``)."""
+        from desk_desktop.services.dayplan.proposal import day_text
+
+        routes = [{"name": name, "km": km, "points": points} for name, km, points in proposal.routes()]
+        self.plan_label.setText(f"The proposed plan for {day_text(proposal.day.day)} is drawn: each line is one "
+                                "technician's day. Apply or discard it on the Schedule page.")
+        self.run_js(js_call("showPlan", routes))
+
+    def clear_plan(self) -> None:
+        self.plan_label.setText("")
+        self.run_js(js_call("clearPlan"))
 
     def shutdown(self) -> None:
         """The window is closing: nothing more is sent to or drawn on the page."""

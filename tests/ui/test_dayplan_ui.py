@@ -1,0 +1,173 @@
+"""Optimize day on the schedule page and the map, driven as a dispatcher would against the demo
+organization in a real database: the proposal is drawn on the board (outlined, read-only) and
+as routes on the map, Discard puts the day back, Apply writes it, a plan another workstation
+made outdated is refused with Optimize again, Cancel stops the solver. Saves
+schedule_optimize.png and map_optimize.png."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import QApplication
+from sqlalchemy import text
+
+from desk_desktop.services.dayplan.keep import set_pinned
+from desk_desktop.services.dayplan.proposal import day_text
+from desk_desktop.ui.context import UiContext
+from desk_desktop.ui.workers import TaskRunner
+from tests.conftest import demo_database, hermetic_settings
+from tests.ui.test_board_ui import SHOTS, open_board, wait_loaded
+from tests.ui.test_map_view import js
+from tests.ui.test_tickets_view import _demo_namespace, isolated_settings, pool  # noqa: F401 - fixtures
+
+WAIT = 60_000
+
+
+@pytest.fixture(scope="module")
+def demo(test_server):
+    with demo_database(test_server, "desk_dayplan_ui", tickets=150, planned=150) as (url, summary):
+        yield from _demo_namespace(url, summary)
+
+
+def settings(seconds=2.0):
+    return hermetic_settings(optimize_seconds=seconds)
+
+
+@pytest.fixture
+def ctx(demo, pool):  # noqa: F811 - the pool fixture
+    return UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings(), runner=TaskRunner(pool=pool))
+
+
+def planned_day(demo):
+    """The demo's busiest day from today on (a day that is over cannot be optimized)."""
+    with demo.uow_factory() as uow:
+        return uow.session.execute(text(
+            "SELECT CAST(timezone(o.timezone, w.scheduled_start) AS date) AS d FROM work_orders w "
+            "JOIN organizations o ON o.id = w.organization_id WHERE w.scheduled_start > now() "
+            "AND w.status IN ('assigned', 'scheduled') GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar_one()
+
+
+def stored(demo, ids):
+    with demo.uow_factory() as uow:
+        return {r.id: (r.technician_id, r.scheduled_start) for r in uow.session.execute(text(
+            "SELECT id, technician_id, scheduled_start FROM work_orders WHERE id = ANY(:ids)"), {"ids": list(ids)})}
+
+
+def optimize(qtbot, page):
+    page.optimize_button.click()
+    qtbot.waitUntil(lambda: not page.planner.running, timeout=WAIT)
+    wait_loaded(qtbot, page)
+    return page.planner.proposal
+
+
+def test_the_proposal_is_shown_on_the_board_discarded_and_applied(qtbot, demo, ctx):
+    day = planned_day(demo)
+    page = open_board(qtbot, ctx, day)
+    before = {v.work_order_id: (v.technician_id, v.start) for v in page.board.visits}
+    proposal = optimize(qtbot, page)
+    assert proposal is not None and proposal.changes
+    bar = page.optimize_bar
+    assert bar.isVisible() and bar.title.text().startswith(f"Proposed plan for {day_text(day)}")
+    assert bar.apply_button.isVisible() and bar.details.count() == len(proposal.lines())
+    # The board shows the day as the plan would leave it: the changed visits at their new place, outlined.
+    canvas = page.canvas
+    assert canvas.read_only and canvas.proposed == {c.order.id for c in proposal.changes}
+    shown = {v.work_order_id: (v.technician_id, v.start) for v in canvas.board.visits}
+    for c in proposal.changes:
+        if c.technician_id is not None and any(t.id == c.technician_id for t in canvas.board.technicians):
+            assert shown[c.order.id] == (c.technician_id, c.start)
+    now = stored(demo, [c.order.id for c in proposal.changes])
+    assert all(now[c.order.id][0] == c.order.technician_id for c in proposal.changes)  # nothing written
+    assert all(now[c.order.id][1] == c.order.start for c in proposal.changes if c.order.technician_id)
+
+    bar.discard_button.click()
+    assert not bar.isVisible() and not canvas.read_only and canvas.proposed == frozenset()
+    assert {v.work_order_id: (v.technician_id, v.start) for v in canvas.board.visits} == before
+
+    proposal = optimize(qtbot, page)
+    bar.apply_button.click()
+    qtbot.waitUntil(lambda: page.planner.proposal is None and not page.planner.running, timeout=WAIT)
+    qtbot.waitUntil(lambda: page.note.text().startswith(f"Plan for {day_text(day)} applied"), timeout=WAIT)
+    wanted = {c.order.id: (c.technician_id, c.start) for c in proposal.changes if c.technician_id is not None}
+    assert stored(demo, wanted) == wanted
+    with demo.uow_factory() as uow:
+        audited = uow.session.execute(text(
+            "SELECT count(*) FROM audit_log WHERE action = 'day_plan.applied' AND details ->> 'day' = :d"),
+            {"d": day.isoformat()}).scalar_one()
+    assert audited == 1
+
+
+def test_a_plan_made_outdated_elsewhere_is_refused_and_can_be_made_again(qtbot, demo, ctx):
+    day = planned_day(demo)
+    page = open_board(qtbot, ctx, day)
+    proposal = optimize(qtbot, page)
+    moved = next(c for c in proposal.changes if c.order.start is not None)
+    # Another workstation pins one of the visits the plan moves.
+    set_pinned(uow=demo.uow_factory(), actor=demo.actor, work_order_id=moved.order.id, pinned=True)
+    page.optimize_bar.apply_button.click()
+    qtbot.waitUntil(lambda: not page.planner.running, timeout=WAIT)
+    bar = page.optimize_bar
+    assert bar.title.text().startswith(f"Since this plan was made, {moved.order.number} changed")
+    assert "Nothing was changed; optimize again" in bar.title.text()
+    assert bar.again_button.isVisible() and not page.canvas.read_only
+    bar.again_button.click()
+    qtbot.waitUntil(lambda: page.planner.proposal is not None and not page.planner.running, timeout=WAIT)
+    assert page.canvas.read_only
+    assert moved.order.id not in {c.order.id for c in page.planner.proposal.changes}  # pinned: it stays
+
+
+def test_cancel_stops_the_solver_at_once(qtbot, demo, pool):  # noqa: F811
+    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings(seconds=120),
+                    runner=TaskRunner(pool=pool))
+    page = open_board(qtbot, ctx, planned_day(demo))
+    page.optimize_button.click()
+    bar = page.optimize_bar
+    assert bar.isVisible() and bar.cancel_button.isVisible() and not page.optimize_button.isEnabled()
+    qtbot.wait(1500)  # the solver is running
+    started = datetime.now(UTC)
+    bar.cancel_button.click()
+    qtbot.waitUntil(lambda: not page.planner.running, timeout=10_000)
+    assert (datetime.now(UTC) - started).total_seconds() < 5  # not the 120 s budget
+    assert bar.title.text() == "Optimizing was cancelled; nothing changed."
+    assert page.planner.proposal is None and page.optimize_button.isEnabled()
+
+
+def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
+    from desk_desktop.bootstrap import Database
+    from desk_desktop.resources import resource_path
+    from desk_desktop.ui.main_window import MainWindow
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings(), runner=TaskRunner(pool=pool))
+    db = Database(url=demo.url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
+    win = MainWindow(ctx, db_description=db.describe)
+    win.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    win.show()
+    page = win.pages["schedule"]
+    day = planned_day(demo)
+    page.date_edit.setDate(QDate(day.year, day.month, day.day))
+    win.show_page("schedule")
+    wait_loaded(qtbot, page, day)
+    proposal = optimize(qtbot, page)
+    assert proposal.changes
+    moved = next(c for c in proposal.changes if c.technician_id is not None)
+    page.canvas.select(next(v for v in page.canvas.board.visits if v.work_order_id == moved.order.id))
+    qtbot.wait(200)
+    QApplication.processEvents()
+    shot = win.grab()
+    assert (shot.width(), shot.height()) == (1440, 900)
+    shot.save(str(SHOTS / "schedule_optimize.png"))
+
+    win.show_page("map")
+    maps = win.pages["map"]
+    qtbot.waitUntil(lambda: maps.ready, timeout=WAIT)
+    maps.show_plan(proposal)  # drawn on a page that was not ready when the plan came
+    qtbot.waitUntil(lambda: js(qtbot, maps, "DeskMap.layers.plan ? DeskMap.layers.plan.getLayers().length : 0") > 0,
+                    timeout=WAIT)
+    qtbot.wait(800)
+    win.grab().save(str(SHOTS / "map_optimize.png"))
+    win.pages["map"].shutdown()
