@@ -62,76 +62,7 @@ def optimize(qtbot, page):
     return page.planner.proposal
 
 
-def test_the_proposal_is_shown_on_the_board_discarded_and_applied(qtbot, demo, ctx):
-    day = planned_day(demo)
-    page = open_board(qtbot, ctx, day)
-    before = {v.work_order_id: (v.technician_id, v.start) for v in page.board.visits}
-    proposal = optimize(qtbot, page)
-    assert proposal is not None and proposal.changes
-    bar = page.optimize_bar
-    assert bar.isVisible() and bar.title.text().startswith(f"Proposed plan for {day_text(day)}")
-    assert bar.apply_button.isVisible() and bar.details.count() == len(proposal.lines())
-    # The board shows the day as the plan would leave it: the changed visits at their new place, outlined.
-    canvas = page.canvas
-    assert canvas.read_only and canvas.proposed == {c.order.id for c in proposal.changes}
-    shown = {v.work_order_id: (v.technician_id, v.start) for v in canvas.board.visits}
-    for c in proposal.changes:
-        if c.technician_id is not None and any(t.id == c.technician_id for t in canvas.board.technicians):
-            assert shown[c.order.id] == (c.technician_id, c.start)
-    now = stored(demo, [c.order.id for c in proposal.changes])
-    assert all(now[c.order.id][0] == c.order.technician_id for c in proposal.changes)  # nothing written
-    assert all(now[c.order.id][1] == c.order.start for c in proposal.changes if c.order.technician_id)
-
-    bar.discard_button.click()
-    assert not bar.isVisible() and not canvas.read_only and canvas.proposed == frozenset()
-    assert {v.work_order_id: (v.technician_id, v.start) for v in canvas.board.visits} == before
-
-    proposal = optimize(qtbot, page)
-    bar.apply_button.click()
-    qtbot.waitUntil(lambda: page.planner.proposal is None and not page.planner.running, timeout=WAIT)
-    qtbot.waitUntil(lambda: page.note.text().startswith(f"Plan for {day_text(day)} applied"), timeout=WAIT)
-    wanted = {c.order.id: (c.technician_id, c.start) for c in proposal.changes if c.technician_id is not None}
-    assert stored(demo, wanted) == wanted
-    with demo.uow_factory() as uow:
-        audited = uow.session.execute(text(
-            "SELECT count(*) FROM audit_log WHERE action = 'day_plan.applied' AND details ->> 'day' = :d"),
-            {"d": day.isoformat()}).scalar_one()
-    assert audited == 1
-
-
-def test_a_plan_made_outdated_elsewhere_is_refused_and_can_be_made_again(qtbot, demo, ctx):
-    day = planned_day(demo)
-    page = open_board(qtbot, ctx, day)
-    proposal = optimize(qtbot, page)
-    moved = next(c for c in proposal.changes if c.order.start is not None)
-    # Another workstation pins one of the visits the plan moves.
-    set_pinned(uow=demo.uow_factory(), actor=demo.actor, work_order_id=moved.order.id, pinned=True)
-    page.optimize_bar.apply_button.click()
-    qtbot.waitUntil(lambda: not page.planner.running, timeout=WAIT)
-    bar = page.optimize_bar
-    assert bar.title.text().startswith(f"Since this plan was made, {moved.order.number} changed")
-    assert "Nothing was changed; optimize again" in bar.title.text()
-    assert bar.again_button.isVisible() and not page.canvas.read_only
-    bar.again_button.click()
-    qtbot.waitUntil(lambda: page.planner.proposal is not None and not page.planner.running, timeout=WAIT)
-    assert page.canvas.read_only
-    assert moved.order.id not in {c.order.id for c in page.planner.proposal.changes}  # pinned: it stays
-
-
-def test_cancel_stops_the_solver_at_once(qtbot, demo, pool):  # noqa: F811
-    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings(seconds=120),
-                    runner=TaskRunner(pool=pool))
-    page = open_board(qtbot, ctx, planned_day(demo))
-    page.optimize_button.click()
-    bar = page.optimize_bar
-    assert bar.isVisible() and bar.cancel_button.isVisible() and not page.optimize_button.isEnabled()
-    qtbot.wait(1500)  # the solver is running
-    started = datetime.now(UTC)
-    bar.cancel_button.click()
-    qtbot.waitUntil(lambda: not page.planner.running, timeout=10_000)
-    assert (datetime.now(UTC) - started).total_seconds() < 5  # not the 120 s budget
-    assert bar.title.text() == "Optimizing was cancelled; nothing changed."
-    assert page.planner.proposal is None and page.optimize_button.isEnabled()
+# The tests run in this order: each leaves the demo day changed for the next.
 
 
 def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
@@ -171,3 +102,75 @@ def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
     qtbot.wait(800)
     win.grab().save(str(SHOTS / "map_optimize.png"))
     win.pages["map"].shutdown()
+
+
+def test_cancel_stops_the_solver_at_once(qtbot, demo, pool):  # noqa: F811
+    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings(seconds=120),
+                    runner=TaskRunner(pool=pool))
+    page = open_board(qtbot, ctx, planned_day(demo))
+    page.optimize_button.click()
+    bar = page.optimize_bar
+    assert bar.isVisible() and bar.cancel_button.isVisible() and not page.optimize_button.isEnabled()
+    qtbot.wait(1500)  # the solver is running
+    started = datetime.now(UTC)
+    bar.cancel_button.click()
+    qtbot.waitUntil(lambda: not page.planner.running, timeout=10_000)
+    assert (datetime.now(UTC) - started).total_seconds() < 5  # not the 120 s budget
+    assert bar.title.text() == "Optimizing was cancelled; nothing changed."
+    assert page.planner.proposal is None and page.optimize_button.isEnabled()
+
+
+def test_a_plan_made_outdated_elsewhere_is_refused_and_can_be_made_again(qtbot, demo, ctx):
+    day = planned_day(demo)
+    page = open_board(qtbot, ctx, day)
+    proposal = optimize(qtbot, page)
+    moved = next(c for c in proposal.changes if c.order.start is not None)
+    # Another workstation pins one of the visits the plan moves.
+    set_pinned(uow=demo.uow_factory(), actor=demo.actor, work_order_id=moved.order.id, pinned=True)
+    page.optimize_bar.apply_button.click()
+    qtbot.waitUntil(lambda: not page.planner.running, timeout=WAIT)
+    bar = page.optimize_bar
+    assert bar.title.text().startswith(f"Since this plan was made, {moved.order.number} changed")
+    assert "Nothing was changed; optimize again" in bar.title.text()
+    assert bar.again_button.isVisible() and not page.canvas.read_only
+    bar.again_button.click()
+    qtbot.waitUntil(lambda: page.planner.proposal is not None and not page.planner.running, timeout=WAIT)
+    assert page.canvas.read_only
+    assert moved.order.id not in {c.order.id for c in page.planner.proposal.changes}  # pinned: it stays
+
+
+def test_the_proposal_is_shown_on_the_board_discarded_and_applied(qtbot, demo, ctx):
+    day = planned_day(demo)
+    page = open_board(qtbot, ctx, day)
+    before = {v.work_order_id: (v.technician_id, v.start) for v in page.board.visits}
+    proposal = optimize(qtbot, page)
+    assert proposal is not None and proposal.changes
+    bar = page.optimize_bar
+    assert bar.isVisible() and bar.title.text().startswith(f"Proposed plan for {day_text(day)}")
+    assert bar.apply_button.isVisible() and bar.details.count() == len(proposal.lines())
+    # The board shows the day as the plan would leave it: the changed visits at their new place, outlined.
+    canvas = page.canvas
+    assert canvas.read_only and canvas.proposed == {c.order.id for c in proposal.changes}
+    shown = {v.work_order_id: (v.technician_id, v.start) for v in canvas.board.visits}
+    for c in proposal.changes:
+        if c.technician_id is not None and any(t.id == c.technician_id for t in canvas.board.technicians):
+            assert shown[c.order.id] == (c.technician_id, c.start)
+    now = stored(demo, [c.order.id for c in proposal.changes])
+    assert all(now[c.order.id][0] == c.order.technician_id for c in proposal.changes)  # nothing written
+    assert all(now[c.order.id][1] == c.order.start for c in proposal.changes if c.order.technician_id)
+
+    bar.discard_button.click()
+    assert not bar.isVisible() and not canvas.read_only and canvas.proposed == frozenset()
+    assert {v.work_order_id: (v.technician_id, v.start) for v in canvas.board.visits} == before
+
+    proposal = optimize(qtbot, page)
+    bar.apply_button.click()
+    qtbot.waitUntil(lambda: page.planner.proposal is None and not page.planner.running, timeout=WAIT)
+    qtbot.waitUntil(lambda: page.note.text().startswith(f"Plan for {day_text(day)} applied"), timeout=WAIT)
+    wanted = {c.order.id: (c.technician_id, c.start) for c in proposal.changes if c.technician_id is not None}
+    assert stored(demo, wanted) == wanted
+    with demo.uow_factory() as uow:
+        audited = uow.session.execute(text(
+            "SELECT count(*) FROM audit_log WHERE action = 'day_plan.applied' AND details ->> 'day' = :d"),
+            {"d": day.isoformat()}).scalar_one()
+    assert audited == 1

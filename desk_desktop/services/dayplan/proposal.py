@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from desk_desktop.domain.board import travel_minutes
 from desk_desktop.domain.dayplan import DayPlan, DayProblem, km_between
+from desk_desktop.domain.enums import PRIORITY_RANK
 from desk_desktop.services.board import BoardDay, BoardVisit
 from desk_desktop.services.dayplan.problem import DayInput, DayOrder
 
@@ -111,13 +112,21 @@ class DayProposal:
 
 
 def propose(day: DayInput, plan: DayPlan, *, solve_seconds: float) -> DayProposal:
-    """The difference between the day as it is and ``plan``."""
+    """The difference between the day as it is and ``plan`` — none when the plan is no better:
+    it must serve more (by priority) or drive less. A solver that searches within a time
+    budget may come back with a different day that is no better; that is not worth a change."""
     placed = {v.order_id: v for v in plan.visits}
-    changes, unplanned = [], []
     reasons = dict(day.left_out)
-    for o in day.orders:
-        if o.fixed:
-            continue
+    movable = [o for o in day.orders if not o.fixed]
+    km_before = _km_before(day)
+    served_before = sum(_weight(o) for o in movable if o.technician_id is not None and o.start is not None)
+    served_after = sum(_weight(o) for o in movable if o.id in placed)
+    if served_after < served_before or (served_after == served_before and plan.driving_km >= km_before - 0.05):
+        waiting = tuple((o, reasons.get(o.id, NO_TIME)) for o in movable if o.technician_id is None or o.start is None)
+        return DayProposal(day=day, plan=plan, changes=(), unplanned=waiting, km_before=km_before,
+                           km_after=km_before, solve_seconds=solve_seconds)
+    changes, unplanned = [], []
+    for o in movable:
         v = placed.get(o.id)
         if v is None:
             unplanned.append((o, reasons.get(o.id, NO_TIME)))
@@ -130,7 +139,12 @@ def propose(day: DayInput, plan: DayPlan, *, solve_seconds: float) -> DayProposa
                 else "retime" if v.technician_id == o.technician_id else "move")
         changes.append(PlanChange(o, v.technician_id, v.start, v.end, what))
     return DayProposal(day=day, plan=plan, changes=tuple(changes), unplanned=tuple(unplanned),
-                       km_before=_km_before(day), km_after=plan.driving_km, solve_seconds=solve_seconds)
+                       km_before=km_before, km_after=plan.driving_km, solve_seconds=solve_seconds)
+
+
+def _weight(o: DayOrder) -> int:
+    """How much serving the order counts: more for a higher priority (as the solver weighs it)."""
+    return 1 + PRIORITY_RANK.get(o.priority, 0)
 
 
 def _km_before(day: DayInput) -> float:

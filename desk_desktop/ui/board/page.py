@@ -344,7 +344,7 @@ class SchedulePage(QWidget):
         from desk_desktop.services.dayplan.proposal import board_preview
 
         proposal = self.planner.proposal
-        showing = (proposal is not None and self.board is not None and self.days == 1
+        showing = (proposal is not None and bool(proposal.changes) and self.board is not None and self.days == 1
                    and self.board.first_day == proposal.day.day)
         board = board_preview(self.board, proposal) if showing else self.board
         self.canvas.proposed = frozenset(c.order.id for c in proposal.changes) if showing else frozenset()

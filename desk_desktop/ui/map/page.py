@@ -157,6 +157,9 @@ class MapPage(QWidget):
         """Draw a proposed day plan: each technician's route as a line (cleared by ``clear_plan``)."""
         from desk_desktop.services.dayplan.proposal import day_text
 
+        if not proposal.changes:  # nothing would change: nothing to draw
+            self.clear_plan()
+            return
         routes = [{"name": name, "km": km, "points": points} for name, km, points in proposal.routes()]
         self.plan_label.setText(f"The proposed plan for {day_text(proposal.day.day)} is drawn: each line is one "
                                 "technician's day. Apply or discard it on the Schedule page.")
