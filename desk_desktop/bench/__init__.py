@@ -17,4 +17,5 @@ BENCHES = {
     "fleet": "desk_desktop.bench.fleet",
     "soak": "desk_desktop.bench.soak",
     "import": "desk_desktop.bench.imports",
+    "optimize": "desk_desktop.bench.optimize",
 }

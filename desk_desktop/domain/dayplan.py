@@ -14,6 +14,7 @@ something must stay responsive (``services/dayplan/solver.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -122,6 +123,12 @@ def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
     if dropped:
         plan, _ = _solve(problem, secs, taken | dropped, seconds)
     return plan
+
+
+def solve_by(problem: DayProblem, deadline: float) -> DayPlan:
+    """``solve_day`` that answers by ``deadline`` (``time.time()``; a process started to solve
+    spends part of the budget starting), keeping half a second to hand the plan back."""
+    return solve_day(problem, seconds=max(0.5, deadline - time.time() - 0.5))
 
 
 def _unreachable(problem: DayProblem, secs: list[list[int]]) -> set[int]:

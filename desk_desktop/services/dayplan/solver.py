@@ -6,9 +6,10 @@ at once (the process is stopped).
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable
 
-from desk_desktop.domain.dayplan import DayPlan, DayProblem, solve_day
+from desk_desktop.domain.dayplan import DayPlan, DayProblem, solve_by, solve_day
 
 POLL_SECONDS = 0.1
 SPARE_SECONDS = 60.0  # on top of the budget: starting the process, reading the answer
@@ -28,8 +29,9 @@ def solve_apart(problem: DayProblem, *, seconds: float,
     every ``POLL_SECONDS`` and stops it (``PlanCancelled``)."""
     if not problem.orders:
         return solve_day(problem, seconds=seconds)  # nothing to place: no solve, no process
+    deadline = time.time() + seconds  # the budget includes starting the process
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        pending = pool.apply_async(solve_day, (problem,), {"seconds": seconds})
+        pending = pool.apply_async(solve_by, (problem, deadline))
         waited = 0.0
         while not pending.ready():
             if cancelled():
