@@ -83,7 +83,8 @@ def _generate(conn, rnd: random.Random) -> int:
         minutes = rnd.choices([d for d, _ in DURATIONS], [w for _, w in DURATIONS])[0]
         opens = local(rnd.randint(8, 14))
         window = (opens, opens + timedelta(hours=rnd.choice((2, 3)))) if n % 3 == 0 else (None, None)
-        rows.append({"o": org, "c": customer, "number": f"BO-{n + 1:04d}", "lat": rnd.uniform(lat0, lat1),
+        rows.append({"o": org, "c": customer, "number": f"BO-{n + 1:04d}", "subject": f"Bench order {n + 1}",
+                     "lat": rnd.uniform(lat0, lat1),
                      "lon": rnd.uniform(lon0, lon1), "p": priority, "d": minutes, "skill": rnd.choice(skills),
                      "ws": window[0], "we": window[1], "created": local(7, day=DAY - timedelta(days=1))})
     conn.execute(text("""
@@ -91,7 +92,7 @@ def _generate(conn, rnd: random.Random) -> int:
           INSERT INTO tickets (organization_id, number, customer_id, customer_name, location, category, priority,
                                subject, created_by, created_at)
           VALUES (:o, :number, :c, 'Bench customer', CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography),
-                  'general', :p, 'Bench order ' || :number, 'bench', :created)
+                  'general', :p, :subject, 'bench', :created)
           RETURNING id)
         INSERT INTO work_orders (organization_id, source_ticket_id, source, work_type, priority, status,
             duration_minutes, assignment_logic, required_skills, auto_schedule, schedule_offset_minutes,

@@ -127,8 +127,9 @@ def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
 
 def solve_by(problem: DayProblem, deadline: float) -> DayPlan:
     """``solve_day`` that answers by ``deadline`` (``time.time()``; a process started to solve
-    spends part of the budget starting), keeping half a second to hand the plan back."""
-    return solve_day(problem, seconds=max(0.5, deadline - time.time() - 0.5))
+    spends part of the budget starting), keeping a second to finish the search step it is in
+    and hand the plan back."""
+    return solve_day(problem, seconds=max(0.5, deadline - time.time() - 1.0))
 
 
 def _unreachable(problem: DayProblem, secs: list[list[int]]) -> set[int]:

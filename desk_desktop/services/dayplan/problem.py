@@ -186,6 +186,7 @@ def read_day(uow: UnitOfWork, actor: Actor, *, day: date, now: datetime, speed_k
             plan_techs.append(shaped)
 
     skills_on_plan = [p.skills for p in plan_techs]
+    first_work = min((p.shift[0] for p in plan_techs), default=end)
     plan_orders = []
     for r in orows:
         if r.pinned or r.status in UNDER_WAY:
@@ -199,7 +200,7 @@ def read_day(uow: UnitOfWork, actor: Actor, *, day: date, now: datetime, speed_k
         else:
             plan_orders.append(PlanOrder(
                 id=r.id, lat=r.lat, lon=r.lon, duration_minutes=r.duration_minutes, skills=required,
-                priority=PRIORITY_RANK.get(r.priority, 0), window=_window(r, start, end),
+                priority=PRIORITY_RANK.get(r.priority, 0), window=_window(r, start, end, first_work),
                 booked=r.status != WorkOrderStatus.UNASSIGNED and r.scheduled_start is not None))
     problem = DayProblem(day_start=start, technicians=tuple(plan_techs), orders=tuple(plan_orders),
                          metres=_matrix(uow, places(plan_techs, plan_orders), road_factor), speed_kmh=speed_kmh)
@@ -272,16 +273,18 @@ def _technician(t, tz: str, day: date, earliest: datetime, day_end: datetime, ab
                           capacity=max(0, free))
 
 
-def _window(r, day_start: datetime, day_end: datetime) -> tuple[datetime, datetime] | None:
+def _window(r, day_start: datetime, day_end: datetime, first_work: datetime) -> tuple[datetime, datetime] | None:
     """When the visit must start: inside the customer's booked window, and within the
-    priority's response time — as far as either falls on the day."""
+    priority's response time — as far as either falls on the day. A response time that
+    runs out before anybody starts work that day is already missed: the priority alone
+    puts the order first."""
     lo, hi = day_start, day_end
     if r.window_start is not None:
         lo, hi = max(lo, r.window_start), min(hi, r.window_end)
     hours = RESPONSE_HOURS.get(r.priority)
     if hours is not None:
         due = r.created_at + timedelta(hours=hours)
-        if lo < due < hi:
+        if max(lo, first_work) < due < hi:
             hi = due
     return (lo, hi) if (lo, hi) != (day_start, day_end) and hi > lo else None
 
