@@ -58,6 +58,8 @@ def register(sub, common) -> None:
     st.add_argument("--org", help="organization slug (default: your own, or the only one)")
     st.add_argument("--auto-resolve-tickets", dest="auto_resolve", action=argparse.BooleanOptionalAction,
                     default=None, help="completing a ticket's last open work order resolves the ticket too")
+    st.add_argument("--nightly-optimize", dest="nightly", action=argparse.BooleanOptionalAction, default=None,
+                    help="the scheduler optimizes and applies the next day every evening")
     st.set_defaults(func=run_settings)
 
     for name, pinned, text in (("pin", True, "keep the visit where it is when a day is optimized"),
@@ -154,15 +156,21 @@ def run_ics(ctx: CliContext) -> int:
 
 
 def run_settings(ctx: CliContext) -> int:
-    from desk_desktop.services import lifecycle
+    from desk_desktop.services import org_switches
+    from desk_desktop.services.dayplan.nightly import NIGHTLY_HOUR
 
     actor, slug = resolve_actor(ctx, ctx.args.org)
-    if ctx.args.auto_resolve is not None:
-        lifecycle.set_auto_resolve(uow=ctx.uow(), actor=actor, enabled=ctx.args.auto_resolve)
-    on = lifecycle.get_auto_resolve(uow=ctx.uow(), actor=actor)
-    ctx.emit({"organization": slug, "auto_resolve_tickets": on, "changed": ctx.args.auto_resolve is not None},
+    asked = {"auto_resolve_tickets": ctx.args.auto_resolve, "nightly_optimize": ctx.args.nightly}
+    for name, enabled in asked.items():
+        if enabled is not None:
+            org_switches.set_switch(uow=ctx.uow(), actor=actor, name=name, enabled=enabled)
+    on = org_switches.get_switches(uow=ctx.uow(), actor=actor)
+    ctx.emit({"organization": slug, **on, "changed": any(v is not None for v in asked.values())},
              f"{slug}: completing a ticket's last open work order "
-             + ("resolves the ticket too." if on else "offers to resolve the ticket (not automatic)."))
+             + ("resolves the ticket too." if on["auto_resolve_tickets"]
+                else "offers to resolve the ticket (not automatic).")
+             + (f"\nThe next day is optimized and applied every evening from {NIGHTLY_HOUR}:00."
+                if on["nightly_optimize"] else "\nThe next day is not optimized in the evening."))
     return 0
 
 

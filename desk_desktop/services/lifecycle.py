@@ -37,7 +37,7 @@ from desk_desktop.domain.lifecycle import (
 )
 from desk_desktop.services.assignment.job import lock_organization
 from desk_desktop.services.assignment.visits import visits_of
-from desk_desktop.services.common import Actor, DeskError, NotFound, PermissionDenied, ValidationFailed, audit
+from desk_desktop.services.common import Actor, DeskError, NotFound, ValidationFailed, audit
 from desk_desktop.services.notifications import enqueue_work_order_event
 from desk_desktop.services.notifications.model import EVENT_CANCELLED, EVENT_COMPLETED, EVENT_SCHEDULED
 
@@ -356,30 +356,3 @@ def _resolve_ticket(uow: UnitOfWork, actor: Actor, ticket: Ticket, number: str) 
                   "the organization resolves tickets automatically)",
           details={"from": previous, "to": TicketStatus.RESOLVED.value, "work_order": number, "automatic": True})
     uow.record_change("ticket", ticket.id, ticket.organization_id, "updated")
-
-
-def get_auto_resolve(*, uow: UnitOfWork, actor: Actor) -> bool:
-    with uow:
-        on = sql.scalar(uow, "SELECT auto_resolve_tickets FROM organizations WHERE id = :org",
-                        {"org": actor.organization_id})
-        uow.commit()
-    return bool(on)
-
-
-def set_auto_resolve(*, uow: UnitOfWork, actor: Actor, enabled: bool) -> bool:
-    """Administrators: whether completing a ticket's last order resolves the ticket too."""
-    if not actor.is_admin:
-        raise PermissionDenied("Only an administrator can change whether tickets are resolved automatically.")
-    with uow:
-        previous = sql.scalar(uow, "SELECT auto_resolve_tickets FROM organizations WHERE id = :org FOR UPDATE",
-                              {"org": actor.organization_id})
-        sql.execute(uow, "UPDATE organizations SET auto_resolve_tickets = :on WHERE id = :org",
-                    {"on": bool(enabled), "org": actor.organization_id})
-        audit(uow, actor=actor, action="organization.auto_resolve_changed", entity="organization",
-              entity_id=actor.organization_id,
-              summary=("Tickets are resolved automatically when their last work order is completed" if enabled
-                       else "Tickets are no longer resolved automatically"),
-              details={"from": previous, "to": bool(enabled)})
-        uow.record_change("organization", actor.organization_id, actor.organization_id, "updated")
-        uow.commit()
-    return bool(enabled)

@@ -1,43 +1,57 @@
-"""Settings → Work orders…: the organization's choice whether completing a ticket's last work
-order resolves the ticket too. Administrators change it; everybody else sees it and is told
-why they cannot. Read and saved through ``services.lifecycle`` on the worker pool."""
+"""Settings → Work orders…: the organization's switches — whether completing a ticket's last
+work order resolves the ticket too, and whether the next day is optimized every evening.
+Administrators change them; everybody else sees them and is told why they cannot. Read and
+saved through ``services.org_switches`` on the worker pool."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from desk_desktop.services import lifecycle
+from desk_desktop.services import org_switches
 from desk_desktop.services.common import DeskError
+from desk_desktop.services.dayplan.nightly import NIGHTLY_HOUR
 from desk_desktop.ui.styling import restyle
 
-READ_ONLY_NOTE = "Only an administrator can change this; you can look at it here."
+READ_ONLY_NOTE = "Only an administrator can change these; you can look at them here."
 
 
-def read_setting(uow_factory, actor) -> bool:
-    return lifecycle.get_auto_resolve(uow=uow_factory(), actor=actor)
+def read_settings(uow_factory, actor) -> dict[str, bool]:
+    return org_switches.get_switches(uow=uow_factory(), actor=actor)
 
 
-def save_setting(uow_factory, actor, enabled: bool) -> bool:
-    return lifecycle.set_auto_resolve(uow=uow_factory(), actor=actor, enabled=enabled)
+def save_settings(uow_factory, actor, changed: dict[str, bool]) -> dict[str, bool]:
+    """Each changed switch in its own unit of work; then what is stored now."""
+    for name, enabled in changed.items():
+        org_switches.set_switch(uow=uow_factory(), actor=actor, name=name, enabled=enabled)
+    return org_switches.get_switches(uow=uow_factory(), actor=actor)
 
 
 class WorkSettingsDialog(QDialog):
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.saved_value: bool | None = None
+        self.saved: dict[str, bool] | None = None
         self.setWindowTitle("Work-order settings")
         self.setModal(True)
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
 
         title = QLabel("Work orders")
         title.setObjectName("TicketTitle")
         self.auto_resolve = QCheckBox("Resolve the ticket when its last work order is completed")
-        self.auto_resolve.setEnabled(False)  # until read
-        hint = QLabel("Otherwise the dispatcher who completes the last order is asked whether to resolve "
-                      "the ticket. Applies to the whole organization.")
-        hint.setObjectName("Muted")
-        hint.setWordWrap(True)
+        resolve_hint = QLabel("Otherwise the dispatcher who completes the last order is asked whether to resolve "
+                              "the ticket.")
+        self.nightly = QCheckBox(f"Optimize the next day every evening (from {NIGHTLY_HOUR}:00, organization time)")
+        nightly_hint = QLabel("The scheduler plans the next day's open orders at once and applies the plan; "
+                              "pinned visits and visits under way stay. Each change is audited and the "
+                              "technicians and customers are told.")
+        self.boxes = {"auto_resolve_tickets": self.auto_resolve, "nightly_optimize": self.nightly}
+        for hint in (resolve_hint, nightly_hint):
+            hint.setObjectName("Muted")
+            hint.setWordWrap(True)
+        for box in self.boxes.values():
+            box.setEnabled(False)  # until read
+        scope = QLabel("These apply to the whole organization.")
+        scope.setObjectName("Muted")
         self.note = QLabel("" if ctx.actor.is_admin else READ_ONLY_NOTE)
         self.note.setWordWrap(True)
         self.note.setVisible(not ctx.actor.is_admin)
@@ -58,38 +72,45 @@ class WorkSettingsDialog(QDialog):
         layout.setContentsMargins(20, 16, 20, 14)
         layout.setSpacing(10)
         layout.addWidget(title)
-        layout.addWidget(self.auto_resolve)
-        layout.addWidget(hint)
-        layout.addWidget(self.note)
-        layout.addWidget(self.message)
+        for w in (self.auto_resolve, resolve_hint, self.nightly, nightly_hint, scope, self.note, self.message):
+            layout.addWidget(w)
         layout.addStretch(1)
         layout.addLayout(buttons)
 
         close.clicked.connect(self.reject)
         self.save_button.clicked.connect(self.save)
-        self.auto_resolve.toggled.connect(self._changed)
-        ctx.runner.submit(read_setting, ctx.uow_factory, ctx.actor, owner=self, key="read",
+        for box in self.boxes.values():
+            box.toggled.connect(self._changed)
+        ctx.runner.submit(read_settings, ctx.uow_factory, ctx.actor, owner=self, key="read",
                           on_done=self._on_read, on_error=self._on_failed)
 
-    def _on_read(self, enabled: bool) -> None:
-        self.saved_value = enabled
-        self.auto_resolve.setChecked(enabled)
-        self.auto_resolve.setEnabled(self.ctx.actor.is_admin)
+    def _on_read(self, switches: dict[str, bool]) -> None:
+        self.saved = switches
+        for name, box in self.boxes.items():
+            box.setChecked(switches[name])
+            box.setEnabled(self.ctx.actor.is_admin)
         self._changed()
 
+    def _edits(self) -> dict[str, bool]:
+        """The switches ticked differently from what is stored."""
+        if self.saved is None:
+            return {}
+        return {name: box.isChecked() for name, box in self.boxes.items() if box.isChecked() != self.saved[name]}
+
     def _changed(self) -> None:
-        self.save_button.setEnabled(self.saved_value is not None
-                                    and self.auto_resolve.isChecked() != self.saved_value)
+        self.save_button.setEnabled(bool(self._edits()))
 
     def save(self) -> None:
         self.save_button.setEnabled(False)
-        self.ctx.runner.submit(save_setting, self.ctx.uow_factory, self.ctx.actor, self.auto_resolve.isChecked(),
+        self.ctx.runner.submit(save_settings, self.ctx.uow_factory, self.ctx.actor, self._edits(),
                                owner=self, key="save", on_done=self._on_saved, on_error=self._on_failed)
 
-    def _on_saved(self, enabled: bool) -> None:
-        self.saved_value = enabled
-        self._show("Saved. " + ("Tickets are resolved when their last work order is completed." if enabled
-                                else "Dispatchers are asked when a ticket's last work order is completed."),
+    def _on_saved(self, switches: dict[str, bool]) -> None:
+        self.saved = switches
+        self._show("Saved. " + ("Tickets are resolved when their last work order is completed."
+                                if switches["auto_resolve_tickets"]
+                                else "Dispatchers are asked when a ticket's last work order is completed.")
+                   + (" The next day is optimized every evening." if switches["nightly_optimize"] else ""),
                    "success")
         self._changed()
 

@@ -15,7 +15,7 @@ from desk_desktop.config import Settings
 from desk_desktop.db.models import AuditEntry, Ticket, WorkOrder
 from desk_desktop.db.session import UnitOfWorkFactory, make_engine
 from desk_desktop.jobs.scheduler import AppScheduler
-from desk_desktop.services import lifecycle, tickets
+from desk_desktop.services import lifecycle, org_switches, tickets
 from desk_desktop.services.assignment import (
     assign_work_order,
     list_candidates,
@@ -275,7 +275,7 @@ def test_completing_the_last_order_offers_to_resolve_the_ticket(uow_factory, wor
 def test_the_organization_setting_resolves_the_ticket_in_the_same_transaction(uow_factory, world):
     sd, wo_id = world
     ticket_id = order(uow_factory, wo_id).source_ticket_id
-    lifecycle.set_auto_resolve(uow=uow_factory(), actor=sd.actor, enabled=True)
+    org_switches.set_switch(uow=uow_factory(), actor=sd.actor, name="auto_resolve_tickets", enabled=True)
     done = step(uow_factory, sd.actor, wo_id, "complete", note="done")
     assert (done.ticket_can_be_resolved, done.ticket_resolved) == (False, True)
     assert ticket_status(uow_factory, ticket_id) == "resolved"
@@ -285,12 +285,17 @@ def test_the_organization_setting_resolves_the_ticket_in_the_same_transaction(uo
         assert row.details["automatic"] is True and row.details["work_order"] == done.number
 
 
-def test_only_an_administrator_changes_the_auto_resolve_setting(uow_factory, world):
+def test_only_an_administrator_changes_the_organizations_switches(uow_factory, world):
     sd, _ = world
     from dataclasses import replace
 
-    with pytest.raises(PermissionDenied, match="Only an administrator"):
-        lifecycle.set_auto_resolve(uow=uow_factory(), actor=replace(sd.actor, is_admin=False), enabled=True)
+    for name, what in (("auto_resolve_tickets", "whether tickets are resolved automatically"),
+                       ("nightly_optimize", "whether the next day is optimized every evening")):
+        with pytest.raises(PermissionDenied, match=f"Only an administrator can change {what}"):
+            org_switches.set_switch(uow=uow_factory(), actor=replace(sd.actor, is_admin=False), name=name,
+                                    enabled=True)
+    assert org_switches.get_switches(uow=uow_factory(), actor=sd.actor) == {"auto_resolve_tickets": False,
+                                                                          "nightly_optimize": False}
 
 
 def test_resolving_a_ticket_with_an_open_order_asks_what_to_do_with_it(uow_factory, world):
@@ -434,7 +439,8 @@ def test_the_command_line_carries_an_order_to_the_end(db, capsys):
     assert (code, out) == (0, f"WO-{wo_id:06d}: completed → scheduled.\n")
     code, out, _ = run("workorder", "settings", "--auto-resolve-tickets", "--json")
     assert (code, json.loads(out)["auto_resolve_tickets"]) == (0, True)
-    code, out, _ = run("workorder", "settings")
-    assert out == "acme: completing a ticket's last open work order resolves the ticket too.\n"
+    code, out, _ = run("workorder", "settings", "--nightly-optimize")
+    assert out == ("acme: completing a ticket's last open work order resolves the ticket too.\n"
+                   "The next day is optimized and applied every evening from 20:00.\n")
     code, _, err = run("workorder", "show", "WO-999999")
     assert (code, err) == (1, "error: Work order WO-999999 does not exist in this organization.\n")

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from desk_desktop.db.models import AuditEntry
-from desk_desktop.services import lifecycle
+from desk_desktop.services import org_switches
 from desk_desktop.services.common import Actor
 from desk_desktop.ui.context import LiveUpdates, UiContext
 from desk_desktop.ui.work_settings import READ_ONLY_NOTE, WorkSettingsDialog
@@ -34,7 +34,7 @@ def test_an_administrator_turns_automatic_resolving_on_and_off(qtbot, uow_factor
     assert dialog.save_button.isEnabled()
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.message.isVisible() and dialog.message.text().startswith("Saved. Tickets are resolved")
-    assert lifecycle.get_auto_resolve(uow=uow_factory(), actor=org) is True
+    assert org_switches.get_switches(uow=uow_factory(), actor=org)["auto_resolve_tickets"] is True
     assert not dialog.save_button.isEnabled()
     with uow_factory() as uow:
         row = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "organization.auto_resolve_changed")
@@ -46,11 +46,26 @@ def test_an_administrator_turns_automatic_resolving_on_and_off(qtbot, uow_factor
     assert dialog.auto_resolve.isChecked()
     qtbot.mouseClick(dialog.auto_resolve, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    assert lifecycle.get_auto_resolve(uow=uow_factory(), actor=org) is False
+    assert org_switches.get_switches(uow=uow_factory(), actor=org)["auto_resolve_tickets"] is False
+
+
+def test_an_administrator_turns_the_evening_plan_on(qtbot, uow_factory, org):
+    dialog = dialog_for(qtbot, uow_factory, org)
+    assert dialog.nightly.isEnabled() and not dialog.nightly.isChecked()
+    assert "20:00" in dialog.nightly.text()
+    qtbot.mouseClick(dialog.nightly, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.text().endswith("The next day is optimized every evening.")
+    assert org_switches.get_switches(uow=uow_factory(), actor=org) == {"auto_resolve_tickets": False,
+                                                                     "nightly_optimize": True}
+    with uow_factory() as uow:
+        row = uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "organization.nightly_optimize_changed")).one()
+        assert row.summary == "The next day is optimized and applied every evening"
 
 
 def test_a_dispatcher_sees_the_setting_read_only(qtbot, uow_factory, org):
-    lifecycle.set_auto_resolve(uow=uow_factory(), actor=org, enabled=True)
+    org_switches.set_switch(uow=uow_factory(), actor=org, name="auto_resolve_tickets", enabled=True)
     viewer = Actor(organization_id=org.organization_id, name="sam@acme", is_admin=False)
     dialog = dialog_for(qtbot, uow_factory, viewer)
     assert dialog.auto_resolve.isChecked() and not dialog.auto_resolve.isEnabled()
