@@ -15,7 +15,8 @@ from desk_desktop.domain.dayplan import km_between
 from desk_desktop.services.absences import Period, add_absence
 from desk_desktop.services.assignment import explain, reschedule_work_order
 from desk_desktop.services.dayplan import PlanCancelled, PlanOutdated, apply_proposal, optimize_day
-from tests.conftest import make_org
+from desk_desktop.services.org_switches import set_switch
+from tests.conftest import acting_as, make_org
 from tests.integration.workorder_helpers import add_customer, add_technician, insert_ticket
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -181,12 +182,11 @@ def test_the_evening_run_plans_the_next_day_once_for_organizations_that_asked(uo
 
     org, west, east, orders, *_ = two_clusters
     other = make_org(uow_factory(), slug="other", timezone="Europe/Berlin")  # did not ask
-    other_tech = add_technician(uow_factory(), other, name="Olga Other", lat=EAST[0], lon=EAST[1], working_hours=HOURS)
-    crossed = order(uow_factory, other, where=WEST, tech=other_tech, start=local(10))
-    with uow_factory() as uow:
-        uow.session.execute(text("UPDATE organizations SET nightly_optimize = true WHERE id = :o"),
-                            {"o": org.organization_id})
-        uow.commit()
+    with acting_as(uow_factory, other):
+        other_tech = add_technician(uow_factory(), other, name="Olga Other", lat=EAST[0], lon=EAST[1],
+                                    working_hours=HOURS)
+        crossed = order(uow_factory, other, where=WEST, tech=other_tech, start=local(10))
+    set_switch(uow=uow_factory(), actor=org, name="nightly_optimize", enabled=True)
     kw = dict(uow_factory=uow_factory, seconds=1, speed_kmh=SPEED, road_factor=ROAD)
     afternoon = plan_next_days(now=datetime(2026, 12, 7, 17, 0, tzinfo=BERLIN), **kw)
     assert (afternoon.planned, afternoon.changed) == (0, 0)  # not evening yet
@@ -195,6 +195,7 @@ def test_the_evening_run_plans_the_next_day_once_for_organizations_that_asked(uo
     evening = plan_next_days(now=datetime(2026, 12, 7, 20, 30, tzinfo=BERLIN), **kw)
     assert (evening.planned, evening.changed) == (1, 6)
     assert stored(uow_factory, [orders[("w", 0)]])[orders[("w", 0)]].technician_id == west
-    assert stored(uow_factory, [crossed])[crossed].scheduled_start == local(10)  # the other organization's day
+    with acting_as(uow_factory, other):
+        assert stored(uow_factory, [crossed])[crossed].scheduled_start == local(10)  # the other organization's day
     later = plan_next_days(now=datetime(2026, 12, 7, 21, 30, tzinfo=BERLIN), **kw)
     assert later.planned == 0  # once per evening
