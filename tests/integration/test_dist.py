@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,16 @@ def test_frozen_self_check_passes_every_step(bundle, tmp_path):
     try:
         proc = subprocess.run([str(bundle / APP_ID), "--self-check"], capture_output=True, text=True,
                               env=env, timeout=300)
+        # The day planner runs in a process of its own (multiprocessing in a frozen bundle) with
+        # VROOM's compiled solver: optimize the demo's next day in the bundle.
+        demo = subprocess.run([str(bundle / APP_ID), "demo", "--planned", "40"], capture_output=True, text=True,
+                              env=env, timeout=300)
+        day = (datetime.now(UTC) + timedelta(days=1)).date()
+        while day.weekday() >= 5:  # the demo's technicians work Monday to Friday
+            day += timedelta(days=1)
+        planned = subprocess.run([str(bundle / APP_ID), "optimize", "--date", day.isoformat(), "--seconds", "2",
+                                  "--json"],
+                                 capture_output=True, text=True, env=env, timeout=300)
     finally:
         cluster = LocalCluster(tmp_path / "cluster")
         cluster.destroy()
@@ -66,3 +78,7 @@ def test_frozen_self_check_passes_every_step(bundle, tmp_path):
     # Lean: Qt's QML, 3D, Charts and Multimedia stay out.
     assert not (bundle / "_internal" / "PySide6" / "Qt" / "qml").exists()
     assert _size_mib(bundle) < 700
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    result = json.loads(planned.stdout)
+    assert result["date"] == day.isoformat() and result["changes"]  # the waiting orders get visits
