@@ -117,6 +117,9 @@ def solve_day(problem: DayProblem, *, seconds: float = 10.0) -> DayPlan:
     the start of the day or from the fixed visit before it), one inside a break, or one the
     solver could not keep, is kept as time taken, like a break — the drive to it then does
     not count (the board shows it)."""
+    if not problem.technicians or not problem.orders:  # nothing to place, or nobody to place it with
+        return DayPlan(visits=(), unassigned=tuple(o.id for o in problem.orders),
+                       routes={t.id: tuple(v.order_id for v in t.visits) for t in problem.technicians}, driving_km=0.0)
     secs = [[round(m / 1000 / problem.speed_kmh * 3600) for m in row] for row in problem.metres]
     taken = _unreachable(problem, secs)
     plan, dropped = _solve(problem, secs, taken, seconds)

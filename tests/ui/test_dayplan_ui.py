@@ -139,6 +139,24 @@ def test_a_plan_made_outdated_elsewhere_is_refused_and_can_be_made_again(qtbot, 
     assert moved.order.id not in {c.order.id for c in page.planner.proposal.changes}  # pinned: it stays
 
 
+def test_a_filtered_board_optimizes_only_the_technicians_shown(qtbot, demo, ctx):
+    page = open_board(qtbot, ctx, planned_day(demo))
+    page.skill_combo.setCurrentIndex(page.skill_combo.findData("hvac"))
+    qtbot.waitUntil(lambda: page.board is not None and all("hvac" in t.skills for t in page.board.technicians),
+                    timeout=WAIT)
+    wait_loaded(qtbot, page)
+    ids = {t.id for t in page.board.technicians}
+    assert len(ids) > 1
+    page.optimize_button.click()
+    assert f"the day of the {len(ids)} technicians shown" in page.optimize_bar.title.text()
+    qtbot.waitUntil(lambda: not page.planner.running, timeout=WAIT)
+    proposal = page.planner.proposal
+    assert proposal is not None, page.optimize_bar.title.text()
+    assert {t.id for t in proposal.day.technicians} == ids
+    assert proposal.changes and all(c.technician_id in ids for c in proposal.changes if c.technician_id is not None)
+    page.optimize_bar.discard_button.click()
+
+
 def test_the_proposal_is_shown_on_the_board_discarded_and_applied(qtbot, demo, ctx):
     day = planned_day(demo)
     page = open_board(qtbot, ctx, day)

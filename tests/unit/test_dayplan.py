@@ -80,3 +80,10 @@ def test_fixed_visits_stay_and_their_drive_counts():
     check([ann], orders, plan)
     assert plan.unassigned == ()
     assert 99 in plan.routes[1] and 99 not in {v.order_id for v in plan.visits}
+
+
+def test_a_day_with_nobody_or_nothing_to_place_is_answered_without_solving():
+    nobody = solve_day(problem([], [PlanOrder(1, 41.88, -87.90, 60)]), seconds=1)
+    assert (nobody.visits, nobody.unassigned, nobody.driving_km) == ((), (1,), 0.0)
+    idle = solve_day(problem([tech(1, 41.88, -87.90)], []), seconds=1)
+    assert (idle.visits, idle.unassigned, idle.routes) == ((), (), {1: ()})

@@ -27,8 +27,8 @@ def solve_apart(problem: DayProblem, *, seconds: float,
                 cancelled: Callable[[], bool] = lambda: False) -> DayPlan:
     """``solve_day(problem, seconds=seconds)`` in a child process; ``cancelled`` is asked
     every ``POLL_SECONDS`` and stops it (``PlanCancelled``)."""
-    if not problem.orders:
-        return solve_day(problem, seconds=seconds)  # nothing to place: no solve, no process
+    if not problem.orders or not problem.technicians:
+        return solve_day(problem, seconds=seconds)  # nothing to solve: no process
     deadline = time.time() + seconds  # the budget includes starting the process
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         pending = pool.apply_async(solve_by, (problem, deadline))

@@ -24,12 +24,12 @@ from desk_desktop.services.common import DeskError
 from desk_desktop.services.dayplan.proposal import day_text
 
 
-def run_optimize(uow_factory, actor, day: date, settings, cancelled: threading.Event):
+def run_optimize(uow_factory, actor, day: date, technician_ids, settings, cancelled: threading.Event):
     from desk_desktop.services.dayplan import optimize_day
 
     return optimize_day(uow=uow_factory(), actor=actor, day=day, seconds=settings.optimize_seconds,
                         speed_kmh=settings.travel_speed_kmh, road_factor=settings.road_factor,
-                        cancelled=cancelled.is_set)
+                        technician_ids=technician_ids, cancelled=cancelled.is_set)
 
 
 def run_apply(uow_factory, actor, proposal):
@@ -43,7 +43,7 @@ class DayPlanner(QObject):
     ``failed(message)``; ``apply()`` ends in ``applied(message)`` or ``failed``; ``cleared``
     when the proposal is gone (applied, discarded or cancelled)."""
 
-    started = Signal(object, float)
+    started = Signal(object, float, str)  # day, budget, whose day ("every technician", "the 12 technicians shown")
     ready = Signal(object)
     failed = Signal(str)
     applied = Signal(str)
@@ -54,19 +54,23 @@ class DayPlanner(QObject):
         self.ctx = ctx
         self.proposal = None
         self.day: date | None = None
+        self.technician_ids: list[int] | None = None
         self.running = False
         self._cancel = threading.Event()
 
-    def optimize(self, day: date) -> None:
+    def optimize(self, day: date, technician_ids: list[int] | None = None) -> None:
+        """Plan ``day`` for every active technician, or for ``technician_ids`` only."""
         if self.running:
             return
         self.discard()
-        self.day = day
+        self.day, self.technician_ids = day, technician_ids
         self.running = True
         self._cancel = threading.Event()
-        self.started.emit(day, self.ctx.settings.optimize_seconds)
-        self.ctx.runner.submit(run_optimize, self.ctx.uow_factory, self.ctx.actor, day, self.ctx.settings,
-                               self._cancel, owner=self, key="optimize", on_done=self._ready,
+        whose = ("every technician" if technician_ids is None
+                 else f"the {len(technician_ids)} technician{'s' if len(technician_ids) != 1 else ''} shown")
+        self.started.emit(day, self.ctx.settings.optimize_seconds, whose)
+        self.ctx.runner.submit(run_optimize, self.ctx.uow_factory, self.ctx.actor, day, technician_ids,
+                               self.ctx.settings, self._cancel, owner=self, key="optimize", on_done=self._ready,
                                on_error=self._failed)
 
     def cancel(self) -> None:
@@ -149,7 +153,7 @@ class OptimizeBar(QFrame):
         self.cancel_button.clicked.connect(self._cancel)
         self.apply_button.clicked.connect(self._apply)
         self.discard_button.clicked.connect(self._close)
-        self.again_button.clicked.connect(lambda: planner.optimize(planner.day))
+        self.again_button.clicked.connect(lambda: planner.optimize(planner.day, planner.technician_ids))
         planner.started.connect(self._started)
         planner.ready.connect(self._ready)
         planner.failed.connect(self._failed)
@@ -164,10 +168,9 @@ class OptimizeBar(QFrame):
         self.apply_button.setEnabled(proposal)
         self.again_button.hide()
 
-    def _started(self, day, seconds: float) -> None:
+    def _started(self, day, seconds: float, whose: str) -> None:
         self._budget = seconds
-        self.title.setText(f"Optimizing {day_text(day)}: every technician's day planned at once "
-                           f"(up to {seconds:g} s)…")
+        self.title.setText(f"Optimizing {day_text(day)}: the day of {whose} planned at once (up to {seconds:g} s)…")
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.details.clear()

@@ -164,7 +164,8 @@ class SchedulePage(QWidget):
         self.print_button.setMenu(menu)
         self.optimize_button = QPushButton("Optimize day…")
         self.optimize_button.setToolTip("Plan the whole day at once — who does which order when, in a sensible "
-                                        "order — and see the difference before applying it")
+                                        "order — and see the difference before applying it (only the technicians "
+                                        "shown when the board is filtered)")
         self.planner = DayPlanner(ctx, self)
         self.optimize_bar = OptimizeBar(self.planner)
 
@@ -354,11 +355,14 @@ class SchedulePage(QWidget):
 
     # ---------------------------------------------------------------- optimize day
     def optimize(self) -> None:
-        """Optimize the day on show (the first day of a week)."""
+        """Optimize the day on show (the first day of a week): the technicians shown when the
+        board is filtered, else every active technician."""
+        filtered = bool(self.skill_combo.currentData() or self.name_edit.text().strip() or self.near)
+        ids = [t.id for t in self.board.technicians] if filtered and self.board is not None else None
         if self.days != 1:
             self.day_button.setChecked(True)  # the proposal is shown on the day's board
         self.error_label.hide()
-        self.planner.optimize(self.first_day)
+        self.planner.optimize(self.first_day, ids)
 
     def optimize_today(self) -> None:
         self.date_edit.setDate(QDate.currentDate())
