@@ -75,3 +75,13 @@ def test_fixed_visits_stay_with_their_technician_at_their_time_and_their_drive_c
     assert {v.technician_id for v in plan.visits} == {1}
     assert 99 in plan.routes[1] and 99 not in {v.order_id for v in plan.visits}
     assert abs(plan.driving_km - driving_km(day, plan.visits)) < 1e-6
+
+
+def test_a_fixed_visit_too_late_to_drive_home_by_the_end_of_the_shift_still_stays():
+    pinned = FixedVisit(99, 42.20, -87.90, DAY + timedelta(hours=16), DAY + timedelta(hours=17))  # ~45 km from home
+    ann = tech(1, 41.88, -87.90, visits=(pinned,))
+    orders = [PlanOrder(1, 41.89, -87.90, 60)]
+    day = problem([ann], orders)
+    plan = solve_reference(day, seconds=1)
+    assert plan.routes[1] == (1, 99)
+    assert violations(day, plan.visits) == []
