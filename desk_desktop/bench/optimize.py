@@ -118,7 +118,8 @@ def _greedy(factory, org: int) -> tuple[list, float]:
             "SELECT id, technician_id, scheduled_start, scheduled_end FROM work_orders WHERE organization_id = :o "
             "AND technician_id IS NOT NULL AND scheduled_start >= :a AND scheduled_start < :b"),
             {"o": org, "a": local(0), "b": local(0, day=DAY + timedelta(days=1))}).all()
-    return [PlannedVisit(r.id, r.technician_id, r.scheduled_start, r.scheduled_end) for r in rows], seconds
+    return [PlannedVisit(r.id, r.technician_id, r.scheduled_start.astimezone(TZ), r.scheduled_end.astimezone(TZ))
+            for r in rows], seconds
 
 
 def _measured(problem, visits, unplaced: int, extra: dict) -> dict[str, Any]:

@@ -235,7 +235,9 @@ def changed_since(before: DayInput, now: DayInput) -> list[str]:
 
 def _technician(t, tz: str, day: date, earliest: datetime, day_end: datetime, absences: list, fixed: list, *,
                 movable_mine: int) -> PlanTechnician | str:
-    """The technician as the planner sees them, or why they are not on the plan."""
+    """The technician as the planner sees them (times in the organization's zone), or why they
+    are not on the plan."""
+    zone = ZoneInfo(tz)
     hours = parse_working_hours(t.working_hours)
     if hours is None:
         return "no working hours"
@@ -258,9 +260,9 @@ def _technician(t, tz: str, day: date, earliest: datetime, day_end: datetime, ab
             if r.lat is not None:
                 start_at = (r.lat, r.lon)
             continue
-        visits.append(FixedVisit(r.id, r.lat, r.lon, r.scheduled_start, r.scheduled_end))
+        visits.append(FixedVisit(r.id, r.lat, r.lon, r.scheduled_start.astimezone(zone), r.scheduled_end.astimezone(zone)))
     breaks = [(a, b) for (_, a), (b, _) in zip(windows, windows[1:], strict=False)]
-    breaks += [(a.starts_at, a.ends_at) for a in absences]
+    breaks += [(a.starts_at.astimezone(zone), a.ends_at.astimezone(zone)) for a in absences]
     breaks = [(max(a, first), min(b, last)) for a, b in breaks if b > first and a < last]
     if first >= last:
         return "their working day is over"
@@ -286,7 +288,8 @@ def _window(r, day_start: datetime, day_end: datetime, first_work: datetime) -> 
         due = r.created_at + timedelta(hours=hours)
         if max(lo, first_work) < due < hi:
             hi = due
-    return (lo, hi) if (lo, hi) != (day_start, day_end) and hi > lo else None
+    zone = day_start.tzinfo
+    return (lo.astimezone(zone), hi.astimezone(zone)) if (lo, hi) != (day_start, day_end) and hi > lo else None
 
 
 def _matrix(uow: UnitOfWork, points: list[tuple[float, float]], road_factor: float) -> tuple[tuple[float, ...], ...]:
