@@ -147,15 +147,15 @@ def test_unassigning_from_the_board_asks_and_sends_the_order_back_to_the_waiting
     assert status == "unassigned"
 
 
-def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
+def schedule_window(qtbot, demo, pool, settings, day):  # noqa: F811 - a pool, not the fixture
+    """The main window at 1440×900 with the application's style sheet (on this window only:
+    other tests' widgets keep theirs), on the schedule page showing ``day``."""
     from desk_desktop.bootstrap import Database
     from desk_desktop.resources import resource_path
     from desk_desktop.ui.main_window import MainWindow
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=hermetic_settings(),
-                    runner=TaskRunner(pool=pool))
-    # The application's style sheet, on this window only (other tests' widgets keep theirs).
+    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings, runner=TaskRunner(pool=pool))
     db = Database(url=demo.url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
     win = MainWindow(ctx, db_description=db.describe)
     win.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
@@ -163,10 +163,16 @@ def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
     win.resize(1440, 900)
     win.show()
     page = win.pages["schedule"]
-    day = busiest_day(demo)
     page.date_edit.setDate(QDate(day.year, day.month, day.day))
     win.show_page("schedule")
     wait_loaded(qtbot, page, day)
+    return win
+
+
+def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
+
+    win = schedule_window(qtbot, demo, pool, hermetic_settings(), busiest_day(demo))
+    page = win.pages["schedule"]
     qtbot.waitUntil(lambda: win.conn_label.text().endswith("Connected"), timeout=WAIT)
     # Where the day is busiest in a screenful of rows (the rows are in name order).
     from desk_desktop.ui.board.canvas import ROW_H

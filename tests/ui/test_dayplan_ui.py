@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
@@ -18,7 +17,7 @@ from desk_desktop.services.dayplan.proposal import day_text
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.workers import TaskRunner
 from tests.conftest import demo_database, hermetic_settings
-from tests.ui.test_board_ui import SHOTS, open_board, wait_loaded
+from tests.ui.test_board_ui import SHOTS, open_board, schedule_window, wait_loaded
 from tests.ui.test_map_view import js
 from tests.ui.test_tickets_view import _demo_namespace, isolated_settings, pool  # noqa: F401 - fixtures
 
@@ -66,23 +65,8 @@ def optimize(qtbot, page):
 
 
 def test_screenshots(qtbot, demo, pool, isolated_settings):  # noqa: F811
-    from desk_desktop.bootstrap import Database
-    from desk_desktop.resources import resource_path
-    from desk_desktop.ui.main_window import MainWindow
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = UiContext(uow_factory=demo.uow_factory, actor=demo.actor, settings=settings(), runner=TaskRunner(pool=pool))
-    db = Database(url=demo.url, engine=ctx.uow_factory.engine, uow_factory=ctx.uow_factory)
-    win = MainWindow(ctx, db_description=db.describe)
-    win.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))
-    qtbot.addWidget(win)
-    win.resize(1440, 900)
-    win.show()
+    win = schedule_window(qtbot, demo, pool, settings(), planned_day(demo))
     page = win.pages["schedule"]
-    day = planned_day(demo)
-    page.date_edit.setDate(QDate(day.year, day.month, day.day))
-    win.show_page("schedule")
-    wait_loaded(qtbot, page, day)
     proposal = optimize(qtbot, page)
     assert proposal.changes
     moved = next(c for c in proposal.changes if c.technician_id is not None)
