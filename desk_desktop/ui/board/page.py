@@ -330,14 +330,6 @@ class SchedulePage(QWidget):
             if visit is not None:
                 self.canvas.select(visit)
                 self.canvas.setFocus()
-        visits = len(board.visits)
-        last = board.first_day + timedelta(days=board.days - 1)
-        span = f"{board.first_day:%a} {board.first_day.day} {board.first_day:%b}" if board.days == 1 else \
-            f"{board.first_day.day} {board.first_day:%b} – {last.day} {last:%b}"
-        area = f" within {self.area_combo.currentData():g} km of {self.near[2]}" if self.near else ""
-        self.status.setText(f"{span}: {visits} visit{'s' if visits != 1 else ''} for "
-                            f"{len(board.technicians)} technicians{area} · {len(board.waiting)} waiting · times in "
-                            f"{board.timezone} · travel at {board.speed_kmh:g} km/h, straight line")
 
     def _draw(self, *, keep_view: bool) -> None:
         """The board as it is — or, while a proposed plan of this day is on show, as the plan
@@ -352,6 +344,15 @@ class SchedulePage(QWidget):
         self.canvas.read_only = showing
         self.canvas.set_board(board, keep_view=keep_view)
         self._fill_waiting(board)
+        visits = len(board.visits)
+        last = board.first_day + timedelta(days=board.days - 1)
+        span = f"{board.first_day:%a} {board.first_day.day} {board.first_day:%b}" if board.days == 1 else \
+            f"{board.first_day.day} {board.first_day:%b} – {last.day} {last:%b}"
+        area = f" within {self.area_combo.currentData():g} km of {self.near[2]}" if self.near else ""
+        self.status.setText(("Proposed plan — " if showing else "")
+                            + f"{span}: {visits} visit{'s' if visits != 1 else ''} for "
+                            f"{len(board.technicians)} technicians{area} · {len(board.waiting)} waiting · times in "
+                            f"{board.timezone} · travel at {board.speed_kmh:g} km/h, straight line")
 
     # ---------------------------------------------------------------- optimize day
     def optimize(self) -> None:
