@@ -88,9 +88,11 @@ class TechnicianSkill(TenantMixin, Base):
         CheckConstraint("proficiency BETWEEN 1 AND 5", name="proficiency_range"),
         ForeignKeyConstraint(["organization_id", "skill"], ["skills.organization_id", "skills.key"],
                              name="fk_technician_skills_skill_skills"),
-        # The nearest walk for a required skill (migration 0009): one index for every skill of
-        # every organization, so a skill added to a catalog needs no schema change.
-        Index("ix_technician_skills_home_base", "organization_id", "skill", "home_base", postgresql_using="gist"),
+        # The nearest walk for a required skill (migrations 0009, 0017): one index for every
+        # skill of every organization, so a skill added to a catalog needs no schema change;
+        # the skill by its hash, so each skill's rows have subtrees of their own.
+        Index("ix_technician_skills_home_base", "organization_id", text("hashtextextended(skill, 0)"), "home_base",
+              postgresql_using="gist"),
     )
 
     technician_id: Mapped[int] = mapped_column(

@@ -53,6 +53,11 @@ TECH_COLUMNS = f"""
 SKILL_TEST = "(:nreq = 0 OR t.skill_levels ?& CAST(:req AS text[]))"
 CAPACITY_TEST = f"{_OPEN_JOBS} < t.max_open_work_orders"
 
+# The skill rows' index key for the skill (migration 0017): a 64-bit hash of the key, not
+# the text, so the GiST index keeps each skill's rows in subtrees of their own (text ranges
+# of btree_gist interleave the skills: a walk for one skill read pages of many).
+SKILL_KEY = "hashtextextended(s.skill, 0)"
+
 # The order's point as an init-plan: computed once per query, not once per row measured.
 POINT = "(SELECT CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography))"
 
@@ -78,8 +83,9 @@ def index_skill(required: list[str] | tuple[str, ...]) -> str | None:
 def _branches(by_skill: bool) -> list[tuple[str, str, str]]:
     """The two KNN walks as (position column, rows walked, who is placed there). With
     ``by_skill`` the home-base walk goes over the skill rows of the skill ``:skill``, whose
-    copy of the home base is indexed with organization and skill (migration 0009): an
-    index-ordered walk that never passes technicians without that skill, for any skill.
+    copy of the home base is indexed with organization and skill (migrations 0009, 0017): an
+    index-ordered walk that never passes technicians without that skill, for any skill
+    (the index holds the hash of the skill, ``SKILL_KEY``; the key itself is tested too).
     ``CAST(:org AS bigint)``: btree_gist compares bigint with bigint only, and the driver
     sends a small id as a smallint — uncast, the organization would be a filter, not part of
     the index condition."""
@@ -87,7 +93,8 @@ def _branches(by_skill: bool) -> list[tuple[str, str, str]]:
     current = ("t.current_location", "technicians t", uses_current_location())
     if by_skill:
         return [current, ("s.home_base", "technician_skills s JOIN technicians t ON t.id = s.technician_id",
-                          f"s.organization_id = CAST(:org AS bigint) AND s.skill = :skill AND {home}")]
+                          f"s.organization_id = CAST(:org AS bigint) AND {SKILL_KEY} = hashtextextended(:skill, 0) "
+                          f"AND s.skill = :skill AND {home}")]
     return [current, ("t.home_base", "technicians t", home)]
 
 
