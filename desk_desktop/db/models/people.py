@@ -94,7 +94,7 @@ class TechnicianSkill(TenantMixin, Base):
         Index("ix_technician_skills_home_base", "organization_id", text("hashtextextended(skill, 0)"), "home_base",
               postgresql_using="gist"),
         Index("ix_technician_skills_current_location", "organization_id", text("hashtextextended(skill, 0)"),
-              "current_location", postgresql_using="gist"),
+              "current_location", postgresql_using="gist", postgresql_where=text("current_location IS NOT NULL")),
     )
 
     technician_id: Mapped[int] = mapped_column(
