@@ -88,9 +88,13 @@ class TechnicianSkill(TenantMixin, Base):
         CheckConstraint("proficiency BETWEEN 1 AND 5", name="proficiency_range"),
         ForeignKeyConstraint(["organization_id", "skill"], ["skills.organization_id", "skills.key"],
                              name="fk_technician_skills_skill_skills"),
-        # The nearest walk for a required skill (migration 0009): one index for every skill of
-        # every organization, so a skill added to a catalog needs no schema change.
-        Index("ix_technician_skills_home_base", "organization_id", "skill", "home_base", postgresql_using="gist"),
+        # The nearest walks for a required skill (migrations 0009, 0017): one index per
+        # position for every skill of every organization, so a skill added to a catalog needs
+        # no schema change; the skill by its hash, so each skill's rows have subtrees of their own.
+        Index("ix_technician_skills_home_base", "organization_id", text("hashtextextended(skill, 0)"), "home_base",
+              postgresql_using="gist"),
+        Index("ix_technician_skills_current_location", "organization_id", text("hashtextextended(skill, 0)"),
+              "current_location", postgresql_using="gist", postgresql_where=text("current_location IS NOT NULL")),
     )
 
     technician_id: Mapped[int] = mapped_column(
@@ -99,9 +103,10 @@ class TechnicianSkill(TenantMixin, Base):
     skill: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
     proficiency: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
-    # A copy of the technician's home base, kept exact by triggers (migration 0009) — read by
-    # the nearest walk, never written by the app.
+    # Copies of the technician's home base and current location, kept exact by triggers
+    # (migrations 0009, 0017) — read by the nearest walks, never written by the app.
     home_base = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)
+    current_location = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)
 
 
 # A technician's absences never overlap (migration 0012); the service names the constraint.

@@ -7,10 +7,11 @@ are metres on the WGS 84 spheroid.
 
 When the order has a location, the candidates are the technicians within the radius
 (``Settings.assign_radius_km``, default 100 km), found with the PostGIS KNN operator
-``<->`` on the GiST indexes (one walk over fresh current locations, one over the home bases
-of those who have one of the required skills — any skill, a bind parameter — or of everyone
-when none is required; merged), nearest first, at most ``MAX_CANDIDATES``. Every strategy ranks this same set, so a technician far
-away never wins on load or skill alone. Without a location there are no distances: every
+``<->`` on the GiST indexes (one walk over fresh current locations, one over home bases, each
+over the technicians who have one of the required skills — any skill, a bind parameter — or
+over everyone when none is required; merged), nearest first, at most ``MAX_CANDIDATES``.
+Every strategy ranks this same set, so a technician far away never wins on load or skill
+alone. Without a location there are no distances: every
 eligible technician of the organization is a candidate.
 
 ``prefetch_sql`` asks the same question for many points at once (the assign job).
@@ -53,6 +54,11 @@ TECH_COLUMNS = f"""
 SKILL_TEST = "(:nreq = 0 OR t.skill_levels ?& CAST(:req AS text[]))"
 CAPACITY_TEST = f"{_OPEN_JOBS} < t.max_open_work_orders"
 
+# The skill rows' index key for the skill (migration 0017): a 64-bit hash of the key, not
+# the text, so the GiST index keeps each skill's rows in subtrees of their own (text ranges
+# of btree_gist interleave the skills: a walk for one skill read pages of many).
+SKILL_KEY = "hashtextextended(s.skill, 0)"
+
 # The order's point as an init-plan: computed once per query, not once per row measured.
 POINT = "(SELECT CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography))"
 
@@ -77,18 +83,22 @@ def index_skill(required: list[str] | tuple[str, ...]) -> str | None:
 
 def _branches(by_skill: bool) -> list[tuple[str, str, str]]:
     """The two KNN walks as (position column, rows walked, who is placed there). With
-    ``by_skill`` the home-base walk goes over the skill rows of the skill ``:skill``, whose
-    copy of the home base is indexed with organization and skill (migration 0009): an
-    index-ordered walk that never passes technicians without that skill, for any skill.
-    ``CAST(:org AS bigint)``: btree_gist compares bigint with bigint only, and the driver
-    sends a small id as a smallint — uncast, the organization would be a filter, not part of
-    the index condition."""
+    ``by_skill`` both walks go over the skill rows of the skill ``:skill``, whose copies of
+    the home base and of the current location are indexed with organization and skill
+    (migrations 0009, 0017): index-ordered walks that never pass technicians without that
+    skill, for any skill (the indexes hold the hash of the skill, ``SKILL_KEY``; the key
+    itself is tested too). ``CAST(:org AS bigint)``: btree_gist compares bigint with bigint
+    only, and the driver sends a small id as a smallint — uncast, the organization would be
+    a filter, not part of the index condition."""
     home = f"t.home_base IS NOT NULL AND NOT {uses_current_location()}"
-    current = ("t.current_location", "technicians t", uses_current_location())
+    current = uses_current_location()
     if by_skill:
-        return [current, ("s.home_base", "technician_skills s JOIN technicians t ON t.id = s.technician_id",
-                          f"s.organization_id = CAST(:org AS bigint) AND s.skill = :skill AND {home}")]
-    return [current, ("t.home_base", "technicians t", home)]
+        skill_rows = "technician_skills s JOIN technicians t ON t.id = s.technician_id"
+        of_skill = (f"s.organization_id = CAST(:org AS bigint) AND {SKILL_KEY} = hashtextextended(:skill, 0) "
+                    "AND s.skill = :skill")
+        return [("s.current_location", skill_rows, f"{of_skill} AND s.current_location IS NOT NULL AND {current}"),
+                ("s.home_base", skill_rows, f"{of_skill} AND {home}")]
+    return [("t.current_location", "technicians t", current), ("t.home_base", "technicians t", home)]
 
 
 @functools.cache
