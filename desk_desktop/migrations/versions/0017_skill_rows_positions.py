@@ -1,7 +1,7 @@
 """the skill rows carry their technician's current location too; both indexes key the skill by a hash
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 
 Two changes to the per-skill walks of the nearest query (issue 17, item 2).
 
@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
