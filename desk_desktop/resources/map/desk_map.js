@@ -232,11 +232,12 @@
     // A row as it is on the map already (e.g. a ticket's note was edited) leaves its marker
     // alone, a technician who only moved keeps their marker, a route keeps its line: live
     // changes arrive all day, and every marker built and dropped is garbage for the renderer.
+    // The summary is counted again only when a marker came, went or changed its kind.
     applyChanges: function (ch) {
-      var t0 = performance.now(), i, d, old;
+      var t0 = performance.now(), i, d, old, rebuilt = 0;
       var gone = ch.gone || { t: [], o: [], r: [] };
-      for (i = 0; i < gone.t.length; i++) { this._removeTech(gone.t[i]); }
-      for (i = 0; i < gone.o.length; i++) { this._removeOrder(gone.o[i]); }
+      for (i = 0; i < gone.t.length; i++) { if (this._removeTech(gone.t[i])) { rebuilt++; } }
+      for (i = 0; i < gone.o.length; i++) { if (this._removeOrder(gone.o[i])) { rebuilt++; } }
       for (i = 0; i < gone.r.length; i++) { this._removeRoute(gone.r[i]); }
       for (i = 0; i < (ch.t || []).length; i++) {
         d = ch.t[i];
@@ -248,6 +249,7 @@
           continue;
         }
         this._removeTech(d[0]);
+        rebuilt++;
         var tm = this._techMarker(d);
         if (tm) { this.layers.technicians.addLayer(tm); }
       }
@@ -256,16 +258,17 @@
         old = this.orders[d[0]];
         if (old && sameRow(old.d, d)) { continue; }
         this._removeOrder(d[0]);
+        rebuilt++;
         var om = this._orderMarker(d);
         if (om) { this._orderGroup(d).addLayer(om); }
       }
       for (i = 0; i < (ch.r || []).length; i++) { this._route(ch.r[i]); }
       this._syncRoutes();
-      this._updateSummary();
+      if (rebuilt) { this._updateSummary(); }
       if (this.selection) { this._drawSelection(); }
       this.lastDrawMs = performance.now() - t0;
       this._afterDraw("changes");
-      return this.counts();
+      return rebuilt;
     },
 
     // Markers share one options object per style (no per-marker closures or handlers: the
@@ -309,10 +312,10 @@
     },
     // A technician's line to their next job: a line already drawn is moved and recoloured.
     _route: function (r) {
+      var line = this.routes[r[0]], old = this.routeRows[r[0]];
       this.routeRows[r[0]] = r;
-      var line = this.routes[r[0]];
       if (line) {
-        line.setLatLngs([[r[2], r[3]], [r[4], r[5]]]);
+        if (!old || !sameRow(old, r)) { line.setLatLngs([[r[2], r[3]], [r[4], r[5]]]); }
         var color = this._routeColor(r[0]);
         if (line.options.color !== color) { line.setStyle({ color: color }); }
       } else if (this._routesBuilt) {
@@ -334,10 +337,12 @@
     _removeTech: function (id) {
       var t = this.tech[id];
       if (t) { this.layers.technicians.removeLayer(t.m); delete this.tech[id]; }
+      return !!t;
     },
     _removeOrder: function (id) {
       var o = this.orders[id];
       if (o) { this._orderGroup(o.d).removeLayer(o.m); delete this.orders[id]; }
+      return !!o;
     },
     _removeRoute: function (techId) {
       delete this.routeRows[techId];
