@@ -573,3 +573,46 @@ def test_screenshot_map_view_with_selected_order(qtbot, uow_factory, org, city):
     assert (image.width(), image.height()) == (1440, 900)
     assert image.save(str(path))
     assert path.stat().st_size > 50_000
+
+
+def test_live_changes_move_markers_in_place_and_leave_unchanged_ones_alone(qtbot, uow_factory, org, city):
+    """A working day brings thousands of live changes: a move shifts the technician's marker and
+    line, a change that alters nothing on the map (a ticket's note) keeps the order's marker, and
+    only real changes rebuild a marker or the summary (every marker dropped is garbage the
+    renderer keeps for a long time: bench soak)."""
+    page = open_page(qtbot, _ctx(uow_factory, org, tile_url=""))
+    js(qtbot, page, "DeskMap.map.setView(DeskMap.map.getCenter(), 12, { animate: false }), true")  # lines shown
+    assert js(qtbot, page, "DeskMap.layers.technicians instanceof L.MarkerClusterGroup") is False  # 60: one by one
+    tech = js(qtbot, page, "Object.keys(DeskMap.routes).map(Number)")[0]
+    row, route = js(qtbot, page, f"[DeskMap.tech[{tech}].d, DeskMap.routeRows[{tech}]]")
+    order = city["unassigned"][0]
+    order_row = js(qtbot, page, f"DeskMap.orders[{order}].d")
+    js(qtbot, page, f"DeskMap.tech[{tech}].m.probe = DeskMap.routes[{tech}].probe = DeskMap.orders[{order}].m.probe = 1")
+    summary_js = "document.getElementById('desk-summary').textContent"
+    unassigned = len(city["unassigned"])
+    assert f"{unassigned} unassigned" in js(qtbot, page, summary_js)
+
+    def apply(changes: dict) -> None:
+        with qtbot.waitSignal(page.map_drawn, timeout=5000, check_params_cb=lambda what: what == "changes"):
+            page.run_js(f"DeskMap.applyChanges({json.dumps(changes)})")
+
+    moved = [tech, round(row[1] + 0.01, 6), round(row[2] - 0.01, 6), row[3]]
+    apply({"t": [moved], "o": [order_row], "r": [[tech, route[1], moved[1], moved[2], route[4], route[5]]]})
+    assert js(qtbot, page, f"DeskMap.technicianPosition({tech})")[:2] == pytest.approx(moved[1:3], abs=1e-9)
+    line = js(qtbot, page, f"DeskMap.routes[{tech}].getLatLngs().map(function (p) {{ return [p.lat, p.lng]; }})")
+    assert line[0] == pytest.approx(moved[1:3], abs=1e-9)
+    assert js(qtbot, page, f"[DeskMap.tech[{tech}].m.probe, DeskMap.routes[{tech}].probe, "
+                           f"DeskMap.orders[{order}].m.probe]") == [1, 1, 1]
+
+    # The technician goes off shift: marker and line take the state's colour.
+    off = [tech, moved[1], moved[2], 2]
+    apply({"t": [off], "r": [[tech, route[1], moved[1], moved[2], route[4], route[5]]]})
+    assert js(qtbot, page, f"DeskMap.technicianPosition({tech})")[2] == "off_shift"
+    assert js(qtbot, page, f"[DeskMap.tech[{tech}].m.options.fillColor, DeskMap.routes[{tech}].options.color]") == [
+        "#9aa0a6", "#9aa0a6"]
+
+    # The order is assigned elsewhere: its marker changes group and the summary counts it.
+    apply({"o": [[order, order_row[1], order_row[2], order_row[3], 0, tech]]})
+    assert js(qtbot, page, f"DeskMap.orderInfo({order})")["unassigned"] is False
+    assert js(qtbot, page, f"DeskMap.layers.assigned.hasLayer(DeskMap.orders[{order}].m)") is True
+    assert f"{unassigned - 1} unassigned" in js(qtbot, page, summary_js)

@@ -64,6 +64,12 @@
     });
   }
 
+  function sameRow(a, b) {
+    if (a.length !== b.length) { return false; }
+    for (var i = 0; i < a.length; i++) { if (a[i] !== b[i]) { return false; } }
+    return true;
+  }
+
   function clusterIcon(kind) {
     return function (cluster) {
       var n = cluster.getChildCount();
@@ -122,12 +128,12 @@
       }
       map.getContainer().classList.add("desk-map");
 
-      var clusterOpts = {
+      var clusterOpts = this._clusterOpts = {
         chunkedLoading: false, showCoverageOnHover: false, spiderfyOnMaxZoom: true,
         removeOutsideVisibleBounds: true, disableClusteringAtZoom: 15,
         maxClusterRadius: function (z) { return z >= 12 ? 30 : 45; }
       };
-      this.layers.technicians = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("technicians") }, clusterOpts));
+      this._techLayer(0);
       // Work orders in two cluster groups: unassigned ones cluster on their own (red), so
       // they stand out at every zoom without counting through the clusters.
       this.layers.assigned = L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("orders") }, clusterOpts));
@@ -135,9 +141,7 @@
       this.layers.orders = L.layerGroup([this.layers.assigned, this.layers.unassigned]);
       this.layers.routes = L.layerGroup();
       this.layers.selection = L.layerGroup().addTo(map);
-      this.layers.technicians.addTo(map);
       this.layers.orders.addTo(map);
-      this._delegate(this.layers.technicians, "t");
       this._delegate(this.layers.assigned, "o");
       this._delegate(this.layers.unassigned, "o");
       this.routesWanted = true;
@@ -158,17 +162,15 @@
       return this._finishFull(t0, data.fit, { technicians: nt, orders: no, routes: data.r.length });
     },
     _setTechnicians: function (rows, routes) {
-      var i, markers = [];
-      // A few hundred markers stay readable unclustered at city zoom; thousands cluster longer.
-      this.layers.technicians.options.disableClusteringAtZoom = rows.length <= SMALL_LAYER ? 11 : 15;
-      this.layers.technicians.clearLayers();  // also rebuilds the cluster grids with the option above
+      var i, markers = [], group = this._techLayer(rows.length);
       this.layers.routes.clearLayers();
       this.tech = {}; this.routes = {}; this.routeRows = {}; this._routesBuilt = false;
       for (i = 0; i < rows.length; i++) {
         var m = this._techMarker(rows[i]);
         if (m) { markers.push(m); }
       }
-      this.layers.technicians.addLayers(markers);
+      if (this._techsClustered()) { group.addLayers(markers); }
+      else { for (i = 0; i < markers.length; i++) { group.addLayer(markers[i]); } }
       for (i = 0; i < routes.length; i++) { this._route(routes[i]); }
       return markers.length;
     },
@@ -193,6 +195,29 @@
       this.layers.unassigned.addLayers(u);
       return a.length + u.length;
     },
+    // Technicians: up to SMALL_LAYER of them are drawn one by one at every zoom (readable at
+    // city zoom, and at a region's zoom a few hundred dots are still few), and a move only
+    // shifts the marker. Thousands cluster (group rebuilt when a full load crosses the line).
+    // In a cluster group a move is a remove and an add, which rebuilds the marker's clusters
+    // on every zoom level: objects that outlive V8's young generation and piled up as
+    // garbage in the renderer over a day of live moves (bench soak).
+    _techLayer: function (n) {
+      var clustered = n > SMALL_LAYER, old = this.layers.technicians;
+      if (old && (old instanceof L.MarkerClusterGroup) === clustered) {
+        old.clearLayers();
+        return old;
+      }
+      var shown = !old || this.map.hasLayer(old);
+      if (old) { this.map.removeLayer(old); }
+      var group = clustered
+        ? L.markerClusterGroup(L.extend({ iconCreateFunction: clusterIcon("technicians") }, this._clusterOpts))
+        : L.featureGroup();
+      this._delegate(group, "t");
+      this.layers.technicians = group;
+      if (shown) { group.addTo(this.map); }
+      return group;
+    },
+    _techsClustered: function () { return this.layers.technicians instanceof L.MarkerClusterGroup; },
     _orderGroup: function (d) { return d[4] ? this.layers.unassigned : this.layers.assigned; },
     _finishFull: function (t0, fit, result) {
       if (fit) { this.fitAll(); }
@@ -205,33 +230,46 @@
     },
 
     // Upserts rows; ids listed in gone.t / gone.o / gone.r (technician ids) are removed.
+    // A row as it is on the map already (e.g. a ticket's note was edited) leaves its marker
+    // alone, a technician who only moved keeps their marker, a route keeps its line: live
+    // changes arrive all day, and every marker built and dropped is garbage for the renderer.
+    // The summary is counted again only when a marker came, went or changed its kind.
     applyChanges: function (ch) {
-      var t0 = performance.now(), i, id;
+      var t0 = performance.now(), i, d, old, rebuilt = 0;
       var gone = ch.gone || { t: [], o: [], r: [] };
-      for (i = 0; i < gone.t.length; i++) { this._removeTech(gone.t[i]); }
-      for (i = 0; i < gone.o.length; i++) { this._removeOrder(gone.o[i]); }
+      for (i = 0; i < gone.t.length; i++) { if (this._removeTech(gone.t[i])) { rebuilt++; } }
+      for (i = 0; i < gone.o.length; i++) { if (this._removeOrder(gone.o[i])) { rebuilt++; } }
       for (i = 0; i < gone.r.length; i++) { this._removeRoute(gone.r[i]); }
       for (i = 0; i < (ch.t || []).length; i++) {
-        id = ch.t[i][0];
-        this._removeTech(id);
-        var tm = this._techMarker(ch.t[i]);
+        d = ch.t[i];
+        old = this.tech[d[0]];
+        if (old && sameRow(old.d, d)) { continue; }
+        if (old && old.d[3] === d[3] && d[1] != null && d[2] != null && !this._techsClustered()) {
+          old.m.setLatLng([d[1], d[2]]);
+          old.d = d;
+          continue;
+        }
+        this._removeTech(d[0]);
+        rebuilt++;
+        var tm = this._techMarker(d);
         if (tm) { this.layers.technicians.addLayer(tm); }
       }
       for (i = 0; i < (ch.o || []).length; i++) {
-        this._removeOrder(ch.o[i][0]);
-        var om = this._orderMarker(ch.o[i]);
-        if (om) { this._orderGroup(ch.o[i]).addLayer(om); }
+        d = ch.o[i];
+        old = this.orders[d[0]];
+        if (old && sameRow(old.d, d)) { continue; }
+        this._removeOrder(d[0]);
+        rebuilt++;
+        var om = this._orderMarker(d);
+        if (om) { this._orderGroup(d).addLayer(om); }
       }
-      for (i = 0; i < (ch.r || []).length; i++) {
-        this._removeRoute(ch.r[i][0]);
-        this._route(ch.r[i]);
-      }
+      for (i = 0; i < (ch.r || []).length; i++) { this._route(ch.r[i]); }
       this._syncRoutes();
-      this._updateSummary();
+      if (rebuilt) { this._updateSummary(); }
       if (this.selection) { this._drawSelection(); }
       this.lastDrawMs = performance.now() - t0;
       this._afterDraw("changes");
-      return this.counts();
+      return rebuilt;
     },
 
     // Markers share one options object per style (no per-marker closures or handlers: the
@@ -273,15 +311,25 @@
       });
       group.on("mouseout", function () { self._hover = null; self.map.closeTooltip(self._tip); });
     },
+    // A technician's line to their next job: a line already drawn is moved and recoloured.
     _route: function (r) {
+      var line = this.routes[r[0]], old = this.routeRows[r[0]];
       this.routeRows[r[0]] = r;
-      if (this._routesBuilt) { this._routeLine(r); }
+      if (line) {
+        if (!old || !sameRow(old, r)) { line.setLatLngs([[r[2], r[3]], [r[4], r[5]]]); }
+        var color = this._routeColor(r[0]);
+        if (line.options.color !== color) { line.setStyle({ color: color }); }
+      } else if (this._routesBuilt) {
+        this._routeLine(r);
+      }
+    },
+    _routeColor: function (techId) {
+      var t = this.tech[techId];
+      return t ? TECH_COLORS[t.d[3]] : "#555";
     },
     _routeLine: function (r) {
-      var t = this.tech[r[0]];
-      var color = t ? TECH_COLORS[t.d[3]] : "#555";
       var line = L.polyline([[r[2], r[3]], [r[4], r[5]]], {
-        renderer: this.routeCanvas, pane: "routes", color: color, weight: 2, opacity: 0.75,
+        renderer: this.routeCanvas, pane: "routes", color: this._routeColor(r[0]), weight: 2, opacity: 0.75,
         dashArray: "6 5", interactive: false
       });
       this.routes[r[0]] = line;
@@ -290,10 +338,12 @@
     _removeTech: function (id) {
       var t = this.tech[id];
       if (t) { this.layers.technicians.removeLayer(t.m); delete this.tech[id]; }
+      return !!t;
     },
     _removeOrder: function (id) {
       var o = this.orders[id];
       if (o) { this._orderGroup(o.d).removeLayer(o.m); delete this.orders[id]; }
+      return !!o;
     },
     _removeRoute: function (techId) {
       delete this.routeRows[techId];
@@ -500,12 +550,13 @@
       var k, byState = [0, 0, 0], nt = 0, no = 0, un = 0;
       for (k in this.tech) { nt++; byState[this.tech[k].d[3]]++; }
       for (k in this.orders) { no++; if (this.orders[k].d[4]) { un++; } }
-      el.innerHTML =
+      var html =
         '<span><b>' + nt + "</b> technicians</span>" +
         '<span><span class="desk-dot" style="background:' + TECH_COLORS[0] + '"></span>' + byState[0] + " available</span>" +
         '<span class="desk-sep"></span>' +
         "<span><b>" + no + "</b> open work orders</span>" +
         '<span class="desk-unassigned"><b>' + un + "</b> unassigned</span>";
+      if (html !== this._summaryHtml) { el.innerHTML = this._summaryHtml = html; }  // the same numbers: no new nodes
     },
     _tileWatch: function () {
       var self = this;
