@@ -6,7 +6,9 @@ schedule_optimize.png and map_optimize.png."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -31,7 +33,8 @@ def demo(test_server):
 
 
 def settings(seconds=2.0):
-    return hermetic_settings(optimize_seconds=seconds)
+    # The map page's web profile and cache go to a temporary folder, not the working directory.
+    return hermetic_settings(optimize_seconds=seconds, data_dir=Path(tempfile.gettempdir()) / "desk-test-dayplan")
 
 
 @pytest.fixture
