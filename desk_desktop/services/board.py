@@ -63,6 +63,7 @@ class BoardVisit:
     travel_minutes: int
     booked_anyway: bool
     pinned: bool = False  # optimizing a day leaves it where it is
+    window: tuple[datetime, datetime] | None = None  # the customer's booked window: the visit starts inside it
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class WaitingOrder:
     subject: str
     customer: str
     technician_id: int | None
+    window: tuple[datetime, datetime] | None = None  # the customer's booked window
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,8 @@ SELECT t.id, t.name, t.phone, t.working_hours, t.max_open_work_orders,
 _VISITS = """
 WITH v AS (
     SELECT wo.id, wo.source_ticket_id, wo.technician_id, wo.status, wo.priority, wo.scheduled_start,
-           wo.scheduled_end, wo.booked_anyway, wo.pinned, wo.required_skills, tk.number AS ticket_number, tk.subject,
-           tk.description, tk.customer_name, concat_ws(' · ', c.phone, c.email) AS contact,
+           wo.scheduled_end, wo.booked_anyway, wo.pinned, wo.window_start, wo.window_end, wo.required_skills,
+           tk.number AS ticket_number, tk.subject, tk.description, tk.customer_name, concat_ws(' · ', c.phone, c.email) AS contact,
            s.address, coalesce(tk.location, s.location) AS g
       FROM work_orders wo
       JOIN tickets tk ON tk.id = wo.source_ticket_id
@@ -151,7 +153,7 @@ WITH v AS (
        AND wo.scheduled_start < :end AND wo.scheduled_end > :start
 )
 SELECT v.id, v.source_ticket_id, v.technician_id, v.status, v.priority, v.scheduled_start, v.scheduled_end, v.booked_anyway,
-       v.pinned,
+       v.pinned, v.window_start, v.window_end,
        v.required_skills, v.ticket_number, v.subject, v.description, v.customer_name, v.contact, v.address,
        ST_Y(v.g::geometry) AS lat, ST_X(v.g::geometry) AS lon,
        ST_Distance(v.g, coalesce(lag(v.g) OVER day, t.home_base)) AS travel_m
@@ -170,7 +172,7 @@ SELECT technician_id, starts_at, ends_at, reason FROM technician_absences
 
 _WAITING = """
 SELECT wo.id, wo.source_ticket_id, wo.status, wo.priority, wo.duration_minutes, wo.required_skills, wo.technician_id,
-       tk.number AS ticket_number, tk.subject, tk.customer_name
+       wo.window_start, wo.window_end, tk.number AS ticket_number, tk.subject, tk.customer_name
   FROM work_orders wo JOIN tickets tk ON tk.id = wo.source_ticket_id
  WHERE wo.organization_id = :org
    AND (wo.status = 'unassigned' OR (wo.status = 'assigned' AND wo.scheduled_start IS NULL))
@@ -254,7 +256,7 @@ def _visits(uow: UnitOfWork, actor: Actor, board: BoardDay, technician_ids: list
             customer=r.customer_name, contact=r.contact or "", address=r.address,
             lat=r.lat, lon=r.lon, required_skills=tuple(r.required_skills or ()), travel_m=r.travel_m,
             travel_minutes=travel_minutes(r.travel_m, board.speed_kmh), booked_anyway=r.booked_anyway,
-            pinned=r.pinned)
+            pinned=r.pinned, window=(r.window_start, r.window_end) if r.window_start is not None else None)
         for r in sql.rows(uow, _VISITS, {"org": actor.organization_id, "techs": technician_ids,
                                          "start": board.start, "end": board.end, "tz": board.timezone})
     )
@@ -264,7 +266,8 @@ def _waiting(uow: UnitOfWork, actor: Actor) -> tuple[WaitingOrder, ...]:
     waiting = (WaitingOrder(work_order_id=r.id, number=work_order_number(r.id), ticket_id=r.source_ticket_id,
                             status=r.status, priority=r.priority, duration_minutes=r.duration_minutes,
                             required_skills=tuple(r.required_skills or ()), ticket_number=r.ticket_number,
-                            subject=r.subject, customer=r.customer_name, technician_id=r.technician_id)
+                            subject=r.subject, customer=r.customer_name, technician_id=r.technician_id,
+                            window=(r.window_start, r.window_end) if r.window_start is not None else None)
                for r in sql.rows(uow, _WAITING, {"org": actor.organization_id}))
     return tuple(sorted(waiting, key=lambda w: -PRIORITY_RANK.get(w.priority, 0)))  # stable: oldest first within
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -16,6 +17,7 @@ from sqlalchemy import text
 
 from desk_desktop.services.dayplan.keep import set_pinned
 from desk_desktop.services.dayplan.proposal import day_text
+from desk_desktop.ui.board.canvas import visit_tooltip
 from desk_desktop.ui.context import UiContext
 from desk_desktop.ui.workers import TaskRunner
 from tests.conftest import demo_database, hermetic_settings
@@ -179,3 +181,50 @@ def test_the_proposal_is_shown_on_the_board_discarded_and_applied(qtbot, demo, c
             "SELECT count(*) FROM audit_log WHERE action = 'day_plan.applied' AND details ->> 'day' = :d"),
             {"d": day.isoformat()}).scalar_one()
     assert audited == 1
+
+
+def test_the_customers_booked_window_is_set_from_the_board_and_a_wrong_one_keeps_what_was_typed(qtbot, demo, ctx):
+    from PySide6.QtCore import QDate, QDateTime, QTime
+
+    day = planned_day(demo)
+    page = open_board(qtbot, ctx, day)
+    visit = next(v for v in page.board.visits if v.status == "scheduled" and v.window is None)
+    page.canvas.select(visit)
+    page.window_button.click()
+    dialog = page.window_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT)
+    dialog.start_edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(10, 0)))
+    dialog.end_edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(9, 0)))
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=WAIT)
+    assert dialog.message.text() == "The booked window must end after it starts."
+    assert dialog.isVisible() and dialog.start_edit.dateTime().time().hour() == 10  # what was typed stays
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialog.grab().save(str(SHOTS / "booked_window_refused.png"))
+    dialog.end_edit.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(12, 0)))
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    with demo.uow_factory() as uow:
+        start, end, tz = uow.session.execute(text(
+            "SELECT w.window_start, w.window_end, o.timezone FROM work_orders w JOIN organizations o "
+            "ON o.id = w.organization_id WHERE w.id = :i"), {"i": visit.work_order_id}).one()
+    zone = ZoneInfo(tz)
+    assert (start.astimezone(zone).hour, end.astimezone(zone).hour) == (10, 12)
+    qtbot.waitUntil(lambda: page.note.text() == f"{visit.number}: booked window on {day_text(day)} from 10:00 "
+                    "to 12:00.", timeout=WAIT)
+    wait_loaded(qtbot, page)
+    shown = next(v for v in page.board.visits if v.work_order_id == visit.work_order_id)
+    assert f"The customer booked on {day_text(day)} from 10:00 to 12:00" in visit_tooltip(shown, page.board)
+
+    # A waiting order's window, from its card's menu: cleared again with "No booked window".
+    waiting = page.board.waiting[0]
+    page.waiting_list.window_requested.emit(waiting)
+    dialog = page.window_dialog
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    wait_loaded(qtbot, page)
+    again = next(w for w in page.board.waiting if w.work_order_id == waiting.work_order_id)
+    assert again.window is not None
+    page.waiting_list.window_requested.emit(again)
+    page.window_dialog.clear_button.click()
+    qtbot.waitUntil(lambda: page.note.text() == f"{waiting.number}: no booked window.", timeout=WAIT)

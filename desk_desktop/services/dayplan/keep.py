@@ -8,13 +8,13 @@ inside. Both are audited and announced to the other workstations like any change
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
+from desk_desktop.domain.absences import period_text
 from desk_desktop.services.assignment.job import organization_timezone
 from desk_desktop.services.common import Actor, NotFound, ValidationFailed, audit
 
@@ -58,10 +58,8 @@ def set_booked_window(*, uow: UnitOfWork, actor: Actor, work_order_id: int, star
         raise ValidationFailed("The booked window must end after it starts.", "window")
     with uow:
         wo = _order(uow, actor, work_order_id)
-        tz = ZoneInfo(organization_timezone(uow, actor.organization_id))
-        a, b = (start.astimezone(tz), end.astimezone(tz)) if start is not None else (None, None)
-        text = ("none" if a is None else f"{a:%a} {a.day} {a:%b} {a:%H:%M}–" + (f"{b:%H:%M}" if b.date() == a.date()
-                                                                              else f"{b:%a} {b.day} {b:%b} {b:%H:%M}"))
+        tz_name = organization_timezone(uow, actor.organization_id)
+        text = "none" if start is None else period_text(start, end, tz_name)
         wo.window_start, wo.window_end = start, end
         wo.updated_at = datetime.now(UTC)
         audit(uow, actor=actor, action="work_order.window_changed", entity="work_order", entity_id=wo.id,

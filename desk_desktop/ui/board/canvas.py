@@ -11,6 +11,7 @@ from PySide6.QtCore import QPoint, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QToolTip, QWidget
 
+from desk_desktop.domain.absences import period_text
 from desk_desktop.domain.board import DropCheck, check_drop
 from desk_desktop.services.board import BoardDay, BoardVisit, WaitingOrder
 from desk_desktop.ui.tickets.style import PRIORITY_BACKGROUNDS, PRIORITY_COLORS
@@ -728,4 +729,8 @@ def visit_tooltip(v: BoardVisit, board: BoardDay) -> str:
         lines.append("Needs: " + ", ".join(v.required_skills))
     if v.booked_anyway:
         lines.append("Booked over another visit on purpose")
+    if v.window is not None:
+        lines.append("The customer booked " + period_text(*v.window, board.timezone))
+    if v.pinned:
+        lines.append("Pinned: optimizing the day leaves it where it is")
     return "\n".join(lines)

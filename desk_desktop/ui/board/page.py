@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_desktop.domain.absences import period_text
 from desk_desktop.domain.catalogs import SKILLS
 from desk_desktop.ui.board.canvas import BoardCanvas, visit_tooltip
 from desk_desktop.ui.board.optimize import DayPlanner, OptimizeBar
@@ -108,6 +109,7 @@ class SchedulePage(QWidget):
         self._loaded_once = False
         self.undo: Undo | None = None
         self._select_when_loaded: int | None = None  # a work order to select once its day is shown
+        self.window_dialog = None  # the booked-window dialog last opened
         self._load_failed = False
 
         heading = QLabel("Schedule")
@@ -203,15 +205,17 @@ class SchedulePage(QWidget):
         self.open_button = QPushButton("Open ticket")
         self.why_button = QPushButton("Why this technician?")
         self.unassign_button = QPushButton("Unassign…")
+        self.window_button = QPushButton("Window…")
+        self.window_button.setToolTip("The customer's booked window: when the visit may start")
         self.pin_button = QPushButton("Pin")
         self.pin_button.setToolTip("A pinned visit stays with its technician at its time when the day is optimized")
-        for b in (self.open_button, self.why_button, self.pin_button, self.unassign_button):
+        for b in (self.open_button, self.why_button, self.window_button, self.pin_button, self.unassign_button):
             b.setEnabled(False)
         detail = QFrame(objectName="BoardDetail")
         dl = QHBoxLayout(detail)
         dl.setContentsMargins(10, 6, 10, 6)
         dl.addWidget(self.detail, 1)
-        for b in (self.open_button, self.why_button, self.pin_button, self.unassign_button):
+        for b in (self.open_button, self.why_button, self.window_button, self.pin_button, self.unassign_button):
             dl.addWidget(b, 0, Qt.AlignmentFlag.AlignTop)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -282,6 +286,8 @@ class SchedulePage(QWidget):
         self.why_button.clicked.connect(lambda: self._with_selected(self.explain))
         self.unassign_button.clicked.connect(lambda: self._with_selected(self.unassign))
         self.pin_button.clicked.connect(lambda: self._with_selected(self.toggle_pin))
+        self.window_button.clicked.connect(lambda: self._with_selected(self.edit_window))
+        self.waiting_list.window_requested.connect(self.edit_window)
         self.optimize_button.clicked.connect(self.optimize)
         self.planner.started.connect(lambda *_: self.optimize_button.setEnabled(False))
         self.planner.ready.connect(self._present_plan)
@@ -383,6 +389,20 @@ class SchedulePage(QWidget):
     def _planning_over(self) -> None:
         self.optimize_button.setEnabled(not self.planner.running)
 
+    def edit_window(self, order) -> None:
+        """The customer's booked window of a visit or a waiting order."""
+        from desk_desktop.ui.board.window_dialog import BookedWindowDialog
+
+        if self.board is None:
+            return
+        dialog = BookedWindowDialog(self.ctx, work_order_id=order.work_order_id, number=order.number,
+                                    window=order.window, tz_name=self.board.timezone, day=self.first_day, parent=self)
+        self.window_dialog = dialog  # tests drive it
+        dialog.accepted.connect(lambda: self._changed(
+            f"{order.number}: " + (f"booked window {period_text(*dialog.saved, self.board.timezone)}."
+                                   if dialog.saved else "no booked window."), None))
+        dialog.open()
+
     def toggle_pin(self, visit) -> None:
         pinned = not visit.pinned
         self.ctx.runner.submit(
@@ -406,7 +426,7 @@ class SchedulePage(QWidget):
 
     def _fill_waiting(self, board) -> None:
         self.waiting_title.setText(f"Waiting for a slot ({len(board.waiting)})")
-        self.waiting_list.set_orders(board.waiting, {t.id: t.name for t in board.technicians})
+        self.waiting_list.set_orders(board.waiting, {t.id: t.name for t in board.technicians}, board.timezone)
 
     def _on_live_changed(self, entity: str, entity_id, _action: str) -> None:
         if not self._loaded_once:
@@ -482,6 +502,7 @@ class SchedulePage(QWidget):
         editable = visit is not None and visit.status != "completed" and not self.canvas.read_only
         self.unassign_button.setEnabled(editable)
         self.pin_button.setEnabled(editable)
+        self.window_button.setEnabled(editable)
         self.pin_button.setText("Unpin" if visit is not None and visit.pinned else "Pin")
         if visit is None:
             self.detail.setText("Select a visit to see its facts.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from desk_desktop.domain.absences import period_text
 from desk_desktop.ui.board.canvas import ORDER_MIME
 from desk_desktop.ui.tickets.style import PRIORITY_BACKGROUNDS, PRIORITY_COLORS
 
@@ -15,9 +16,11 @@ ROLE_ORDER = Qt.ItemDataRole.UserRole + 1
 
 
 class WaitingList(QListWidget):
-    """``ticket_requested(ticket_id)`` on a double-click or Enter; a card drags its order."""
+    """``ticket_requested(ticket_id)`` on a double-click or Enter; a card drags its order;
+    ``window_requested(order)`` from its context menu (the customer's booked window)."""
 
     ticket_requested = Signal(int)
+    window_requested = Signal(object)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -28,6 +31,18 @@ class WaitingList(QListWidget):
         self.setDragEnabled(True)
         self.setDragDropMode(QListWidget.DragDropMode.DragOnly)
         self.itemActivated.connect(lambda item: self.ticket_requested.emit(item.data(ROLE_ORDER).ticket_id))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+
+    def _menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        order = item.data(ROLE_ORDER)
+        menu.addAction("Open ticket", lambda: self.ticket_requested.emit(order.ticket_id))
+        menu.addAction("Booked window…", lambda: self.window_requested.emit(order))
+        menu.exec(self.viewport().mapToGlobal(pos))
 
     def mimeData(self, items) -> QMimeData:  # noqa: N802 — Qt's name
         data = QMimeData()
@@ -39,13 +54,15 @@ class WaitingList(QListWidget):
     def mimeTypes(self) -> list[str]:  # noqa: N802 — Qt's name
         return [ORDER_MIME]
 
-    def set_orders(self, orders, technician_names: dict[int, str]) -> None:
+    def set_orders(self, orders, technician_names: dict[int, str], tz_name: str) -> None:
         self.clear()
         for w in orders:
             item = QListWidgetItem()
             item.setData(ROLE_ORDER, w)
             who = (f"Assigned to {technician_names.get(w.technician_id, 'a technician')}, no time yet"
                    if w.technician_id else "No technician yet")
+            if w.window is not None:
+                who += " · booked " + period_text(*w.window, tz_name)
             item.setData(Qt.ItemDataRole.UserRole, who)
             item.setToolTip(f"{w.number} · ticket {w.ticket_number}\n{w.customer}: {w.subject}\n{who}"
                             + (f"\nNeeds: {', '.join(w.required_skills)}" if w.required_skills else ""))
