@@ -122,6 +122,17 @@ def test_the_assign_job_takes_the_first_free_slot_after_the_offset(uow_factory, 
     assert f"first free slot after {work_order_number(busy)}" in view.assignment_explanation["why"]
 
 
+def test_automatic_scheduling_waits_for_the_customers_booked_window(uow_factory, org, ann):
+    from desk_desktop.services.dayplan.keep import set_booked_window
+
+    wanted = _order(uow_factory, org)
+    _wants_auto(uow_factory, wanted)  # 08:30 asked, but the customer booked 14:00-16:00
+    set_booked_window(uow=uow_factory(), actor=org, work_order_id=wanted, start=at(14), end=at(16))
+    assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 1
+    got = _slot(uow_factory, wanted)
+    assert (got.technician_id, got.scheduled_start, got.scheduled_end) == (ann, at(14), at(15))
+
+
 def test_one_batch_books_one_technician_back_to_back_and_on_the_next_day_when_full(uow_factory, org, ann):
     orders = [_order(uow_factory, org) for _ in range(11)]
     for wo in orders:

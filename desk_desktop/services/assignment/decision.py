@@ -100,11 +100,13 @@ def mark_unavailable_now(uow: UnitOfWork, batch: Batch, wo: WorkOrder, facts: li
 
 def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:
     """When the order wants its visit: its own start (never in the past), else now plus the
-    rule's offset when it is scheduled automatically; None when it is not scheduled."""
+    rule's offset when it is scheduled automatically — and not before the customer's booked
+    window opens; None when it is not scheduled."""
     if wo.scheduled_start is not None:
         return max(wo.scheduled_start, now)
     if wo.auto_schedule:
-        return now + timedelta(minutes=wo.schedule_offset_minutes or 0)
+        wanted = now + timedelta(minutes=wo.schedule_offset_minutes or 0)
+        return max(wanted, wo.window_start) if wo.window_start is not None else wanted
     return None
 
 
