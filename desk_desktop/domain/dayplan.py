@@ -104,6 +104,23 @@ def places(technicians: Sequence[PlanTechnician], orders: Sequence[PlanOrder]) -
     return out + [(o.lat, o.lon) for o in orders]
 
 
+def place_index(problem: DayProblem) -> dict[int, int]:
+    """Each located fixed visit's and each order's row in ``problem.metres`` (``places`` order)."""
+    ids = [v.order_id for t in problem.technicians for v in t.visits if v.lat is not None]
+    ids += [o.id for o in problem.orders]
+    first = 2 * len(problem.technicians)
+    return {order_id: first + k for k, order_id in enumerate(ids)}
+
+
+def day_km(problem: DayProblem, technician: int, stops: Sequence[int]) -> float:
+    """Kilometres of the day of the ``technician``-th technician: from their start through the
+    places ``stops`` (rows of the matrix) to their end; none without stops."""
+    if not stops:
+        return 0.0
+    path = [2 * technician, *stops, 2 * technician + 1]
+    return sum(problem.metres[a][b] for a, b in zip(path, path[1:], strict=False)) / 1000
+
+
 def straight_metres(points: Sequence[tuple[float, float]], road_factor: float) -> tuple[tuple[float, ...], ...]:
     """The straight line × ``road_factor`` between every two points, in metres (what the
     database computes with PostGIS, for problems built without one)."""
@@ -227,9 +244,7 @@ def _solve(problem: DayProblem, secs: list[list[int]], taken: set[int], seconds:
     for i, t in enumerate(techs):
         mine = stops.get(i, [])
         routes[t.id] = tuple(jobs[j][0] for j, _ in mine)
-        if mine:
-            path = [2 * i, *(loc for _, loc in mine), 2 * i + 1]
-            km += sum(metres[a][b] for a, b in zip(path, path[1:], strict=False)) / 1000
+        km += day_km(problem, i, [loc for _, loc in mine])
     served = {v.order_id for v in visits}
     kept = {j for _, j_list in stops.items() for j, _ in j_list} & fixed_jobs
     plan = DayPlan(visits=tuple(sorted(visits, key=lambda v: (v.technician_id, v.start))),

@@ -15,6 +15,7 @@ hours and limit); ``changed_since`` names what another workstation changed in be
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,7 @@ from desk_desktop.domain.board import working_windows
 from desk_desktop.domain.dayplan import DayProblem, FixedVisit, PlanOrder, PlanTechnician, places
 from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, PRIORITY_RANK, WorkOrderStatus
 from desk_desktop.domain.scoring import parse_working_hours
+from desk_desktop.services.assignment.job import organization_timezone
 from desk_desktop.services.assignment.position import fresh_after, uses_current_location
 from desk_desktop.services.common import Actor
 
@@ -145,7 +147,7 @@ def read_day(uow: UnitOfWork, actor: Actor, *, day: date, now: datetime, speed_k
     """The day ``day`` as a problem for the planner (in the caller's transaction). On the
     current day nothing is planned before ``now``."""
     org = actor.organization_id
-    tz = sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org", {"org": org}) or "UTC"
+    tz = organization_timezone(uow, org)
     start = datetime.combine(day, datetime.min.time(), ZoneInfo(tz))
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
     earliest = max(start, _next_quarter(now))
@@ -174,11 +176,13 @@ def read_day(uow: UnitOfWork, actor: Actor, *, day: date, now: datetime, speed_k
     for a in arows:
         away.setdefault(a.technician_id, []).append(a)
 
+    # Each technician's open orders that the plan may move: they do not count against their limit.
+    movable_of = Counter(r.technician_id for r in orows if not r.pinned and r.status in OPEN_WORK_ORDER_STATUSES
+                         and r.status not in UNDER_WAY)
     techs, plan_techs = [], []
     for t in trows:
         shaped = _technician(t, tz, day, earliest, end, away.get(t.id, []), fixed_of.get(t.id, []),
-                             movable_mine=sum(1 for r in orows if r.technician_id == t.id and not r.pinned
-                                              and r.status in OPEN_WORK_ORDER_STATUSES and r.status not in UNDER_WAY))
+                             movable_mine=movable_of[t.id])
         if isinstance(shaped, str):
             techs.append(DayTechnician(t.id, t.name, False, shaped))
         else:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from desk_desktop.domain.board import travel_minutes
-from desk_desktop.domain.dayplan import DayPlan, DayProblem, km_between
+from desk_desktop.domain.dayplan import DayPlan, DayProblem, day_km, km_between, place_index, places
 from desk_desktop.domain.enums import PRIORITY_RANK
 from desk_desktop.services.board import BoardDay, BoardVisit
 from desk_desktop.services.dayplan.problem import DayInput, DayOrder
@@ -76,14 +76,14 @@ class DayProposal:
     def routes(self) -> list[tuple[str, float, list[tuple[float, float]]]]:
         """Each planned technician's day on the map: (name, km, points from start to end)."""
         problem = self.day.problem
-        where = {o.id: (o.lat, o.lon) for o in self.day.orders if o.lat is not None}
+        index = place_index(problem)
+        where = places(problem.technicians, problem.orders)
         out = []
-        for t in problem.technicians:
-            stops = [where[o] for o in self.plan.routes.get(t.id, ()) if o in where]
+        for i, t in enumerate(problem.technicians):
+            stops = [index[o] for o in self.plan.routes.get(t.id, ())]
             if stops:
-                path = [t.start, *stops, t.end]
-                km = sum(km_between(a, b) for a, b in zip(path, path[1:], strict=False)) * self.day.road_factor
-                out.append((self.day.name_of(t.id), km, path))
+                out.append((self.day.name_of(t.id), day_km(problem, i, stops),
+                            [where[p] for p in (2 * i, *stops, 2 * i + 1)]))
         return out
 
     def reason(self, note: str = "") -> str:
@@ -151,26 +151,11 @@ def _km_before(day: DayInput) -> float:
     """The driving of the day's technicians as booked now: from their start through their
     visits of the day (in time order) to their end, over the same road metres as the plan."""
     problem: DayProblem = day.problem
-    if not problem.technicians:
-        return 0.0
-    index = _place_index(problem)
-    metres = problem.metres
-    total = 0.0
-    for i, t in enumerate(problem.technicians):
-        stops = sorted((o.start, index[o.id]) for o in day.orders
-                       if o.technician_id == t.id and o.start is not None and o.id in index)
-        path = [2 * i, *(p for _, p in stops), 2 * i + 1]
-        if stops:
-            total += sum(metres[a][b] for a, b in zip(path, path[1:], strict=False))
-    return total / 1000
-
-
-def _place_index(problem: DayProblem) -> dict[int, int]:
-    """Each located fixed visit's and order's row in the matrix (``places`` order)."""
-    n = 2 * len(problem.technicians)
-    ids = [v.order_id for t in problem.technicians for v in t.visits if v.lat is not None]
-    ids += [o.id for o in problem.orders]
-    return {order_id: n + k for k, order_id in enumerate(ids)}
+    index = place_index(problem)
+    return sum(day_km(problem, i, [index[o.id] for o in sorted(
+                   (o for o in day.orders if o.technician_id == t.id and o.start is not None and o.id in index),
+                   key=lambda o: o.start)])
+               for i, t in enumerate(problem.technicians))
 
 
 def board_preview(board: BoardDay, proposal: DayProposal) -> BoardDay:
