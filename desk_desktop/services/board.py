@@ -22,6 +22,7 @@ from desk_desktop.domain.board import travel_minutes, working_windows
 from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, PRIORITY_RANK
 from desk_desktop.domain.scoring import parse_working_hours
 from desk_desktop.services.assignment.explanation import explain
+from desk_desktop.services.assignment.job import organization_timezone
 from desk_desktop.services.common import Actor
 
 
@@ -114,7 +115,6 @@ class BoardDay:
                        visits=kept + changes.visits, waiting=changes.waiting)
 
 
-_TIMEZONE = "SELECT timezone FROM organizations WHERE id = :org"
 
 _TECHNICIANS = """
 SELECT t.id, t.name, t.phone, t.working_hours, t.max_open_work_orders,
@@ -187,7 +187,7 @@ def load_board(*, uow: UnitOfWork, actor: Actor, first_day: date, days: int = 1,
     technicians that match the filters (a skill key, part of the name, home base within
     ``radius_km`` of ``near`` = (lat, lon)), their visits, and every order waiting for a slot."""
     with uow:
-        tz = sql.scalar(uow, _TIMEZONE, {"org": actor.organization_id}) or "UTC"
+        tz = organization_timezone(uow, actor.organization_id)
         zone = ZoneInfo(tz)
         start = datetime.combine(first_day, datetime.min.time(), zone)
         end = datetime.combine(first_day + timedelta(days=days), datetime.min.time(), zone)

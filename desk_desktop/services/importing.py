@@ -260,7 +260,7 @@ def check_technicians(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
     with uow:
         catalog, names = _catalog(uow, "skills", actor.organization_id)
         uow.commit()
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     preview: list = []
     count = 0
     for line, row in _records(path, opened):
@@ -268,16 +268,13 @@ def check_technicians(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
         if len(preview) < PREVIEW_ROWS:
             preview.append((line, row))
         if isinstance(row, str):
-            problems.append(f"line {line}: {row}")
+            problems.append((line, row))
             continue
         try:
             _technician(row, catalog, names)
         except ValueError as exc:
-            problems.append(f"line {line}: {exc}")
-    if not count:
-        problems.append(f"{path} has a header but no technicians.")
-    return Checked(path, "technicians", opened.encoding, opened.delimiter, opened.columns, count, tuple(problems),
-                   _preview(preview))
+            problems.append((line, str(exc)))
+    return _checked(path, "technicians", opened, count, problems, preview)
 
 
 # Two statements per batch: a technician's skills refer to it, and the same-organization

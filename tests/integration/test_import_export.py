@@ -182,6 +182,16 @@ def test_wrong_header_is_reported_on_line_1(db, capsys, tmp_path):
     assert code == 1 and "line 1: unknown column(s) mail; missing column(s) email, phone" in err
 
 
+@pytest.mark.parametrize(("kind", "header"), [("technicians", TECH_HEADER), ("customers", CUSTOMER_HEADER)])
+def test_a_file_with_only_its_header_is_refused_on_line_1(db, capsys, tmp_path, kind, header):
+    url, engine, _, acme, _, _ = db
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(header, encoding="utf-8")
+    code, _, err = run(capsys, url_as(url, acme), "import", kind, str(path), "--org", "acme")
+    assert code == 1 and f"line 1: the file has a header but no {kind}" in err
+    assert counts(engine) == (0, 0, 0, 0)
+
+
 def test_a_ticket_import_failing_part_way_leaves_no_ticket(test_server, capsys, tmp_path):
     # Its own database: the failure is a trigger, which only the owner can add.
     url = test_server.create_database("desk_ticket_import")
