@@ -19,7 +19,7 @@ from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.enums import AssignmentLogic, WorkOrderStatus, values
-from desk_desktop.domain.scoring import Ranked, TechFacts, Windows, due_now, rank_candidates
+from desk_desktop.domain.scoring import Ranked, ScheduleFit, TechFacts, due_now, rank_candidates
 from desk_desktop.domain.slots import Visit, first_clash, first_free_in_windows
 from desk_desktop.services.assignment import explanation
 from desk_desktop.services.assignment.batch import Batch
@@ -110,18 +110,36 @@ def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:
     return None
 
 
-def _schedule(wo: WorkOrder, windows: Windows | None, tz_name: str, now: datetime,
-              visits: list[Visit]) -> dict | None:
-    """Set scheduled_start/end when the order asks for it: the first free slot of the
-    technician at or after the requested time (``domain.slots``); returns the schedule part
-    of the explanation, or None when the order is not scheduled."""
-    requested = requested_start(wo, now)
+def first_slot(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> ScheduleFit | None:
+    """The technician's first free slot for ``wo`` at or after its requested start
+    (``domain.slots``), between their other visits; None when the order is not scheduled."""
+    requested = requested_start(wo, batch.now)
     if requested is None:
         return None
-    fit = first_free_in_windows(requested, wo.duration_minutes, windows, tz_name, visits)
+    number = work_order_number(wo.id)
+    visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number]
+    return first_free_in_windows(requested, wo.duration_minutes, batch.working_windows(technician_id),
+                                 batch.tz_name, visits)
+
+
+def fits_booked_window(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> bool:
+    """Whether the technician's first free slot for ``wo`` ends inside the customer's booked
+    window (True when the order has no window or is not scheduled automatically)."""
+    if wo.window_end is None or wo.scheduled_start is not None:
+        return True
+    fit = first_slot(uow, batch, wo, technician_id)
+    return fit is None or fit.end <= wo.window_end
+
+
+def _schedule(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> dict | None:
+    """Set scheduled_start/end when the order asks for it (``first_slot``); returns the
+    schedule part of the explanation, or None when the order is not scheduled."""
+    fit = first_slot(uow, batch, wo, technician_id)
+    if fit is None:
+        return None
     wo.scheduled_start, wo.scheduled_end = fit.start, fit.end
     return {"requested_start": fit.requested_start.isoformat(), "start": fit.start.isoformat(),
-            "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": tz_name}
+            "end": fit.end.isoformat(), "moved": fit.moved, "note": fit.note, "timezone": batch.tz_name}
 
 
 def _notifies(wo: WorkOrder) -> bool:
@@ -158,9 +176,7 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
         name, batch.hours[technician_id] = (row.name, row.working_hours) if row else (f"technician {technician_id}",
                                                                                       None)
     number = work_order_number(wo.id)
-    has_visit = wo.scheduled_start is not None or (schedule and wo.auto_schedule)
-    visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number] if has_visit else []
-    sched = _schedule(wo, batch.working_windows(technician_id), batch.tz_name, now, visits) if schedule else None
+    sched = _schedule(uow, batch, wo, technician_id) if schedule else None
     if sched is not None:
         record["schedule"] = sched
         if sched["moved"]:
@@ -169,6 +185,7 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
         if sched is None:  # kept at its time (not scheduled here): refused when that is taken
             if wo.scheduled_end is None:
                 wo.scheduled_end = wo.scheduled_start + timedelta(minutes=wo.duration_minutes)
+            visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number]
             clash = first_clash(wo.scheduled_start, wo.scheduled_end, visits)
             if clash is not None:
                 raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")

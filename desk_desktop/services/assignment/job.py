@@ -24,8 +24,9 @@ from desk_desktop.db import sql
 from desk_desktop.db.models import WorkOrder
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork, UnitOfWorkFactory
+from desk_desktop.domain.absences import period_text
 from desk_desktop.domain.enums import AssignmentLogic
-from desk_desktop.domain.scoring import no_eligible_reason, rank_candidates, why_winner
+from desk_desktop.domain.scoring import Ranked, no_eligible_reason, rank_candidates, why_winner
 from desk_desktop.services.assignment import decision
 from desk_desktop.services.assignment.batch import Batch
 from desk_desktop.services.assignment.candidates import DEFAULT_RADIUS_KM, ORDER_LAT_LON, prepare_transaction
@@ -86,7 +87,12 @@ def assign_automatically(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, radius
                          location: tuple[float, float] | None) -> bool:
     """Decide one order under its own strategy and apply the outcome; True if assigned."""
     d = decision.decide(uow, batch, wo, strategy=None, radius_km=radius_km, location=location)
-    winner = next((r for r in d.ranked if r.eligible), None)
+    eligible = [r for r in d.ranked if r.eligible]
+    # The first of them with a free slot inside the customer's booked window (all, without one).
+    winner = next((r for r in eligible if decision.fits_booked_window(uow, batch, wo, r.facts.technician_id)), None)
+    if eligible and winner is None:
+        decision.leave_unassigned(uow, batch, wo, d, radius_km=radius_km, reason=_no_slot_in_window(batch, wo, eligible))
+        return False
     if winner is None:
         # For the reason, look at everybody nearby (not only the eligible ones).
         everyone = batch.fetch(uow, organization_id=wo.organization_id, location=location,
@@ -99,11 +105,31 @@ def assign_automatically(uow: UnitOfWork, batch: Batch, wo: WorkOrder, *, radius
         decision.leave_unassigned(uow, batch, wo, d, radius_km=radius_km, reason=reason)
         return False
     why = why_winner(d.strategy, d.ranked, d.required, pointer_name=d.pointer_name)
+    if winner is not eligible[0]:
+        passed = [r.facts.name for r in eligible[:eligible.index(winner)]]
+        why = (f"{winner.facts.name}: the first with a free slot inside the customer's booked window "
+               f"({_names(passed)} had none). " + why)
     record = d.explanation(radius_km=radius_km, now=batch.now, winner=winner, why=why)
     if d.strategy == AssignmentLogic.ROUND_ROBIN:
         batch.move_pointer(wo.rule_id, winner.facts.technician_id, winner.facts.name)
     decision.assign(uow, batch, wo, winner.facts.technician_id, record, schedule=True, manual=False)
     return True
+
+
+def _no_slot_in_window(batch: Batch, wo: WorkOrder, eligible: list[Ranked]) -> str:
+    """Why an order with a booked window waits although technicians could take it."""
+    booked = period_text(wo.window_start, wo.window_end, batch.tz_name)
+    if wo.window_end <= batch.now:
+        return f"The customer's booked window ({booked}) has passed: agree a new one or schedule the visit by hand."
+    return (f"No eligible technician has a free slot inside the customer's booked window ({booked}). "
+            f"Eligible but busy or off then: {_names([r.facts.name for r in eligible])}.")
+
+
+def _names(names: list[str]) -> str:
+    """'Ann', 'Ann and Bob', 'Ann, Bob and 3 others'."""
+    if len(names) > 3:
+        return f"{names[0]}, {names[1]} and {len(names) - 2} others"
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
 def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
