@@ -138,7 +138,7 @@ def test_automatic_scheduling_gives_the_order_to_the_next_technician_free_inside
     from desk_desktop.services.dayplan.keep import set_booked_window
 
     busy, wanted = _order(uow_factory, org), _order(uow_factory, org)
-    _book(uow_factory, busy, ann, at(13), minutes=180)  # Ann, the nearest, is busy 13:00-16:00
+    _book(uow_factory, busy, ann, at(13), minutes=200)  # Ann, the nearest, is busy 13:00-16:20
     bob = add_technician(uow_factory(), org, name="Bob Roy", lat=SITE[0] + 0.05, lon=SITE[1], skills={"hvac": 3},
                          working_hours=HOURS, max_open=20)
     _wants_auto(uow_factory, wanted)
@@ -155,13 +155,13 @@ def test_an_order_nobody_can_visit_inside_its_booked_window_waits_and_says_why(u
     from desk_desktop.services.dayplan.keep import set_booked_window
 
     busy, wanted = _order(uow_factory, org), _order(uow_factory, org)
-    _book(uow_factory, busy, ann, at(13), minutes=180)
+    _book(uow_factory, busy, ann, at(13), minutes=200)
     _wants_auto(uow_factory, wanted)
     set_booked_window(uow=uow_factory(), actor=org, work_order_id=wanted, start=at(14), end=at(16))
     result = assignment.assign_pending(uow_factory=uow_factory, now=NOW)
     assert (result.assigned, result.unassigned) == (0, 1)
     got = _slot(uow_factory, wanted)
-    assert (got.technician_id, got.scheduled_start) == (None, None)  # not booked at 16:00, after the window
+    assert (got.technician_id, got.scheduled_start) == (None, None)  # not booked at 16:20, after the window
     view = assignment.get_work_order_or_raise(uow=uow_factory(), actor=org, work_order_id=wanted)
     assert view.unassigned_reason == ("No eligible technician has a free slot inside the customer's booked window "
                                       "(on Tue 8 Dec from 14:00 to 16:00). Eligible but busy or off then: Ann Lee.")

@@ -123,12 +123,13 @@ def first_slot(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int)
 
 
 def fits_booked_window(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> bool:
-    """Whether the technician's first free slot for ``wo`` ends inside the customer's booked
-    window (True when the order has no window or is not scheduled automatically)."""
+    """Whether the technician's first free slot for ``wo`` starts inside the customer's booked
+    window, as the optimizer keeps it (True when the order has no window or is not scheduled
+    automatically)."""
     if wo.window_end is None or wo.scheduled_start is not None:
         return True
     fit = first_slot(uow, batch, wo, technician_id)
-    return fit is None or fit.end <= wo.window_end
+    return fit is None or fit.start <= wo.window_end
 
 
 def _schedule(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> dict | None:
