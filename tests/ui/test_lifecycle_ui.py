@@ -1,9 +1,9 @@
 """The work-order lifecycle in the ticket detail, driven as a dispatcher would: only the allowed
 steps are buttons, hold/cancel/complete ask in a dialog that validates as one types, a step
 refused because the order changed elsewhere says so and shows the order as it is, completing
-the last order offers to resolve the ticket, and resolving a ticket with open work asks what
-to do with it. Real database (demo data), real worker threads. Saves
-build/screenshots/ticket_detail_lifecycle.png."""
+the last order offers to resolve the ticket, resolving a ticket with open work asks what
+to do with it, and the customer's booked window is shown and edited on the card. Real
+database (demo data), real worker threads. Saves build/screenshots/ticket_detail_lifecycle.png."""
 
 from __future__ import annotations
 
@@ -223,17 +223,67 @@ def test_save_ics_writes_the_current_invitation_and_says_why_there_is_none(qtbot
     assert not target.exists() and asked == [f"WO-{wo_id:06d}.ics"]
 
 
+def test_the_customers_booked_window_is_shown_and_edited_on_the_work_order_card(qtbot, page, demo):
+    from zoneinfo import ZoneInfo
+
+    from PySide6.QtCore import QTime
+
+    ticket_id, wo_id = scheduled_ticket(demo)
+    detail = page.detail
+    open_ticket(qtbot, page, ticket_id)
+    assert detail.wo_values["window"].text() == "None"
+    click(qtbot, detail.window_button)
+    dialog = detail.window_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT)
+    day = dialog.start_edit.date()
+    dialog.start_edit.setTime(QTime(14, 0))
+    dialog.end_edit.setDate(day)
+    dialog.end_edit.setTime(QTime(13, 0))
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(dialog.message.isVisible, timeout=WAIT)
+    assert dialog.message.text() == "The booked window must end after it starts."
+    assert dialog.isVisible() and dialog.start_edit.time().hour() == 14  # what was typed stays
+    dialog.end_edit.setTime(QTime(16, 0))
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    with demo.engine.connect() as conn:
+        start, end, tz = conn.execute(text(
+            "SELECT w.window_start, w.window_end, o.timezone FROM work_orders w JOIN organizations o "
+            "ON o.id = w.organization_id WHERE w.id = :i"), {"i": wo_id}).one()
+    zone = ZoneInfo(tz)
+    assert (start.astimezone(zone).hour, end.astimezone(zone).hour) == (14, 16)
+    words = f"on {start.astimezone(zone):%a} {day.day()} {start.astimezone(zone):%b} from 14:00 to 16:00"
+    qtbot.waitUntil(lambda: detail.wo_values["window"].text() == "O" + words[1:], timeout=WAIT)
+    assert detail.banner.text() == f"WO-{wo_id:06d}: booked window {words}."
+
+    # Cleared again: the card no longer mentions it.
+    click(qtbot, detail.window_button)
+    dialog = detail.window_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT)
+    click(qtbot, dialog.clear_button)
+    qtbot.waitUntil(lambda: detail.wo_values["window"].text() == "None"
+                    and detail.banner.text() == f"WO-{wo_id:06d}: no booked window.", timeout=WAIT)
+
+
 def _side_by_side(a, b) -> bool:
     return a.isVisible() and b.isVisible() and b.mapToGlobal(QPoint(0, 0)).x() >= a.mapToGlobal(
         QPoint(a.width(), 0)).x()
 
 
 def test_screenshot_of_the_ticket_detail_with_the_lifecycle_actions(qtbot, demo, pool, isolated_settings):  # noqa: F811
+    from datetime import timedelta
+
     from desk_desktop.resources import resource_path
+    from desk_desktop.services.dayplan.keep import set_booked_window
 
     ticket_id, wo_id = scheduled_ticket(demo)
     for action in ("start", "arrive"):
         lifecycle.transition(uow=demo.uow_factory(), actor=demo.actor, work_order_id=wo_id, action=action)
+    with demo.engine.connect() as conn:
+        start = conn.execute(text("SELECT coalesce(scheduled_start, now()) FROM work_orders WHERE id = :id"),
+                             {"id": wo_id}).scalar_one()
+    set_booked_window(uow=demo.uow_factory(), actor=demo.actor, work_order_id=wo_id,
+                      start=start - timedelta(hours=1), end=start + timedelta(hours=1))
     app = QApplication.instance()
     old_style = app.styleSheet()
     app.setStyleSheet(resource_path("styles", "app.qss").read_text(encoding="utf-8"))

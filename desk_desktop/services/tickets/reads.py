@@ -179,9 +179,10 @@ _DETAIL_SQL = f"""
            w.duration_minutes, w.assignment_logic, w.required_skills, w.needs_assignment, w.unassigned_reason,
            w.assignment_explanation, w.assigned_at, w.rule_id, r.name AS rule_name,
            w.hold_reason, w.on_site_at, w.actual_start, w.actual_end, w.resolution_note, w.cancel_reason,
-           (SELECT o.auto_resolve_tickets FROM organizations o WHERE o.id = t.organization_id) AS auto_resolve_tickets
+           w.window_start, w.window_end, o.auto_resolve_tickets, o.timezone
     {_FROM}
     JOIN customers c ON c.id = t.customer_id
+    JOIN organizations o ON o.id = t.organization_id
     LEFT JOIN ticket_work_order_rules r ON r.id = w.rule_id
     WHERE t.organization_id = :org AND (t.id = :ticket_id OR t.number = :number)
 """
@@ -236,6 +237,9 @@ def _detail(row) -> TicketDetail:
             resolution_note=row.resolution_note,
             cancel_reason=row.cancel_reason,
             auto_resolve_tickets=row.auto_resolve_tickets,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            timezone=row.timezone or "UTC",
         )
     base = _summary(row)
     return TicketDetail(

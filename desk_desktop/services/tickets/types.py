@@ -101,6 +101,10 @@ class WorkOrderDetail:
     resolution_note: str | None = None
     cancel_reason: str | None = None
     auto_resolve_tickets: bool = False  # the organization's setting
+    # The customer's booked window (the visit starts inside it), in the organization's time zone.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)

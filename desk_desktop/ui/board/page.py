@@ -391,7 +391,7 @@ class SchedulePage(QWidget):
 
     def edit_window(self, order) -> None:
         """The customer's booked window of a visit or a waiting order."""
-        from desk_desktop.ui.board.window_dialog import BookedWindowDialog
+        from desk_desktop.ui.booked_window import BookedWindowDialog
 
         if self.board is None:
             return

@@ -1,11 +1,13 @@
 """The detail pane: every field of one ticket (editable, validated), status actions, the
-work order with its assignment explained in words and its calendar invitation (Save .ics…),
-attachments and the history."""
+work order with its assignment explained in words, the customer's booked window and its
+calendar invitation (Save .ics…), attachments and the history."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,9 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_desktop.domain.absences import period_text
 from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
 from desk_desktop.domain.enums import Priority
 from desk_desktop.domain.lifecycle import FINISHED, LABELS, NEEDS_REASON, Action, allowed_actions, status_words
+from desk_desktop.ui.booked_window import BookedWindowDialog
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attachments import AttachmentsPanel
@@ -157,6 +161,16 @@ def lifecycle_text(wo) -> str:
     if wo.status == "on_site" and wo.on_site_at is not None:
         return f"On site since {format_when(wo.on_site_at)}"
     return ""
+
+
+def _visit_text(wo) -> str:
+    """'Mon 07 Dec 2026 08:00 – 11:00' in the organization's time (as the board and the
+    booked window say it), or 'Not scheduled'."""
+    if wo.scheduled_start is None:
+        return "Not scheduled"
+    zone = ZoneInfo(wo.timezone)
+    text = wo.scheduled_start.astimezone(zone).strftime("%a %d %b %Y %H:%M")
+    return text + (f" – {wo.scheduled_end.astimezone(zone):%H:%M}" if wo.scheduled_end else "")
 
 
 def _card(title_text: str) -> tuple[Card, QVBoxLayout, QLabel]:
@@ -324,7 +338,8 @@ class TicketDetailPane(QWidget):
         wo_grid.setColumnStretch(1, 1)
         self.wo_values: dict[str, QLabel] = {}
         for i, (key, label) in enumerate((("type", "Type"), ("priority", "Priority"), ("technician", "Technician"),
-                                           ("schedule", "Schedule"), ("rule", "Created by"))):
+                                           ("schedule", "Schedule"), ("window", "Booked window"),
+                                           ("rule", "Created by"))):
             wo_grid.addWidget(_muted(label), i, 0, Qt.AlignmentFlag.AlignTop)
             value = _value_label()
             self.wo_values[key] = value
@@ -339,6 +354,15 @@ class TicketDetailPane(QWidget):
         wo_actions_row = QHBoxLayout()
         wo_actions_row.addLayout(self.wo_actions_box)
         wo_actions_row.addStretch(1)
+        wo_layout.addLayout(wo_actions_row)
+        # The visit's tools, on a row of their own below the steps.
+        wo_actions_row = QHBoxLayout()
+        wo_actions_row.setSpacing(6)
+        self.window_button = QPushButton("Booked window…", objectName="BookedWindow")
+        self.window_button.setToolTip("When the customer expects the technician: the visit starts inside this window")
+        self.window_button.clicked.connect(self.edit_window)
+        wo_actions_row.addWidget(self.window_button)
+        self.window_dialog: BookedWindowDialog | None = None  # the one last opened (tests drive it)
         self.board_button = QPushButton("Show on board", objectName="ShowOnBoard")
         self.board_button.setToolTip("Open the schedule board on this visit's day, the visit selected")
         self.board_button.clicked.connect(self._on_board_clicked)
@@ -348,6 +372,7 @@ class TicketDetailPane(QWidget):
                                         "as an .ics file")
         self.save_ics_button.clicked.connect(self.save_calendar_file)
         wo_actions_row.addWidget(self.save_ics_button)
+        wo_actions_row.addStretch(1)
         wo_layout.addLayout(wo_actions_row)
         self.wo_action_buttons: dict[str, QPushButton] = {}
         self.step_dialog: StepDialog | None = None
@@ -568,6 +593,8 @@ class TicketDetailPane(QWidget):
 
         # work order
         wo = t.work_order
+        for button in (self.window_button, self.board_button, self.save_ics_button):
+            button.setVisible(wo is not None)
         if wo is None:
             self.wo_heading.setText("Work order")
             self.wo_number.setText("")
@@ -595,11 +622,10 @@ class TicketDetailPane(QWidget):
             skill_names = data.catalogs.names(SKILLS, wo.required_skills)
             skills = f" · needs {', '.join(skill_names)}" if wo.required_skills else ""
             self.wo_values["technician"].setText((wo.technician_name or "Not assigned") + skills)
-            if wo.scheduled_start:
-                end = f" – {wo.scheduled_end.astimezone().strftime('%H:%M')}" if wo.scheduled_end else ""
-                self.wo_values["schedule"].setText(format_when(wo.scheduled_start, with_year=True) + end)
-            else:
-                self.wo_values["schedule"].setText("Not scheduled")
+            self.wo_values["schedule"].setText(_visit_text(wo))
+            window = period_text(wo.window_start, wo.window_end, wo.timezone) if wo.window_start else ""
+            self.wo_values["window"].setText(window[:1].upper() + window[1:] if window else "None")
+            self.window_button.setEnabled(wo.status not in FINISHED)
             if wo.rule_name:
                 strategy = f", auto-assign: {title(wo.assignment_logic).lower()}" if wo.assignment_logic else ""
                 self.wo_values["rule"].setText(f"Rule “{wo.rule_name}”{strategy}")
@@ -684,6 +710,28 @@ class TicketDetailPane(QWidget):
             button.clicked.connect(lambda _=False, a=action: self.work_order_action(a))
             self.wo_actions_box.addWidget(button)
             self.wo_action_buttons[action.value] = button
+
+    def edit_window(self) -> None:
+        """The customer's booked window of the ticket's work order."""
+        data = self._data
+        if data is None or data.ticket.work_order is None:
+            return
+        ticket_id, wo = data.ticket.id, data.ticket.work_order
+        zone = ZoneInfo(wo.timezone)
+        day = (wo.window_start or wo.scheduled_start or datetime.now(zone)).astimezone(zone).date()
+        window = (wo.window_start, wo.window_end) if wo.window_start is not None else None
+        dialog = BookedWindowDialog(self.ctx, work_order_id=wo.id, number=wo.number, window=window,
+                                    tz_name=wo.timezone, day=day, parent=self)
+        self.window_dialog = dialog
+
+        def saved() -> None:
+            words = f"booked window {period_text(*dialog.saved, wo.timezone)}" if dialog.saved else "no booked window"
+            self._show_banner(f"{wo.number}: {words}.", "success")
+            if self._ticket_id == ticket_id:
+                self._load(ticket_id)
+
+        dialog.accepted.connect(saved)
+        dialog.open()
 
     def _on_board_clicked(self) -> None:
         wo = self._data.ticket.work_order if self._data else None

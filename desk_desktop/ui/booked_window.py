@@ -1,6 +1,6 @@
-"""The customer's booked window of one order, edited from the schedule page: when the visit
-may start (organization time). Optimize day starts the visit inside it. A refused save keeps
-what was typed and says why."""
+"""The customer's booked window of one order, edited from the schedule page or a ticket's
+work-order card: when the visit may start (organization time). Automatic scheduling and
+Optimize day start the visit inside it. A refused save keeps what was typed and says why."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ class BookedWindowDialog(QDialog):
         start, end = window or (datetime.combine(day, time(10), self.zone), datetime.combine(day, time(12), self.zone))
         self.start_edit = self._editor(start)
         self.end_edit = self._editor(end)
-        hint = QLabel(f"When the customer expects the technician: the visit starts inside this window when the day "
-                      f"is optimized. Times in {tz_name}.")
+        hint = QLabel(f"When the customer expects the technician: the visit starts inside this window when it is "
+                      f"scheduled automatically or the day is optimized. Times in {tz_name}.")
         hint.setObjectName("Muted")
         hint.setWordWrap(True)
         self.message = QLabel("")
