@@ -153,24 +153,26 @@ def lifecycle_text(wo) -> str:
     if wo.status == "on_hold" and wo.hold_reason:
         return f"On hold: {wo.hold_reason}"
     if wo.status == "completed" and wo.actual_start is not None:
-        end = wo.actual_end.astimezone().strftime("%H:%M")
-        return (f"Worked {format_when(wo.actual_start, with_year=True)} – {end}"
+        return (f"Worked {_at(wo, wo.actual_start)} – {_at(wo, wo.actual_end, '%H:%M')}"
                 + (f"\nResolution: {wo.resolution_note}" if wo.resolution_note else ""))
     if wo.status == "cancelled" and wo.cancel_reason:
         return f"Cancelled: {wo.cancel_reason}"
     if wo.status == "on_site" and wo.on_site_at is not None:
-        return f"On site since {format_when(wo.on_site_at)}"
+        return f"On site since {_at(wo, wo.on_site_at, '%a %d %b %H:%M')}"
     return ""
 
 
 def _visit_text(wo) -> str:
-    """'Mon 07 Dec 2026 08:00 – 11:00' in the organization's time (as the board and the
-    booked window say it), or 'Not scheduled'."""
+    """When the visit is planned, or 'Not scheduled'."""
     if wo.scheduled_start is None:
         return "Not scheduled"
-    zone = ZoneInfo(wo.timezone)
-    text = wo.scheduled_start.astimezone(zone).strftime("%a %d %b %Y %H:%M")
-    return text + (f" – {wo.scheduled_end.astimezone(zone):%H:%M}" if wo.scheduled_end else "")
+    return _at(wo, wo.scheduled_start) + (f" – {_at(wo, wo.scheduled_end, '%H:%M')}" if wo.scheduled_end else "")
+
+
+def _at(wo, value: datetime, fmt: str = "%a %d %b %Y %H:%M") -> str:
+    """A time of the visit in the organization's time zone, as the board and the booked
+    window say it ('Mon 07 Dec 2026 08:00')."""
+    return value.astimezone(ZoneInfo(wo.timezone)).strftime(fmt)
 
 
 def _card(title_text: str) -> tuple[Card, QVBoxLayout, QLabel]:
