@@ -126,6 +126,40 @@ def test_apply_is_refused_after_another_workstation_changed_the_day(uow_factory,
     assert apply_proposal(uow=uow_factory(), actor=org, proposal=fresh, now=MONDAY_NOON).changed == 6
 
 
+def test_an_applied_plan_is_undone_to_the_day_as_it_was_unless_the_day_changed_since(uow_factory, two_clusters):
+    org, west, east, orders, *_ = two_clusters
+    waiting = order(uow_factory, org, where=(WEST[0], WEST[1] + 0.02), status="unassigned")
+    ids = [*orders.values(), waiting]
+    as_it_was = {r.id: (r.technician_id, r.status, r.scheduled_start, r.scheduled_end)
+                 for r in stored(uow_factory, ids).values()}
+    proposal = optimize_day(uow=uow_factory(), actor=org, day=TUESDAY, seconds=1, now=MONDAY_NOON)
+    assert {c.order.id for c in proposal.changes} == set(ids)  # six moved, the waiting one planned
+    applied = apply_proposal(uow=uow_factory(), actor=org, proposal=proposal, now=MONDAY_NOON)
+    assert stored(uow_factory, [waiting])[waiting].technician_id == west
+
+    undone = apply_proposal(uow=uow_factory(), actor=org, proposal=applied.undo, now=MONDAY_NOON)
+    assert undone.changed == 7 and undone.undo is None
+    rows = stored(uow_factory, ids)
+    assert {r.id: (r.technician_id, r.status, r.scheduled_start, r.scheduled_end) for r in rows.values()} == as_it_was
+    assert explain(rows[orders[("w", 0)]].assignment_explanation).count("Optimized plan for Tue 8 Dec undone") == 1
+    with uow_factory() as uow:
+        summary = uow.session.execute(text(
+            "SELECT summary FROM audit_log WHERE organization_id = :o AND action = 'day_plan.undone'"),
+            {"o": org.organization_id}).scalar_one()
+    assert summary.startswith("Optimized plan for Tue 8 Dec undone: back as it was") and summary.endswith(
+        ": 7 orders changed")
+
+    # Applied again, then one of its orders changed elsewhere: the undo is refused, nothing moves.
+    applied = apply_proposal(uow=uow_factory(), actor=org, proposal=optimize_day(
+        uow=uow_factory(), actor=org, day=TUESDAY, seconds=1, now=MONDAY_NOON), now=MONDAY_NOON)
+    moved = orders[("e", 0)]
+    reschedule_work_order(uow=uow_factory(), actor=org, work_order_id=moved, start=local(16))
+    now_stored = stored(uow_factory, ids)
+    with pytest.raises(PlanOutdated, match=rf"WO-{moved:06d} changed"):
+        apply_proposal(uow=uow_factory(), actor=org, proposal=applied.undo, now=MONDAY_NOON)
+    assert stored(uow_factory, ids) == now_stored
+
+
 def test_pinned_and_started_visits_stay_and_the_rules_hold(uow_factory):
     org = make_org(uow_factory(), slug="rules", timezone="Europe/Berlin")
     ann = add_technician(uow_factory(), org, name="Ann Lee", lat=WEST[0], lon=WEST[1], skills={"hvac": 4},

@@ -182,6 +182,19 @@ def test_the_proposal_is_shown_on_the_board_discarded_and_applied(qtbot, demo, c
             {"d": day.isoformat()}).scalar_one()
     assert audited == 1
 
+    # Undo puts every order the plan changed back with its technician and time.
+    assert bar.isVisible() and bar.undo_button.isVisible() and bar.title.text() == page.note.text()
+    as_it_was = {c.order.id: (c.order.technician_id, c.order.start if c.order.technician_id else None)
+                 for c in proposal.changes}
+    bar.undo_button.click()
+    qtbot.waitUntil(lambda: page.note.text().startswith(f"Plan for {day_text(day)} undone: "
+                                                        f"{len(proposal.changes)} orders put back"), timeout=WAIT)
+    assert not bar.undo_button.isVisible()
+    now = stored(demo, as_it_was)
+    assert {i: (t, s if t else None) for i, (t, s) in now.items()} == as_it_was
+    wait_loaded(qtbot, page)
+    assert {v.work_order_id: (v.technician_id, v.start) for v in page.board.visits} == before
+
 
 def test_the_customers_booked_window_is_set_from_the_board_and_a_wrong_one_keeps_what_was_typed(qtbot, demo, ctx):
     from PySide6.QtCore import QDate, QDateTime, QTime

@@ -40,6 +40,7 @@ class DayProposal:
     km_before: float
     km_after: float
     solve_seconds: float
+    undoes: bool = False  # puts back the day as it was before an applied plan (``undo_of``)
 
     @property
     def saves_km(self) -> float:
@@ -90,7 +91,9 @@ class DayProposal:
         """Why the orders moved, for their explanation and the audit log."""
         when = day_text(self.day.day)
         driving = f"{self.km_before:,.1f} → {self.km_after:,.1f} km"
-        if self.saves_km >= 0:
+        if self.undoes:
+            text = f"Optimized plan for {when} undone: back as it was ({driving})"
+        elif self.saves_km >= 0:
             text = f"Optimized plan for {when}: saves {self.saves_km:,.1f} km of driving ({driving})"
         else:
             placed = sum(1 for c in self.changes if c.what == "assign")
@@ -106,7 +109,7 @@ class DayProposal:
             if o.id not in moved and o.technician_id is not None and o.start is not None:
                 out.setdefault(o.technician_id, []).append((o.id, o.start, o.end))
         for c in self.changes:
-            if c.technician_id is not None:
+            if c.technician_id is not None and c.start is not None:
                 out.setdefault(c.technician_id, []).append((c.order.id, c.start, c.end))
         return {t: sorted(v, key=lambda x: x[1]) for t, v in out.items()}
 
@@ -140,6 +143,17 @@ def propose(day: DayInput, plan: DayPlan, *, solve_seconds: float) -> DayProposa
         changes.append(PlanChange(o, v.technician_id, v.start, v.end, what))
     return DayProposal(day=day, plan=plan, changes=tuple(changes), unplanned=tuple(unplanned),
                        km_before=km_before, km_after=plan.driving_km, solve_seconds=solve_seconds)
+
+
+def undo_of(applied: DayProposal, after: DayInput) -> DayProposal:
+    """The proposal that puts back each order ``applied`` changed — technician and time as
+    they were — made from ``after``, the day read right after ``applied`` was written (so that
+    applying it is refused when anything changed since)."""
+    orders = {o.id: o for o in after.orders}
+    changes = tuple(PlanChange(orders[c.order.id], c.order.technician_id, c.order.start, c.order.end, "undo")
+                    for c in applied.changes)
+    return DayProposal(day=after, plan=applied.plan, changes=changes, unplanned=(), km_before=applied.km_after,
+                       km_after=applied.km_before, solve_seconds=0.0, undoes=True)
 
 
 def _weight(o: DayOrder) -> int:

@@ -9,6 +9,9 @@ is written (``PlanOutdated``: optimize again). Otherwise each change is written 
 assignment is — the order, its audit row ("optimized plan: saves N km"), the technician's
 and the customer's notifications with the calendar update — and the no-overlap constraint
 is checked at the commit, on the final day (visits swap places within one transaction).
+An applied plan comes back with its undo (``proposal.undo_of``): a proposal that puts each
+order it changed back, made from the day as just written — applied like any other, so it is
+refused when another workstation changed the day since.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from desk_desktop.services.assignment.job import lock_organization
 from desk_desktop.services.audit import audit
 from desk_desktop.services.common import Actor, DeskError, ValidationFailed
 from desk_desktop.services.dayplan.problem import changed_since, read_day
-from desk_desktop.services.dayplan.proposal import NO_TIME, DayProposal, day_text, propose
+from desk_desktop.services.dayplan.proposal import NO_TIME, DayProposal, day_text, propose, undo_of
 from desk_desktop.services.dayplan.solver import solve_apart
 
 MAX_SECONDS = 600.0
@@ -46,6 +49,7 @@ class AppliedPlan:
     day: date
     changed: int
     saves_km: float
+    undo: DayProposal | None = None  # applying it puts the day back (None: this was an undo)
 
 
 def optimize_day(*, uow: UnitOfWork, actor: Actor, day: date, seconds: float = 10.0, speed_kmh: float = 40.0,
@@ -96,18 +100,26 @@ def apply_proposal(*, uow: UnitOfWork, actor: Actor, proposal: DayProposal, now:
             for c in proposal.changes:
                 wo = orders[c.order.id]
                 if c.technician_id is None:
-                    decision.take_back(uow, batch, wo, reason=f"Optimized plan for {day_text(day.day)}: {NO_TIME}",
-                                       reassign=False)
+                    if proposal.undoes:  # back to waiting as it was, with the time it asked for (if any)
+                        wo.scheduled_start, wo.scheduled_end = c.start, c.end
+                    decision.take_back(uow, batch, wo, reassign=False, reason=why if proposal.undoes else
+                                       f"Optimized plan for {day_text(day.day)}: {NO_TIME}")
                     continue
-                wo.scheduled_start, wo.scheduled_end = c.start, c.end
-                record = {"strategy": "optimized", "why": why, "by": actor.name,
-                          "schedule": {"start": c.start.isoformat(), "timezone": day.timezone, "note": ""},
-                          "candidates": [], "at": now.isoformat()}
+                wo.scheduled_start, wo.scheduled_end = c.start, c.end  # no time: assigned without a visit (an undo)
+                record = {"strategy": "optimized", "why": why, "by": actor.name, "candidates": [], "at": now.isoformat()}
+                if c.start is not None:
+                    record["schedule"] = {"start": c.start.isoformat(), "timezone": day.timezone, "note": ""}
                 decision.assign(uow, batch, wo, c.technician_id, record, schedule=False, manual=False)
         batch.write(uow)
-        audit(uow, actor=actor, action="day_plan.applied", entity="organization", entity_id=actor.organization_id,
+        audit(uow, actor=actor, action="day_plan.undone" if proposal.undoes else "day_plan.applied",
+              entity="organization", entity_id=actor.organization_id,
               summary=f"{why[:-1]}: {len(proposal.changes)} orders changed",
               details={"day": day.day.isoformat(), "changes": len(proposal.changes), "km_before": proposal.km_before,
                        "km_after": proposal.km_after, "note": note})
+        undo = None
+        if not proposal.undoes:  # the day as written, still under the lock: what an undo must find unchanged
+            uow.session.flush()
+            undo = undo_of(proposal, read_day(uow, actor, day=day.day, now=now, speed_kmh=day.speed_kmh,
+                                              road_factor=day.road_factor, technician_ids=day.technician_ids))
         uow.commit()
-    return AppliedPlan(day.day, len(proposal.changes), proposal.saves_km)
+    return AppliedPlan(day.day, len(proposal.changes), proposal.saves_km, undo)

@@ -1,7 +1,8 @@
 """Optimize day on the schedule page: the planner that runs it off the GUI thread (with its
 budget shown as progress, and Cancel), and the bar above the board that shows the proposal
 — what changes, the driving before and after, the orders left without a visit and why —
-with Apply and Discard. The board and the map draw the proposal while it is shown."""
+with Apply and Discard, and after Apply an Undo that puts the day back as it was. The board
+and the map draw the proposal while it is shown."""
 
 from __future__ import annotations
 
@@ -41,18 +42,21 @@ def run_apply(uow_factory, actor, proposal):
 class DayPlanner(QObject):
     """One optimization at a time: ``started(day, seconds)``, then ``ready(proposal)`` or
     ``failed(message)``; ``apply()`` ends in ``applied(message)`` or ``failed``; ``cleared``
-    when the proposal is gone (applied, discarded or cancelled)."""
+    when the proposal is gone (applied, discarded or cancelled). After an apply, ``undo()``
+    puts the day back (``undone(message)``), refused like an apply when the day changed since."""
 
     started = Signal(object, float, str)  # day, budget, whose day ("every technician", "the 12 technicians shown")
     ready = Signal(object)
     failed = Signal(str)
     applied = Signal(str)
+    undone = Signal(str)
     cleared = Signal()
 
     def __init__(self, ctx, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.proposal = None
+        self.undo_plan = None  # the last applied plan's way back (services.dayplan.undo_of)
         self.day: date | None = None
         self.technician_ids: list[int] | None = None
         self.running = False
@@ -63,6 +67,7 @@ class DayPlanner(QObject):
         if self.running:
             return
         self.discard()
+        self.undo_plan = None
         self.day, self.technician_ids = day, technician_ids
         self.running = True
         self._cancel = threading.Event()
@@ -88,6 +93,13 @@ class DayPlanner(QObject):
         self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, self.proposal, owner=self,
                                key="apply", on_done=self._applied, on_error=self._failed)
 
+    def undo(self) -> None:
+        if self.undo_plan is None or self.running:
+            return
+        self.running = True
+        self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, self.undo_plan, owner=self,
+                               key="apply", on_done=self._undone, on_error=self._failed)
+
     def _ready(self, proposal) -> None:
         self.running = False
         self.proposal = proposal
@@ -96,23 +108,32 @@ class DayPlanner(QObject):
     def _applied(self, result) -> None:
         self.running = False
         self.proposal = None
+        self.undo_plan = result.undo
         self.cleared.emit()
         self.applied.emit(f"Plan for {day_text(result.day)} applied: {result.changed} order"
                           f"{'s' if result.changed != 1 else ''} changed. The technicians and customers are told.")
+
+    def _undone(self, result) -> None:
+        self.running = False
+        self.undo_plan = None
+        self.undone.emit(f"Plan for {day_text(result.day)} undone: {result.changed} order"
+                         f"{'s' if result.changed != 1 else ''} put back as they were. The technicians and customers "
+                         "are told.")
 
     def _failed(self, exc: BaseException) -> None:
         from desk_desktop.services.dayplan import PlanCancelled, PlanOutdated
 
         self.running = False
-        if isinstance(exc, PlanOutdated):  # the proposal is of no use any more: the board shows the day again
+        if isinstance(exc, PlanOutdated):  # the proposal (or undo) is of no use any more: the day is shown again
             self.discard()
+            self.undo_plan = None
         self.failed.emit(str(exc) if isinstance(exc, DeskError | PlanCancelled) else
                          f"Optimizing failed: {exc}. Nothing was changed; the details are in the log.")
 
 
 class OptimizeBar(QFrame):
     """The planner's state above the board: progress with Cancel while it solves; the
-    proposal with Apply and Discard; what happened last."""
+    proposal with Apply and Discard; what happened last (after Apply, with Undo)."""
 
     def __init__(self, planner: DayPlanner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,6 +150,8 @@ class OptimizeBar(QFrame):
         self.apply_button.setProperty("primary", True)
         self.discard_button = QPushButton("Discard")
         self.again_button = QPushButton("Optimize again")
+        self.undo_button = QPushButton("Undo plan")
+        self.undo_button.setToolTip("Put every order the plan changed back to its technician and time as before")
         self.details = QListWidget()
         self.details.setObjectName("PlanChanges")
         self.details.setMaximumHeight(118)
@@ -137,7 +160,7 @@ class OptimizeBar(QFrame):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.title, 1)
         top.addWidget(self.progress)
-        for b in (self.cancel_button, self.again_button, self.discard_button, self.apply_button):
+        for b in (self.cancel_button, self.again_button, self.undo_button, self.discard_button, self.apply_button):
             top.addWidget(b, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
@@ -154,10 +177,13 @@ class OptimizeBar(QFrame):
         self.apply_button.clicked.connect(self._apply)
         self.discard_button.clicked.connect(self._close)
         self.again_button.clicked.connect(lambda: planner.optimize(planner.day, planner.technician_ids))
+        self.undo_button.clicked.connect(self._undo)
         planner.started.connect(self._started)
         planner.ready.connect(self._ready)
         planner.failed.connect(self._failed)
         planner.cleared.connect(self._cleared)
+        planner.applied.connect(self._done)
+        planner.undone.connect(self._done)
         self.hide()
 
     def _buttons(self, *, solving: bool, proposal: bool) -> None:
@@ -167,6 +193,7 @@ class OptimizeBar(QFrame):
         self.discard_button.setVisible(proposal)
         self.apply_button.setEnabled(proposal)
         self.again_button.hide()
+        self.undo_button.hide()
 
     def _started(self, day, seconds: float, whose: str) -> None:
         self._budget = seconds
@@ -189,6 +216,13 @@ class OptimizeBar(QFrame):
         self.cancel_button.setEnabled(False)
         self.title.setText("Cancelling…")
         self.planner.cancel()
+
+    def undo(self) -> None:
+        if self.undo_plan is None or self.running:
+            return
+        self.running = True
+        self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, self.undo_plan, owner=self,
+                               key="apply", on_done=self._undone, on_error=self._failed)
 
     def _ready(self, proposal) -> None:
         self._tick.stop()
@@ -214,6 +248,22 @@ class OptimizeBar(QFrame):
         self.apply_button.setEnabled(False)
         self.title.setText("Applying the plan…")
         self.planner.apply()
+
+    def _undo(self) -> None:
+        self.undo_button.setEnabled(False)
+        self.title.setText("Putting the day back as it was…")
+        self.planner.undo()
+
+    def _done(self, message: str) -> None:
+        """Applied or undone: what happened, with Undo while the plan can be undone."""
+        self.title.setText(message)
+        self.details.hide()
+        self._buttons(solving=False, proposal=False)
+        self.undo_button.setVisible(self.planner.undo_plan is not None)
+        self.undo_button.setEnabled(True)
+        self.discard_button.setVisible(True)
+        self.discard_button.setText("Close")
+        self.show()
 
     def _failed(self, message: str) -> None:
         self._tick.stop()

@@ -294,6 +294,7 @@ class SchedulePage(QWidget):
         self.planner.failed.connect(lambda _m: self._planning_over())
         self.planner.cleared.connect(self._present_plan)
         self.planner.applied.connect(lambda message: self._changed(message, None))
+        self.planner.undone.connect(lambda message: self._changed(message, None))
         self.waiting_list.ticket_requested.connect(self.ticket_requested)
         ctx.live.changed.connect(self._on_live_changed)
         ctx.live.refresh_all.connect(lambda: self.refresh(keep_view=True))
