@@ -132,7 +132,9 @@ def _seed(url: str, login: str) -> int:
 
 
 def _lines(path: Path) -> list[list[str]]:
-    return [line.split() for line in path.read_text().splitlines() if line.strip()]
+    """The whole lines a helper process has written so far (one still being written is left for later)."""
+    text = path.read_text()
+    return [line.split() for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
