@@ -384,8 +384,8 @@ def test_show_on_board_from_the_ticket_opens_the_visits_day_with_the_visit_selec
     tickets = win.pages["tickets"]
     with qtbot.waitSignal(tickets.detail.ticket_loaded, timeout=WAIT):
         win.open_ticket(visit.ticket_id)
-    assert tickets.detail.board_button.isEnabled()
-    qtbot.mouseClick(tickets.detail.board_button, Qt.MouseButton.LeftButton)
+    assert tickets.detail.work_order.board_button.isEnabled()
+    qtbot.mouseClick(tickets.detail.work_order.board_button, Qt.MouseButton.LeftButton)
     page = win.pages["schedule"]
     assert win.current_page_key == "schedule"
     qtbot.waitUntil(lambda: page.canvas.selected is not None, timeout=WAIT)

@@ -75,7 +75,7 @@ def open_ticket(qtbot, page, ticket_id):
 
 
 def buttons(detail) -> set[str]:
-    return {a for a, b in detail.wo_action_buttons.items() if b.isVisible() and b.isEnabled()}
+    return {a for a, b in detail.work_order.action_buttons.items() if b.isVisible() and b.isEnabled()}
 
 
 def wait_buttons(qtbot, detail, expected: set[str]) -> None:
@@ -85,7 +85,7 @@ def wait_buttons(qtbot, detail, expected: set[str]) -> None:
 
 def wait_status(qtbot, detail, status):
     qtbot.waitUntil(lambda: detail.data.ticket.work_order.status == status
-                    and detail.wo_status_chip.text() == status.replace("_", " ").capitalize()
+                    and detail.work_order.status_chip.text() == status.replace("_", " ").capitalize()
                     and detail.ctx.runner.active == 0, timeout=WAIT)
 
 
@@ -98,14 +98,14 @@ def test_only_allowed_steps_are_buttons_and_the_dialogs_validate_as_one_types(qt
     detail = page.detail
     open_ticket(qtbot, page, ticket_id)
     wait_buttons(qtbot, detail, {"start", "arrive", "hold", "complete", "cancel"})
-    assert detail.wo_action_buttons["start"].text() == "Start travel"
+    assert detail.work_order.action_buttons["start"].text() == "Start travel"
 
-    click(qtbot, detail.wo_action_buttons["start"])
+    click(qtbot, detail.work_order.action_buttons["start"])
     wait_status(qtbot, detail, "travelling")
     wait_buttons(qtbot, detail, {"arrive", "hold", "complete", "cancel"})
 
-    click(qtbot, detail.wo_action_buttons["hold"])
-    dlg = detail.step_dialog
+    click(qtbot, detail.work_order.action_buttons["hold"])
+    dlg = detail.work_order.step_dialog
     qtbot.waitUntil(dlg.isVisible, timeout=WAIT)
     assert not dlg.ok_button.isEnabled()  # a reason is needed
     qtbot.keyClicks(dlg.reason_edit, "Customer not at home")
@@ -113,16 +113,16 @@ def test_only_allowed_steps_are_buttons_and_the_dialogs_validate_as_one_types(qt
     click(qtbot, dlg.ok_button)
     wait_status(qtbot, detail, "on_hold")
     wait_buttons(qtbot, detail, {"resume", "cancel"})
-    assert detail.wo_progress.text() == "On hold: Customer not at home"
+    assert detail.work_order.progress.text() == "On hold: Customer not at home"
 
-    click(qtbot, detail.wo_action_buttons["resume"])
+    click(qtbot, detail.work_order.action_buttons["resume"])
     wait_status(qtbot, detail, "travelling")
-    click(qtbot, detail.wo_action_buttons["arrive"])
+    click(qtbot, detail.work_order.action_buttons["arrive"])
     wait_status(qtbot, detail, "on_site")
-    assert detail.wo_progress.text().startswith("On site since")
+    assert detail.work_order.progress.text().startswith("On site since")
 
-    click(qtbot, detail.wo_action_buttons["complete"])
-    dlg = detail.step_dialog
+    click(qtbot, detail.work_order.action_buttons["complete"])
+    dlg = detail.work_order.step_dialog
     qtbot.waitUntil(dlg.isVisible, timeout=WAIT)
     qtbot.keyClicks(dlg.note_edit, "Reset the breaker and replaced the thermostat.")
     assert dlg.ok_button.isEnabled()  # the default times can be taken as they are
@@ -136,11 +136,11 @@ def test_only_allowed_steps_are_buttons_and_the_dialogs_validate_as_one_types(qt
     click(qtbot, dlg.ok_button)
 
     # The last open order of the ticket: the dispatcher is asked whether to resolve it too.
-    qtbot.waitUntil(lambda: detail.resolve_prompt is not None and detail.resolve_prompt.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(lambda: detail.work_order.resolve_prompt is not None and detail.work_order.resolve_prompt.isVisible(), timeout=WAIT)
     wait_status(qtbot, detail, "completed")
     wait_buttons(qtbot, detail, {"reopen"})
-    assert "Resolution: Reset the breaker and replaced the thermostat." in detail.wo_progress.text()
-    click(qtbot, detail.resolve_prompt.button(QMessageBox.StandardButton.Yes))
+    assert "Resolution: Reset the breaker and replaced the thermostat." in detail.work_order.progress.text()
+    click(qtbot, detail.work_order.resolve_prompt.button(QMessageBox.StandardButton.Yes))
     qtbot.waitUntil(lambda: detail.data.ticket.status == "resolved" and detail.ctx.runner.active == 0, timeout=WAIT)
     assert detail.status_chip.text() == "Resolved"
 
@@ -153,7 +153,7 @@ def test_a_step_refused_because_of_a_change_elsewhere_says_so_and_shows_the_orde
     # Another workstation completes it meanwhile.
     lifecycle.transition(uow=demo.uow_factory(), actor=demo.actor, work_order_id=wo_id, action="complete",
                          note="Done by phone")
-    click(qtbot, detail.wo_action_buttons["start"])
+    click(qtbot, detail.work_order.action_buttons["start"])
     wait_status(qtbot, detail, "completed")
     assert detail.banner.isVisible()
     assert detail.banner.text() == f"WO-{wo_id:06d} not changed: WO-{wo_id:06d} is completed; it can only be reopened."
@@ -175,7 +175,7 @@ def test_resolving_a_ticket_with_open_work_asks_and_cancels_it_with_the_reason(q
     click(qtbot, dlg.ok_button)
     qtbot.waitUntil(lambda: detail.data.ticket.status == "resolved" and detail.ctx.runner.active == 0, timeout=WAIT)
     wait_status(qtbot, detail, "cancelled")
-    assert detail.wo_progress.text() == f"Cancelled: ticket {detail.data.ticket.number} resolved: Solved on the phone"
+    assert detail.work_order.progress.text() == f"Cancelled: ticket {detail.data.ticket.number} resolved: Solved on the phone"
     wait_buttons(qtbot, detail, {"reopen"})
 
 
@@ -199,9 +199,9 @@ def test_save_ics_writes_the_current_invitation_and_says_why_there_is_none(qtbot
     open_ticket(qtbot, page, ticket_id)
     target = tmp_path / "visit.ics"
     asked = []
-    detail.ask_save_path = lambda suggested: asked.append(suggested) or str(target)
-    assert detail.save_ics_button.isVisible() and detail.save_ics_button.text() == "Save .ics…"
-    click(qtbot, detail.save_ics_button)
+    detail.work_order.ask_save_path = lambda suggested: asked.append(suggested) or str(target)
+    assert detail.work_order.save_ics_button.isVisible() and detail.work_order.save_ics_button.text() == "Save .ics…"
+    click(qtbot, detail.work_order.save_ics_button)
     qtbot.waitUntil(lambda: target.exists() and detail.banner.isVisible(), timeout=WAIT)
     assert asked == [f"WO-{wo_id:06d}.ics"]
     cal = Calendar.from_ical(target.read_bytes())
@@ -217,7 +217,7 @@ def test_save_ics_writes_the_current_invitation_and_says_why_there_is_none(qtbot
     lifecycle.transition(uow=demo.uow_factory(), actor=demo.actor, work_order_id=wo_id, action="cancel",
                          reason="Customer called it off")
     target.unlink()
-    click(qtbot, detail.save_ics_button)
+    click(qtbot, detail.work_order.save_ics_button)
     qtbot.waitUntil(lambda: "is cancelled" in detail.banner.text(), timeout=WAIT)
     assert detail.banner.text().startswith(f"WO-{wo_id:06d} is cancelled: there is no visit to put in a calendar")
     assert not target.exists() and asked == [f"WO-{wo_id:06d}.ics"]
@@ -231,9 +231,9 @@ def test_the_customers_booked_window_is_shown_and_edited_on_the_work_order_card(
     ticket_id, wo_id = scheduled_ticket(demo)
     detail = page.detail
     open_ticket(qtbot, page, ticket_id)
-    assert detail.wo_values["window"].text() == "None"
-    click(qtbot, detail.window_button)
-    dialog = detail.window_dialog
+    assert detail.work_order.values["window"].text() == "None"
+    click(qtbot, detail.work_order.window_button)
+    dialog = detail.work_order.window_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=WAIT)
     day = dialog.start_edit.date()
     dialog.start_edit.setTime(QTime(14, 0))
@@ -253,15 +253,15 @@ def test_the_customers_booked_window_is_shown_and_edited_on_the_work_order_card(
     zone = ZoneInfo(tz)
     assert (start.astimezone(zone).hour, end.astimezone(zone).hour) == (14, 16)
     words = f"on {start.astimezone(zone):%a} {day.day()} {start.astimezone(zone):%b} from 14:00 to 16:00"
-    qtbot.waitUntil(lambda: detail.wo_values["window"].text() == "O" + words[1:], timeout=WAIT)
+    qtbot.waitUntil(lambda: detail.work_order.values["window"].text() == "O" + words[1:], timeout=WAIT)
     assert detail.banner.text() == f"WO-{wo_id:06d}: booked window {words}."
 
     # Cleared again: the card no longer mentions it.
-    click(qtbot, detail.window_button)
-    dialog = detail.window_dialog
+    click(qtbot, detail.work_order.window_button)
+    dialog = detail.work_order.window_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=WAIT)
     click(qtbot, dialog.clear_button)
-    qtbot.waitUntil(lambda: detail.wo_values["window"].text() == "None"
+    qtbot.waitUntil(lambda: detail.work_order.values["window"].text() == "None"
                     and detail.banner.text() == f"WO-{wo_id:06d}: no booked window.", timeout=WAIT)
 
 
@@ -298,7 +298,7 @@ def test_screenshot_of_the_ticket_detail_with_the_lifecycle_actions(qtbot, demo,
         open_ticket(qtbot, page, ticket_id)
         page.splitter.setSizes([360, 1100])
         detail = page.detail
-        qtbot.waitUntil(lambda: _side_by_side(detail.form_card, detail.wo_card), timeout=WAIT)
+        qtbot.waitUntil(lambda: _side_by_side(detail.form_card, detail.work_order), timeout=WAIT)
         wait_buttons(qtbot, detail, {"hold", "complete", "cancel"})
         qtbot.waitUntil(lambda: win.conn_label.text().endswith("Connected"), timeout=WAIT)
         qtbot.waitUntil(lambda: ctx.runner.active == 0, timeout=WAIT)

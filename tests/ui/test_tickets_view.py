@@ -385,7 +385,7 @@ def test_new_ticket_dialog_creates_a_ticket_and_tells_what_the_rule_did(qtbot, p
     qtbot.waitUntil(lambda: any(t.number == number for t in rows(page)), timeout=WAIT)
     qtbot.mouseClick(dlg.open_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.detail.data is not None and page.detail.data.ticket.number == number, timeout=WAIT)
-    assert "Commercial HVAC repairs" in page.detail.wo_values["rule"].text()
+    assert "Commercial HVAC repairs" in page.detail.work_order.values["rule"].text()
 
 
 # ------------------------------------------------------------------------- attachments
@@ -676,7 +676,7 @@ def test_screenshots(qtbot, pristine_demo, pool, clamd, isolated_settings, tmp_p
         win.grab().save(str(SHOTS / "tickets_list.png"))
 
         page.splitter.setSizes([360, 1100])
-        qtbot.waitUntil(lambda: _side_by_side(page.detail.form_card, page.detail.wo_card), timeout=WAIT)
+        qtbot.waitUntil(lambda: _side_by_side(page.detail.form_card, page.detail.work_order), timeout=WAIT)
         qtbot.wait(300)
         win.grab().save(str(SHOTS / "tickets_detail.png"))
         page.splitter.setSizes([800, 480])

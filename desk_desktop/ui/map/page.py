@@ -27,8 +27,8 @@ from desk_desktop.ui.map.cells import format_distance
 from desk_desktop.ui.map.payload import js_call
 from desk_desktop.ui.map.unassigned import UnassignedList
 from desk_desktop.ui.styling import restyle
-from desk_desktop.ui.tickets.detail import work_order_step
 from desk_desktop.ui.tickets.lifecycle_dialog import StepDialog
+from desk_desktop.ui.tickets.work_order_card import work_order_step
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,19 @@
-"""The detail pane: every field of one ticket (editable, validated), status actions, the
-work order with its assignment explained in words, the customer's booked window and its
-calendar invitation (Save .ics…), attachments and the history."""
+"""The detail pane: every field of one ticket (editable, validated), its status actions,
+its customer, its work order (``work_order_card``), attachments and the history."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -28,23 +23,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_desktop.domain.absences import period_text
-from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES, SKILLS, WORK_ORDER_TYPES
+from desk_desktop.domain.catalogs import CATEGORIES, CUSTOMER_TYPES
 from desk_desktop.domain.enums import Priority
-from desk_desktop.domain.lifecycle import FINISHED, LABELS, NEEDS_REASON, Action, allowed_actions, status_words
-from desk_desktop.ui.booked_window import BookedWindowDialog
+from desk_desktop.domain.lifecycle import FINISHED, status_words
 from desk_desktop.ui.card import Card
 from desk_desktop.ui.styling import restyle
 from desk_desktop.ui.tickets.attachments import AttachmentsPanel
-from desk_desktop.ui.tickets.lifecycle_dialog import OpenOrdersDialog, StepDialog
+from desk_desktop.ui.tickets.lifecycle_dialog import OpenOrdersDialog
 from desk_desktop.ui.tickets.style import (
     PRIORITY_COLORS,
     STATUS_COLORS,
     chip_style,
     field_error_label,
     format_when,
+    muted_label,
     title,
+    value_label,
 )
+from desk_desktop.ui.tickets.work_order_card import WorkOrderCard, explain_assignment
 
 log = logging.getLogger(__name__)
 
@@ -65,33 +61,6 @@ class DetailData:
     explanation: str
     sites: tuple
     catalogs: object  # services.catalogs.Catalogs: display names, the categories offered
-
-
-def explain_assignment(work_order) -> str:
-    """The stored assignment explanation in words (H2's ``assignment.explain``)."""
-    if work_order is None:
-        return ""
-    data = work_order.assignment_explanation
-    text = ""
-    if data:
-        from desk_desktop.services import assignment
-
-        try:
-            text = assignment.explain(data)
-        except Exception as exc:  # noqa: BLE001 - an odd stored document must not break the pane
-            log.warning("could not explain assignment: %s", exc)
-            text = ""
-    if not text and work_order.unassigned_reason:
-        text = f"Not assigned yet: {work_order.unassigned_reason}"
-    if not text:
-        if work_order.technician_name:
-            text = f"Assigned to {work_order.technician_name}."
-        elif work_order.needs_assignment:
-            strategy = title(work_order.assignment_logic) if work_order.assignment_logic else "automatic"
-            text = f"Waiting for automatic assignment ({strategy.lower()})."
-        else:
-            text = "Waiting for a dispatcher to assign a technician."
-    return text
 
 
 def load_detail(uow_factory, actor, ticket_id: int) -> DetailData:
@@ -124,73 +93,9 @@ def change_status(uow_factory, actor, ticket_id: int, status: str, choice: dict 
                                         **(choice or {}))
 
 
-def calendar_file(uow_factory, actor, work_order_id: int):
-    from desk_desktop.services import notifications
-
-    return notifications.calendar_file(uow=uow_factory(), actor=actor, work_order_id=work_order_id)
-
-
-def work_order_step(uow_factory, actor, work_order_id: int, action: str, fields: dict):
-    from desk_desktop.services import lifecycle
-
-    return lifecycle.transition(uow=uow_factory(), actor=actor, work_order_id=work_order_id, action=action, **fields)
-
-
-WO_STATUS_COLORS = {
-    "unassigned": ("#b42318", "#fdecea"),
-    "assigned": ("#0b5cad", "#e3eefa"),
-    "scheduled": ("#1b6e3a", "#e4f4ea"),
-    "travelling": ("#6a3fb5", "#efe8fb"),
-    "on_site": ("#8a5a00", "#fff4dc"),
-    "on_hold": ("#9a3412", "#ffedd5"),
-    "completed": ("#4a5a66", "#eceff1"),
-    "cancelled": ("#6b7280", "#f3f4f6"),
-}
-
-
-def lifecycle_text(wo) -> str:
-    """What the lifecycle recorded on the order, in words ("" when nothing yet)."""
-    if wo.status == "on_hold" and wo.hold_reason:
-        return f"On hold: {wo.hold_reason}"
-    if wo.status == "completed" and wo.actual_start is not None:
-        return (f"Worked {_at(wo, wo.actual_start)} – {_at(wo, wo.actual_end, '%H:%M')}"
-                + (f"\nResolution: {wo.resolution_note}" if wo.resolution_note else ""))
-    if wo.status == "cancelled" and wo.cancel_reason:
-        return f"Cancelled: {wo.cancel_reason}"
-    if wo.status == "on_site" and wo.on_site_at is not None:
-        return f"On site since {_at(wo, wo.on_site_at, '%a %d %b %H:%M')}"
-    return ""
-
-
-def _visit_text(wo) -> str:
-    """When the visit is planned, or 'Not scheduled'."""
-    if wo.scheduled_start is None:
-        return "Not scheduled"
-    return _at(wo, wo.scheduled_start) + (f" – {_at(wo, wo.scheduled_end, '%H:%M')}" if wo.scheduled_end else "")
-
-
-def _at(wo, value: datetime, fmt: str = "%a %d %b %Y %H:%M") -> str:
-    """A time of the visit in the organization's time zone, as the board and the booked
-    window say it ('Mon 07 Dec 2026 08:00')."""
-    return value.astimezone(ZoneInfo(wo.timezone)).strftime(fmt)
-
-
 def _card(title_text: str) -> tuple[Card, QVBoxLayout, QLabel]:
     card = Card(title_text)
     return card, card.body, card.title_label
-
-
-def _muted(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("Muted")
-    return label
-
-
-def _value_label() -> QLabel:
-    label = QLabel("")
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 def _tags_text(tags) -> str:
@@ -226,7 +131,7 @@ class TicketDetailPane(QWidget):
         self.title_label = QLabel("Select a ticket")
         self.title_label.setObjectName("TicketTitle")
         self.title_label.setWordWrap(True)
-        self.meta_label = _muted("")
+        self.meta_label = muted_label("")
         self.meta_label.setWordWrap(True)
         self.status_buttons_box = QHBoxLayout()
         self.status_buttons_box.setSpacing(6)
@@ -297,7 +202,7 @@ class TicketDetailPane(QWidget):
             grid.addWidget(err, row + 1, 1)
             row += 2
         form_layout.addLayout(grid)
-        self.dirty_label = _muted("")
+        self.dirty_label = muted_label("")
         self.save_button = QPushButton("Save changes")
         self.save_button.setProperty("primary", True)
         self.save_button.setEnabled(False)
@@ -313,89 +218,23 @@ class TicketDetailPane(QWidget):
 
         # ---------------------------------------------------------------- customer
         self.customer_card, customer_layout, _ = _card("Customer")
-        self.customer_name = _value_label()
+        self.customer_name = value_label()
         self.customer_name.setObjectName("CustomerName")
-        self.customer_contact = _muted("")
+        self.customer_contact = muted_label("")
         self.customer_contact.setWordWrap(True)
-        self.site_label = _muted("")
+        self.site_label = muted_label("")
         self.site_label.setWordWrap(True)
         customer_layout.addWidget(self.customer_name)
         customer_layout.addWidget(self.customer_contact)
         customer_layout.addWidget(self.site_label)
 
         # ---------------------------------------------------------------- work order
-        self.wo_card, wo_layout, self.wo_heading = _card("Work order")
-        self.wo_status_chip = QLabel("")
-        head = QHBoxLayout()
-        self.wo_number = QLabel("", objectName="WorkOrderNumber")
-        head.addWidget(self.wo_number)
-        head.addWidget(self.wo_status_chip)
-        head.addStretch(1)
-        wo_layout.addLayout(head)
-        self.wo_details = QWidget()
-        wo_grid = QGridLayout(self.wo_details)
-        wo_grid.setContentsMargins(0, 0, 0, 0)
-        wo_grid.setHorizontalSpacing(12)
-        wo_grid.setVerticalSpacing(4)
-        wo_grid.setColumnStretch(1, 1)
-        self.wo_values: dict[str, QLabel] = {}
-        for i, (key, label) in enumerate((("type", "Type"), ("priority", "Priority"), ("technician", "Technician"),
-                                           ("schedule", "Schedule"), ("window", "Booked window"),
-                                           ("rule", "Created by"))):
-            wo_grid.addWidget(_muted(label), i, 0, Qt.AlignmentFlag.AlignTop)
-            value = _value_label()
-            self.wo_values[key] = value
-            wo_grid.addWidget(value, i, 1)
-        wo_layout.addWidget(self.wo_details)
-        self.wo_progress = QLabel("", objectName="WorkOrderProgress")
-        self.wo_progress.setWordWrap(True)
-        self.wo_progress.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        wo_layout.addWidget(self.wo_progress)
-        self.wo_actions_box = QHBoxLayout()
-        self.wo_actions_box.setSpacing(6)
-        wo_actions_row = QHBoxLayout()
-        wo_actions_row.addLayout(self.wo_actions_box)
-        wo_actions_row.addStretch(1)
-        wo_layout.addLayout(wo_actions_row)
-        # The visit's tools, on a row of their own below the steps.
-        wo_actions_row = QHBoxLayout()
-        wo_actions_row.setSpacing(6)
-        self.window_button = QPushButton("Booked window…", objectName="BookedWindow")
-        self.window_button.setToolTip("When the customer expects the technician: the visit starts inside this window")
-        self.window_button.clicked.connect(self.edit_window)
-        wo_actions_row.addWidget(self.window_button)
-        self.window_dialog: BookedWindowDialog | None = None  # the one last opened (tests drive it)
-        self.board_button = QPushButton("Show on board", objectName="ShowOnBoard")
-        self.board_button.setToolTip("Open the schedule board on this visit's day, the visit selected")
-        self.board_button.clicked.connect(self._on_board_clicked)
-        wo_actions_row.addWidget(self.board_button)
-        self.save_ics_button = QPushButton("Save .ics…", objectName="SaveCalendarFile")
-        self.save_ics_button.setToolTip("Save the visit's calendar invitation — the one its technician was sent — "
-                                        "as an .ics file")
-        self.save_ics_button.clicked.connect(self.save_calendar_file)
-        wo_actions_row.addWidget(self.save_ics_button)
-        wo_actions_row.addStretch(1)
-        wo_layout.addLayout(wo_actions_row)
-        self.wo_action_buttons: dict[str, QPushButton] = {}
-        self.step_dialog: StepDialog | None = None
-        self.open_orders_dialog: OpenOrdersDialog | None = None
-        self.resolve_prompt: QMessageBox | None = None
-        self.explanation_label = QLabel("")
-        self.explanation_label.setObjectName("Explanation")
-        self.explanation_label.setWordWrap(True)
-        self.explanation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        wo_layout.addWidget(self.explanation_label)
-        self.explanation_toggle = QPushButton("Show all candidates")
-        self.explanation_toggle.setFlat(True)
-        self.explanation_toggle.setObjectName("LinkButton")
-        self.explanation_toggle.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.explanation_toggle.clicked.connect(self._on_explanation_toggle_clicked)
-        self._explanation_full = ""
-        self._explanation_expanded = False
-        wo_layout.addWidget(self.explanation_toggle, 0, Qt.AlignmentFlag.AlignLeft)
-        self.no_wo_label = _muted("")
-        self.no_wo_label.setWordWrap(True)
-        wo_layout.addWidget(self.no_wo_label)
+        self.work_order = WorkOrderCard(ctx)
+        self.work_order.message.connect(self._show_banner)
+        self.work_order.changed.connect(self._order_changed)
+        self.work_order.resolve_requested.connect(self._resolve_requested)
+        self.work_order.board_requested.connect(self.board_requested)
+        self.open_orders_dialog: OpenOrdersDialog | None = None  # the one last opened (tests drive it)
 
         # ---------------------------------------------------------------- attachments
         self.attachments_card, att_layout, self.attachments_heading = _card("Attachments")
@@ -437,7 +276,7 @@ class TicketDetailPane(QWidget):
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setWidget(self.body)
-        self.placeholder = _muted("Select a ticket in the queue to see everything about it here.")
+        self.placeholder = muted_label("Select a ticket in the queue to see everything about it here.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -460,7 +299,7 @@ class TicketDetailPane(QWidget):
         if columns == self._columns:
             return
         self._columns = columns
-        cards = (self.form_card, self.customer_card, self.wo_card, self.attachments_card, self.history_card)
+        cards = (self.form_card, self.customer_card, self.work_order, self.attachments_card, self.history_card)
         for lay in (self.left_column, self.right_column):
             while lay.count():
                 lay.takeAt(0)
@@ -468,11 +307,11 @@ class TicketDetailPane(QWidget):
         if columns == 2:
             for w in (self.form_card, self.customer_card, self.history_card):
                 self.left_column.addWidget(w, 0, top)
-            for w in (self.wo_card, self.attachments_card):
+            for w in (self.work_order, self.attachments_card):
                 self.right_column.addWidget(w, 0, top)
             self.right_column.addStretch(1)
         else:
-            for w in (self.form_card, self.wo_card, self.attachments_card, self.customer_card, self.history_card):
+            for w in (self.form_card, self.work_order, self.attachments_card, self.customer_card, self.history_card):
                 self.left_column.addWidget(w, 0, top)
         self.left_column.addStretch(1)
         self.columns_box.setStretch(1, 1 if columns == 2 else 0)
@@ -593,52 +432,7 @@ class TicketDetailPane(QWidget):
         else:
             self.site_label.setText("No site recorded")
 
-        # work order
-        wo = t.work_order
-        for button in (self.window_button, self.board_button, self.save_ics_button):
-            button.setVisible(wo is not None)
-        if wo is None:
-            self.wo_heading.setText("Work order")
-            self.wo_number.setText("")
-            self.wo_status_chip.setText("")
-            self.wo_status_chip.setStyleSheet("")
-            for v in self.wo_values.values():
-                v.setText("")
-            self.wo_details.setVisible(False)
-            self.wo_progress.setVisible(False)
-            self._fill_wo_actions(())
-            self.explanation_label.setVisible(False)
-            self.explanation_toggle.setVisible(False)
-            self.no_wo_label.setVisible(True)
-            self.no_wo_label.setText("No work order. No active rule matched this ticket when it was created.")
-        else:
-            self.wo_details.setVisible(True)
-            self.no_wo_label.setVisible(False)
-            self.wo_number.setText(wo.number)
-            wfg, wbg = WO_STATUS_COLORS.get(wo.status, ("#4a5a66", "#eceff1"))
-            self.wo_status_chip.setText(status_words(wo.status).capitalize())
-            self.wo_status_chip.setStyleSheet(chip_style(wfg, wbg))
-            self.wo_values["type"].setText(f"{data.catalogs.name(WORK_ORDER_TYPES, wo.work_type)} · "
-                                           f"{wo.duration_minutes} min")
-            self.wo_values["priority"].setText(title(wo.priority))
-            skill_names = data.catalogs.names(SKILLS, wo.required_skills)
-            skills = f" · needs {', '.join(skill_names)}" if wo.required_skills else ""
-            self.wo_values["technician"].setText((wo.technician_name or "Not assigned") + skills)
-            self.wo_values["schedule"].setText(_visit_text(wo))
-            window = period_text(wo.window_start, wo.window_end, wo.timezone) if wo.window_start else ""
-            self.wo_values["window"].setText(window[:1].upper() + window[1:] if window else "None")
-            self.window_button.setEnabled(wo.status not in FINISHED)
-            if wo.rule_name:
-                strategy = f", auto-assign: {title(wo.assignment_logic).lower()}" if wo.assignment_logic else ""
-                self.wo_values["rule"].setText(f"Rule “{wo.rule_name}”{strategy}")
-            else:
-                self.wo_values["rule"].setText(title(wo.source))
-            progress = lifecycle_text(wo)
-            self.wo_progress.setText(progress)
-            self.wo_progress.setVisible(bool(progress))
-            self._fill_wo_actions(allowed_actions(wo.status))
-            self._explanation_full = data.explanation
-            self._show_explanation()
+        self.work_order.show_order(t.id, t.work_order, data.catalogs, data.explanation)
 
         # attachments
         self.attachments.set_ticket(t.id)
@@ -649,25 +443,9 @@ class TicketDetailPane(QWidget):
             if item.widget():
                 item.widget().deleteLater()
         if not data.history:
-            self.history_box.addWidget(_muted("No history yet."))
+            self.history_box.addWidget(muted_label("No history yet."))
         for h in data.history[:50]:
             self.history_box.addWidget(self._timeline_item(h))
-
-    def _show_explanation(self) -> None:
-        full = self._explanation_full or ""
-        lines = full.splitlines()
-        cut = next((i for i, line in enumerate(lines) if line.lower().startswith("candidates considered")), None)
-        short = "\n".join(lines[:cut]) if cut else full
-        expandable = cut is not None and short != full
-        self.explanation_label.setText(full if (self._explanation_expanded or not expandable) else short)
-        self.explanation_label.setVisible(bool(full))
-        self.explanation_toggle.setVisible(expandable)
-        self.explanation_toggle.setText("Hide candidates" if self._explanation_expanded else
-                                        f"Show all candidates ({lines[cut].split('(')[-1].rstrip('):') if cut else ''})")
-
-    def _on_explanation_toggle_clicked(self) -> None:
-        self._explanation_expanded = not self._explanation_expanded
-        self._show_explanation()
 
     def _timeline_item(self, h) -> QWidget:
         frame = QFrame()
@@ -678,7 +456,7 @@ class TicketDetailPane(QWidget):
         top = QLabel(f"<b>{_esc(h.summary)}</b>")
         top.setWordWrap(True)
         who = "work order · " if getattr(h, "entity", "ticket") == "work_order" else ""
-        meta = _muted(f"{format_when(h.at, with_year=True)} · {who}{h.actor}")
+        meta = muted_label(f"{format_when(h.at, with_year=True)} · {who}{h.actor}")
         lay.addWidget(top)
         lay.addWidget(meta)
         return frame
@@ -697,144 +475,6 @@ class TicketDetailPane(QWidget):
             button.clicked.connect(lambda _=False, s=status: self.set_status(s))
             self.status_buttons_box.addWidget(button)
             self.status_buttons[status] = button
-
-    def _fill_wo_actions(self, actions) -> None:
-        """One button per step the order's status allows, nothing else."""
-        for b in self.wo_action_buttons.values():
-            self.wo_actions_box.removeWidget(b)
-            b.deleteLater()
-        self.wo_action_buttons = {}
-        for action in actions:
-            button = QPushButton(LABELS[action])
-            button.setObjectName(f"WorkOrderAction_{action.value}")
-            if action == Action.COMPLETE:
-                button.setProperty("primary", True)
-            button.clicked.connect(lambda _=False, a=action: self.work_order_action(a))
-            self.wo_actions_box.addWidget(button)
-            self.wo_action_buttons[action.value] = button
-
-    def edit_window(self) -> None:
-        """The customer's booked window of the ticket's work order."""
-        data = self._data
-        if data is None or data.ticket.work_order is None:
-            return
-        ticket_id, wo = data.ticket.id, data.ticket.work_order
-        zone = ZoneInfo(wo.timezone)
-        day = (wo.window_start or wo.scheduled_start or datetime.now(zone)).astimezone(zone).date()
-        window = (wo.window_start, wo.window_end) if wo.window_start is not None else None
-        dialog = BookedWindowDialog(self.ctx, work_order_id=wo.id, number=wo.number, window=window,
-                                    tz_name=wo.timezone, day=day, parent=self)
-        self.window_dialog = dialog
-
-        def saved() -> None:
-            words = f"booked window {period_text(*dialog.saved, wo.timezone)}" if dialog.saved else "no booked window"
-            self._show_banner(f"{wo.number}: {words}.", "success")
-            if self._ticket_id == ticket_id:
-                self._load(ticket_id)
-
-        dialog.accepted.connect(saved)
-        dialog.open()
-
-    def _on_board_clicked(self) -> None:
-        wo = self._data.ticket.work_order if self._data else None
-        if wo is not None:
-            self.board_requested.emit(wo.id, wo.scheduled_start)
-
-    # ----------------------------------------------------------------- calendar invitation
-    def ask_save_path(self, suggested: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the calendar invitation", suggested,
-                                              "iCalendar files (*.ics)")
-        return path
-
-    def save_calendar_file(self) -> None:
-        """Write the order's current invitation (REQUEST, current SEQUENCE) where the dispatcher
-        chooses; an order with none (not assigned, not scheduled, cancelled) says why."""
-        wo = self._data.ticket.work_order if self._data else None
-        if wo is None:
-            return
-        self.save_ics_button.setEnabled(False)
-
-        def done(found) -> None:
-            self.save_ics_button.setEnabled(True)
-            path = self.ask_save_path(found.filename)
-            if not path:
-                return
-            try:
-                with open(path, "wb") as f:
-                    f.write(found.content)
-            except OSError as exc:
-                self._show_banner(f"Could not save {path}: {exc.strerror or exc}", "error")
-                return
-            self._show_banner(f"Saved the calendar invitation of {found.work_order_number} "
-                              f"(update {found.sequence}) to {path}.", "success")
-
-        def failed(exc: BaseException) -> None:
-            self.save_ics_button.setEnabled(True)
-            self._show_banner(str(exc), "error")
-
-        self.ctx.runner.submit(calendar_file, self.ctx.uow_factory, self.ctx.actor, wo.id, owner=self,
-                               on_done=done, on_error=failed)
-
-    # ----------------------------------------------------------------- work-order lifecycle
-    def work_order_action(self, action: Action) -> None:
-        """A step of the order: hold, cancel and complete ask first (a dialog), the rest go at once."""
-        wo = self._data.ticket.work_order if self._data else None
-        if wo is None:
-            return
-        if action in NEEDS_REASON or action == Action.COMPLETE:
-            started = wo.on_site_at or (wo.scheduled_start if action == Action.COMPLETE else None)
-            dlg = StepDialog(action, wo.number, started=started, parent=self)
-            self.step_dialog = dlg
-            dlg.accepted.connect(lambda: self._run_step(action, dlg.values()))
-            dlg.open()
-        else:
-            self._run_step(action, {})
-
-    def _run_step(self, action: Action, fields: dict) -> None:
-        data = self._data
-        if data is None or data.ticket.work_order is None:
-            return
-        ticket_id, wo = data.ticket.id, data.ticket.work_order
-        for b in self.wo_action_buttons.values():
-            b.setEnabled(False)
-
-        def done(result) -> None:
-            text = f"{result.number}: {status_words(result.previous_status)} → {status_words(result.status)}."
-            if result.ticket_resolved:
-                text += f" Ticket {result.ticket_number} is resolved (the organization resolves tickets automatically)."
-            if result.notifications:
-                text += " The customer will be told."
-            self._show_banner(text, "success")
-            self.ticket_saved.emit(ticket_id)
-            if result.ticket_can_be_resolved:
-                self._ask_to_resolve(ticket_id, result.ticket_number)
-            if self._ticket_id == ticket_id:
-                self._load(ticket_id)
-
-        def failed(exc: BaseException) -> None:
-            # Refused (changed elsewhere meanwhile) or invalid: say why and show what is true now.
-            self._show_banner(f"{wo.number} not changed: {exc}", "error")
-            if self._ticket_id == ticket_id:
-                self._load(ticket_id)
-
-        self.ctx.runner.submit(work_order_step, self.ctx.uow_factory, self.ctx.actor, wo.id, action.value, fields,
-                               owner=self, on_done=done, on_error=failed)
-
-    def _ask_to_resolve(self, ticket_id: int, ticket_number: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Resolve the ticket too?",
-                          f"That was the last open work order of {ticket_number}. Resolve the ticket too?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.button(QMessageBox.StandardButton.Yes).setText("Resolve ticket")
-        box.button(QMessageBox.StandardButton.No).setText("Not now")
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        self.resolve_prompt = box
-
-        def answered(button) -> None:
-            if box.standardButton(button) == QMessageBox.StandardButton.Yes and self._ticket_id == ticket_id:
-                self.set_status("resolved")
-
-        box.buttonClicked.connect(answered)
-        box.open()
 
     # ----------------------------------------------------------------- editing
     def _loaded_values(self) -> dict:
@@ -1019,6 +659,18 @@ class TicketDetailPane(QWidget):
 
         self.ctx.runner.submit(change_status, self.ctx.uow_factory, self.ctx.actor, ticket_id, status, choice,
                                owner=self, on_done=done, on_error=failed)
+
+    def _order_changed(self, ticket_id: int) -> None:
+        """The card changed the ticket's order: the queue and this pane show it as it is now."""
+        self.ticket_saved.emit(ticket_id)
+        if self._ticket_id == ticket_id and not self._saving:
+            if self._changes():
+                self._drafts[ticket_id] = self._editor_values()
+            self._load(ticket_id)
+
+    def _resolve_requested(self, ticket_id: int) -> None:
+        if self._ticket_id == ticket_id:
+            self.set_status("resolved")
 
     def _on_attachments_count_changed(self, count: int) -> None:
         self.attachments_heading.setText(f"Attachments ({count})" if count else "Attachments")

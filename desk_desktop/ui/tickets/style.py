@@ -112,6 +112,21 @@ def format_when(value: datetime | None, *, with_year: bool = False) -> str:
     return local.strftime("%d %b %H:%M")
 
 
+def muted_label(text: str = "") -> QLabel:
+    """A secondary text (``QLabel#Muted`` in app.qss)."""
+    label = QLabel(text)
+    label.setObjectName("Muted")
+    return label
+
+
+def value_label() -> QLabel:
+    """A value a dispatcher may select and copy, wrapped."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
 def field_error_label() -> QLabel:
     """The (hidden until needed) message under a form field."""
     label = QLabel("", objectName="FieldError")
