@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from desk_desktop.db.models import AssignmentState, AuditEntry, Notification, WorkOrder
 from desk_desktop.services import assignment
-from desk_desktop.services.assignment import TechnicianNotEligible, candidates, job
+from desk_desktop.services.assignment import TechnicianNotEligible, job
 from tests.integration.workorder_helpers import (
     add_customer,
     add_rule,
@@ -340,14 +340,14 @@ def test_list_open_work_orders(uow_factory, org):
     assert rows[0].lat == pytest.approx(SITE[0]) and rows[0].lon == pytest.approx(SITE[1])
 
 
-def test_nearest_looks_past_many_closer_ineligible_technicians(uow_factory, org, monkeypatch):
-    """More ineligible technicians close by than the first index walk covers (40 here): the
-    search widens until it finds the eligible one (still within the radius)."""
-    monkeypatch.setattr(candidates, "SCAN_START", 1)
+def test_nearest_looks_past_many_closer_ineligible_technicians(uow_factory, org):
+    """Many more ineligible technicians with the skill close by than the answer's size (at
+    capacity, or inactive): the walk goes past them until it finds the eligible one (still
+    within the radius)."""
     _setup_rule(uow_factory, org, "nearest", skills=["fiber"])
     for i in range(60):
-        add_technician(uow_factory(), org, name=f"copper{i}", lat=48.857 + i / 10_000, lon=2.353,
-                       skills={"electrical": 3})
+        add_technician(uow_factory(), org, name=f"full{i}", lat=48.857 + i / 10_000, lon=2.353,
+                       skills={"fiber": 3}, max_open=0, active=i % 3 != 0)
     fiber = add_technician(uow_factory(), org, name="fiber", lat=49.2, lon=2.6, skills={"fiber": 2})
     _, created = _order(uow_factory, org)
     assert _run(uow_factory).assigned == 1

@@ -227,10 +227,9 @@ class Batch:
         org = self.actor.organization_id
         for (nearest, req), items in groups.items():
             k = NEAREST_K + NEAREST_SPARE if nearest else MAX_CANDIDATES
-            scan = max(candidates.SCAN_START, 4 * k)
             skill = index_skill(req)
             rows = sql.hot_rows(uow, prefetch_sql(nearest, skill is not None), {
-                "org": org, "req": list(req), "nreq": len(req), "skill": skill, "k": k, "scan": scan,
+                "org": org, "req": list(req), "nreq": len(req), "skill": skill, "k": k, "walk": candidates.WALK_ALL,
                 "fresh": fresh_after(self.now),
                 "radius": radius_m, "lats": [kw["location"][0] for _, kw in items],
                 "lons": [kw["location"][1] for _, kw in items]})
@@ -247,9 +246,7 @@ class Batch:
             for i, (wo_id, kw) in enumerate(items, start=1):
                 got = per_order.get(i, [])
                 if nearest:
-                    if any(r.rn == scan and r.knn_d <= radius_m for r in got):
-                        continue  # its walk must go further: asked on its own, as fetch_candidates does
-                    got = [r for r in got if r.knn_d <= radius_m]
+                    got = [r for r in got if r.knn_d <= radius_m]  # the rest only marked where to stop
                 facts = []
                 for r in got:
                     t = techs[r.id]  # one row per technician, shared by every order they are near
