@@ -87,18 +87,18 @@ class DayPlanner(QObject):
             self.cleared.emit()
 
     def apply(self) -> None:
-        if self.proposal is None or self.running:
-            return
-        self.running = True
-        self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, self.proposal, owner=self,
-                               key="apply", on_done=self._applied, on_error=self._failed)
+        self._write(self.proposal, self._applied)
 
     def undo(self) -> None:
-        if self.undo_plan is None or self.running:
+        self._write(self.undo_plan, self._undone)
+
+    def _write(self, proposal, on_done) -> None:
+        """Apply ``proposal`` (the plan shown, or the last one's undo) off the GUI thread."""
+        if proposal is None or self.running:
             return
         self.running = True
-        self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, self.undo_plan, owner=self,
-                               key="apply", on_done=self._undone, on_error=self._failed)
+        self.ctx.runner.submit(run_apply, self.ctx.uow_factory, self.ctx.actor, proposal, owner=self, key="apply",
+                               on_done=on_done, on_error=self._failed)
 
     def _ready(self, proposal) -> None:
         self.running = False
