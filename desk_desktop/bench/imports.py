@@ -107,6 +107,8 @@ def run(settings: Settings, args) -> dict:
     from desk_desktop.db.session import UnitOfWorkFactory, make_engine
     from desk_desktop.services import importing
     from desk_desktop.services.common import Actor
+    from desk_desktop.services.importing import customers as customers_file
+    from desk_desktop.services.importing import technicians as technicians_file
 
     quick = bool(getattr(args, "quick", False))
     technicians, customers = (1_000, 10_000) if quick else (10_000, 100_000)
@@ -137,10 +139,10 @@ def run(settings: Settings, args) -> dict:
                 sampler = _Sampler()
                 sampler.start()
                 t0 = time.perf_counter()
-                checked = importing.check_technicians(uow=factory(), actor=actor, path=tech_path)
-                added_t = importing.run_technicians(uow=factory(), actor=actor, checked=checked)
-                checked = importing.check_customers(uow=factory(), actor=actor, path=cust_path)
-                added_c = importing.run_customers(uow=factory(), actor=actor, checked=checked)
+                checked = technicians_file.check_technicians(uow=factory(), actor=actor, path=tech_path)
+                added_t = technicians_file.run_technicians(uow=factory(), actor=actor, checked=checked)
+                checked = customers_file.check_customers(uow=factory(), actor=actor, path=cust_path)
+                added_c = customers_file.run_customers(uow=factory(), actor=actor, checked=checked)
                 import_times.append(time.perf_counter() - t0)
                 sampled = sampler.stop()
                 hwm_kib = _status_kib("VmHWM")
