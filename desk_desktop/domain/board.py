@@ -1,5 +1,6 @@
-"""The schedule board's arithmetic: a technician's working windows on the board's days, the
-travel before a visit, and whether a visit may be dropped somewhere — pure, no database."""
+"""The schedule board's arithmetic: a technician's working windows on the board's days and
+whether a visit may be dropped somewhere — pure, no database (the drive before a visit is
+``domain.travel``'s)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,6 @@ def working_windows(hours: Windows | None, tz_name: str, first_day: date, days: 
         for start, end in hours.get(day.weekday(), ()):
             out.append((datetime.combine(day, start, tz), datetime.combine(day, end, tz)))
     return out
-
-
-def travel_minutes(distance_m: float | None, speed_kmh: float) -> int:
-    """Straight-line driving time at ``speed_kmh``, whole minutes (rounded up); 0 when unknown."""
-    if distance_m is None or speed_kmh <= 0:
-        return 0
-    return int(-(-distance_m * 60 // (speed_kmh * 1000)))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from math import asin, cos, radians, sin, sqrt
 
 import vroom
 
-EARTH_KM = 6371.0088
+from desk_desktop.domain.travel import km_between
+
 MAX_PRIORITY = 100  # VROOM's highest job priority
 PRIORITY_STEP = 30  # per rank of the order's priority (low 0 … urgent 90)
 BOOKED_BONUS = 10  # an order booked today is kept rather than a new one of the same priority
@@ -87,13 +87,6 @@ class DayPlan:
     unassigned: tuple[int, ...]  # orders that fit nobody
     routes: dict[int, tuple[int, ...]]  # technician -> every stop of their day in order, fixed visits included
     driving_km: float
-
-
-def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle kilometres between two (lat, lon) points."""
-    (la1, lo1), (la2, lo2) = a, b
-    h = sin(radians(la2 - la1) / 2) ** 2 + cos(radians(la1)) * cos(radians(la2)) * sin(radians(lo2 - lo1) / 2) ** 2
-    return 2 * EARTH_KM * asin(sqrt(h))
 
 
 def places(technicians: Sequence[PlanTechnician], orders: Sequence[PlanOrder]) -> list[tuple[float, float]]:

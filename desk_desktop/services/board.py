@@ -3,7 +3,8 @@ and absences, their visits with the travel before each, and the orders still wai
 
 A visit is a work order with a technician and a start and an end that is not cancelled
 (completed ones stay on the board, drawn as done). The travel before a visit is the
-straight line from where the technician was before it that day — the previous visit's
+straight line on the sphere (``domain.travel``, as the day planner and automatic
+scheduling measure it) from where the technician was before it that day — the previous visit's
 site, or the home base for the first one — at the organization's travel speed
 (``Settings.travel_speed_kmh``); one query computes the distances (``lag`` over the day).
 """
@@ -18,9 +19,10 @@ from zoneinfo import ZoneInfo
 from desk_desktop.db import sql
 from desk_desktop.db.models.workorders import work_order_number
 from desk_desktop.db.session import UnitOfWork
-from desk_desktop.domain.board import travel_minutes, working_windows
+from desk_desktop.domain.board import working_windows
 from desk_desktop.domain.enums import OPEN_WORK_ORDER_STATUSES, PRIORITY_RANK
 from desk_desktop.domain.scoring import parse_working_hours
+from desk_desktop.domain.travel import travel_minutes
 from desk_desktop.services.assignment.explanation import explain
 from desk_desktop.services.assignment.job import organization_timezone
 from desk_desktop.services.common import Actor
@@ -156,7 +158,7 @@ SELECT v.id, v.source_ticket_id, v.technician_id, v.status, v.priority, v.schedu
        v.pinned, v.window_start, v.window_end,
        v.required_skills, v.ticket_number, v.subject, v.description, v.customer_name, v.contact, v.address,
        ST_Y(v.g::geometry) AS lat, ST_X(v.g::geometry) AS lon,
-       ST_Distance(v.g, coalesce(lag(v.g) OVER day, t.home_base)) AS travel_m
+       ST_Distance(v.g, coalesce(lag(v.g) OVER day, t.home_base), false) AS travel_m
   FROM v JOIN technicians t ON t.id = v.technician_id
 WINDOW day AS (PARTITION BY v.technician_id, CAST(timezone(:tz, v.scheduled_start) AS date)
                ORDER BY v.scheduled_start, v.id)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from desk_desktop.domain.dayplan import km_between
+from desk_desktop.domain.travel import km_between
 from desk_desktop.services.absences import Period, add_absence
 from desk_desktop.services.assignment import explain, reschedule_work_order
 from desk_desktop.services.dayplan import PlanCancelled, PlanOutdated, apply_proposal, optimize_day

@@ -31,10 +31,10 @@ def at(h: int, m: int = 0, day: int = 8) -> datetime:
     return datetime(2026, 12, day, h, m, tzinfo=UTC)
 
 
-def _order(factory, org, *, duration=60) -> int:
+def _order(factory, org, *, duration=60, where=SITE) -> int:
     """A work order of the organization's (manual) rule, unassigned."""
     cust = add_customer(factory(), org)
-    _, created = create_ticket_with_automation(factory(), org, customer_id=cust, lat=SITE[0], lon=SITE[1], now=NOW)
+    _, created = create_ticket_with_automation(factory(), org, customer_id=cust, lat=where[0], lon=where[1], now=NOW)
     with factory() as uow:
         uow.session.execute(text("UPDATE work_orders SET duration_minutes = :d WHERE id = :id"),
                             {"d": duration, "id": created.work_order_id})
@@ -120,6 +120,19 @@ def test_the_assign_job_takes_the_first_free_slot_after_the_offset(uow_factory, 
                                                                                        at(11))
     view = assignment.get_work_order_or_raise(uow=uow_factory(), actor=org, work_order_id=wanted)
     assert f"first free slot after {work_order_number(busy)}" in view.assignment_explanation["why"]
+
+
+def test_automatic_scheduling_leaves_the_drive_from_a_visit_elsewhere(uow_factory, org, ann):
+    north = (SITE[0] + 19.9 / 111.195, SITE[1])  # 19.9 km away: 30 minutes at the default 40 km/h
+    busy, wanted = _order(uow_factory, org, where=north), _order(uow_factory, org)
+    _book(uow_factory, busy, ann, at(9))  # 09:00-10:00 up north
+    _wants_auto(uow_factory, wanted)  # 08:30 asked, at the site
+    assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 1
+    got = _slot(uow_factory, wanted)
+    assert (got.technician_id, got.scheduled_start, got.scheduled_end) == (ann, at(10, 30), at(11, 30))
+    view = assignment.get_work_order_or_raise(uow=uow_factory(), actor=org, work_order_id=wanted)
+    assert f"first free slot after {work_order_number(busy)} and the 30 min drive from there" in (
+        view.assignment_explanation["why"])
 
 
 def test_automatic_scheduling_waits_for_the_customers_booked_window(uow_factory, org, ann):

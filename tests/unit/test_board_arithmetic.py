@@ -3,8 +3,9 @@
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from desk_desktop.domain.board import travel_minutes, working_windows
+from desk_desktop.domain.board import working_windows
 from desk_desktop.domain.scoring import parse_working_hours
+from desk_desktop.domain.travel import travel_minutes
 
 CHICAGO = ZoneInfo("America/Chicago")
 

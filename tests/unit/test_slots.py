@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desk_desktop.domain.scoring import DUE_NOW_MINUTES, TechFacts, due_now, eligibility, on_shift
-from desk_desktop.domain.slots import Visit, busy_blocks, first_clash, first_free_slot
+from desk_desktop.domain.scoring import DUE_NOW_MINUTES, TechFacts, due_now, eligibility, on_shift, parse_working_hours
+from desk_desktop.domain.slots import Visit, busy_blocks, first_clash, first_free_in_windows, first_free_slot
+from desk_desktop.domain.travel import km_between, travel_minutes
 
 WEEKDAYS = {d: [["08:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 WED_9 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday
@@ -35,6 +36,29 @@ def test_back_to_back_visits_are_skipped_and_a_gap_too_short_is_not_used():
     fit = first_free_slot(WED_9, 60, WEEKDAYS, "UTC", visits)  # 11:00-11:30 is too short
     assert (fit.start, fit.end) == (at(12), at(13))
     assert "C" in fit.note
+
+
+# Two places 19.9 km apart on the same meridian: 30 minutes' drive at 40 km/h (rounded up).
+PARIS = (48.8566, 2.3522)
+NORTH = (48.8566 + 19.9 / 111.195, 2.3522)
+
+
+def test_the_drive_between_two_places_is_booked_around_a_visit_elsewhere():
+    assert travel_minutes(km_between(PARIS, NORTH) * 1000, 40) == 30
+    before, after = Visit(at(8), at(9), "WO-000001", where=NORTH), Visit(at(12), at(13), "WO-000002", where=NORTH)
+    fit = first_free_in_windows(at(8, 30), 60, parse_working_hours(WEEKDAYS), "UTC", [before, after], here=PARIS,
+                                speed_kmh=40)
+    assert (fit.start, fit.end) == (at(9, 30), at(10, 30))  # the drive from WO-000001 first
+    assert fit.note.startswith("first free slot after WO-000001 and the 30 min drive from there")
+    # 2 h 30 of work does not fit before the drive to WO-000002 at 12:00: after it, and its drive back.
+    fit = first_free_in_windows(at(8, 30), 150, parse_working_hours(WEEKDAYS), "UTC", [before, after], here=PARIS,
+                                speed_kmh=40)
+    assert (fit.start, fit.end) == (at(13, 30), at(16))
+    # At the same place, or with nothing known of the place, visits follow each other at once.
+    same = first_free_in_windows(at(8, 30), 60, None, "UTC", [Visit(at(8), at(9), "A", where=PARIS)], here=PARIS,
+                                 speed_kmh=40)
+    unknown = first_free_in_windows(at(8, 30), 60, None, "UTC", [Visit(at(8), at(9), "A")], here=PARIS, speed_kmh=40)
+    assert same.start == unknown.start == at(9)
 
 
 def test_a_full_afternoon_moves_the_visit_to_the_next_working_morning():

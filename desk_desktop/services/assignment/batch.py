@@ -36,6 +36,7 @@ from desk_desktop.domain.slots import Visit
 from desk_desktop.services import notifications
 from desk_desktop.services.assignment import candidates
 from desk_desktop.services.assignment.candidates import (
+    DEFAULT_SPEED_KMH,
     MAX_CANDIDATES,
     NEAREST_K,
     TECH_FACTS_SQL,
@@ -83,6 +84,8 @@ class Batch:
     actor: Actor
     now: datetime
     tz_name: str = "UTC"
+    speed_kmh: float = DEFAULT_SPEED_KMH  # the drives around a visit (``domain.slots.with_drives``)
+    places: dict[int, tuple[float, float] | None] = field(default_factory=dict)  # work order -> its place
     pointers: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)  # rule -> last (id, name)
     hours: dict[int, dict | None] = field(default_factory=dict)  # working hours of the technicians seen
     load: dict[int, int] = field(default_factory=dict)  # technician -> open orders gained, not written yet

@@ -112,14 +112,15 @@ def requested_start(wo: WorkOrder, now: datetime) -> datetime | None:
 
 def first_slot(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> ScheduleFit | None:
     """The technician's first free slot for ``wo`` at or after its requested start
-    (``domain.slots``), between their other visits; None when the order is not scheduled."""
+    (``domain.slots``), between their other visits and the drives to and from them; None
+    when the order is not scheduled."""
     requested = requested_start(wo, batch.now)
     if requested is None:
         return None
     number = work_order_number(wo.id)
     visits = [v for v in batch.visits_for(uow, technician_id) if v.label != number]
     return first_free_in_windows(requested, wo.duration_minutes, batch.working_windows(technician_id),
-                                 batch.tz_name, visits)
+                                 batch.tz_name, visits, here=batch.places.get(wo.id), speed_kmh=batch.speed_kmh)
 
 
 def fits_booked_window(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int) -> bool:
@@ -190,7 +191,8 @@ def assign(uow: UnitOfWork, batch: Batch, wo: WorkOrder, technician_id: int, rec
             clash = first_clash(wo.scheduled_start, wo.scheduled_end, visits)
             if clash is not None:
                 raise VisitClash(clash_text(name, clash, batch.tz_name) + "; reschedule the order first.")
-        batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number))
+        batch.book(uow, technician_id, Visit(wo.scheduled_start, wo.scheduled_end, number,
+                                             where=batch.places.get(wo.id)))
         wo.booked_anyway = False  # the slot is free: the constraint covers the visit again
     was = start_over(wo)
     wo.technician_id = technician_id

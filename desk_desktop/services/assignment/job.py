@@ -155,6 +155,7 @@ def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: da
             claimed = sql.rows(uow, _CLAIM, {"org": org_id, "now": now, "limit": limit})
             orders = _load(uow, [c.id for c in claimed])
             locations = {c.id: (float(c.lat), float(c.lon)) if c.lat is not None else None for c in claimed}
+            batch.places.update(locations)
             batch.rotation(uow, sorted({wo.rule_id for wo in orders.values() if wo.rule_id is not None
                                         and wo.assignment_logic == AssignmentLogic.ROUND_ROBIN}))
             if not one_by_one:

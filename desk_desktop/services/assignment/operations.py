@@ -105,7 +105,8 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
         if tech_name is None:
             raise TechnicianNotFound(f"Technician {technician_id} does not exist in this organization.")
         location = order_location(uow, organization_id=org, ticket_id=wo.source_ticket_id)
-        batch = Batch(actor=actor, now=now or _utcnow(), tz_name=organization_timezone(uow, org))
+        batch = Batch(actor=actor, now=now or _utcnow(), tz_name=organization_timezone(uow, org),
+                      places={wo.id: location})
         d = decision.decide(uow, batch, wo, strategy=strategy, radius_km=radius_km, location=location,
                             eligible_only=False)
 

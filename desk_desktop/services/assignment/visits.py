@@ -5,7 +5,8 @@ A visit is an order's ``[scheduled_start, scheduled_end)`` for its technician
 dispatcher booked anyway). The reads go through the partial index of open orders by
 technician (every status the constraint covers is open; ``OPEN_SQL`` writes them out).
 An absence (migration 0012) is busy time too: the same reads return it, labelled
-"absence (Holiday)", so the free-slot search never places a visit inside one.
+"absence (Holiday)", so the free-slot search never places a visit inside one. A visit comes
+with its place (its ticket's location, else its site's), for the drives around it.
 """
 
 from __future__ import annotations
@@ -21,19 +22,30 @@ from desk_desktop.domain.slots import Visit
 from desk_desktop.services.assignment.candidates import OPEN_SQL
 from desk_desktop.services.assignment.types import VisitClash
 
-_VISITS = f"""SELECT id, scheduled_start AS starts, scheduled_end AS ends, NULL AS reason FROM work_orders
- WHERE technician_id = :tech AND status IN {OPEN_SQL} AND {BUSY_WHERE}
+# The visits with their places: the ticket's location, else its site's (``p.g``).
+_VISIT_ROWS = f"""SELECT technician_id, id, scheduled_start AS starts, scheduled_end AS ends, NULL AS reason,
+       ST_Y(CAST(p.g AS geometry)) AS lat, ST_X(CAST(p.g AS geometry)) AS lon
+  FROM work_orders w LEFT JOIN LATERAL (
+       SELECT coalesce(t.location, s.location) AS g FROM tickets t
+         LEFT JOIN sites s ON s.id = t.site_id AND s.organization_id = t.organization_id
+        WHERE t.id = w.source_ticket_id AND t.organization_id = w.organization_id) p ON true
+ WHERE status IN {OPEN_SQL} AND {BUSY_WHERE}"""
+
+_VISITS = f"""SELECT id, starts, ends, reason, lat, lon FROM ({_VISIT_ROWS}
+   AND technician_id = :tech
    AND tstzrange(scheduled_start, scheduled_end) && tstzrange(CAST(:start AS timestamptz), CAST(:end AS timestamptz))
+   ) v
 UNION ALL
-SELECT id, starts_at, ends_at, reason FROM technician_absences
+SELECT id, starts_at, ends_at, reason, NULL, NULL FROM technician_absences
  WHERE technician_id = :tech
    AND tstzrange(starts_at, ends_at) && tstzrange(CAST(:start AS timestamptz), CAST(:end AS timestamptz))
  ORDER BY 2, 1"""
 
 
-def _busy(i: int, start: datetime, end: datetime, reason: str | None) -> Visit:
+def _busy(i: int, start: datetime, end: datetime, reason: str | None, lat: float | None = None,
+          lon: float | None = None) -> Visit:
     if reason is None:
-        return Visit(start, end, work_order_number(i))
+        return Visit(start, end, work_order_number(i), where=(lat, lon) if lat is not None else None)
     return Visit(start, end, f"absence ({reason})", reason)
 
 
@@ -42,7 +54,7 @@ def visits_of(uow: UnitOfWork, technician_id: int, *, start: datetime, end: date
     """The technician's visits and absences that overlap ``[start, end)`` (``end`` None: from
     ``start`` on), without the order ``excluding``; each visit labelled with its work order
     number, each absence "absence (reason)"."""
-    return [_busy(r.id, r.starts, r.ends, r.reason)
+    return [_busy(r.id, r.starts, r.ends, r.reason, r.lat, r.lon)
             for r in sql.hot_rows(uow, _VISITS, {"tech": technician_id, "start": start, "end": end})
             if r.reason is not None or r.id != excluding]
 
@@ -51,21 +63,19 @@ def visits_of(uow: UnitOfWork, technician_id: int, *, start: datetime, end: date
 # with visits or absences, as arrays (in the same order, in no particular order: the slot
 # search sorts); ``reasons`` is NULL for a visit.
 _VISITS_OF_MANY = f"""SELECT technician_id, array_agg(id) AS ids, array_agg(starts) AS starts,
-       array_agg(ends) AS ends, array_agg(reason) AS reasons
-  FROM (SELECT technician_id, id, scheduled_start AS starts, scheduled_end AS ends, NULL AS reason
-          FROM work_orders
-         WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND status IN {OPEN_SQL} AND {BUSY_WHERE}
-           AND scheduled_end > :start
+       array_agg(ends) AS ends, array_agg(reason) AS reasons, array_agg(lat) AS lats, array_agg(lon) AS lons
+  FROM ({_VISIT_ROWS}
+           AND technician_id = ANY(CAST(:techs AS bigint[])) AND scheduled_end > :start
         UNION ALL
-        SELECT technician_id, id, starts_at, ends_at, reason FROM technician_absences
+        SELECT technician_id, id, starts_at, ends_at, reason, NULL, NULL FROM technician_absences
          WHERE technician_id = ANY(CAST(:techs AS bigint[])) AND ends_at > :start) busy
  GROUP BY technician_id"""
 
 
 def visits_of_many(uow: UnitOfWork, technician_ids: list[int], *, start: datetime) -> dict[int, tuple]:
     """Per technician who has any, their visits and absences from ``start`` on, unconverted
-    ``(ids, starts, ends, reasons)`` (``as_visits`` converts them when they are needed)."""
-    return {r.technician_id: (r.ids, r.starts, r.ends, r.reasons)
+    ``(ids, starts, ends, reasons, lats, lons)`` (``as_visits`` converts them when they are needed)."""
+    return {r.technician_id: (r.ids, r.starts, r.ends, r.reasons, r.lats, r.lons)
             for r in sql.hot_rows(uow, _VISITS_OF_MANY, {"techs": technician_ids, "start": start})}
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from desk_desktop.domain.board import travel_minutes
-from desk_desktop.domain.dayplan import DayPlan, DayProblem, day_km, km_between, place_index, places
+from desk_desktop.domain.dayplan import DayPlan, DayProblem, day_km, place_index, places
 from desk_desktop.domain.enums import PRIORITY_RANK
+from desk_desktop.domain.travel import km_between, travel_minutes
 from desk_desktop.services.board import BoardDay, BoardVisit
 from desk_desktop.services.dayplan.problem import DayInput, DayOrder
 
