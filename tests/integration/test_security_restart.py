@@ -169,7 +169,7 @@ def _kill_postgres(cluster: LocalCluster) -> None:
     _wait(lambda: not cluster.is_running(), 30, "PostgreSQL to die")
 
 
-def test_everything_recovers_by_itself_when_the_database_is_killed_and_restarted(cluster, smtp, tmp_path):
+def test_everything_recovers_by_itself_when_the_database_is_killed_and_restarted(cluster, smtp, tmp_path, request):
     login = "restart_dana"  # roles live and die with this private cluster
     upload_ticket = _seed(cluster.url, login)
     url = dispatcher_url(cluster.url, login)
@@ -188,6 +188,7 @@ def test_everything_recovers_by_itself_when_the_database_is_killed_and_restarted
                                   "--jobs", "assign,notify", "--interval", "0.3", "--lease-seconds", "3",
                                   "--worker-id", "server"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                  stderr=(tmp_path / "scheduler.log").open("w"))
+    request.addfinalizer(lambda: scheduler.poll() is None and scheduler.kill())  # when the test fails early
     try:
         _wait(lambda: len(_oks(writer_out)) >= 8 and len(_oks(uploader_out)) >= 2 and len(smtp.received()) >= 4,
               120, "work before the crash")
