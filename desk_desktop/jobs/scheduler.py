@@ -340,7 +340,8 @@ class AppScheduler:
     def _dispatch(self, name: str) -> tasks.TaskResult:
         stop = self._stopping.is_set
         if name == "assign":
-            return tasks.run_assign(uow_factory=self.uow_factory, limit=self.assign_limit, should_stop=stop)
+            return tasks.run_assign(uow_factory=self.uow_factory, limit=self.assign_limit,
+                                    speed_kmh=self.settings.travel_speed_kmh, should_stop=stop)
         if name == "notify":
             return tasks.run_notify(uow_factory=self.uow_factory, channel_registry=self.channel_registry,
                                     limit=self.notify_limit, worker_id=self.worker_id,

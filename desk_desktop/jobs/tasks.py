@@ -39,10 +39,11 @@ class TaskResult:
 
 
 def run_assign(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, limit: int = 200,
+               speed_kmh: float = assignment.DEFAULT_SPEED_KMH,
                should_stop: Callable[[], bool] = lambda: False) -> TaskResult:
     totals = {"assigned": 0, "unassigned": 0, "errors": 0}
     for _ in range(MAX_BATCHES):
-        result = assignment.assign_pending(uow_factory=uow_factory, now=now, limit=limit)
+        result = assignment.assign_pending(uow_factory=uow_factory, now=now, limit=limit, speed_kmh=speed_kmh)
         totals["assigned"] += result.assigned
         totals["unassigned"] += result.unassigned
         totals["errors"] += result.errors

@@ -123,15 +123,15 @@ def test_the_assign_job_takes_the_first_free_slot_after_the_offset(uow_factory, 
 
 
 def test_automatic_scheduling_leaves_the_drive_from_a_visit_elsewhere(uow_factory, org, ann):
-    north = (SITE[0] + 19.9 / 111.195, SITE[1])  # 19.9 km away: 30 minutes at the default 40 km/h
+    north = (SITE[0] + 19.9 / 111.195, SITE[1])  # 19.9 km away: 60 minutes at 20 km/h
     busy, wanted = _order(uow_factory, org, where=north), _order(uow_factory, org)
     _book(uow_factory, busy, ann, at(9))  # 09:00-10:00 up north
     _wants_auto(uow_factory, wanted)  # 08:30 asked, at the site
-    assert assignment.assign_pending(uow_factory=uow_factory, now=NOW).assigned == 1
+    assert assignment.assign_pending(uow_factory=uow_factory, now=NOW, speed_kmh=20).assigned == 1
     got = _slot(uow_factory, wanted)
-    assert (got.technician_id, got.scheduled_start, got.scheduled_end) == (ann, at(10, 30), at(11, 30))
+    assert (got.technician_id, got.scheduled_start, got.scheduled_end) == (ann, at(11), at(12))
     view = assignment.get_work_order_or_raise(uow=uow_factory(), actor=org, work_order_id=wanted)
-    assert f"first free slot after {work_order_number(busy)} and the 30 min drive from there" in (
+    assert f"first free slot after {work_order_number(busy)} and the 60 min drive from there" in (
         view.assignment_explanation["why"])
 
 

@@ -14,7 +14,12 @@ Underneath: ``position`` (where a technician is: the one rule, also used by the 
 outcome) and ``batch`` (what a transaction decided, and the one writer of it).
 """
 
-from desk_desktop.services.assignment.candidates import DEFAULT_RADIUS_KM, fetch_candidates, prepare_transaction
+from desk_desktop.services.assignment.candidates import (
+    DEFAULT_RADIUS_KM,
+    DEFAULT_SPEED_KMH,
+    fetch_candidates,
+    prepare_transaction,
+)
 from desk_desktop.services.assignment.explanation import explain
 from desk_desktop.services.assignment.job import assign_pending
 from desk_desktop.services.assignment.operations import (
@@ -39,7 +44,7 @@ from desk_desktop.services.assignment.types import (
 )
 
 __all__ = [
-    "DEFAULT_RADIUS_KM", "FRESH_LOCATION_HOURS", "AssignBatchResult", "Candidate", "CandidateList", "NotAssigned",
+    "DEFAULT_RADIUS_KM", "DEFAULT_SPEED_KMH", "FRESH_LOCATION_HOURS", "AssignBatchResult", "Candidate", "CandidateList", "NotAssigned",
     "TechnicianNotEligible", "TechnicianNotFound", "VisitClash", "WorkOrderClosed", "WorkOrderNotFound", "WorkOrderView",
     "assign_pending", "assign_work_order", "explain", "fetch_candidates", "get_work_order_or_raise",
     "list_candidates", "list_open_work_orders", "prepare_transaction", "reschedule_work_order",

@@ -30,7 +30,7 @@ from desk_desktop.domain.scoring import TechFacts
 from desk_desktop.services.assignment.position import fresh_after, position, uses_current_location
 
 DEFAULT_RADIUS_KM = 100.0
-DEFAULT_SPEED_KMH = 40.0  # for the drives around a visit (Settings.travel_speed_kmh's default)
+DEFAULT_SPEED_KMH = 40.0  # the drives around a visit, when not given (Settings.travel_speed_kmh's default)
 MAX_CANDIDATES = 500  # per order, nearest first, within the radius
 # The ``:walk`` bound of each KNN walk: never reached (LIMIT's largest value). The bound is a
 # parameter for the planner's sake: a walk under a LIMIT whose value the (generic) plan does

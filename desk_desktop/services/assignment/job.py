@@ -29,7 +29,12 @@ from desk_desktop.domain.enums import AssignmentLogic
 from desk_desktop.domain.scoring import Ranked, no_eligible_reason, rank_candidates, why_winner
 from desk_desktop.services.assignment import decision
 from desk_desktop.services.assignment.batch import Batch
-from desk_desktop.services.assignment.candidates import DEFAULT_RADIUS_KM, ORDER_LAT_LON, prepare_transaction
+from desk_desktop.services.assignment.candidates import (
+    DEFAULT_RADIUS_KM,
+    DEFAULT_SPEED_KMH,
+    ORDER_LAT_LON,
+    prepare_transaction,
+)
 from desk_desktop.services.assignment.types import AssignBatchResult
 from desk_desktop.services.assignment.visits import is_clash
 from desk_desktop.services.common import Actor, audit
@@ -66,8 +71,9 @@ def organization_timezone(uow: UnitOfWork, organization_id: int) -> str:
 
 
 def assign_pending(*, uow_factory: UnitOfWorkFactory, now: datetime | None = None, limit: int = 200,
-                   radius_km: float = DEFAULT_RADIUS_KM) -> AssignBatchResult:
-    """Assign (and schedule) up to ``limit`` due orders. Safe to run in many processes at once."""
+                   radius_km: float = DEFAULT_RADIUS_KM, speed_kmh: float = DEFAULT_SPEED_KMH) -> AssignBatchResult:
+    """Assign (and schedule) up to ``limit`` due orders. Safe to run in many processes at once.
+    ``speed_kmh``: the travel speed of the drives left around each visit."""
     now = now or datetime.now(UTC)
     with uow_factory() as uow:
         orgs = sql.scalars(uow, _DUE_ORGANIZATIONS, {"now": now})
@@ -77,7 +83,8 @@ def assign_pending(*, uow_factory: UnitOfWorkFactory, now: datetime | None = Non
         remaining = limit - assigned - unassigned - errors
         if remaining <= 0:
             break
-        a, u, e, done = _assign_organization(uow_factory, org_id, now=now, limit=remaining, radius_km=radius_km)
+        a, u, e, done = _assign_organization(uow_factory, org_id, now=now, limit=remaining, radius_km=radius_km,
+                                             speed_kmh=speed_kmh)
         assigned, unassigned, errors = assigned + a, unassigned + u, errors + e
         ids.extend(done)
     return AssignBatchResult(assigned=assigned, unassigned=unassigned, errors=errors, work_order_ids=tuple(ids))
@@ -133,7 +140,8 @@ def _names(names: list[str]) -> str:
 
 
 def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: datetime, limit: int,
-                         radius_km: float, one_by_one: bool = False, races: int = 0) -> tuple[int, int, int, list[int]]:
+                         radius_km: float, speed_kmh: float, one_by_one: bool = False,
+                         races: int = 0) -> tuple[int, int, int, list[int]]:
     """One transaction: claim, decide, write, commit — ``one_by_one``: each order written
     right after its decision, without fetching candidates ahead. Returns (assigned, left
     unassigned, failed, ids done).
@@ -151,7 +159,7 @@ def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: da
         try:
             lock_organization(uow, org_id)
             prepare_transaction(uow)
-            batch = Batch(actor=actor, now=now, tz_name=organization_timezone(uow, org_id))
+            batch = Batch(actor=actor, now=now, tz_name=organization_timezone(uow, org_id), speed_kmh=speed_kmh)
             claimed = sql.rows(uow, _CLAIM, {"org": org_id, "now": now, "limit": limit})
             orders = _load(uow, [c.id for c in claimed])
             locations = {c.id: (float(c.lat), float(c.lon)) if c.lat is not None else None for c in claimed}
@@ -185,10 +193,11 @@ def _assign_organization(uow_factory: UnitOfWorkFactory, org_id: int, *, now: da
     if is_clash(exc) and races < RACE_RETRIES:
         log.info("a slot was booked meanwhile (%s); assigning the batch again", exc)
         return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km,
-                                    one_by_one=one_by_one, races=races + 1)
+                                    speed_kmh=speed_kmh, one_by_one=one_by_one, races=races + 1)
     if not one_by_one:
         log.warning("assignment batch failed (%r); redoing it order by order", exc)
-        return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km, one_by_one=True)
+        return _assign_organization(uow_factory, org_id, now=now, limit=limit, radius_km=radius_km,
+                                    speed_kmh=speed_kmh, one_by_one=True)
     # One bad order must not block the others: the transaction is rolled back, the bad order
     # is put aside with its reason and a backoff, and the next run does the rest again.
     log.error("assigning %s failed: %r", work_order_number(wo_id) if wo_id else "a batch", exc, exc_info=exc)

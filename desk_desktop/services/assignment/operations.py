@@ -22,6 +22,7 @@ from desk_desktop.services.assignment import decision
 from desk_desktop.services.assignment.batch import Batch
 from desk_desktop.services.assignment.candidates import (
     DEFAULT_RADIUS_KM,
+    DEFAULT_SPEED_KMH,
     order_location,
     prepare_transaction,
     technician_facts,
@@ -87,7 +88,7 @@ def list_candidates(*, uow: UnitOfWork, actor: Actor, work_order_id: int, strate
 def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, technician_id: int,
                       strategy: str | None = None, schedule: bool = True, now: datetime | None = None,
                       force: bool = False, radius_km: float = DEFAULT_RADIUS_KM,
-                      start: datetime | None = None) -> WorkOrderView:
+                      speed_kmh: float = DEFAULT_SPEED_KMH, start: datetime | None = None) -> WorkOrderView:
     """A dispatcher assigns a technician by hand. The explanation records where the chosen
     technician ranked under the strategy. A technician who is not eligible (inactive,
     missing a skill, at capacity, out of range) is refused unless ``force`` is set.
@@ -106,7 +107,7 @@ def assign_work_order(*, uow: UnitOfWork, actor: Actor, work_order_id: int, tech
             raise TechnicianNotFound(f"Technician {technician_id} does not exist in this organization.")
         location = order_location(uow, organization_id=org, ticket_id=wo.source_ticket_id)
         batch = Batch(actor=actor, now=now or _utcnow(), tz_name=organization_timezone(uow, org),
-                      places={wo.id: location})
+                      speed_kmh=speed_kmh, places={wo.id: location})
         d = decision.decide(uow, batch, wo, strategy=strategy, radius_km=radius_km, location=location,
                             eligible_only=False)
 

@@ -329,7 +329,7 @@ class MapPage(QWidget):
         self.ctx.runner.submit(
             assign_work_order, self.ctx.uow_factory, self.ctx.actor,
             work_order_id=work_order_id, technician_id=technician_id, strategy=self.strategy, force=force,
-            radius_km=self.ctx.settings.assign_radius_km, owner=self,
+            radius_km=self.ctx.settings.assign_radius_km, speed_kmh=self.ctx.settings.travel_speed_kmh, owner=self,
             on_done=lambda _result: self._on_assigned(work_order_id, technician_id),
             on_error=lambda exc: self._show_error(f"Not assigned: {exc}"),
         )
