@@ -23,16 +23,16 @@ from tests.ui.test_tickets_view import _demo_namespace, isolated_settings, pool 
 
 def _technician_with_a_visit(ns) -> tuple[int, datetime]:
     """(an active technician, the start of a visit booked for them in 60 days at 10:00 UTC):
-    one of the demo's open orders, given to them by hand (nobody has visits that far ahead)."""
+    a new order given to them (nobody has visits that far ahead)."""
     start = datetime.combine(datetime.now(UTC).date() + timedelta(days=60), datetime.min.time(), tzinfo=UTC)
     start = start.replace(hour=10)
     with ns.uow_factory() as uow:
         tech = uow.session.execute(text("SELECT min(id) FROM technicians WHERE organization_id = :o AND active"),
                                    {"o": ns.actor.organization_id}).scalar()
         uow.session.execute(text(
-            "UPDATE work_orders SET technician_id = :t, status = 'scheduled', scheduled_start = :a, "
-            "scheduled_end = :a + interval '1 hour' WHERE id = (SELECT min(id) FROM work_orders "
-            "WHERE organization_id = :o AND status = 'unassigned')"),
+            "INSERT INTO work_orders (organization_id, source, work_type, priority, status, technician_id, "
+            "duration_minutes, scheduled_start, scheduled_end) VALUES (:o, 'manual', 'repair', 'medium', "
+            "'scheduled', :t, 60, :a, :a + interval '1 hour')"),
             {"t": tech, "a": start, "o": ns.actor.organization_id})
         uow.commit()
     return tech, start

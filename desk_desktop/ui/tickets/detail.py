@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -321,7 +321,16 @@ class TicketDetailPane(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self._arrange(2 if self.width() >= 840 else 1)
+        self._rearrange()
+
+    def _rearrange(self) -> None:
+        """Two columns when both fit side by side without clipping a card (the work order's
+        steps make it wider or narrower with its status), else one."""
+        left = max(c.minimumSizeHint().width() for c in (self.form_card, self.customer_card, self.history_card))
+        right = max(c.minimumSizeHint().width() for c in (self.work_order, self.attachments_card))
+        margins = self.body.layout().contentsMargins()
+        needed = left + right + 12 + margins.left() + margins.right() + self.scroll.verticalScrollBar().sizeHint().width()
+        self._arrange(2 if self.width() >= max(840, needed) else 1)
 
     # ----------------------------------------------------------------- public
     @property
@@ -433,6 +442,7 @@ class TicketDetailPane(QWidget):
             self.site_label.setText("No site recorded")
 
         self.work_order.show_order(t.id, t.work_order, data.catalogs, data.explanation)
+        QTimer.singleShot(0, self._rearrange)  # once its new step buttons are shown (the next pass)
 
         # attachments
         self.attachments.set_ticket(t.id)

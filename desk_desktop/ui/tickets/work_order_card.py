@@ -26,6 +26,8 @@ from desk_desktop.ui.tickets.style import chip_style, muted_label, title, value_
 
 log = logging.getLogger(__name__)
 
+STEPS_PER_ROW = 3
+
 
 def explain_assignment(work_order) -> str:
     """The stored assignment explanation in words (H2's ``assignment.explain``)."""
@@ -142,7 +144,7 @@ class WorkOrderCard(Card):
         self.progress.setWordWrap(True)
         self.progress.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.addWidget(self.progress)
-        self.actions_box = QHBoxLayout()
+        self.actions_box = QGridLayout()  # the steps, STEPS_PER_ROW to a row: the card stays narrow
         self.actions_box.setSpacing(6)
         row = QHBoxLayout()
         row.addLayout(self.actions_box)
@@ -253,13 +255,13 @@ class WorkOrderCard(Card):
             self.actions_box.removeWidget(b)
             b.deleteLater()
         self.action_buttons = {}
-        for action in actions:
+        for i, action in enumerate(actions):
             button = QPushButton(LABELS[action])
             button.setObjectName(f"WorkOrderAction_{action.value}")
             if action == Action.COMPLETE:
                 button.setProperty("primary", True)
             button.clicked.connect(lambda _=False, a=action: self.work_order_action(a))
-            self.actions_box.addWidget(button)
+            self.actions_box.addWidget(button, *divmod(i, STEPS_PER_ROW))
             self.action_buttons[action.value] = button
 
     def edit_window(self) -> None:
