@@ -177,7 +177,7 @@ def _run_twin(uow_factory, actor, logic, *, one_by_one):
     add_technician(uow_factory(), actor, name="no hvac", lat=48.8566, lon=2.3522, skills={"gas": 5})
     ids = _orders(uow_factory, actor, 16)  # more than the 12 places: some stay unassigned
     a, u, e, _ = job._assign_organization(uow_factory, actor.organization_id, now=NOW, limit=200,
-                                          radius_km=100.0, one_by_one=one_by_one)
+                                          radius_km=100.0, speed_kmh=40.0, one_by_one=one_by_one)
     assert e == 0
     uow = uow_factory()
     with uow:
