@@ -14,16 +14,16 @@ from desk_desktop.db.models.people import NO_OVERLAPPING_ABSENCES
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain import absences as absence_rules
 from desk_desktop.services import absences
+from desk_desktop.services.assignment.job import organization_timezone
 from desk_desktop.services.common import Actor, ValidationFailed, audit
 from desk_desktop.services.importing.files import (
     BATCH,
     FALSE,
-    PREVIEW_ROWS,
     TRUE,
     Checked,
     Opened,
     Progress,
-    check_result,
+    Reading,
     open_file,
     records,
     require_ok,
@@ -31,7 +31,6 @@ from desk_desktop.services.importing.files import (
 )
 
 COLUMNS = ("technician", "from", "to", "all_day", "reason")
-
 
 
 @dataclass(frozen=True)
@@ -125,27 +124,19 @@ def _absence_overlaps(uow: UnitOfWork, found: list[tuple[int, _AbsenceRow]], sho
 def check_absences(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
     opened = open_file(path, COLUMNS)
     org = actor.organization_id
-    problems: list[tuple[int, str]] = []
-    preview: list = []
+    reading = Reading(path, opened)
     found: list[tuple[int, _AbsenceRow]] = []
-    count = 0
     with uow:
-        tz = sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org", {"org": org}) or "UTC"
+        tz = organization_timezone(uow, org)
         keys = _technician_keys(uow, org)
-        for line, row in records(path, opened):
-            count += 1
-            if len(preview) < PREVIEW_ROWS:
-                preview.append((line, row))
-            if isinstance(row, str):
-                problems.append((line, row))
-                continue
+        for line, row in reading.rows():
             try:
                 found.append((line, _absence(row, keys, tz)))
             except ValueError as exc:
-                problems.append((line, str(exc)))
-        problems += _absence_overlaps(uow, found, keys[2], tz) if found else []
+                reading.problems.append((line, str(exc)))
+        reading.problems += _absence_overlaps(uow, found, keys[2], tz) if found else []
         uow.commit()
-    return check_result(path, "absences", opened, count, problems, preview)
+    return reading.result("absences")
 
 
 _INSERT_ABSENCES = """
@@ -171,7 +162,7 @@ def run_absences(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress: P
                     violations={NO_OVERLAPPING_ABSENCES: _overlap_meanwhile})
 
     with uow:
-        tz = sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org", {"org": org}) or "UTC"
+        tz = organization_timezone(uow, org)
         keys = _technician_keys(uow, org)
         absences = (_absence(row, keys, tz) for _line, row in records(checked.path, opened))  # type: ignore[arg-type]
         done = write_rows(uow, insert, org, ({"tech": a.technician_id, "starts": a.start.isoformat(),

@@ -14,12 +14,11 @@ from desk_desktop.services import people
 from desk_desktop.services.common import Actor, audit
 from desk_desktop.services.importing.files import (
     BATCH,
-    PREVIEW_ROWS,
     Checked,
     Opened,
     Progress,
+    Reading,
     analyze,
-    check_result,
     coordinate,
     open_file,
     point,
@@ -32,7 +31,6 @@ from desk_desktop.services.importing.files import (
 COLUMNS = ("customer_ref", "customer_name", "customer_type", "email", "phone", "site_ref", "site_name",
            "address", "lat", "lon")
 CUSTOMER_FIELDS = ("customer_name", "customer_type", "email", "phone")
-
 
 
 def _site(row: dict[str, str]) -> people.SiteData | None:
@@ -48,20 +46,13 @@ def check_customers(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
     with uow:
         catalog, names = read_catalog(uow, "customer_types", org)
         uow.commit()
-    problems: list[tuple[int, str]] = []
-    preview: list = []
+    reading = Reading(path, opened)
+    problems = reading.problems
     # customer_ref → (its first line, a hash of each customer column there): hashes, not the
     # texts, so that memory stays small for a file of 100,000 customers.
     first: dict[str, tuple[int, tuple[int, ...]]] = {}
     site_lines: dict[str, int] = {}
-    count = 0
-    for line, row in records(path, opened):
-        count += 1
-        if len(preview) < PREVIEW_ROWS:
-            preview.append((line, row))
-        if isinstance(row, str):
-            problems.append((line, row))
-            continue
+    for line, row in reading.rows():
         found: list[str] = []
         ref = row["customer_ref"]
         earlier = first.get(ref)
@@ -101,7 +92,7 @@ def check_customers(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
                 line = first[ref][0] if table == "customers" else site_lines[ref]
                 problems.append((line, f"the organization already has a {word} '{ref}' (an import only adds)"))
         uow.commit()
-    return check_result(path, "customers", opened, count, problems, preview)
+    return reading.result("customers")
 
 
 # Two statements per batch: the customers (each from its first row), then the sites, which find their
@@ -159,7 +150,6 @@ def run_customers(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress: 
     return customers
 
 
-
 def export_customers(*, uow: UnitOfWork, actor: Actor, out: TextIO) -> int:
     """Write every customer (a row per site; one row without site columns for a customer
     without sites) in the import format; returns the number of customers."""
@@ -178,6 +168,5 @@ def export_customers(*, uow: UnitOfWork, actor: Actor, out: TextIO) -> int:
             customers.add(r.id)
         uow.commit()
     return len(customers)
-
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from desk_desktop.db import sql
@@ -146,7 +146,6 @@ def point(lat: str, lon: str, what: str) -> tuple[float, float] | None:
     return None if a is None else (a, b)
 
 
-
 def read_catalog(uow: UnitOfWork, table: str, org: int) -> tuple[dict[str, bool], dict[str, str]]:
     """(key → active, lower-case key or name → key) of one catalog."""
     found = sql.rows(uow, f"SELECT key, name, active FROM {table} WHERE organization_id = :org", {"org": org})
@@ -154,19 +153,35 @@ def read_catalog(uow: UnitOfWork, table: str, org: int) -> tuple[dict[str, bool]
     return {r.key: r.active for r in found}, names
 
 
-def check_result(path: Path, kind: str, opened: Opened, count: int, problems: list[tuple[int, str]],
-             preview: list[tuple[int, dict | str]]) -> Checked:
-    """The result of checking a file of ``kind``: its problems by line, in line order."""
-    if not count:
-        problems.append((1, f"the file has a header but no {kind}"))
-    problems.sort(key=lambda p: p[0])
-    return Checked(path, kind, opened.encoding, opened.delimiter, opened.columns, count,
-                   tuple(f"line {ln}: {m}" for ln, m in problems), _preview(preview))
+@dataclass
+class Reading:
+    """A file being checked: ``rows()`` gives each readable row with its line number, while
+    the rows are counted, the first kept for the preview and the unreadable ones reported;
+    the kind's own check adds its ``problems`` by line; ``result`` is the ``Checked``."""
 
+    path: Path
+    opened: Opened
+    count: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    preview: list[dict[str, str]] = field(default_factory=list)
 
-def _preview(rows: list[tuple[int, dict | str]]) -> tuple[dict[str, str], ...]:
-    return tuple(r for _, r in rows if isinstance(r, dict))
+    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        for line, row in records(self.path, self.opened):
+            self.count += 1
+            if isinstance(row, str):
+                self.problems.append((line, row))
+                continue
+            if len(self.preview) < PREVIEW_ROWS:
+                self.preview.append(row)
+            yield line, row
 
+    def result(self, kind: str) -> Checked:
+        """The problems by line, in line order (a file without rows is one)."""
+        if not self.count:
+            self.problems.append((1, f"the file has a header but no {kind}"))
+        self.problems.sort(key=lambda p: p[0])
+        return Checked(self.path, kind, self.opened.encoding, self.opened.delimiter, self.opened.columns, self.count,
+                       tuple(f"line {ln}: {m}" for ln, m in self.problems), tuple(self.preview))
 
 
 def analyze(uow: UnitOfWork, table: str) -> None:
@@ -209,7 +224,6 @@ def require_ok(checked: Checked, kind: str) -> None:
         raise ValueError(f"a {checked.kind} file checked, not {kind}")
     if not checked.ok:
         raise ValidationFailed(f"{checked.path} has {len(checked.problems)} problem(s); nothing was imported.")
-
 
 
 def coordinate(value: float | None) -> str:

@@ -15,13 +15,12 @@ from desk_desktop.services.common import Actor, audit
 from desk_desktop.services.importing.files import (
     BATCH,
     FALSE,
-    PREVIEW_ROWS,
     TRUE,
     Checked,
     Opened,
     Progress,
+    Reading,
     analyze,
-    check_result,
     coordinate,
     open_file,
     point,
@@ -32,7 +31,6 @@ from desk_desktop.services.importing.files import (
 )
 
 COLUMNS = ("name", "email", "phone", "active", "skills", "hours", "home_lat", "home_lon", "max_open")
-
 
 
 def _technician(row: dict[str, str], skills_catalog: dict[str, bool], names: dict[str, str]) -> people.TechnicianData:
@@ -73,27 +71,18 @@ def _technician(row: dict[str, str], skills_catalog: dict[str, bool], names: dic
     return data
 
 
-
 def check_technicians(*, uow: UnitOfWork, actor: Actor, path: Path) -> Checked:
     opened = open_file(path, COLUMNS)
     with uow:
         catalog, names = read_catalog(uow, "skills", actor.organization_id)
         uow.commit()
-    problems: list[tuple[int, str]] = []
-    preview: list = []
-    count = 0
-    for line, row in records(path, opened):
-        count += 1
-        if len(preview) < PREVIEW_ROWS:
-            preview.append((line, row))
-        if isinstance(row, str):
-            problems.append((line, row))
-            continue
+    reading = Reading(path, opened)
+    for line, row in reading.rows():
         try:
             _technician(row, catalog, names)
         except ValueError as exc:
-            problems.append((line, str(exc)))
-    return check_result(path, "technicians", opened, count, problems, preview)
+            reading.problems.append((line, str(exc)))
+    return reading.result("technicians")
 
 
 # Two statements per batch: a technician's skills refer to it, and the same-organization
@@ -148,7 +137,6 @@ def run_technicians(*, uow: UnitOfWork, actor: Actor, checked: Checked, progress
         uow.record_change("technician", None, org, "created")
         uow.commit()
     return done
-
 
 
 def export_technicians(*, uow: UnitOfWork, actor: Actor, out: TextIO) -> int:
