@@ -1,4 +1,4 @@
-"""desk-desktop technician absence list|add|remove — a technician's time off on the command line.
+"""desk-desktop technician absence list|add|update|remove — a technician's time off on the command line.
 
 Whole days are given as days (the first and the last day off, in the organization's time
 zone); hours as times (``"2026-12-08 09:00"``, the organization's time unless an offset is
@@ -9,6 +9,7 @@ job, which plans it again around the absence.
 
   technician absence add 7 --from 2026-12-07 --to 2026-12-09 --reason Holiday
   technician absence add 7 --from "2026-12-08 09:00" --to "2026-12-08 12:00" --reason Doctor
+  technician absence update 12 --from 2026-12-07 --to 2026-12-10 --reason Holiday   (absence 12, changed)
   technician absence list 7            (upcoming; --all for past ones too; no id: everyone)
   technician absence remove 12
 """
@@ -23,7 +24,7 @@ from desk_desktop.cli import CliContext, CliError
 
 def register(technician_sub, common) -> None:
     """``absence`` under ``desk-desktop technician``."""
-    p = technician_sub.add_parser("absence", help="a technician's time off: list, add, remove",
+    p = technician_sub.add_parser("absence", help="a technician's time off: list, add, update, remove",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     asub = p.add_subparsers(dest="absence_command", metavar="ACTION")
     asub.required = True
@@ -33,16 +34,20 @@ def register(technician_sub, common) -> None:
     add = asub.add_parser("add", parents=[common], help="add an absence", description=__doc__,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("technician", type=int, help="technician id")
-    add.add_argument("--from", dest="start", required=True, metavar="DAY|TIME",
-                     help="first day off (YYYY-MM-DD) or start time (YYYY-MM-DD HH:MM)")
-    add.add_argument("--to", dest="end", metavar="DAY|TIME",
-                     help="last day off (default: the first) or end time")
-    add.add_argument("--reason", required=True, help="e.g. Holiday, Sick, Training")
-    add.add_argument("--unassign-visits", action="store_true",
-                     help="visits already booked inside the absence go back to the assign job to be planned again")
+    up = asub.add_parser("update", parents=[common], help="change an absence (its period and reason)",
+                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    up.add_argument("id", type=int, help="absence id (see: technician absence list)")
+    for q in (add, up):
+        q.add_argument("--from", dest="start", required=True, metavar="DAY|TIME",
+                       help="first day off (YYYY-MM-DD) or start time (YYYY-MM-DD HH:MM)")
+        q.add_argument("--to", dest="end", metavar="DAY|TIME",
+                       help="last day off (default: the first) or end time")
+        q.add_argument("--reason", required=True, help="e.g. Holiday, Sick, Training")
+        q.add_argument("--unassign-visits", action="store_true",
+                       help="visits already booked inside the absence go back to the assign job to be planned again")
     rm = asub.add_parser("remove", parents=[common], help="remove an absence")
     rm.add_argument("id", type=int, help="absence id (see: technician absence list)")
-    for q, func in ((li, absence_list), (add, absence_add), (rm, absence_remove)):
+    for q, func in ((li, absence_list), (add, absence_add), (up, absence_update), (rm, absence_remove)):
         q.add_argument("--org", help="organization slug (default: your own, or the only one)")
         q.set_defaults(func=func)
 
@@ -76,6 +81,22 @@ def absence_list(ctx: CliContext) -> int:
 
 
 def absence_add(ctx: CliContext) -> int:
+    from desk_desktop.services import absences
+
+    return _save(ctx, "Added", lambda actor, period: absences.add_absence(
+        uow=ctx.uow(), actor=actor, technician_id=ctx.args.technician, period=period, reason=ctx.args.reason))
+
+
+def absence_update(ctx: CliContext) -> int:
+    from desk_desktop.services import absences
+
+    return _save(ctx, "Changed", lambda actor, period: absences.update_absence(
+        uow=ctx.uow(), actor=actor, absence_id=ctx.args.id, period=period, reason=ctx.args.reason))
+
+
+def _save(ctx: CliContext, done: str, save) -> int:
+    """Add or change an absence (``save(actor, period)``), report the visits inside it, and
+    with ``--unassign-visits`` hand them back to the assign job."""
     from desk_desktop.commands.people import report_invalid
     from desk_desktop.services import absences
 
@@ -86,8 +107,7 @@ def absence_add(ctx: CliContext) -> int:
     except ValueError as exc:
         raise CliError(f"--from/--to: {exc}.", 1) from exc
     try:
-        saved = absences.add_absence(uow=ctx.uow(), actor=actor, technician_id=a.technician, period=period,
-                                     reason=a.reason)
+        saved = save(actor, period)
     except absences.AbsenceInvalid as exc:
         raise CliError("nothing was written", report_invalid(exc)) from exc
     warning = saved.warning()
@@ -106,7 +126,7 @@ def absence_add(ctx: CliContext) -> int:
     ctx.emit({"organization": slug, "absence": absence_json(saved.absence),
               "visits_inside": [{"work_order_id": v.work_order_id, "number": v.number, "start": v.start.isoformat()}
                                 for v in saved.visits_inside], "unassigned": unassigned, "warning": warning},
-             f"Added absence {saved.absence.id}: {saved.absence.technician_name} away ({saved.absence.reason}) "
+             f"{done} absence {saved.absence.id}: {saved.absence.technician_name} away ({saved.absence.reason}) "
              f"{saved.absence.text}.")
     return 0
 

@@ -1,4 +1,4 @@
-"""`desk-desktop technician absence list|add|remove`, run as a person would (in-process, real database)."""
+"""`desk-desktop technician absence list|add|update|remove`, run as a person would (in-process, real database)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def test_add_list_remove_whole_days_and_hours(acme, capsys):
     code, out, _ = run(capsys, url, "technician", "absence", "list", str(tid))
     assert "2 upcoming absence(s)" in out
     assert "Ann Lee: Holiday from Mon 1 Mar to Wed 3 Mar" in out
+    # Changed: one more day; over the doctor's morning it is refused and nothing changes.
+    code, out, err = run(capsys, url, "technician", "absence", "update", str(added["id"]), "--from", "2027-03-01",
+                         "--to", "2027-03-04", "--reason", "Holiday")
+    assert code == 0 and f"Changed absence {added['id']}: Ann Lee away (Holiday) from Mon 1 Mar to Thu 4 Mar" in out
+    code, out, err = run(capsys, url, "technician", "absence", "update", str(added["id"]), "--from", "2027-03-01",
+                         "--to", "2027-03-09", "--reason", "Holiday")
+    assert code != 0 and "absences cannot overlap" in err
+    code, out, _ = run(capsys, url, "technician", "absence", "list", str(tid))
+    assert "Ann Lee: Holiday from Mon 1 Mar to Thu 4 Mar" in out
     code, out, err = run(capsys, url, "technician", "absence", "remove", str(added["id"]))
     assert code == 0 and "Removed absence" in out
     code, out, _ = run(capsys, url, "technician", "absence", "list", "--json")

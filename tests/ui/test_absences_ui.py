@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from PySide6.QtCore import QDate, Qt, QTime
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QApplication, QScrollArea
+from PySide6.QtWidgets import QApplication, QPushButton, QScrollArea
 from sqlalchemy import text
 
 from desk_desktop.services import absences
@@ -50,6 +50,12 @@ def _org_day(ns, at: datetime) -> date:
 def _set_days(section, first: date, last: date) -> None:
     section.from_date.setDate(QDate(first.year, first.month, first.day))
     section.to_date.setDate(QDate(last.year, last.month, last.day))
+
+
+def _button(section, absence, text: str) -> QPushButton:
+    """The row's Edit or Remove."""
+    cell = section.table.cellWidget(section.rows.index(absence), 3)
+    return next(b for b in cell.findChildren(QPushButton) if b.text() == text)
 
 
 def _add(qtbot, section):
@@ -95,9 +101,35 @@ def test_absences_are_added_refused_and_removed_in_the_technician_editor(qtbot, 
     assert "ends before it starts" in section.error_label.text()
     assert len(section.rows) == before + 1
 
+    # Edit: the row below takes the holiday's values; one more day off, saved, and the list says so.
+    qtbot.mouseClick(_button(section, holiday, "Edit"), Qt.MouseButton.LeftButton)
+    assert section.add_button.text() == "Save changes" and section.cancel_button.isVisible()
+    assert section.whole_days.isChecked() and section.reason_combo.currentText() == "Holiday"
+    assert (section.from_date.date().toPython(), section.to_date.date().toPython()) == (day, day + timedelta(days=1))
+    _set_days(section, day, day + timedelta(days=2))
+    _add(qtbot, section)
+    qtbot.waitUntil(lambda: section.add_button.text() == "Add absence" and ctx.runner.active == 0, timeout=WAIT)
+    (changed,) = [a for a in absences.list_absences(uow=demo.uow_factory(), actor=demo.actor, technician_id=tech)
+                  if a.id == holiday.id]
+    assert (changed.all_day, changed.reason) == (True, "Holiday") and len(section.rows) == before + 1
+    assert changed.text.endswith(f"{(day + timedelta(days=2)):%a} {(day + timedelta(days=2)).day} "
+                                 f"{(day + timedelta(days=2)):%b}")
+    assert section.table.item(section.rows.index(changed), 0).text() == changed.text[0].upper() + changed.text[1:]
+    # A change that is refused keeps what was typed and stays a change; Cancel adds again.
+    qtbot.mouseClick(_button(section, changed, "Edit"), Qt.MouseButton.LeftButton)
+    section.whole_days.setChecked(False)
+    _set_days(section, day, day)
+    section.from_time.setTime(QTime(15, 0))
+    section.to_time.setTime(QTime(9, 0))
+    _add(qtbot, section)
+    assert "ends before it starts" in section.error_label.text()
+    assert section.add_button.text() == "Save changes" and section.from_time.time() == QTime(15, 0)
+    section.cancel_button.click()
+    assert section.add_button.text() == "Add absence" and not section.cancel_button.isVisible()
+    holiday = changed
+
     # Remove: gone from the list and from the database.
-    remove = section.table.cellWidget(section.rows.index(holiday), 3)
-    qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(_button(section, holiday, "Remove"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(section.rows) == before and ctx.runner.active == 0, timeout=WAIT)
     assert holiday.id not in {a.id for a in absences.list_absences(uow=demo.uow_factory(), actor=demo.actor,
                                                                     technician_id=tech)}

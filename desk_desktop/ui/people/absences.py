@@ -1,11 +1,13 @@
 """The technician editor's "Absences" section: the technician's upcoming time off (from, to,
-reason) with Remove, and a row to add one — whole days or hours, in the organization's time
-zone. Each add or remove is saved at once (its own unit of work, audited); a refused one
-says why under the row, and visits already booked inside a new absence are named."""
+reason) with Edit and Remove, and a row to add one — or to change the one being edited —
+whole days or hours, in the organization's time zone. Each add, change or remove is saved at
+once (its own unit of work, audited); a refused one says why under the row and keeps what
+was typed, and visits already booked inside the absence are named."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QTime, Signal
 from PySide6.QtWidgets import (
@@ -41,6 +43,13 @@ def add_absence(uow_factory, actor, technician_id: int, period, reason: str):
                                 reason=reason)
 
 
+def update_absence(uow_factory, actor, absence_id: int, period, reason: str):
+    from desk_desktop.services import absences
+
+    return absences.update_absence(uow=uow_factory(), actor=actor, absence_id=absence_id, period=period,
+                                   reason=reason)
+
+
 def remove_absence(uow_factory, actor, absence_id: int):
     from desk_desktop.services import absences
 
@@ -57,6 +66,8 @@ class AbsencesSection(Card):
                          "is not given work due now. Saved at once.", margins=(16, 12, 16, 12), parent=parent)
         self.ctx = ctx
         self.technician_id: int | None = None
+        self.zone = ZoneInfo("UTC")  # the organization's (``set_timezone``)
+        self.editing = None  # the absence the row below changes (None: it adds one)
         self.rows: list = []
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("PeopleTable")
@@ -67,7 +78,7 @@ class AbsencesSection(Card):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(3, 90)
+        self.table.setColumnWidth(3, 130)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setDefaultSectionSize(34)
@@ -85,6 +96,9 @@ class AbsencesSection(Card):
         self.reason_combo.addItems(REASONS)
         self.reason_combo.setMinimumWidth(150)
         self.add_button = QPushButton("Add absence")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop changing this absence; nothing is saved")
+        self.cancel_button.hide()
         row = QHBoxLayout()
         row.setSpacing(6)
         row.addWidget(self.whole_days)
@@ -96,6 +110,7 @@ class AbsencesSection(Card):
         row.addWidget(self.to_time)
         row.addWidget(self.reason_combo, 1)
         row.addWidget(self.add_button)
+        row.addWidget(self.cancel_button)
         self.error_label = QLabel(wordWrap=True)
         self.note_label = QLabel(wordWrap=True)
         for label in (self.error_label, self.note_label):
@@ -109,11 +124,17 @@ class AbsencesSection(Card):
         self.whole_days.toggled.connect(self._on_whole_days)
         self.from_date.dateChanged.connect(lambda d: self.to_date.setDate(max(d, self.to_date.date())))
         self.add_button.clicked.connect(self.add_clicked)
+        self.cancel_button.clicked.connect(lambda: self._edit(None))
         self._on_whole_days(True)
         self.set_technician(None)
 
     # ------------------------------------------------------------------ loading
+    def set_timezone(self, zone: str) -> None:
+        self.zone = ZoneInfo(zone)
+
     def set_technician(self, technician_id: int | None) -> None:
+        if technician_id != self.technician_id:
+            self._edit(None)
         self.technician_id = technician_id
         for w in (self.whole_days, self.from_date, self.from_time, self.to_date, self.to_time, self.reason_combo,
                   self.add_button):
@@ -136,14 +157,36 @@ class AbsencesSection(Card):
             self.table.setItem(r, 0, when)
             self.table.setItem(r, 1, QTableWidgetItem(a.reason))
             self.table.setItem(r, 2, QTableWidgetItem(a.created_by))
-            remove = QPushButton("Remove")
-            remove.setObjectName("LinkButton")
-            remove.clicked.connect(lambda _c=False, i=a.id: self.remove(i))
-            self.table.setCellWidget(r, 3, remove)
+            buttons = QWidget()
+            box = QHBoxLayout(buttons)
+            box.setContentsMargins(0, 0, 0, 0)
+            for text, act in (("Edit", lambda _c=False, x=a: self._edit(x)),
+                              ("Remove", lambda _c=False, i=a.id: self.remove(i))):
+                button = QPushButton(text, objectName="LinkButton")
+                button.clicked.connect(act)
+                box.addWidget(button)
+            self.table.setCellWidget(r, 3, buttons)
         self.table.setVisible(bool(self.rows))
         self.empty_label.setVisible(not self.rows)
 
-    # ------------------------------------------------------------------ adding, removing
+    # ------------------------------------------------------------------ adding, changing, removing
+    def _edit(self, absence) -> None:
+        """Change ``absence`` with the row below (its values put in it), or add again (None)."""
+        self.editing = absence
+        self.add_button.setText("Add absence" if absence is None else "Save changes")
+        self.cancel_button.setVisible(absence is not None)
+        self._say(self.error_label, None)
+        if absence is None:
+            return
+        start, end = absence.starts_at.astimezone(self.zone), absence.ends_at.astimezone(self.zone)
+        self.whole_days.setChecked(absence.all_day)
+        last = end - timedelta(days=1) if absence.all_day else end  # whole days: the last day off
+        self.from_date.setDate(QDate(start.year, start.month, start.day))
+        self.to_date.setDate(QDate(last.year, last.month, last.day))
+        self.from_time.setTime(QTime(start.hour, start.minute))
+        self.to_time.setTime(QTime(end.hour, end.minute))
+        self.reason_combo.setCurrentText(absence.reason)
+
     def _on_whole_days(self, whole: bool) -> None:
         self.from_time.setVisible(not whole)
         self.to_time.setVisible(not whole)
@@ -164,12 +207,19 @@ class AbsencesSection(Card):
         self._say(self.error_label, None)
         self._say(self.note_label, None)
         self.add_button.setEnabled(False)
+        if self.editing is not None:
+            self.ctx.runner.submit(update_absence, self.ctx.uow_factory, self.ctx.actor, self.editing.id,
+                                   self.period(), self.reason_combo.currentText(), owner=self, key="add",
+                                   on_done=self._on_added, on_error=self._on_error)
+            return
         self.ctx.runner.submit(add_absence, self.ctx.uow_factory, self.ctx.actor, self.technician_id, self.period(),
                                self.reason_combo.currentText(), owner=self, key="add", on_done=self._on_added,
                                on_error=self._on_error)
 
     def _on_added(self, saved) -> None:
+        """Added or changed: the list again, and the visits inside it named."""
         self.add_button.setEnabled(True)
+        self._edit(None)
         warning = saved.warning()
         self._say(self.note_label, warning, "info")
         self.changed.emit()
@@ -177,6 +227,8 @@ class AbsencesSection(Card):
 
     def remove(self, absence_id: int) -> None:
         self._say(self.error_label, None)
+        if self.editing is not None and self.editing.id == absence_id:
+            self._edit(None)
         self.ctx.runner.submit(remove_absence, self.ctx.uow_factory, self.ctx.actor, absence_id, owner=self,
                                key=("remove", absence_id), on_done=self._on_removed, on_error=self._on_error)
 

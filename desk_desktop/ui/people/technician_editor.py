@@ -200,6 +200,7 @@ class TechnicianEditor(RecordEditor):
     def fill(self, loaded) -> None:
         technician, self.catalogs, zone = loaded
         self.hours.set_timezone(zone)
+        self.absences.set_timezone(zone)
         if technician is not None:
             d = technician.data
             self.heading.setText(d.name)
