@@ -12,7 +12,7 @@ reassigns them. Problems come back all at once (``AbsenceInvalid.problems``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from desk_desktop.db import sql
 from desk_desktop.db.models.people import NO_OVERLAPPING_ABSENCES
@@ -49,6 +49,16 @@ class Period:
         if isinstance(a, datetime):
             return cls(start=a, end=b)
         return cls(first_day=a, last_day=b)
+
+    @classmethod
+    def of(cls, starts_at: datetime, ends_at: datetime, all_day: bool, tz_name: str) -> Period:
+        """A stored absence as a form or a file gives it (``resolve`` reads it back): its first
+        and last day off, or its times, in the organization's time zone."""
+        tz = rules.zone(tz_name)
+        a, b = starts_at.astimezone(tz), ends_at.astimezone(tz)
+        if all_day:
+            return cls(first_day=a.date(), last_day=(b - timedelta(days=1)).date())
+        return cls(start=a, end=b)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -182,19 +182,17 @@ def export_absences(*, uow: UnitOfWork, actor: Actor, out: TextIO) -> int:
     writer.writerow(COLUMNS)
     n = 0
     with uow:
-        tz = absence_rules.zone(sql.scalar(uow, "SELECT timezone FROM organizations WHERE id = :org",
-                                           {"org": actor.organization_id}))
+        tz = organization_timezone(uow, actor.organization_id)
         for r in sql.stream(uow, """
                 SELECT coalesce(t.email, t.name) AS who, a.starts_at, a.ends_at, a.all_day, a.reason
                   FROM technician_absences a JOIN technicians t ON t.id = a.technician_id
                  WHERE a.organization_id = :org ORDER BY a.starts_at, a.id""", {"org": actor.organization_id},
                             batch=BATCH):
-            a, b = r.starts_at.astimezone(tz), r.ends_at.astimezone(tz)
-            if r.all_day:
-                writer.writerow([r.who, a.date().isoformat(), (b - timedelta(days=1)).date().isoformat(), "yes",
-                                 r.reason])
+            p = absences.Period.of(r.starts_at, r.ends_at, r.all_day, tz)
+            if p.all_day:
+                writer.writerow([r.who, p.first_day.isoformat(), p.last_day.isoformat(), "yes", r.reason])
             else:
-                writer.writerow([r.who, f"{a:%Y-%m-%d %H:%M}", f"{b:%Y-%m-%d %H:%M}", "no", r.reason])
+                writer.writerow([r.who, f"{p.start:%Y-%m-%d %H:%M}", f"{p.end:%Y-%m-%d %H:%M}", "no", r.reason])
             n += 1
         uow.commit()
     return n

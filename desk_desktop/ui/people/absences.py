@@ -6,8 +6,7 @@ was typed, and visits already booked inside the absence are named."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from PySide6.QtCore import QDate, QTime, Signal
 from PySide6.QtWidgets import (
@@ -66,7 +65,7 @@ class AbsencesSection(Card):
                          "is not given work due now. Saved at once.", margins=(16, 12, 16, 12), parent=parent)
         self.ctx = ctx
         self.technician_id: int | None = None
-        self.zone = ZoneInfo("UTC")  # the organization's (``set_timezone``)
+        self.zone = "UTC"  # the organization's time zone (``set_timezone``)
         self.editing = None  # the absence the row below changes (None: it adds one)
         self.rows: list = []
         self.table = QTableWidget(0, 4)
@@ -130,7 +129,7 @@ class AbsencesSection(Card):
 
     # ------------------------------------------------------------------ loading
     def set_timezone(self, zone: str) -> None:
-        self.zone = ZoneInfo(zone)
+        self.zone = zone
 
     def set_technician(self, technician_id: int | None) -> None:
         if technician_id != self.technician_id:
@@ -178,13 +177,16 @@ class AbsencesSection(Card):
         self._say(self.error_label, None)
         if absence is None:
             return
-        start, end = absence.starts_at.astimezone(self.zone), absence.ends_at.astimezone(self.zone)
-        self.whole_days.setChecked(absence.all_day)
-        last = end - timedelta(days=1) if absence.all_day else end  # whole days: the last day off
-        self.from_date.setDate(QDate(start.year, start.month, start.day))
+        from desk_desktop.services.absences import Period
+
+        p = Period.of(absence.starts_at, absence.ends_at, absence.all_day, self.zone)
+        self.whole_days.setChecked(p.all_day)
+        first, last = (p.first_day, p.last_day) if p.all_day else (p.start.date(), p.end.date())
+        self.from_date.setDate(QDate(first.year, first.month, first.day))
         self.to_date.setDate(QDate(last.year, last.month, last.day))
-        self.from_time.setTime(QTime(start.hour, start.minute))
-        self.to_time.setTime(QTime(end.hour, end.minute))
+        if not p.all_day:
+            self.from_time.setTime(QTime(p.start.hour, p.start.minute))
+            self.to_time.setTime(QTime(p.end.hour, p.end.minute))
         self.reason_combo.setCurrentText(absence.reason)
 
     def _on_whole_days(self, whole: bool) -> None:
