@@ -19,14 +19,14 @@ from desk_desktop.db.models.workorders import BUSY_WHERE, NO_OVERLAP, work_order
 from desk_desktop.db.session import UnitOfWork
 from desk_desktop.domain.absences import away_text
 from desk_desktop.domain.slots import Visit
-from desk_desktop.services.assignment.candidates import OPEN_SQL
+from desk_desktop.services.assignment.candidates import OPEN_SQL, ORDER_LAT_LON
 from desk_desktop.services.assignment.types import VisitClash
 
-# The visits with their places: the ticket's location, else its site's (``p.g``).
+# The visits with their places (``ORDER_LAT_LON``: the ticket's location, else its site's).
 _VISIT_ROWS = f"""SELECT technician_id, id, scheduled_start AS starts, scheduled_end AS ends, NULL AS reason,
-       ST_Y(CAST(p.g AS geometry)) AS lat, ST_X(CAST(p.g AS geometry)) AS lon
+       p.lat, p.lon
   FROM work_orders w LEFT JOIN LATERAL (
-       SELECT coalesce(t.location, s.location) AS g FROM tickets t
+       SELECT {ORDER_LAT_LON} FROM tickets t
          LEFT JOIN sites s ON s.id = t.site_id AND s.organization_id = t.organization_id
         WHERE t.id = w.source_ticket_id AND t.organization_id = w.organization_id) p ON true
  WHERE status IN {OPEN_SQL} AND {BUSY_WHERE}"""
